@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs and starts what the test suite needs on a fresh machine: C build dependencies of
+# librdkafka, the tansu broker (from crates.io), and a running Postgres on 127.0.0.1:5432.
+set -euo pipefail
+
+TANSU_VERSION=0.6.0
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+apt_install() {
+  command -v apt-get >/dev/null || { echo "ensure-services: cannot install $* (no apt-get); install it by hand" >&2; exit 1; }
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "$@"
+}
+
+# librdkafka (bundled by the rdkafka crate) is built from C sources with OpenSSL for SASL/SSL.
+missing=()
+command -v cc >/dev/null || missing+=(build-essential)
+command -v make >/dev/null || missing+=(make)
+command -v pkg-config >/dev/null || missing+=(pkg-config)
+pkg-config --exists openssl 2>/dev/null || missing+=(libssl-dev)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "ensure-services: installing ${missing[*]}"
+  apt_install "${missing[@]}"
+fi
+
+# tansu: the Kafka-compatible broker the integration tests start (in-memory storage needs dynostore).
+tansu_bin="${TANSU_BIN:-$(command -v tansu || echo "$HOME/.cargo/bin/tansu")}"
+if ! [ -x "$tansu_bin" ] || ! "$tansu_bin" --version 2>/dev/null | grep -q "$TANSU_VERSION"; then
+  echo "ensure-services: installing tansu $TANSU_VERSION (about 15 minutes on 2 cores)"
+  cargo install tansu --version "$TANSU_VERSION" --features dynostore --locked
+fi
+
+# Postgres on 127.0.0.1:5432 (trust auth on this kind of machine).
+if ! command -v pg_isready >/dev/null; then
+  echo "ensure-services: installing postgresql"
+  apt_install postgresql
+fi
+if ! pg_isready -q -h 127.0.0.1 -p 5432; then
+  echo "ensure-services: starting postgres"
+  version=$(ls /etc/postgresql 2>/dev/null | sort -V | tail -n 1)
+  [ -n "$version" ] || { echo "ensure-services: no postgres cluster under /etc/postgresql" >&2; exit 1; }
+  as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start
+  for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+  pg_isready -h 127.0.0.1 -p 5432 || { echo "ensure-services: postgres did not come up on 127.0.0.1:5432" >&2; exit 1; }
+fi

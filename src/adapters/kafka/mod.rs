@@ -1,0 +1,24 @@
+//! Kafka through rdkafka (bundled librdkafka): client settings, topic creation, the producer.
+
+mod admin;
+mod client_config;
+mod producer;
+
+pub use admin::ensure_topics;
+pub use client_config::{client_config, producer_config};
+pub use producer::KafkaPublisher;
+
+#[derive(Debug, thiserror::Error)]
+pub enum KafkaError {
+    #[error("cannot reach Kafka at {bootstrap} (KAFKA_BOOTSTRAP): {cause}")]
+    Unreachable { bootstrap: String, cause: String },
+    #[error("cannot create topic {topic} with {partitions} partitions and replication factor {replication}: {cause}")]
+    CreateTopic {
+        topic: String,
+        partitions: i32,
+        replication: i32,
+        cause: String,
+    },
+    #[error("invalid Kafka client settings: {0}")]
+    Client(String),
+}

@@ -1,0 +1,138 @@
+//! The Kafka publisher: a `ThreadedProducer` whose delivery reports are counted per topic.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use rdkafka::error::KafkaError as RdKafkaError;
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::ClientContext;
+
+use super::client_config::producer_config;
+use super::KafkaError;
+use crate::config::KafkaSettings;
+use crate::domain::ports::{EventPublisher, PublishError, SchemaEncoder, TopicReport};
+use crate::domain::record::Record;
+use crate::domain::stream::{Stream, TopicNames};
+
+/// How long to wait before retrying when librdkafka's queue is full (backpressure).
+const QUEUE_FULL_BACKOFF: Duration = Duration::from_micros(500);
+
+/// Counts delivery reports; the opaque of each message is its stream's index.
+#[derive(Default)]
+pub struct DeliveryCounter {
+    acknowledged: [AtomicU64; Stream::COUNT],
+    failed: [AtomicU64; Stream::COUNT],
+    /// Whether a delivery failure was already logged (the first one is, the rest are counted).
+    failure_logged: AtomicBool,
+}
+
+impl ClientContext for DeliveryCounter {}
+
+impl ProducerContext for DeliveryCounter {
+    type DeliveryOpaque = usize;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, stream: usize) {
+        match result {
+            Ok(_) => self.acknowledged[stream].fetch_add(1, Ordering::Relaxed),
+            Err((e, _)) => {
+                if !self.failure_logged.swap(true, Ordering::Relaxed) {
+                    tracing::error!("a record was not delivered: {e}");
+                }
+                self.failed[stream].fetch_add(1, Ordering::Relaxed)
+            }
+        };
+    }
+}
+
+pub struct KafkaPublisher {
+    producer: ThreadedProducer<DeliveryCounter>,
+    encoder: Box<dyn SchemaEncoder>,
+    topics: TopicNames,
+    produced: [u64; Stream::COUNT],
+    flush_timeout: Duration,
+    buf: Vec<u8>,
+}
+
+impl KafkaPublisher {
+    pub fn new(
+        k: &KafkaSettings,
+        topics: TopicNames,
+        encoder: Box<dyn SchemaEncoder>,
+    ) -> Result<Self, KafkaError> {
+        let producer = producer_config(k)
+            .create_with_context(DeliveryCounter::default())
+            .map_err(|e| KafkaError::Client(e.to_string()))?;
+        Ok(Self {
+            producer,
+            encoder,
+            topics,
+            produced: [0; Stream::COUNT],
+            flush_timeout: k.flush_timeout,
+            buf: Vec::with_capacity(512),
+        })
+    }
+}
+
+impl EventPublisher for KafkaPublisher {
+    fn publish(&mut self, record: &Record) -> Result<(), PublishError> {
+        let stream = record.stream();
+        self.buf.clear();
+        self.encoder.encode(record, &mut self.buf)?;
+        let headers =
+            record
+                .headers()
+                .fold(OwnedHeaders::new_with_capacity(3), |h, (key, value)| {
+                    h.insert(Header {
+                        key,
+                        value: Some(value),
+                    })
+                });
+        let mut message = BaseRecord::with_opaque_to(self.topics.of(stream), stream.index())
+            .key(record.key.as_str())
+            .payload(self.buf.as_slice())
+            .headers(headers)
+            .timestamp(record.event.ts());
+        loop {
+            match self.producer.send(message) {
+                Ok(()) => break,
+                Err((RdKafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                    message = back;
+                    std::thread::sleep(QUEUE_FULL_BACKOFF);
+                }
+                Err((e, _)) => {
+                    return Err(PublishError::Sink(format!(
+                        "Kafka refused a record for {}: {e}",
+                        self.topics.of(stream)
+                    )))
+                }
+            }
+        }
+        self.produced[stream.index()] += 1;
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<Vec<TopicReport>, PublishError> {
+        let flushed = self.producer.flush(self.flush_timeout);
+        let ctx = self.producer.context();
+        let reports = self
+            .topics
+            .iter()
+            .map(|(s, topic)| TopicReport {
+                topic: topic.to_owned(),
+                produced: self.produced[s.index()],
+                acknowledged: ctx.acknowledged[s.index()].load(Ordering::Relaxed),
+                failed: ctx.failed[s.index()].load(Ordering::Relaxed),
+            })
+            .collect();
+        match flushed {
+            Ok(()) => Ok(reports),
+            Err(e) => Err(PublishError::Sink(format!(
+                "{} records still unacknowledged after KAFKA_FLUSH_TIMEOUT={:?}: {e}",
+                self.producer.in_flight_count(),
+                self.flush_timeout
+            ))),
+        }
+    }
+}

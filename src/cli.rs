@@ -1,0 +1,90 @@
+//! Command-line interface: subcommands and flags, each flag mapped onto a setting.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::CliOverride;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "retailgen",
+    version,
+    about = "Streaming retail test data: Avro records to Kafka, data that adds up"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Generate records until --count, --duration, Ctrl+C or SIGTERM (embedded defaults: JSON lines on stdout).
+    Run(RunArgs),
+}
+
+/// Flags override the environment, which overrides config files. Values are checked like settings.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// A TOML file layered over the defaults (also RETAILGEN_CONFIG).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// stdout, kafka, file or null (SINK).
+    #[arg(long)]
+    pub sink: Option<String>,
+    /// Stop after this many records (RECORD_COUNT).
+    #[arg(long, value_name = "N")]
+    pub count: Option<String>,
+    /// Stop after 10s, 5m, 2h, ... (RUN_DURATION).
+    #[arg(long)]
+    pub duration: Option<String>,
+    /// Seed for reproducible records (RANDOM_SEED).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<String>,
+    /// Records per second, 0 = unthrottled (TARGET_EPS).
+    #[arg(long, value_name = "RATE")]
+    pub eps: Option<String>,
+    /// Output directory of the file sink (OUT_DIR).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<String>,
+    /// Reference data store: memory (STORE).
+    #[arg(long)]
+    pub store: Option<String>,
+    /// Partitions of topics retailgen creates (TOPIC_PARTITIONS).
+    #[arg(long, value_name = "N")]
+    pub partitions: Option<String>,
+}
+
+impl RunArgs {
+    pub fn overrides(&self) -> Vec<CliOverride> {
+        let flags: [(&'static str, &'static str, &Option<String>); 8] = [
+            ("--sink", "run.sink", &self.sink),
+            ("--count", "run.count", &self.count),
+            ("--duration", "run.duration", &self.duration),
+            ("--seed", "run.seed", &self.seed),
+            ("--eps", "run.target_eps", &self.eps),
+            ("--out", "run.out_dir", &self.out),
+            ("--store", "store.kind", &self.store),
+            ("--partitions", "topics.partitions", &self.partitions),
+        ];
+        flags
+            .into_iter()
+            .filter_map(|(flag, key, v)| v.clone().map(|v| (flag, key, v)))
+            .collect()
+    }
+
+    /// `--config`, else `RETAILGEN_CONFIG`.
+    pub fn config_file(&self, env: &BTreeMap<String, String>) -> Option<PathBuf> {
+        self.config
+            .clone()
+            .or_else(|| env.get("RETAILGEN_CONFIG").map(PathBuf::from))
+    }
+}
+
+/// The process environment (variables that are not valid UTF-8 are skipped).
+pub fn environment() -> BTreeMap<String, String> {
+    std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect()
+}

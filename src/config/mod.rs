@@ -1,0 +1,191 @@
+//! Settings: the embedded `config/default.toml`, then an optional TOML file, then environment
+//! variables, then CLI flags; validated once at start-up, with errors that name the setting.
+
+mod fields;
+mod model;
+mod secret;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+pub use fields::{by_key, Field, FIELDS, KAFKA_PROPERTY_PREFIX};
+pub use model::*;
+pub use secret::{redact, Secret};
+
+/// The defaults, compiled into the binary so `retailgen run` needs no files at all.
+pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
+
+/// A setting with an invalid value: names the setting, where it came from and what is valid.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+/// A value given on the command line: the flag as typed, the setting's TOML key, the value.
+pub type CliOverride = (&'static str, &'static str, String);
+
+/// Merges every layer into validated settings. `env` is the process environment (passed in for tests).
+pub fn load(
+    file: Option<&Path>,
+    env: &BTreeMap<String, String>,
+    cli: &[CliOverride],
+) -> Result<Settings, ConfigError> {
+    let mut s = Settings::default();
+    apply_toml(&mut s, DEFAULT_TOML, "the embedded config/default.toml")?;
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError(format!("cannot read config file {}: {e}", path.display())))?;
+        apply_toml(&mut s, &text, &path.display().to_string())?;
+    }
+    apply_env(&mut s, env)?;
+    for (flag, key, value) in cli {
+        let field = by_key(key).expect("CLI flags map to known settings");
+        apply(
+            &mut s,
+            field,
+            value,
+            &format!("{flag} (command line)"),
+            flag,
+        )?;
+    }
+    validate(&s)?;
+    Ok(s)
+}
+
+fn apply(
+    s: &mut Settings,
+    f: &Field,
+    value: &str,
+    origin: &str,
+    name: &str,
+) -> Result<(), ConfigError> {
+    (f.apply)(s, value).map_err(|why| {
+        let shown = if f.secret {
+            " (value hidden)".to_owned()
+        } else {
+            format!("={value:?}")
+        };
+        ConfigError(format!(
+            "invalid {name}{shown} from {origin}: {why}; valid: {}",
+            f.valid
+        ))
+    })
+}
+
+fn apply_env(s: &mut Settings, env: &BTreeMap<String, String>) -> Result<(), ConfigError> {
+    for f in FIELDS {
+        if let Some(v) = env.get(f.env) {
+            apply(s, f, v, "the environment", f.env)?;
+        }
+    }
+    for (name, value) in env {
+        if let Some(prop) = name.strip_prefix(KAFKA_PROPERTY_PREFIX) {
+            let key = prop.to_ascii_lowercase().replace('_', ".");
+            if key.is_empty() {
+                return Err(ConfigError(format!(
+                    "{name} names no librdkafka property; valid: {KAFKA_PROPERTY_PREFIX}<PROPERTY>, e.g. {KAFKA_PROPERTY_PREFIX}SSL_CA_LOCATION"
+                )));
+            }
+            s.kafka.properties.insert(key, value.clone());
+        }
+    }
+    Ok(())
+}
+
+fn apply_toml(s: &mut Settings, text: &str, origin: &str) -> Result<(), ConfigError> {
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e| ConfigError(format!("{origin} is not valid TOML: {e}")))?;
+    let mut flat = Vec::new();
+    flatten("", &table, &mut flat, s, origin)?;
+    for (key, value) in flat {
+        let f = by_key(&key).ok_or_else(|| {
+            let keys: Vec<&str> = FIELDS.iter().map(|f| f.key).collect();
+            ConfigError(format!(
+                "unknown setting `{key}` in {origin}; valid keys: {}, and kafka.properties.<librdkafka property>",
+                keys.join(", ")
+            ))
+        })?;
+        apply(s, f, &value, origin, &key)?;
+    }
+    Ok(())
+}
+
+fn flatten(
+    prefix: &str,
+    table: &toml::Table,
+    out: &mut Vec<(String, String)>,
+    s: &mut Settings,
+    origin: &str,
+) -> Result<(), ConfigError> {
+    for (k, v) in table {
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        match v {
+            toml::Value::Table(t) if key == "kafka.properties" => {
+                for (name, value) in t {
+                    let value = scalar(value).ok_or_else(|| {
+                        ConfigError(format!("kafka.properties.{name} in {origin} must be a string, number or boolean"))
+                    })?;
+                    s.kafka.properties.insert(name.clone(), value);
+                }
+            }
+            toml::Value::Table(t) => flatten(&key, t, out, s, origin)?,
+            other => {
+                let value = scalar(other).ok_or_else(|| {
+                    ConfigError(format!(
+                        "{key} in {origin} must be a string, number or boolean"
+                    ))
+                })?;
+                out.push((key, value));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn scalar(v: &toml::Value) -> Option<String> {
+    match v {
+        toml::Value::String(s) => Some(s.clone()),
+        toml::Value::Integer(i) => Some(i.to_string()),
+        toml::Value::Float(f) => Some(f.to_string()),
+        toml::Value::Boolean(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+fn validate(s: &Settings) -> Result<(), ConfigError> {
+    if s.weights.orders + s.weights.interactions <= 0.0 {
+        return Err(ConfigError(
+            "WEIGHT_ORDERS and WEIGHT_INTERACTIONS are all 0: at least one weight must be > 0 (weights are normalised)".into(),
+        ));
+    }
+    if s.kafka.security_protocol.starts_with("sasl") && s.kafka.sasl_mechanism.is_empty() {
+        return Err(ConfigError(format!(
+            "KAFKA_SASL_MECHANISM is empty but KAFKA_SECURITY_PROTOCOL={}; valid: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER",
+            s.kafka.security_protocol
+        )));
+    }
+    let topics = [
+        ("TOPIC_ORDERS", &s.topics.orders),
+        ("TOPIC_PAYMENTS", &s.topics.payments),
+        ("TOPIC_SHIPMENTS", &s.topics.shipments),
+        (
+            "TOPIC_CUSTOMER_INTERACTIONS",
+            &s.topics.customer_interactions,
+        ),
+    ];
+    for (i, (a, ta)) in topics.iter().enumerate() {
+        if let Some((b, _)) = topics[i + 1..].iter().find(|(_, tb)| tb == ta) {
+            return Err(ConfigError(format!(
+                "{a} and {b} are both {ta:?}: each stream needs its own topic (its subject holds one record schema)"
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

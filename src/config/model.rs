@@ -1,0 +1,200 @@
+//! The typed settings retailgen runs with, after all layers are merged and validated.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::secret::Secret;
+
+/// Where records go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SinkKind {
+    /// JSON lines on stdout, one object per record (`topic`, `key`, `headers`, `value`).
+    #[default]
+    Stdout,
+    /// Kafka, Avro in Confluent wire format, schemas registered in a Schema Registry.
+    Kafka,
+    /// One Avro Object Container File per topic.
+    File,
+    /// Encode, count, discard (benchmarks).
+    Null,
+}
+
+impl SinkKind {
+    pub const VALID: &'static str = "stdout, kafka, file or null";
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "stdout" => Some(Self::Stdout),
+            "kafka" => Some(Self::Kafka),
+            "file" => Some(Self::File),
+            "null" => Some(Self::Null),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for SinkKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Stdout => "stdout",
+            Self::Kafka => "kafka",
+            Self::File => "file",
+            Self::Null => "null",
+        })
+    }
+}
+
+/// Where reference data (users, products) lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StoreKind {
+    /// Generated in memory from the seed; nothing external needed.
+    #[default]
+    Memory,
+}
+
+impl StoreKind {
+    pub const VALID: &'static str = "memory";
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "memory" => Some(Self::Memory),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for StoreKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("memory")
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    pub run: RunSettings,
+    pub weights: Weights,
+    pub orders: OrderSettings,
+    pub interactions: InteractionSettings,
+    pub store: StoreSettings,
+    pub topics: TopicSettings,
+    pub kafka: KafkaSettings,
+    pub registry: RegistrySettings,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RunSettings {
+    pub sink: SinkKind,
+    /// Records per second; 0 means unthrottled.
+    pub target_eps: f64,
+    /// `None`: draw one at start and print it.
+    pub seed: Option<u64>,
+    pub count: Option<u64>,
+    pub duration: Option<Duration>,
+    pub out_dir: PathBuf,
+    pub max_pending: usize,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Weights {
+    pub orders: f64,
+    pub interactions: f64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct OrderSettings {
+    pub p_order_has_payment: f64,
+    pub p_order_has_shipment: f64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct InteractionSettings {
+    pub p_new_session: f64,
+    pub session_cache_size: usize,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct StoreSettings {
+    pub kind: StoreKind,
+    pub seed_users: usize,
+    pub seed_products: usize,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TopicSettings {
+    pub orders: String,
+    pub payments: String,
+    pub shipments: String,
+    pub customer_interactions: String,
+    pub partitions: i32,
+    pub replication_factor: i32,
+}
+
+#[derive(Clone, Default)]
+pub struct KafkaSettings {
+    pub bootstrap: String,
+    pub security_protocol: String,
+    pub sasl_mechanism: String,
+    pub sasl_username: String,
+    pub sasl_password: Secret,
+    pub flush_timeout: Duration,
+    /// librdkafka properties passed through as they are.
+    pub properties: BTreeMap<String, String>,
+}
+
+/// Whether a librdkafka property holds a secret and must never be printed.
+pub fn is_secret_property(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    n.contains("password") || n.contains("secret") || n.contains("key.pem") || n.ends_with(".key")
+}
+
+impl fmt::Debug for KafkaSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let props: BTreeMap<&str, &str> = self
+            .properties
+            .iter()
+            .map(|(k, v)| {
+                let shown = if is_secret_property(k) { "***" } else { v };
+                (k.as_str(), shown)
+            })
+            .collect();
+        f.debug_struct("KafkaSettings")
+            .field("bootstrap", &self.bootstrap)
+            .field("security_protocol", &self.security_protocol)
+            .field("sasl_mechanism", &self.sasl_mechanism)
+            .field("sasl_username", &self.sasl_username)
+            .field("sasl_password", &self.sasl_password)
+            .field("flush_timeout", &self.flush_timeout)
+            .field("properties", &props)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RegistrySettings {
+    /// Base URL without credentials.
+    pub url: String,
+    pub username: String,
+    pub password: Secret,
+    pub timeout: Duration,
+}
+
+impl Settings {
+    /// Every secret in these settings, for redacting error messages.
+    pub fn secrets(&self) -> Vec<Secret> {
+        let mut all = vec![
+            self.kafka.sasl_password.clone(),
+            self.registry.password.clone(),
+        ];
+        all.extend(
+            self.kafka
+                .properties
+                .iter()
+                .filter(|(k, _)| is_secret_property(k))
+                .map(|(_, v)| Secret::new(v.clone())),
+        );
+        all.retain(|s| !s.is_empty());
+        all
+    }
+}

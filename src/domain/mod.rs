@@ -1,0 +1,8 @@
+//! The pure domain: entities, events, records and the ports adapters implement. No I/O crates here.
+
+pub mod catalog;
+pub mod events;
+pub mod ids;
+pub mod ports;
+pub mod record;
+pub mod stream;

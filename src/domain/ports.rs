@@ -1,0 +1,74 @@
+//! Ports: what the engine and services need from the outside world, as traits adapters implement.
+
+use super::catalog::Catalog;
+use super::events::Millis;
+use super::record::Record;
+use super::stream::Stream;
+
+/// Delivery figures of one topic at the end of a run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TopicReport {
+    pub topic: String,
+    /// Handed to the sink.
+    pub produced: u64,
+    /// Confirmed written by the sink (for Kafka: delivery reports without error).
+    pub acknowledged: u64,
+    /// Confirmed lost (delivery reports with an error).
+    pub failed: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    /// The reader went away (e.g. `retailgen run | head`): stop quietly.
+    #[error("the sink's reader closed it")]
+    Closed,
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+    #[error("{0}")]
+    Sink(String),
+}
+
+/// Sends records to a sink (Kafka, stdout, files, nowhere).
+///
+/// # Errors
+/// [`PublishError::Sink`] when the sink fails for good; backpressure is waited out, not returned.
+pub trait EventPublisher: Send {
+    /// Hands one record to the sink, blocking while the sink applies backpressure.
+    fn publish(&mut self, record: &Record) -> Result<(), PublishError>;
+
+    /// Waits until everything handed over is delivered or failed; reports per topic.
+    fn flush(&mut self) -> Result<Vec<TopicReport>, PublishError>;
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot encode a {stream:?} record: {reason}")]
+pub struct EncodeError {
+    pub stream: Stream,
+    pub reason: String,
+}
+
+/// Turns a record's value into the bytes a sink writes (Confluent wire format for Kafka).
+///
+/// # Errors
+/// [`EncodeError`] when the value does not fit its schema.
+pub trait SchemaEncoder: Send + Sync {
+    /// Appends the encoded value of `record` to `out`.
+    fn encode(&self, record: &Record, out: &mut Vec<u8>) -> Result<(), EncodeError>;
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("reference data store: {0}")]
+pub struct RepositoryError(pub String);
+
+/// Where users and products come from.
+///
+/// # Errors
+/// [`RepositoryError`] when the store cannot be read.
+pub trait CatalogRepository: Send + Sync {
+    fn load_catalog(&self) -> Result<Catalog, RepositoryError>;
+}
+
+/// Wall-clock time, injectable so runs can be simulated.
+pub trait Clock: Send {
+    fn now_ms(&self) -> Millis;
+}

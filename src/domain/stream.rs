@@ -1,0 +1,49 @@
+//! The streams retailgen produces: one Avro record schema and one topic each.
+
+/// A stream family member. Adding a stream = a variant here, an `.avsc` and a service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Stream {
+    Orders,
+    Payments,
+    Shipments,
+    CustomerInteractions,
+}
+
+impl Stream {
+    pub const ALL: [Stream; 4] = [
+        Stream::Orders,
+        Stream::Payments,
+        Stream::Shipments,
+        Stream::CustomerInteractions,
+    ];
+    pub const COUNT: usize = Self::ALL.len();
+
+    /// Dense index, for per-stream arrays.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The `entity` header value.
+    pub fn entity(self) -> &'static str {
+        match self {
+            Stream::Orders => "order",
+            Stream::Payments => "payment",
+            Stream::Shipments => "shipment",
+            Stream::CustomerInteractions => "customer_interaction",
+        }
+    }
+}
+
+/// The topic each stream is written to (configurable).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicNames(pub [String; Stream::COUNT]);
+
+impl TopicNames {
+    pub fn of(&self, stream: Stream) -> &str {
+        &self.0[stream.index()]
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (Stream, &str)> {
+        Stream::ALL.into_iter().map(|s| (s, self.of(s)))
+    }
+}

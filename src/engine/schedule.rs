@@ -1,0 +1,112 @@
+//! Records waiting for their logical due time (follow-ups such as payments and shipments).
+
+use std::cmp::{Ordering, Reverse};
+use std::collections::BinaryHeap;
+
+use crate::domain::record::Record;
+
+struct Due {
+    due_ns: i64,
+    seq: u64,
+    record: Record,
+}
+
+impl PartialEq for Due {
+    fn eq(&self, other: &Self) -> bool {
+        (self.due_ns, self.seq) == (other.due_ns, other.seq)
+    }
+}
+impl Eq for Due {}
+impl PartialOrd for Due {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Due {
+    fn cmp(&self, other: &Self) -> Ordering {
+        (self.due_ns, self.seq).cmp(&(other.due_ns, other.seq))
+    }
+}
+
+/// A bounded priority queue: earliest due first, ties in scheduling order. When more than
+/// `capacity` records wait, the earliest is released before its time (memory stays bounded).
+pub struct Schedule {
+    heap: BinaryHeap<Reverse<Due>>,
+    seq: u64,
+    capacity: usize,
+}
+
+impl Schedule {
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            heap: BinaryHeap::new(),
+            seq: 0,
+            capacity: capacity.max(1),
+        }
+    }
+
+    pub fn push(&mut self, due_ns: i64, record: Record) {
+        self.seq += 1;
+        self.heap.push(Reverse(Due {
+            due_ns,
+            seq: self.seq,
+            record,
+        }));
+    }
+
+    /// The earliest record if it is due at `now_ns` (or the queue is over capacity).
+    pub fn pop_due(&mut self, now_ns: i64) -> Option<Record> {
+        let due = self.heap.peek()?.0.due_ns <= now_ns || self.heap.len() > self.capacity;
+        due.then(|| self.heap.pop().expect("peeked").0.record)
+    }
+
+    pub fn len(&self) -> usize {
+        self.heap.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.heap.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::events::{Event, Shipment};
+
+    fn rec(key: &str) -> Record {
+        Record {
+            key: key.into(),
+            trace_id: None,
+            event: Event::Shipment(Shipment {
+                shipment_id: key.into(),
+                order_id: key.into(),
+                carrier: "UPS",
+                eta_days: 1,
+                ts: 0,
+            }),
+        }
+    }
+
+    #[test]
+    fn records_come_out_by_due_time_then_in_scheduling_order() {
+        let mut s = Schedule::new(10);
+        s.push(20, rec("late"));
+        s.push(10, rec("a"));
+        s.push(10, rec("b"));
+        assert!(s.pop_due(5).is_none());
+        assert_eq!(s.pop_due(10).unwrap().key, "a");
+        assert_eq!(s.pop_due(10).unwrap().key, "b");
+        assert!(s.pop_due(19).is_none());
+        assert_eq!(s.pop_due(20).unwrap().key, "late");
+    }
+
+    #[test]
+    fn over_capacity_the_earliest_is_released_early() {
+        let mut s = Schedule::new(1);
+        s.push(100, rec("x"));
+        s.push(200, rec("y"));
+        assert_eq!(s.pop_due(0).unwrap().key, "x");
+        assert!(s.pop_due(0).is_none());
+    }
+}

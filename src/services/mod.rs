@@ -1,0 +1,126 @@
+//! Weighted services: each turns random draws into records; the engine picks one per step by weight.
+
+pub mod interactions;
+pub mod orders;
+
+use rand::Rng;
+use rand_pcg::Pcg64Mcg;
+
+use crate::domain::catalog::Catalog;
+use crate::domain::events::Millis;
+use crate::domain::ids::IdGen;
+use crate::domain::record::Record;
+
+/// The random generator every service draws from: small, fast and stable across versions.
+pub type DetRng = Pcg64Mcg;
+
+/// What a service may read and draw from while it emits.
+pub struct Ctx<'a> {
+    pub rng: &'a mut DetRng,
+    pub ids: &'a mut IdGen,
+    pub catalog: &'a Catalog,
+}
+
+/// Records a service emitted, each due `delay_ms` after the emitting step (0 = now).
+#[derive(Debug, Default)]
+pub struct Emission {
+    pub records: Vec<(Millis, Record)>,
+}
+
+impl Emission {
+    pub fn now(&mut self, record: Record) {
+        self.records.push((0, record));
+    }
+
+    pub fn after(&mut self, delay_ms: Millis, record: Record) {
+        self.records.push((delay_ms, record));
+    }
+}
+
+/// A generator of one family of records.
+pub trait Service: Send {
+    fn name(&self) -> &'static str;
+    fn emit(&mut self, ctx: &mut Ctx<'_>, out: &mut Emission);
+}
+
+/// Services with normalised weights; zero-weight services are never picked.
+pub struct ServiceTable {
+    cumulative: Vec<f64>,
+    services: Vec<Box<dyn Service>>,
+}
+
+impl ServiceTable {
+    /// # Panics
+    /// When no weight is positive (configuration validation rules that out first).
+    pub fn new(weighted: Vec<(f64, Box<dyn Service>)>) -> Self {
+        let weighted: Vec<_> = weighted.into_iter().filter(|(w, _)| *w > 0.0).collect();
+        let total: f64 = weighted.iter().map(|(w, _)| w).sum();
+        assert!(total > 0.0, "at least one service weight must be positive");
+        let mut acc = 0.0;
+        let mut cumulative = Vec::with_capacity(weighted.len());
+        let mut services = Vec::with_capacity(weighted.len());
+        for (w, s) in weighted {
+            acc += w / total;
+            cumulative.push(acc);
+            services.push(s);
+        }
+        Self {
+            cumulative,
+            services,
+        }
+    }
+
+    /// The service for a uniform draw `u` in [0, 1).
+    pub fn pick(&mut self, u: f64) -> &mut dyn Service {
+        let i = self
+            .cumulative
+            .iter()
+            .position(|&c| u < c)
+            .unwrap_or(self.services.len() - 1);
+        self.services[i].as_mut()
+    }
+
+    pub fn names(&self) -> Vec<&'static str> {
+        self.services.iter().map(|s| s.name()).collect()
+    }
+}
+
+/// One of `items`, drawn with probability proportional to its weight.
+pub fn weighted<T: Copy, R: Rng>(rng: &mut R, items: &[(T, u32)]) -> T {
+    let total: u32 = items.iter().map(|(_, w)| w).sum();
+    let mut r = rng.random_range(0..total);
+    for &(item, w) in items {
+        if r < w {
+            return item;
+        }
+        r -= w;
+    }
+    items[items.len() - 1].0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Named(&'static str);
+    impl Service for Named {
+        fn name(&self) -> &'static str {
+            self.0
+        }
+        fn emit(&mut self, _: &mut Ctx<'_>, _: &mut Emission) {}
+    }
+
+    #[test]
+    fn weights_are_normalised_and_zero_weights_never_picked() {
+        let mut t = ServiceTable::new(vec![
+            (3.0, Box::new(Named("a"))),
+            (0.0, Box::new(Named("never"))),
+            (1.0, Box::new(Named("b"))),
+        ]);
+        assert_eq!(t.names(), ["a", "b"]);
+        assert_eq!(t.pick(0.0).name(), "a");
+        assert_eq!(t.pick(0.749).name(), "a");
+        assert_eq!(t.pick(0.75).name(), "b");
+        assert_eq!(t.pick(0.999_999).name(), "b");
+    }
+}

@@ -1,0 +1,210 @@
+//! Wiring: settings -> store -> publisher (registry, topics) -> services -> engine, and the run's lifecycle.
+
+use std::num::NonZeroUsize;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use tokio_util::sync::CancellationToken;
+
+use crate::adapters::avro::{schema_text, subject};
+use crate::adapters::kafka::{ensure_topics, KafkaPublisher};
+use crate::adapters::memory::MemoryStore;
+use crate::adapters::registry::{RegistryClient, WireEncoder};
+use crate::adapters::sinks::file::FileSink;
+use crate::adapters::sinks::null::NullSink;
+use crate::adapters::sinks::stdout::JsonLinesSink;
+use crate::adapters::sinks::TopicCounter;
+use crate::config::{redact, Secret, Settings, SinkKind};
+use crate::domain::ports::{CatalogRepository, EventPublisher};
+use crate::domain::stream::{Stream, TopicNames};
+use crate::engine::clock::{EventClock, SystemClock};
+use crate::engine::{Engine, EngineConfig, RunReport, Stopper};
+use crate::services::interactions::InteractionService;
+use crate::services::orders::OrderService;
+use crate::services::ServiceTable;
+use crate::summary;
+
+/// Runs until a stop condition or a signal; prints the summary. Exit code 1 on any failure.
+pub async fn run_until_stopped(settings: Settings) -> ExitCode {
+    let cancel = CancellationToken::new();
+    tokio::spawn(cancel_on_signal(cancel.clone()));
+    let secrets = settings.secrets();
+    match run(settings, cancel).await {
+        Ok(report) => {
+            eprint!("{}", summary::render(&report));
+            let lost = summary::undelivered(&report);
+            if lost > 0 {
+                eprintln!("retailgen: {lost} records were not acknowledged by the sink");
+                return ExitCode::FAILURE;
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("retailgen: {}", redacted(&e, &secrets));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn redacted(e: &anyhow::Error, secrets: &[Secret]) -> String {
+    let refs: Vec<&Secret> = secrets.iter().collect();
+    redact(&format!("{e:#}"), &refs)
+}
+
+/// Builds everything from `settings` and runs the engine on a blocking thread.
+pub async fn run(settings: Settings, cancel: CancellationToken) -> anyhow::Result<RunReport> {
+    let seed = settings.run.seed.unwrap_or_else(rand::random);
+    let topics = topic_names(&settings);
+    let store = MemoryStore {
+        users: settings.store.seed_users,
+        products: settings.store.seed_products,
+        seed,
+    };
+    let catalog = store.load_catalog().context("loading reference data")?;
+    let publisher = build_publisher(&settings, &topics).await?;
+    eprintln!("{}", banner(&settings, seed));
+    let config = EngineConfig {
+        seed,
+        target_eps: settings.run.target_eps,
+        max_pending: settings.run.max_pending,
+        count: settings.run.count,
+    };
+    let clock = EventClock::new(Box::new(SystemClock), settings.run.target_eps);
+    let engine = Engine::new(&config, services(&settings), catalog, publisher, clock);
+    let stopper = Stopper::new(cancel, settings.run.duration);
+    let report = tokio::task::spawn_blocking(move || engine.run(&stopper))
+        .await
+        .context("the generator thread panicked")??;
+    Ok(report)
+}
+
+pub fn topic_names(s: &Settings) -> TopicNames {
+    TopicNames(Stream::ALL.map(|stream| {
+        match stream {
+            Stream::Orders => &s.topics.orders,
+            Stream::Payments => &s.topics.payments,
+            Stream::Shipments => &s.topics.shipments,
+            Stream::CustomerInteractions => &s.topics.customer_interactions,
+        }
+        .clone()
+    }))
+}
+
+/// The service table: one line per weighted service.
+pub fn services(s: &Settings) -> ServiceTable {
+    let sessions =
+        NonZeroUsize::new(s.interactions.session_cache_size).unwrap_or(NonZeroUsize::MIN);
+    ServiceTable::new(vec![
+        (
+            s.weights.orders,
+            Box::new(OrderService {
+                p_payment: s.orders.p_order_has_payment,
+                p_shipment: s.orders.p_order_has_shipment,
+            }),
+        ),
+        (
+            s.weights.interactions,
+            Box::new(InteractionService::new(
+                s.interactions.p_new_session,
+                sessions,
+            )),
+        ),
+    ])
+}
+
+async fn build_publisher(
+    s: &Settings,
+    topics: &TopicNames,
+) -> anyhow::Result<Box<dyn EventPublisher>> {
+    let counter = TopicCounter::new(topics.clone());
+    Ok(match s.run.sink {
+        SinkKind::Stdout => Box::new(JsonLinesSink::new(std::io::stdout(), counter)),
+        SinkKind::Null => Box::new(NullSink::new(
+            Box::new(WireEncoder::with_local_ids()),
+            counter,
+        )),
+        SinkKind::File => Box::new(FileSink::create(&s.run.out_dir, topics.clone())?),
+        SinkKind::Kafka => {
+            let ids = register_schemas(s, topics).await?;
+            let names: Vec<String> = topics.iter().map(|(_, t)| t.to_owned()).collect();
+            let created = ensure_topics(
+                &s.kafka,
+                &names,
+                s.topics.partitions,
+                s.topics.replication_factor,
+            )
+            .await
+            .context("preparing topics")?;
+            if !created.is_empty() {
+                tracing::info!("created topics {}", created.join(", "));
+            }
+            Box::new(KafkaPublisher::new(
+                &s.kafka,
+                topics.clone(),
+                Box::new(WireEncoder::new(ids)),
+            )?)
+        }
+    })
+}
+
+/// Registers every stream's schema under `<topic>-value` before anything is produced.
+async fn register_schemas(
+    s: &Settings,
+    topics: &TopicNames,
+) -> anyhow::Result<[u32; Stream::COUNT]> {
+    let client = RegistryClient::new(&s.registry)?;
+    let mut ids = [0u32; Stream::COUNT];
+    for (stream, topic) in topics.iter() {
+        ids[stream.index()] = client
+            .register(&subject(topic), schema_text(stream))
+            .await?;
+    }
+    Ok(ids)
+}
+
+fn banner(s: &Settings, seed: u64) -> String {
+    let sink = match s.run.sink {
+        SinkKind::Stdout => "stdout (JSON lines)".to_owned(),
+        SinkKind::Null => "null (encode and discard)".to_owned(),
+        SinkKind::File => format!("file (Avro container files in {})", s.run.out_dir.display()),
+        SinkKind::Kafka => format!(
+            "kafka at {} with schema registry {}",
+            s.kafka.bootstrap, s.registry.url
+        ),
+    };
+    let rate = if s.run.target_eps > 0.0 {
+        format!("{} records/s", s.run.target_eps)
+    } else {
+        "unthrottled".to_owned()
+    };
+    format!(
+        "retailgen: sink={sink}; store={} ({} users, {} products); rate={rate}; seed={seed} (--seed {seed} reproduces this run)\n\
+         retailgen: switch with --sink stdout|kafka|file|null (kafka needs KAFKA_BOOTSTRAP and SCHEMA_REGISTRY_URL), --store memory; stop with Ctrl+C, --count N or --duration 10s",
+        s.store.kind, s.store.seed_users, s.store.seed_products
+    )
+}
+
+/// Cancels `token` on Ctrl+C or SIGTERM, so the engine stops and flushes.
+async fn cancel_on_signal(token: CancellationToken) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!("cannot listen for SIGTERM: {e}");
+                let _ = tokio::signal::ctrl_c().await;
+                token.cancel();
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+    tracing::info!("stop requested: finishing and flushing");
+    token.cancel();
+}

@@ -1,0 +1,67 @@
+//! Bad input exits with code 2 and a message naming the setting and what is valid.
+
+use crate::support::cmd::run;
+
+#[test]
+fn a_non_numeric_target_eps_exits_2_naming_the_variable() {
+    let out = run(&["run", "--count", "1"], &[("TARGET_EPS", "lots")]);
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert!(
+        out.stderr.contains("TARGET_EPS") && out.stderr.contains("a number >= 0"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stdout.is_empty(), "nothing is produced: {}", out.stdout);
+}
+
+#[test]
+fn an_unknown_sink_flag_exits_2_listing_the_sinks() {
+    let out = run(&["run", "--sink", "s3", "--count", "1"], &[]);
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert!(
+        out.stderr.contains("--sink") && out.stderr.contains("stdout, kafka, file or null"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn all_weights_zero_exits_2() {
+    let out = run(
+        &["run", "--count", "1"],
+        &[("WEIGHT_ORDERS", "0"), ("WEIGHT_INTERACTIONS", "0")],
+    );
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert!(out.stderr.contains("WEIGHT_ORDERS"), "{}", out.stderr);
+}
+
+#[test]
+fn a_probability_outside_0_to_1_exits_2() {
+    let out = run(&["run", "--count", "1"], &[("P_ORDER_HAS_SHIPMENT", "2")]);
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert!(
+        out.stderr.contains("P_ORDER_HAS_SHIPMENT") && out.stderr.contains("0 to 1"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_missing_config_file_exits_2_naming_it() {
+    let out = run(
+        &[
+            "run",
+            "--config",
+            "/nonexistent/retailgen.toml",
+            "--count",
+            "1",
+        ],
+        &[],
+    );
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert!(
+        out.stderr.contains("/nonexistent/retailgen.toml"),
+        "{}",
+        out.stderr
+    );
+}

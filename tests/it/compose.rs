@@ -1,0 +1,83 @@
+//! The shipped files stay correct without Docker: compose profiles and health-gated dependencies,
+//! a multi-stage non-root Dockerfile, and a README that documents every setting.
+
+use serde_yaml::Value;
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(format!("{}/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+fn profiles(service: &Value) -> Vec<&str> {
+    service["profiles"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect()
+}
+
+#[test]
+fn compose_has_a_core_profile_and_a_datagen_profile_waiting_on_healthy_services() {
+    let compose: Value = serde_yaml::from_str(&read("docker-compose.yml")).unwrap();
+    let services = &compose["services"];
+    for core in ["kafka", "schema-registry", "postgres"] {
+        assert_eq!(profiles(&services[core]), ["core"], "{core}");
+        assert!(
+            services[core]["healthcheck"]["test"].is_sequence(),
+            "{core} has a healthcheck"
+        );
+    }
+    let postgres_cmd = format!("{:?}", services["postgres"]["command"]);
+    assert!(postgres_cmd.contains("wal_level=logical"), "{postgres_cmd}");
+    let gen = &services["retailgen"];
+    assert_eq!(profiles(gen), ["datagen"]);
+    for dep in ["kafka", "schema-registry"] {
+        assert_eq!(
+            gen["depends_on"][dep]["condition"], "service_healthy",
+            "waits on {dep}"
+        );
+    }
+    let known: Vec<&str> = retailgen::config::FIELDS.iter().map(|f| f.env).collect();
+    for (name, _) in gen["environment"].as_mapping().unwrap() {
+        let name = name.as_str().unwrap();
+        assert!(
+            known.contains(&name) || name == "RUST_LOG",
+            "compose passes {name}, which retailgen does not read"
+        );
+    }
+}
+
+#[test]
+fn the_dockerfile_is_multi_stage_and_runs_as_a_non_root_user() {
+    let dockerfile = read("Dockerfile");
+    assert!(
+        dockerfile.matches("\nFROM ").count() + usize::from(dockerfile.starts_with("FROM ")) >= 2
+    );
+    let user = dockerfile
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("USER "))
+        .expect("a USER line");
+    assert!(
+        !user.contains("root") && !user.trim_end().ends_with(" 0"),
+        "{user}"
+    );
+    assert!(dockerfile.contains("COPY --from=build"));
+}
+
+#[test]
+fn the_readme_documents_every_setting_and_the_two_setup_commands() {
+    let readme = read("README.md");
+    for f in retailgen::config::FIELDS {
+        assert!(
+            readme.contains(&format!("`{}`", f.env)),
+            "README lacks {}",
+            f.env
+        );
+    }
+    assert!(readme.contains("scripts/test.sh"));
+    assert!(
+        read(".ci/run").contains("scripts/test.sh"),
+        ".ci/run calls the README's test command"
+    );
+}

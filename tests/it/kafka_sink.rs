@@ -1,0 +1,322 @@
+//! The Kafka sink against a real tansu broker and the in-process registry: wire format, keys,
+//! headers, referential integrity, and refusing to produce when the registry says no.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use apache_avro::types::Value;
+use retailgen::domain::catalog::Catalog;
+use schema_registry_converter::async_impl::avro::AvroDecoder;
+use schema_registry_converter::async_impl::schema_registry::SrSettings;
+
+use crate::support::cmd::run;
+use crate::support::kafka::{consume, partitions, Consumed};
+use crate::support::registry::Registry;
+use crate::support::tansu::Tansu;
+
+const TOPICS: [&str; 4] = [
+    "orders.v1",
+    "payments.v1",
+    "shipments.v1",
+    "customer-interactions.v1",
+];
+
+/// A decoded record: its fields by name, unions unwrapped.
+struct Row {
+    kafka: Consumed,
+    fields: HashMap<String, Value>,
+}
+
+impl Row {
+    fn str(&self, name: &str) -> &str {
+        match &self.fields[name] {
+            Value::String(s) | Value::Enum(_, s) => s,
+            other => panic!("{name} is not a string: {other:?}"),
+        }
+    }
+    fn f64(&self, name: &str) -> f64 {
+        match &self.fields[name] {
+            Value::Double(d) => *d,
+            other => panic!("{name} is not a double: {other:?}"),
+        }
+    }
+    fn i64(&self, name: &str) -> i64 {
+        match &self.fields[name] {
+            Value::Int(i) => i64::from(*i),
+            Value::Long(l) | Value::TimestampMillis(l) => *l,
+            other => panic!("{name} is not an integer: {other:?}"),
+        }
+    }
+    fn header(&self, name: &str) -> &str {
+        self.kafka.headers.get(name).map_or("", String::as_str)
+    }
+}
+
+fn unwrap_union(v: Value) -> Value {
+    match v {
+        Value::Union(_, inner) => *inner,
+        other => other,
+    }
+}
+
+fn decode(registry: &Registry, auth: (&str, &str), records: Vec<Consumed>) -> Vec<Row> {
+    let settings = SrSettings::new_builder(registry.url.clone())
+        .set_basic_authorization(auth.0, Some(auth.1))
+        .build()
+        .unwrap();
+    let decoder = AvroDecoder::new(settings);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    records
+        .into_iter()
+        .map(|kafka| {
+            assert_eq!(kafka.payload[0], 0, "magic byte");
+            let id = u32::from_be_bytes(kafka.payload[1..5].try_into().unwrap());
+            assert_eq!(
+                Some(id),
+                registry.latest_id(&format!("{}-value", kafka.topic)),
+                "schema id of {}",
+                kafka.topic
+            );
+            let decoded = rt
+                .block_on(decoder.decode(Some(&kafka.payload)))
+                .expect("a Confluent decoder reads it");
+            let Value::Record(fields) = decoded.value else {
+                panic!("a record")
+            };
+            let fields = fields
+                .into_iter()
+                .map(|(k, v)| (k, unwrap_union(v)))
+                .collect();
+            Row { kafka, fields }
+        })
+        .collect()
+}
+
+fn kafka_env<'a>(broker: &'a Tansu, registry: &'a Registry) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("KAFKA_BOOTSTRAP", broker.bootstrap.as_str()),
+        ("SCHEMA_REGISTRY_URL", registry.url.as_str()),
+    ]
+}
+
+#[test]
+fn ecommerce_records_reach_kafka_in_wire_format_and_obey_the_data_rules() {
+    let broker = Tansu::start();
+    let registry = Registry::start_with_auth(Some(("svc", "pa55word")));
+    let mut env = kafka_env(&broker, &registry);
+    env.push(("SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO", "svc:pa55word"));
+    let out = run(
+        &[
+            "run",
+            "--sink",
+            "kafka",
+            "--count",
+            "20000",
+            "--eps",
+            "0",
+            "--seed",
+            "11",
+            "--partitions",
+            "2",
+        ],
+        &env,
+    );
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(
+        !out.stderr.contains("pa55word"),
+        "the password is never printed: {}",
+        out.stderr
+    );
+
+    let mut subjects: Vec<String> = TOPICS.iter().map(|t| format!("{t}-value")).collect();
+    subjects.sort();
+    assert_eq!(registry.subjects(), subjects);
+    let parts = partitions(&broker.bootstrap);
+    assert!(
+        TOPICS.iter().all(|t| parts.get(*t) == Some(&2)),
+        "{parts:?}"
+    );
+
+    let rows = decode(
+        &registry,
+        ("svc", "pa55word"),
+        consume(&broker.bootstrap, &TOPICS, 20_000, Duration::from_secs(120)),
+    );
+    assert_eq!(rows.len(), 20_000, "exactly --count records");
+    check_rules(&rows, &Catalog::generate(500, 200, 11));
+}
+
+fn check_rules(rows: &[Row], catalog: &Catalog) {
+    let users: HashMap<&str, &str> = catalog
+        .users
+        .iter()
+        .map(|u| (u.user_id.as_str(), u.country))
+        .collect();
+    let prices: HashMap<&str, f64> = catalog
+        .products
+        .iter()
+        .map(|p| (p.product_id.as_str(), p.price_usd()))
+        .collect();
+    let by_topic = |t: &'static str| rows.iter().filter(move |r| r.kafka.topic == t);
+    for r in rows {
+        assert_eq!(r.header("source"), "retailgen");
+        assert_eq!(
+            r.kafka.timestamp,
+            Some(r.i64("ts")),
+            "Kafka timestamp is the event time"
+        );
+    }
+    let mut orders: BTreeMap<&str, &Row> = BTreeMap::new();
+    for o in by_topic("orders.v1") {
+        assert_eq!(o.kafka.key, o.str("order_id"));
+        assert_eq!(o.header("entity"), "order");
+        assert!(o.header("trace_id").starts_with("tr_"));
+        assert!(
+            users.contains_key(o.str("user_id")),
+            "order of an unknown user"
+        );
+        let price = prices[o.str("product_id")];
+        assert_eq!(o.f64("unit_price"), price, "priced from the catalog");
+        assert!(
+            (o.f64("amount") - o.i64("quantity") as f64 * price).abs() < 1e-6,
+            "amount = quantity x price"
+        );
+        orders.insert(o.str("order_id"), o);
+    }
+    let mut settled = HashMap::new();
+    for p in by_topic("payments.v1") {
+        let order = orders
+            .get(p.str("order_id"))
+            .unwrap_or_else(|| panic!("payment of an unknown order"));
+        assert_eq!(p.kafka.key, p.str("order_id"));
+        assert_eq!(
+            p.kafka.partition, order.kafka.partition,
+            "co-partitioned with its order"
+        );
+        assert_eq!(p.header("trace_id"), order.header("trace_id"));
+        assert_eq!(p.f64("amount"), order.f64("amount"));
+        assert!(p.i64("ts") >= order.i64("ts"));
+        if p.str("status") == "SETTLED" {
+            settled.insert(p.str("order_id"), p.i64("ts"));
+        }
+    }
+    let mut shipments = 0;
+    for s in by_topic("shipments.v1") {
+        let paid = settled
+            .get(s.str("order_id"))
+            .unwrap_or_else(|| panic!("shipment without a settled payment"));
+        assert_eq!(s.kafka.key, s.str("order_id"));
+        assert!(s.i64("ts") >= *paid);
+        shipments += 1;
+    }
+    for i in by_topic("customer-interactions.v1") {
+        assert_eq!(i.kafka.key, i.str("session_id"));
+        assert_eq!(i.header("entity"), "customer_interaction");
+        assert_eq!(
+            users.get(i.str("user_id")),
+            Some(&i.str("country")),
+            "the user's own country"
+        );
+        if let Some(Value::String(p)) = i.fields.get("product_id") {
+            assert!(prices.contains_key(p.as_str()));
+        }
+    }
+    assert!(
+        orders.len() > 500 && !settled.is_empty() && shipments > 0,
+        "{} orders, {shipments} shipments",
+        orders.len()
+    );
+}
+
+#[test]
+fn an_incompatible_schema_in_the_registry_stops_the_run_before_anything_is_produced() {
+    let broker = Tansu::start();
+    let registry = Registry::start();
+    registry.preload(
+        "orders.v1-value",
+        r#"{"type":"record","name":"Order","namespace":"demo","fields":[{"name":"order_id","type":"int"}]}"#,
+    );
+    let out = run(
+        &["run", "--sink", "kafka", "--count", "100"],
+        &kafka_env(&broker, &registry),
+    );
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert!(
+        out.stderr.contains("orders.v1-value"),
+        "names the subject: {}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("409") && out.stderr.contains("incompatible"),
+        "gives the registry's answer: {}",
+        out.stderr
+    );
+    let parts = partitions(&broker.bootstrap);
+    assert!(
+        TOPICS.iter().all(|t| !parts.contains_key(*t)),
+        "no topic was created or written: {parts:?}"
+    );
+}
+
+#[test]
+fn an_unreachable_registry_fails_naming_its_url() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let url = format!("http://{closed}");
+    let out = run(
+        &["run", "--sink", "kafka", "--count", "10"],
+        &[
+            ("SCHEMA_REGISTRY_URL", &url),
+            ("SCHEMA_REGISTRY_TIMEOUT", "3s"),
+        ],
+    );
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert!(
+        out.stderr.contains(&url) && out.stderr.contains("orders.v1-value"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_wrong_registry_password_is_refused_and_never_printed() {
+    let registry = Registry::start_with_auth(Some(("svc", "right")));
+    let out = run(
+        &["run", "--sink", "kafka", "--count", "10"],
+        &[
+            ("SCHEMA_REGISTRY_URL", &registry.url),
+            ("SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO", "svc:wr0ngpass"),
+        ],
+    );
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert!(out.stderr.contains("401"), "{}", out.stderr);
+    assert!(!out.stderr.contains("wr0ngpass") && !out.stdout.contains("wr0ngpass"));
+}
+
+#[test]
+fn an_unreachable_broker_fails_naming_the_bootstrap_servers() {
+    let registry = Registry::start();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .to_string();
+    let out = run(
+        &["run", "--sink", "kafka", "--count", "10"],
+        &[
+            ("KAFKA_BOOTSTRAP", &closed),
+            ("SCHEMA_REGISTRY_URL", &registry.url),
+        ],
+    );
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert!(
+        out.stderr.contains(&closed) && out.stderr.contains("KAFKA_BOOTSTRAP"),
+        "{}",
+        out.stderr
+    );
+}

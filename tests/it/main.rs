@@ -1,0 +1,9 @@
+//! Integration tests, one binary: the retailgen binary against a real tansu broker and an
+//! in-process Confluent Schema Registry, plus the other sinks and the shipped files.
+
+mod cli_errors;
+mod compose;
+mod file_sink;
+mod kafka_sink;
+mod stdout_sink;
+mod support;

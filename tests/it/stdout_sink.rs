@@ -1,0 +1,132 @@
+//! The embedded default: JSON lines on stdout, reproducible with --seed, stopped by count, duration or signal.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::support::cmd::{command, finish, run};
+
+fn lines(stdout: &str) -> Vec<Value> {
+    stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is one JSON object"))
+        .collect()
+}
+
+fn without_ts(mut v: Value) -> Value {
+    v["value"].as_object_mut().unwrap().remove("ts");
+    v
+}
+
+#[test]
+fn run_with_no_configuration_prints_json_lines_and_says_how_to_switch() {
+    let out = run(&["run", "--count", "300", "--eps", "0"], &[]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let records = lines(&out.stdout);
+    assert_eq!(records.len(), 300);
+    for r in &records {
+        assert!(
+            r["topic"].is_string() && r["key"].is_string() && r["value"].is_object(),
+            "{r}"
+        );
+        assert_eq!(r["headers"]["source"], "retailgen");
+    }
+    let topics: HashSet<&str> = records
+        .iter()
+        .map(|r| r["topic"].as_str().unwrap())
+        .collect();
+    assert!(
+        topics.contains("orders.v1") && topics.contains("customer-interactions.v1"),
+        "{topics:?}"
+    );
+    assert!(
+        out.stderr.contains("sink=stdout") && out.stderr.contains("store=memory"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("--sink stdout|kafka|file|null"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("300 records"),
+        "summary: {}",
+        out.stderr
+    );
+}
+
+#[test]
+fn the_same_seed_reproduces_ids_values_and_order() {
+    let args = ["run", "--count", "1500", "--eps", "0", "--seed"];
+    let a = run(&[&args[..], &["77"]].concat(), &[]);
+    let b = run(&[&args[..], &["77"]].concat(), &[]);
+    let c = run(&[&args[..], &["78"]].concat(), &[]);
+    let strip = |o: &str| lines(o).into_iter().map(without_ts).collect::<Vec<_>>();
+    assert_eq!(strip(&a.stdout), strip(&b.stdout));
+    assert_ne!(strip(&a.stdout), strip(&c.stdout));
+}
+
+#[test]
+fn payments_name_an_earlier_order_and_share_its_key_and_trace() {
+    let out = run(
+        &["run", "--count", "4000", "--eps", "0", "--seed", "3"],
+        &[],
+    );
+    let records = lines(&out.stdout);
+    let mut orders = std::collections::HashMap::new();
+    let mut payments = 0;
+    for r in &records {
+        match r["topic"].as_str().unwrap() {
+            "orders.v1" => {
+                orders.insert(
+                    r["value"]["order_id"].as_str().unwrap().to_owned(),
+                    r["headers"]["trace_id"].clone(),
+                );
+            }
+            "payments.v1" => {
+                let order = r["value"]["order_id"].as_str().unwrap();
+                assert_eq!(r["key"], order);
+                assert_eq!(
+                    orders.get(order),
+                    Some(&r["headers"]["trace_id"]),
+                    "payment of an unseen order {order}"
+                );
+                payments += 1;
+            }
+            _ => {}
+        }
+    }
+    assert!(payments > 500, "{payments} payments");
+}
+
+#[test]
+fn the_duration_flag_stops_a_throttled_run() {
+    let out = run(&["run", "--duration", "1500ms", "--eps", "40"], &[]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(out.stderr.contains("duration elapsed"), "{}", out.stderr);
+    let n = lines(&out.stdout).len();
+    assert!(
+        n > 0 && n <= 100,
+        "{n} records at 40/s for 1.5 s with a 1 s burst"
+    );
+}
+
+#[test]
+fn sigterm_stops_the_run_flushes_and_exits_0() {
+    let child = command(&["run", "--eps", "200"], &[]).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = finish(child);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(out.stderr.contains("interrupted"), "{}", out.stderr);
+    assert!(
+        !lines(&out.stdout).is_empty(),
+        "every line is complete JSON"
+    );
+}

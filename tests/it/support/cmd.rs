@@ -1,0 +1,73 @@
+//! Runs the retailgen binary as a user would, with a controlled environment and a time limit.
+
+use std::io::Read;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use retailgen::config::{FIELDS, KAFKA_PROPERTY_PREFIX};
+
+const TIME_LIMIT: Duration = Duration::from_secs(180);
+
+#[derive(Debug)]
+pub struct Output {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// The binary with every retailgen setting removed from the environment, then `env` added.
+pub fn command(args: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_retailgen"));
+    for f in FIELDS {
+        cmd.env_remove(f.env);
+    }
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with(KAFKA_PROPERTY_PREFIX) {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env_remove("RETAILGEN_CONFIG")
+        .env("RUST_LOG", "warn")
+        .args(args)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+pub fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
+    finish(command(args, env).spawn().expect("retailgen starts"))
+}
+
+/// Waits for `child` (killing it after the time limit) and collects its output.
+pub fn finish(mut child: Child) -> Output {
+    let mut out_pipe = child.stdout.take().unwrap();
+    let mut err_pipe = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut s = String::new();
+        out_pipe.read_to_string(&mut s).unwrap();
+        s
+    });
+    let err = std::thread::spawn(move || {
+        let mut s = String::new();
+        err_pipe.read_to_string(&mut s).unwrap();
+        s
+    });
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > TIME_LIMIT {
+            let _ = child.kill();
+            break child.wait().unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Output {
+        code: status.code(),
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+    }
+}

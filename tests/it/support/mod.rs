@@ -1,0 +1,6 @@
+//! Test support: the real tansu broker, an in-process Schema Registry, the retailgen binary.
+
+pub mod cmd;
+pub mod kafka;
+pub mod registry;
+pub mod tansu;

@@ -1,0 +1,112 @@
+//! Starts a real tansu broker (in-memory storage) on a free loopback port; stops it on drop.
+
+use std::fs::File;
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rdkafka::producer::{BaseProducer, Producer};
+use rdkafka::ClientConfig;
+
+const READY_WITHIN: Duration = Duration::from_secs(60);
+
+pub struct Tansu {
+    pub bootstrap: String,
+    child: Child,
+    _logs: tempfile::TempDir,
+}
+
+/// `TANSU_BIN`, else `tansu` on PATH, else `~/.cargo/bin/tansu`. Missing: fail loudly.
+fn binary() -> PathBuf {
+    if let Ok(p) = std::env::var("TANSU_BIN") {
+        return PathBuf::from(p);
+    }
+    let on_path = std::env::var_os("PATH")
+        .map(|p| {
+            std::env::split_paths(&p)
+                .map(|d| d.join("tansu"))
+                .find(|c| c.is_file())
+        })
+        .unwrap_or_default();
+    let home = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo/bin/tansu"));
+    on_path.or(home.filter(|p| p.is_file())).unwrap_or_else(|| {
+        panic!(
+            "the tansu broker is not installed: run scripts/test.sh, which installs it \
+             (cargo install tansu --version 0.6.0 --features dynostore), or set TANSU_BIN"
+        )
+    })
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Tansu {
+    pub fn start() -> Self {
+        let port = free_port();
+        let url = format!("tcp://127.0.0.1:{port}");
+        let logs = tempfile::tempdir().unwrap();
+        let log = File::create(logs.path().join("tansu.log")).unwrap();
+        let child = Command::new(binary())
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+            ])
+            .args(["--storage-engine", "memory://tansu/"])
+            .env_remove("SCHEMA_REGISTRY")
+            .env_remove("STORAGE_ENGINE")
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("tansu starts");
+        let mut tansu = Self {
+            bootstrap: format!("127.0.0.1:{port}"),
+            child,
+            _logs: logs,
+        };
+        tansu.wait_ready();
+        tansu
+    }
+
+    fn wait_ready(&mut self) {
+        let started = Instant::now();
+        while TcpStream::connect(&self.bootstrap).is_err() {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                let log = std::fs::read_to_string(self._logs.path().join("tansu.log"))
+                    .unwrap_or_default();
+                panic!("tansu exited with {status} before listening:\n{log}");
+            }
+            assert!(
+                started.elapsed() < READY_WITHIN,
+                "tansu did not listen on {} within {READY_WITHIN:?}",
+                self.bootstrap
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let probe: BaseProducer = ClientConfig::new()
+            .set("bootstrap.servers", &self.bootstrap)
+            .create()
+            .unwrap();
+        probe
+            .client()
+            .fetch_metadata(None, READY_WITHIN)
+            .unwrap_or_else(|e| panic!("tansu at {} answers no metadata: {e}", self.bootstrap));
+    }
+}
+
+impl Drop for Tansu {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

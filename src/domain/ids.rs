@@ -15,7 +15,7 @@ const DIGITS: usize = 13;
 impl IdGen {
     pub fn new(seed: u64) -> Self {
         Self {
-            salt: mix(seed ^ 0x5eed_1d5),
+            salt: mix(seed ^ 0x05ee_d1d5),
             counter: 0,
         }
     }

@@ -15,7 +15,7 @@ pub enum RegistryError {
         code: u32,
         message: String,
     },
-    #[error("schema registry at {url} could not be used to register subject {subject}: {cause}")]
+    #[error("schema registry at {url} (SCHEMA_REGISTRY_URL) could not be used to register subject {subject}: {cause}")]
     Unavailable {
         url: String,
         subject: String,

@@ -144,25 +144,24 @@ fn canonical(schema: &str) -> String {
     Schema::parse_str(schema).map_or_else(|_| schema.to_owned(), |s| s.canonical_form())
 }
 
-fn schema_of(body: &Value) -> Result<(String, Schema), Response> {
+/// Confluent's 42201 "invalid schema" answer.
+struct InvalidSchema(String);
+
+impl IntoResponse for InvalidSchema {
+    fn into_response(self) -> Response {
+        error(StatusCode::UNPROCESSABLE_ENTITY, 42201, &self.0)
+    }
+}
+
+fn schema_of(body: &Value) -> Result<(String, Schema), InvalidSchema> {
     let text = body["schema"].as_str().unwrap_or_default().to_owned();
     match body["schemaType"].as_str() {
         None | Some("AVRO") => {}
-        Some(other) => {
-            return Err(error(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                42201,
-                &format!("Unsupported schema type {other}"),
-            ))
-        }
+        Some(other) => return Err(InvalidSchema(format!("Unsupported schema type {other}"))),
     }
     match Schema::parse_str(&text) {
         Ok(parsed) => Ok((text, parsed)),
-        Err(e) => Err(error(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            42201,
-            &format!("Invalid schema: {e}"),
-        )),
+        Err(e) => Err(InvalidSchema(format!("Invalid schema: {e}"))),
     }
 }
 
@@ -185,7 +184,7 @@ async fn register(
 ) -> Response {
     let (text, parsed) = match schema_of(&body) {
         Ok(x) => x,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let mut s = st.lock().unwrap();
     let canonical_new = parsed.canonical_form();
@@ -213,7 +212,7 @@ async fn lookup(
 ) -> Response {
     let (_, parsed) = match schema_of(&body) {
         Ok(x) => x,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let s = st.lock().unwrap();
     let Some(ids) = s.subjects.get(&subject) else {
@@ -304,7 +303,7 @@ async fn check(
 ) -> Response {
     let (_, parsed) = match schema_of(&body) {
         Ok(x) => x,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let s = st.lock().unwrap();
     if !s.subjects.contains_key(&subject) {

@@ -54,11 +54,26 @@ pub struct RunArgs {
     /// Partitions of topics retailgen creates (TOPIC_PARTITIONS).
     #[arg(long, value_name = "N")]
     pub partitions: Option<String>,
+    /// rate or gaps (PACING).
+    #[arg(long)]
+    pub pacing: Option<String>,
+    /// Smallest gap in seconds with --pacing gaps (MIN_DELTA).
+    #[arg(long, value_name = "SECONDS")]
+    pub min_delta: Option<String>,
+    /// Largest gap in seconds with --pacing gaps (MAX_DELTA).
+    #[arg(long, value_name = "SECONDS")]
+    pub max_delta: Option<String>,
+    /// Simulated clock: generate event time from here, as fast as the sink allows (SIM_FROM).
+    #[arg(long, value_name = "TIME")]
+    pub from: Option<String>,
+    /// Simulated clock: stop before this event time (SIM_TO).
+    #[arg(long, value_name = "TIME")]
+    pub to: Option<String>,
 }
 
 impl RunArgs {
     pub fn overrides(&self) -> Vec<CliOverride> {
-        let flags: [(&'static str, &'static str, &Option<String>); 8] = [
+        let flags: [(&'static str, &'static str, &Option<String>); 13] = [
             ("--sink", "run.sink", &self.sink),
             ("--count", "run.count", &self.count),
             ("--duration", "run.duration", &self.duration),
@@ -67,6 +82,11 @@ impl RunArgs {
             ("--out", "run.out_dir", &self.out),
             ("--store", "store.kind", &self.store),
             ("--partitions", "topics.partitions", &self.partitions),
+            ("--pacing", "run.pacing", &self.pacing),
+            ("--min-delta", "run.min_delta", &self.min_delta),
+            ("--max-delta", "run.max_delta", &self.max_delta),
+            ("--from", "run.from", &self.from),
+            ("--to", "run.to", &self.to),
         ];
         flags
             .into_iter()

@@ -14,10 +14,13 @@ use crate::adapters::sinks::file::FileSink;
 use crate::adapters::sinks::null::NullSink;
 use crate::adapters::sinks::stdout::JsonLinesSink;
 use crate::adapters::sinks::TopicCounter;
-use crate::config::{redact, Secret, Settings, SinkKind};
-use crate::domain::ports::{CatalogRepository, EventPublisher};
+use crate::config::{redact, PacingKind, Secret, Settings, SinkKind};
+use crate::domain::faults::FaultPolicy;
+use crate::domain::ports::{CatalogRepository, Clock, EventPublisher};
 use crate::domain::stream::{Stream, TopicNames};
-use crate::engine::clock::{EventClock, SystemClock};
+use crate::domain::traffic::DiurnalCurve;
+use crate::engine::clock::{EventClock, Spacing, Stamping, SystemClock};
+use crate::engine::pacing::Pacer;
 use crate::engine::{Engine, EngineConfig, RunReport, Stopper};
 use crate::services::interactions::InteractionService;
 use crate::services::orders::OrderService;
@@ -61,16 +64,24 @@ pub async fn run(settings: Settings, cancel: CancellationToken) -> anyhow::Resul
         seed,
     };
     let catalog = store.load_catalog().context("loading reference data")?;
-    let publisher = build_publisher(&settings, &topics).await?;
+    let publisher = build_publisher(&settings, &topics, seed).await?;
     eprintln!("{}", banner(&settings, seed));
     let config = EngineConfig {
         seed,
-        target_eps: settings.run.target_eps,
         max_pending: settings.run.max_pending,
         count: settings.run.count,
+        end_ms: settings.run.to_ms,
+        faults: faults(&settings),
     };
-    let clock = EventClock::new(Box::new(SystemClock), settings.run.target_eps);
-    let engine = Engine::new(&config, services(&settings), catalog, publisher, clock);
+    let (clock, pacer) = timing(&settings);
+    let engine = Engine::new(
+        config,
+        services(&settings),
+        catalog,
+        publisher,
+        clock,
+        pacer,
+    );
     let stopper = Stopper::new(cancel, settings.run.duration);
     let report = tokio::task::spawn_blocking(move || engine.run(&stopper))
         .await
@@ -112,9 +123,70 @@ pub fn services(s: &Settings) -> ServiceTable {
     ])
 }
 
+/// The traffic shape of the day.
+pub fn curve(s: &Settings) -> DiurnalCurve {
+    DiurnalCurve {
+        min: s.diurnal.min,
+        max: s.diurnal.max,
+        peak_hour: s.diurnal.peak_hour,
+        tz: s.diurnal.timezone,
+        weekdays: s.diurnal.weekdays,
+    }
+}
+
+/// Event time and pacing: simulated from `--from` as fast as the sink allows, or real time.
+pub fn timing(s: &Settings) -> (EventClock, Pacer) {
+    let curve = curve(s);
+    let spacing = match s.run.pacing {
+        PacingKind::Rate => Spacing::Rate {
+            eps: s.run.target_eps,
+        },
+        PacingKind::Gaps => Spacing::Gaps {
+            min_ms: s.run.min_delta_secs * 1e3,
+            max_ms: s.run.max_delta_secs * 1e3,
+        },
+    };
+    if let Some(from) = s.run.from_ms {
+        return (
+            EventClock::new(Stamping::Simulated, spacing, curve, from),
+            Pacer::Free,
+        );
+    }
+    let pacer = match s.run.pacing {
+        PacingKind::Rate => {
+            let burst = s
+                .run
+                .burst
+                .unwrap_or(s.run.target_eps.ceil().max(1.0) as u32);
+            Pacer::rate(s.run.target_eps, burst, curve.peak(), curve.trough())
+        }
+        PacingKind::Gaps => Pacer::gaps(),
+    };
+    let now = SystemClock.now_ms();
+    (
+        EventClock::new(Stamping::Wall(Box::new(SystemClock)), spacing, curve, now),
+        pacer,
+    )
+}
+
+/// Labelled faults; none for the file sink, whose container files cannot carry labels.
+pub fn faults(s: &Settings) -> FaultPolicy {
+    if s.run.sink == SinkKind::File {
+        return FaultPolicy::none();
+    }
+    FaultPolicy {
+        p_late: s.faults.p_late_event,
+        max_late_ms: i64::from(s.faults.max_late_minutes) * 60_000,
+        p_bad: s.faults.p_bad_record,
+        wire_share: s.faults.bad_wire_share,
+        p_duplicate: s.faults.p_duplicate,
+    }
+}
+
 async fn build_publisher(
     s: &Settings,
     topics: &TopicNames,
+    seed: u64,
 ) -> anyhow::Result<Box<dyn EventPublisher>> {
     let counter = TopicCounter::new(topics.clone());
     Ok(match s.run.sink {
@@ -123,7 +195,7 @@ async fn build_publisher(
             Box::new(WireEncoder::with_local_ids()),
             counter,
         )),
-        SinkKind::File => Box::new(FileSink::create(&s.run.out_dir, topics.clone())?),
+        SinkKind::File => Box::new(FileSink::create(&s.run.out_dir, topics.clone(), seed)?),
         SinkKind::Kafka => {
             let ids = register_schemas(s, topics).await?;
             let names: Vec<String> = topics.iter().map(|(_, t)| t.to_owned()).collect();
@@ -172,10 +244,20 @@ fn banner(s: &Settings, seed: u64) -> String {
             s.kafka.bootstrap, s.registry.url
         ),
     };
-    let rate = if s.run.target_eps > 0.0 {
-        format!("{} records/s", s.run.target_eps)
-    } else {
-        "unthrottled".to_owned()
+    let rate = match (s.run.pacing, s.run.target_eps > 0.0) {
+        (PacingKind::Gaps, _) => format!(
+            "one record every {}-{} s",
+            s.run.min_delta_secs, s.run.max_delta_secs
+        ),
+        (PacingKind::Rate, true) => format!(
+            "{} records/s x diurnal {}-{} (peak {}:00 {})",
+            s.run.target_eps, s.diurnal.min, s.diurnal.max, s.diurnal.peak_hour, s.diurnal.timezone
+        ),
+        (PacingKind::Rate, false) => "unthrottled".to_owned(),
+    };
+    let rate = match s.run.from_ms {
+        Some(_) => format!("{rate} in simulated event time (--from), as fast as the sink allows"),
+        None => rate,
     };
     format!(
         "retailgen: sink={sink}; store={} ({} users, {} products); rate={rate}; seed={seed} (--seed {seed} reproduces this run)\n\

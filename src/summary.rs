@@ -27,6 +27,20 @@ pub fn render(report: &RunReport) -> String {
             t.topic, t.produced, t.acknowledged, t.failed
         );
     }
+    if !report.faults.is_empty() {
+        let _ = writeln!(
+            out,
+            "  {:<32} {:<28} {:>8}",
+            "labelled faults (dq header)", "kind", "records"
+        );
+        for ((stream, label), n) in &report.faults {
+            let topic = report
+                .topics
+                .get(stream.index())
+                .map_or("?", |t| t.topic.as_str());
+            let _ = writeln!(out, "  {topic:<32} {label:<28} {n:>8}");
+        }
+    }
     if report.unsent_follow_ups > 0 {
         let _ = writeln!(
             out,

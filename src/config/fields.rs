@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::model::{Settings, SinkKind, StoreKind};
+use super::model::{PacingKind, Settings, SinkKind, StoreKind};
 use super::secret::Secret;
 
 /// One configurable setting.
@@ -73,6 +73,96 @@ pub const FIELDS: &[Field] = &[
         "MAX_PENDING",
         "a whole number >= 1",
         |s, v| s.run.max_pending = positive(v)? as usize
+    ),
+    field!(
+        "run.burst",
+        "BURST",
+        "a whole number of records >= 1, or auto (one second's worth)",
+        |s, v| s.run.burst =
+            optional(v, "auto", positive)?.map(|b| b.min(u64::from(u32::MAX)) as u32)
+    ),
+    field!("run.pacing", "PACING", "rate or gaps", |s, v| s
+        .run
+        .pacing =
+        PacingKind::parse(v).ok_or("unknown pacing")?),
+    field!("run.min_delta", "MIN_DELTA", "seconds >= 0", |s, v| s
+        .run
+        .min_delta_secs =
+        non_negative(v)?),
+    field!("run.max_delta", "MAX_DELTA", "seconds >= 0", |s, v| s
+        .run
+        .max_delta_secs =
+        non_negative(v)?),
+    field!(
+        "run.from",
+        "SIM_FROM",
+        "a time such as 2024-01-01T00:00:00Z or 2024-01-01, or unset",
+        |s, v| s.run.from_ms = optional(v, "unset", instant)?
+    ),
+    field!(
+        "run.to",
+        "SIM_TO",
+        "a time such as 2024-01-02T00:00:00Z or 2024-01-02, or unset",
+        |s, v| s.run.to_ms = optional(v, "unset", instant)?
+    ),
+    field!("diurnal.min", "DIURNAL_MIN", "a number > 0", |s, v| s
+        .diurnal
+        .min =
+        positive_number(v)?),
+    field!("diurnal.max", "DIURNAL_MAX", "a number > 0", |s, v| s
+        .diurnal
+        .max =
+        positive_number(v)?),
+    field!(
+        "diurnal.peak_hour",
+        "DIURNAL_PEAK_HOUR",
+        "an hour from 0 to 24 (exclusive), fractions allowed",
+        |s, v| s.diurnal.peak_hour = hour(v)?
+    ),
+    field!(
+        "diurnal.timezone",
+        "DIURNAL_TZ",
+        "an IANA time zone such as UTC, Europe/Berlin or America/New_York",
+        |s, v| s.diurnal.timezone = v
+            .trim()
+            .parse()
+            .map_err(|_| "unknown time zone".to_owned())?
+    ),
+    field!(
+        "diurnal.weekdays",
+        "DIURNAL_WEEKDAYS",
+        "empty, or 7 comma-separated numbers > 0 for Monday..Sunday",
+        |s, v| s.diurnal.weekdays = weekdays(v)?
+    ),
+    field!(
+        "faults.p_late_event",
+        "P_LATE_EVENT",
+        "a probability from 0 to 1",
+        |s, v| s.faults.p_late_event = probability(v)?
+    ),
+    field!(
+        "faults.max_late_minutes",
+        "MAX_LATE_MINUTES",
+        "a whole number >= 1",
+        |s, v| s.faults.max_late_minutes = positive(v)?.min(u64::from(u32::MAX)) as u32
+    ),
+    field!(
+        "faults.p_bad_record",
+        "P_BAD_RECORD",
+        "a probability from 0 to 1",
+        |s, v| s.faults.p_bad_record = probability(v)?
+    ),
+    field!(
+        "faults.bad_wire_share",
+        "BAD_RECORD_WIRE_SHARE",
+        "a probability from 0 to 1",
+        |s, v| s.faults.bad_wire_share = probability(v)?
+    ),
+    field!(
+        "faults.p_duplicate",
+        "P_DUPLICATE",
+        "a probability from 0 to 1",
+        |s, v| s.faults.p_duplicate = probability(v)?
     ),
     field!(
         "weights.orders",
@@ -242,6 +332,48 @@ fn non_negative(v: &str) -> Result<f64, String> {
         return Err("negative".into());
     }
     Ok(n)
+}
+
+fn positive_number(v: &str) -> Result<f64, String> {
+    match number(v)? {
+        n if n > 0.0 => Ok(n),
+        _ => Err("not above 0".into()),
+    }
+}
+
+fn hour(v: &str) -> Result<f64, String> {
+    match number(v)? {
+        h if (0.0..24.0).contains(&h) => Ok(h),
+        _ => Err("not an hour of the day".into()),
+    }
+}
+
+fn weekdays(v: &str) -> Result<Option<[f64; 7]>, String> {
+    if v.trim().is_empty() {
+        return Ok(None);
+    }
+    let parts: Vec<f64> = v
+        .split(',')
+        .map(positive_number)
+        .collect::<Result<_, _>>()?;
+    let days: [f64; 7] = parts
+        .try_into()
+        .map_err(|p: Vec<f64>| format!("{} numbers, not 7", p.len()))?;
+    Ok(Some(days))
+}
+
+/// RFC 3339 (`2024-01-01T00:00:00Z`) or a date (midnight UTC), as ms since the epoch.
+fn instant(v: &str) -> Result<i64, String> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(v) {
+        return Ok(t.timestamp_millis());
+    }
+    chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
+        .map(|d| {
+            d.and_time(chrono::NaiveTime::MIN)
+                .and_utc()
+                .timestamp_millis()
+        })
+        .map_err(|_| "not an RFC 3339 time or a YYYY-MM-DD date".into())
 }
 
 fn probability(v: &str) -> Result<f64, String> {

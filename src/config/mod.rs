@@ -168,6 +168,24 @@ fn validate(s: &Settings) -> Result<(), ConfigError> {
             s.kafka.security_protocol
         )));
     }
+    if s.diurnal.min > s.diurnal.max {
+        return Err(ConfigError(format!(
+            "DIURNAL_MIN={} is above DIURNAL_MAX={}: valid is 0 < DIURNAL_MIN <= DIURNAL_MAX (both 1 turns the curve off)",
+            s.diurnal.min, s.diurnal.max
+        )));
+    }
+    if s.run.pacing == PacingKind::Gaps && s.run.min_delta_secs > s.run.max_delta_secs {
+        return Err(ConfigError(format!(
+            "MIN_DELTA={} is above MAX_DELTA={}: valid is 0 <= MIN_DELTA <= MAX_DELTA seconds",
+            s.run.min_delta_secs, s.run.max_delta_secs
+        )));
+    }
+    if s.run.pacing == PacingKind::Gaps && s.run.max_delta_secs <= 0.0 {
+        return Err(ConfigError(
+            "MAX_DELTA is 0 with PACING=gaps: valid is a gap above 0 seconds".into(),
+        ));
+    }
+    validate_span(s)?;
     let topics = [
         ("TOPIC_ORDERS", &s.topics.orders),
         ("TOPIC_PAYMENTS", &s.topics.payments),
@@ -185,6 +203,21 @@ fn validate(s: &Settings) -> Result<(), ConfigError> {
         }
     }
     Ok(())
+}
+
+fn validate_span(s: &Settings) -> Result<(), ConfigError> {
+    match (s.run.from_ms, s.run.to_ms) {
+        (None, Some(_)) => Err(ConfigError(
+            "SIM_TO (--to) is set without SIM_FROM (--from): valid is --from alone or --from T1 --to T2".into(),
+        )),
+        (Some(from), Some(to)) if from >= to => Err(ConfigError(
+            "SIM_FROM (--from) is not before SIM_TO (--to): valid is --from T1 --to T2 with T1 < T2".into(),
+        )),
+        (Some(_), _) if s.run.pacing == PacingKind::Rate && s.run.target_eps <= 0.0 => Err(ConfigError(
+            "TARGET_EPS is 0 with a simulated clock (--from): valid is a rate > 0, the records per second of event time".into(),
+        )),
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]

@@ -71,9 +71,31 @@ impl fmt::Display for StoreKind {
     }
 }
 
+/// How records are spaced in time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PacingKind {
+    /// `TARGET_EPS` records per second through a capped token bucket, times the diurnal curve.
+    #[default]
+    Rate,
+    /// One record at a time, a random gap between `MIN_DELTA` and `MAX_DELTA` seconds apart.
+    Gaps,
+}
+
+impl PacingKind {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "rate" => Some(Self::Rate),
+            "gaps" => Some(Self::Gaps),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Settings {
     pub run: RunSettings,
+    pub diurnal: DiurnalSettings,
+    pub faults: FaultSettings,
     pub weights: Weights,
     pub orders: OrderSettings,
     pub interactions: InteractionSettings,
@@ -94,6 +116,46 @@ pub struct RunSettings {
     pub duration: Option<Duration>,
     pub out_dir: PathBuf,
     pub max_pending: usize,
+    /// Token bucket capacity in records; `None`: one second's worth.
+    pub burst: Option<u32>,
+    pub pacing: PacingKind,
+    pub min_delta_secs: f64,
+    pub max_delta_secs: f64,
+    /// Simulated clock: event time starts here (ms since the epoch) and runs as fast as the sink allows.
+    pub from_ms: Option<i64>,
+    /// Simulated clock: event time stops before this.
+    pub to_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DiurnalSettings {
+    pub min: f64,
+    pub max: f64,
+    pub peak_hour: f64,
+    pub timezone: chrono_tz::Tz,
+    /// Monday..Sunday weights.
+    pub weekdays: Option<[f64; 7]>,
+}
+
+impl Default for DiurnalSettings {
+    fn default() -> Self {
+        Self {
+            min: 1.0,
+            max: 1.0,
+            peak_hour: 0.0,
+            timezone: chrono_tz::Tz::UTC,
+            weekdays: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct FaultSettings {
+    pub p_late_event: f64,
+    pub max_late_minutes: u32,
+    pub p_bad_record: f64,
+    pub bad_wire_share: f64,
+    pub p_duplicate: f64,
 }
 
 #[derive(Debug, Clone, Default)]

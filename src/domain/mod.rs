@@ -2,7 +2,9 @@
 
 pub mod catalog;
 pub mod events;
+pub mod faults;
 pub mod ids;
 pub mod ports;
 pub mod record;
 pub mod stream;
+pub mod traffic;

@@ -1,6 +1,9 @@
-//! A record as published: key, headers and the event.
+//! A record as published: key, headers and the event, and the fault it deliberately carries, if any.
+
+use std::borrow::Cow;
 
 use super::events::Event;
+use super::faults::Fault;
 use super::stream::Stream;
 
 /// Value of the `source` header on every record.
@@ -12,19 +15,46 @@ pub struct Record {
     pub key: String,
     /// Shared by the records of one order chain.
     pub trace_id: Option<String>,
+    /// A deliberate fault, labelled in the `dq` header.
+    pub fault: Option<Fault>,
     pub event: Event,
 }
 
 impl Record {
+    pub fn new(key: String, trace_id: Option<String>, event: Event) -> Self {
+        Self {
+            key,
+            trace_id,
+            fault: None,
+            event,
+        }
+    }
+
     pub fn stream(&self) -> Stream {
         self.event.stream()
     }
 
-    /// Headers in a fixed order: `trace_id` (if any), `entity`, `source`.
-    pub fn headers(&self) -> impl Iterator<Item = (&'static str, &str)> {
-        let trace = self.trace_id.as_deref().map(|t| ("trace_id", t));
+    /// Headers in a fixed order: `trace_id` (if any), `entity`, `source`, then for faulty
+    /// records `dq` (`late`, `bad:<kind>`, `duplicate`) and, for late ones, `dq_delay_ms`.
+    pub fn headers(&self) -> impl Iterator<Item = (&'static str, Cow<'_, str>)> {
+        let trace = self
+            .trace_id
+            .as_deref()
+            .map(|t| ("trace_id", Cow::Borrowed(t)));
+        let dq = self.fault.map(|f| ("dq", Cow::Owned(f.to_string())));
+        let delay = match self.fault {
+            Some(Fault::Late { delay_ms }) => {
+                Some(("dq_delay_ms", Cow::Owned(delay_ms.to_string())))
+            }
+            _ => None,
+        };
         trace
             .into_iter()
-            .chain([("entity", self.stream().entity()), ("source", SOURCE)])
+            .chain([
+                ("entity", Cow::Borrowed(self.stream().entity())),
+                ("source", Cow::Borrowed(SOURCE)),
+            ])
+            .chain(dq)
+            .chain(delay)
     }
 }

@@ -1,21 +1,28 @@
-//! The engine: picks services by weight, schedules their records, paces and publishes them, and stops cleanly.
+//! The engine: picks services by weight, schedules their records, paces, injects labelled
+//! faults, publishes, and stops cleanly.
 
 pub mod clock;
 pub mod pacing;
+mod recent;
 pub mod schedule;
 pub mod stop;
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use rand::{Rng, SeedableRng};
 
 use crate::domain::catalog::Catalog;
+use crate::domain::events::Millis;
+use crate::domain::faults::{bad_copy, Fault, FaultPolicy};
 use crate::domain::ids::IdGen;
 use crate::domain::ports::{EventPublisher, PublishError, TopicReport};
+use crate::domain::record::Record;
 use crate::domain::stream::Stream;
 use crate::services::{Ctx, DetRng, Emission, ServiceTable};
 use clock::EventClock;
 use pacing::Pacer;
+use recent::Recent;
 use schedule::Schedule;
 pub use stop::{StopReason, Stopper};
 
@@ -24,9 +31,11 @@ const STOP_CHECK_EVERY: u64 = 64;
 
 pub struct EngineConfig {
     pub seed: u64,
-    pub target_eps: f64,
     pub max_pending: usize,
     pub count: Option<u64>,
+    /// Simulated runs stop when logical time reaches this.
+    pub end_ms: Option<Millis>,
+    pub faults: FaultPolicy,
 }
 
 /// What a finished run did.
@@ -34,6 +43,8 @@ pub struct EngineConfig {
 pub struct RunReport {
     pub records: u64,
     pub per_stream: [u64; Stream::COUNT],
+    /// Records per (stream, `dq` label), e.g. `(Orders, "bad:truncated_body")`.
+    pub faults: BTreeMap<(Stream, String), u64>,
     pub stop: StopReason,
     pub elapsed: Duration,
     /// Follow-ups scheduled for after the stop, never generated as records.
@@ -49,6 +60,19 @@ pub struct EngineError {
     pub source: PublishError,
 }
 
+/// Why a send did not happen.
+enum Halt {
+    Stop(StopReason),
+    Fail(PublishError),
+}
+
+#[derive(Default)]
+struct Tally {
+    records: u64,
+    per_stream: [u64; Stream::COUNT],
+    faults: BTreeMap<(Stream, String), u64>,
+}
+
 pub struct Engine {
     services: ServiceTable,
     catalog: Catalog,
@@ -59,26 +83,35 @@ pub struct Engine {
     rng: DetRng,
     ids: IdGen,
     count: Option<u64>,
+    end_ns: Option<i64>,
+    faults: FaultPolicy,
+    recent: Recent,
+    tally: Tally,
 }
 
 impl Engine {
     pub fn new(
-        config: &EngineConfig,
+        config: EngineConfig,
         services: ServiceTable,
         catalog: Catalog,
         publisher: Box<dyn EventPublisher>,
         clock: EventClock,
+        pacer: Pacer,
     ) -> Self {
         Self {
             services,
             catalog,
             publisher,
             clock,
-            pacer: Pacer::new(config.target_eps),
+            pacer,
             schedule: Schedule::new(config.max_pending),
             rng: DetRng::seed_from_u64(config.seed),
             ids: IdGen::new(config.seed),
             count: config.count,
+            end_ns: config.end_ms.map(|ms| ms * 1_000_000),
+            faults: config.faults,
+            recent: Recent::default(),
+            tally: Tally::default(),
         }
     }
 
@@ -86,49 +119,55 @@ impl Engine {
     pub fn run(mut self, stopper: &Stopper) -> Result<RunReport, EngineError> {
         let started = Instant::now();
         let mut emission = Emission::default();
-        let mut per_stream = [0u64; Stream::COUNT];
-        let mut records = 0u64;
         let stop = loop {
-            if self.count.is_some_and(|c| records >= c) {
-                break StopReason::Count;
+            if let Some(reason) = self.stop_due(stopper) {
+                break reason;
             }
-            if records % STOP_CHECK_EVERY == 0 {
-                if let Some(reason) = stopper.requested() {
-                    break reason;
-                }
-            }
-            let Some(mut record) = self.schedule.pop_due(self.clock.logical_ns()) else {
+            let Some(record) = self.schedule.pop_due(self.clock.logical_ns()) else {
                 self.step(&mut emission);
                 continue;
             };
-            if !self.pacer.acquire(stopper) {
-                break stopper.requested().unwrap_or(StopReason::Signal);
-            }
-            record.event.set_ts(self.clock.stamp());
-            match self.publisher.publish(&record) {
+            match self.emit(record, stopper) {
                 Ok(()) => {}
-                Err(PublishError::Closed) => break StopReason::SinkClosed,
-                Err(source) => {
+                Err(Halt::Stop(reason)) => break reason,
+                Err(Halt::Fail(source)) => {
                     let _ = self.publisher.flush();
-                    return Err(EngineError { records, source });
+                    return Err(EngineError {
+                        records: self.tally.records,
+                        source,
+                    });
                 }
             }
-            records += 1;
-            per_stream[record.stream().index()] += 1;
-            self.clock.advance();
         };
+        let records = self.tally.records;
         let topics = self
             .publisher
             .flush()
             .map_err(|source| EngineError { records, source })?;
         Ok(RunReport {
             records,
-            per_stream,
+            per_stream: self.tally.per_stream,
+            faults: self.tally.faults,
             stop,
             elapsed: started.elapsed(),
             unsent_follow_ups: self.schedule.len(),
             topics,
         })
+    }
+
+    fn stop_due(&self, stopper: &Stopper) -> Option<StopReason> {
+        if self.count.is_some_and(|c| self.tally.records >= c) {
+            return Some(StopReason::Count);
+        }
+        if self
+            .end_ns
+            .is_some_and(|end| self.clock.logical_ns() >= end)
+        {
+            return Some(StopReason::SpanEnd);
+        }
+        (self.tally.records % STOP_CHECK_EVERY == 0)
+            .then(|| stopper.requested())
+            .flatten()
     }
 
     /// One service pick: its records join the schedule at their due times.
@@ -145,6 +184,67 @@ impl Engine {
         for (delay_ms, record) in emission.records.drain(..) {
             self.schedule.push(now + delay_ms * 1_000_000, record);
         }
+    }
+
+    /// Sends a due record (maybe late), then maybe a bad copy of it and a duplicate of a recent one.
+    fn emit(&mut self, mut record: Record, stopper: &Stopper) -> Result<(), Halt> {
+        self.admit(stopper)?;
+        let stamp = self.clock.stamp();
+        record.event.set_ts(stamp);
+        if let Some(delay_ms) = self.faults.draw_late(&mut self.rng) {
+            record.event.set_ts(stamp - delay_ms);
+            record.fault = Some(Fault::Late { delay_ms });
+        }
+        self.publish(&record)?;
+        if let Some(kind) = self.faults.draw_bad(&mut self.rng, record.stream()) {
+            let bad = bad_copy(&record, kind, &mut self.ids, &mut self.rng);
+            self.admit(stopper)?;
+            self.publish(&bad)?;
+        }
+        if self.faults.p_duplicate > 0.0 {
+            if self.faults.draw_duplicate(&mut self.rng) {
+                if let Some(mut again) = self.recent.pick(&mut self.rng) {
+                    again.fault = Some(Fault::Duplicate);
+                    self.admit(stopper)?;
+                    self.publish(&again)?;
+                }
+            }
+            self.recent.remember(&record);
+        }
+        Ok(())
+    }
+
+    /// Waits for the record's turn: within `--count`, and paced.
+    fn admit(&mut self, stopper: &Stopper) -> Result<(), Halt> {
+        if self.count.is_some_and(|c| self.tally.records >= c) {
+            return Err(Halt::Stop(StopReason::Count));
+        }
+        if !self.pacer.acquire(&self.clock, stopper) {
+            return Err(Halt::Stop(
+                stopper.requested().unwrap_or(StopReason::Signal),
+            ));
+        }
+        Ok(())
+    }
+
+    fn publish(&mut self, record: &Record) -> Result<(), Halt> {
+        match self.publisher.publish(record) {
+            Ok(()) => {}
+            Err(PublishError::Closed) => return Err(Halt::Stop(StopReason::SinkClosed)),
+            Err(e) => return Err(Halt::Fail(e)),
+        }
+        let stream = record.stream();
+        self.tally.records += 1;
+        self.tally.per_stream[stream.index()] += 1;
+        if let Some(fault) = record.fault {
+            *self
+                .tally
+                .faults
+                .entry((stream, fault.to_string()))
+                .or_default() += 1;
+        }
+        self.clock.advance(&mut self.rng);
+        Ok(())
     }
 }
 

@@ -78,6 +78,7 @@ mod tests {
         Record {
             key: key.into(),
             trace_id: None,
+            fault: None,
             event: Event::Shipment(Shipment {
                 shipment_id: key.into(),
                 order_id: key.into(),

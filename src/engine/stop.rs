@@ -11,6 +11,8 @@ pub enum StopReason {
     Duration,
     Signal,
     SinkClosed,
+    /// The simulated clock reached `--to`.
+    SpanEnd,
 }
 
 impl fmt::Display for StopReason {
@@ -20,6 +22,7 @@ impl fmt::Display for StopReason {
             Self::Duration => "duration elapsed",
             Self::Signal => "interrupted",
             Self::SinkClosed => "sink closed by its reader",
+            Self::SpanEnd => "end of the simulated span (--to) reached",
         })
     }
 }

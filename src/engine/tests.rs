@@ -1,16 +1,24 @@
-//! Engine tests with an in-memory publisher.
+//! Engine tests with an in-memory publisher: stopping, reproducibility, ordering, and
+//! statistical checks (fixed seeds) of the mix, probabilities, fault rates and diurnal curve.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 
 use tokio_util::sync::CancellationToken;
 
+use super::clock::{Spacing, Stamping, SystemClock};
 use super::*;
 use crate::domain::events::{Event, PaymentStatus};
+use crate::domain::faults::BadKind;
 use crate::domain::record::Record;
+use crate::domain::traffic::DiurnalCurve;
 use crate::services::interactions::InteractionService;
 use crate::services::orders::OrderService;
+
+/// 2024-01-01T00:00:00Z, a Monday.
+const MONDAY: Millis = 1_704_067_200_000;
+const HOUR: Millis = 3_600_000;
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<Record>>>);
@@ -25,39 +33,91 @@ impl EventPublisher for Captured {
     }
 }
 
-fn run(seed: u64, count: u64, eps: f64) -> (RunReport, Vec<Record>) {
+struct Setup {
+    seed: u64,
+    count: Option<u64>,
+    weights: (f64, f64),
+    p_payment: f64,
+    p_shipment: f64,
+    faults: FaultPolicy,
+    /// Simulated clock: (from, to, eps, curve); `None` = real time, unthrottled.
+    simulated: Option<(Millis, Option<Millis>, f64, DiurnalCurve)>,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Self {
+            seed: 1,
+            count: Some(1_000),
+            weights: (0.6, 0.4),
+            p_payment: 0.9,
+            p_shipment: 0.9,
+            faults: FaultPolicy::none(),
+            simulated: None,
+        }
+    }
+}
+
+fn run(setup: Setup) -> (RunReport, Vec<Record>) {
     let sink = Captured::default();
     let services = ServiceTable::new(vec![
         (
-            0.6,
+            setup.weights.0,
             Box::new(OrderService {
-                p_payment: 0.9,
-                p_shipment: 0.9,
+                p_payment: setup.p_payment,
+                p_shipment: setup.p_shipment,
             }),
         ),
         (
-            0.4,
+            setup.weights.1,
             Box::new(InteractionService::new(0.4, NonZeroUsize::new(50).unwrap())),
         ),
     ]);
+    let (clock, end_ms) = match setup.simulated {
+        Some((from, to, eps, curve)) => (
+            EventClock::new(Stamping::Simulated, Spacing::Rate { eps }, curve, from),
+            to,
+        ),
+        None => (
+            EventClock::new(
+                Stamping::Wall(Box::new(SystemClock)),
+                Spacing::Rate { eps: 0.0 },
+                DiurnalCurve::flat(),
+                0,
+            ),
+            None,
+        ),
+    };
     let config = EngineConfig {
-        seed,
-        target_eps: eps,
-        max_pending: 1_000,
-        count: Some(count),
+        seed: setup.seed,
+        max_pending: 100_000,
+        count: setup.count,
+        end_ms,
+        faults: setup.faults,
     };
     let engine = Engine::new(
-        &config,
+        config,
         services,
-        Catalog::generate(50, 30, seed),
+        Catalog::generate(50, 30, setup.seed),
         Box::new(sink.clone()),
-        EventClock::new(Box::new(clock::SystemClock), eps),
+        clock,
+        Pacer::Free,
     );
     let report = engine
         .run(&Stopper::new(CancellationToken::new(), None))
         .unwrap();
     let records = sink.0.lock().unwrap().clone();
     (report, records)
+}
+
+fn faulty() -> FaultPolicy {
+    FaultPolicy {
+        p_late: 0.05,
+        max_late_ms: 25 * 60_000,
+        p_bad: 0.02,
+        wire_share: 0.3,
+        p_duplicate: 0.01,
+    }
 }
 
 fn without_ts(records: &[Record]) -> Vec<Record> {
@@ -71,51 +131,94 @@ fn without_ts(records: &[Record]) -> Vec<Record> {
         .collect()
 }
 
+fn is_extra(r: &Record) -> bool {
+    matches!(r.fault, Some(Fault::Bad(_)) | Some(Fault::Duplicate))
+}
+
 #[test]
-fn a_run_stops_after_exactly_count_records() {
-    let (report, records) = run(1, 3_000, 0.0);
+fn a_run_stops_after_exactly_count_records_faults_included() {
+    let (report, records) = run(Setup {
+        count: Some(3_000),
+        faults: faulty(),
+        ..Setup::default()
+    });
     assert_eq!(report.records, 3_000);
     assert_eq!(records.len(), 3_000);
     assert_eq!(report.stop, StopReason::Count);
     assert_eq!(report.per_stream.iter().sum::<u64>(), 3_000);
+    let labelled = records.iter().filter(|r| r.fault.is_some()).count() as u64;
+    assert_eq!(report.faults.values().sum::<u64>(), labelled);
 }
 
 #[test]
 fn the_same_seed_gives_the_same_records_in_the_same_order() {
-    let (_, a) = run(42, 2_000, 0.0);
-    let (_, b) = run(42, 2_000, 0.0);
-    let (_, c) = run(43, 2_000, 0.0);
+    let setup = |seed| Setup {
+        seed,
+        count: Some(2_000),
+        faults: faulty(),
+        ..Setup::default()
+    };
+    let (_, a) = run(setup(42));
+    let (_, b) = run(setup(42));
+    let (_, c) = run(setup(43));
     assert_eq!(without_ts(&a), without_ts(&b));
     assert_ne!(without_ts(&a), without_ts(&c));
 }
 
 #[test]
+fn a_simulated_run_is_identical_to_the_millisecond_and_ends_at_the_span() {
+    let setup = || Setup {
+        count: None,
+        faults: faulty(),
+        simulated: Some((MONDAY, Some(MONDAY + HOUR), 5.0, DiurnalCurve::flat())),
+        ..Setup::default()
+    };
+    let (report, a) = run(setup());
+    let (_, b) = run(setup());
+    assert_eq!(a, b);
+    assert_eq!(report.stop, StopReason::SpanEnd);
+    assert!(
+        (17_000..=19_000).contains(&a.len()),
+        "5/s for an hour: {}",
+        a.len()
+    );
+    assert!(a
+        .iter()
+        .filter(|r| r.fault.is_none())
+        .all(|r| (MONDAY..MONDAY + HOUR).contains(&r.event.ts())));
+}
+
+#[test]
 fn payments_follow_their_order_and_shipments_a_settled_payment() {
-    let (_, records) = run(7, 20_000, 0.0);
-    let mut orders = HashMap::new();
-    let mut settled = HashMap::new();
+    let (_, records) = run(Setup {
+        count: Some(20_000),
+        faults: faulty(),
+        ..Setup::default()
+    });
+    let mut orders = HashSet::new();
+    let mut settled = HashSet::new();
     let (mut payments, mut shipments) = (0, 0);
-    for r in &records {
+    for r in records
+        .iter()
+        .filter(|r| !matches!(r.fault, Some(Fault::Bad(_))))
+    {
         match &r.event {
             Event::Order(o) => {
-                orders.insert(o.order_id.clone(), o.ts);
+                orders.insert(o.order_id.clone());
             }
             Event::Payment(p) => {
-                let order_ts = orders
-                    .get(&p.order_id)
-                    .expect("payment of an earlier order");
-                assert!(p.ts >= *order_ts);
+                assert!(orders.contains(&p.order_id), "payment of an earlier order");
                 assert_eq!(r.key, p.order_id);
                 if p.status == PaymentStatus::Settled {
-                    settled.insert(p.order_id.clone(), p.ts);
+                    settled.insert(p.order_id.clone());
                 }
                 payments += 1;
             }
             Event::Shipment(s) => {
-                let paid = settled
-                    .get(&s.order_id)
-                    .expect("shipment after a settled payment");
-                assert!(s.ts >= *paid);
+                assert!(
+                    settled.contains(&s.order_id),
+                    "shipment after a settled payment"
+                );
                 assert_eq!(r.key, s.order_id);
                 shipments += 1;
             }
@@ -129,8 +232,209 @@ fn payments_follow_their_order_and_shipments_a_settled_payment() {
 }
 
 #[test]
+fn the_observed_mix_matches_the_normalised_weights() {
+    let (_, records) = run(Setup {
+        count: Some(60_000),
+        weights: (3.5, 1.5),
+        faults: faulty(),
+        ..Setup::default()
+    });
+    let picks = records.iter().filter(|r| !is_extra(r));
+    let (orders, interactions) = picks.fold((0.0_f64, 0.0_f64), |(o, i), r| match r.stream() {
+        Stream::Orders => (o + 1.0, i),
+        Stream::CustomerInteractions => (o, i + 1.0),
+        _ => (o, i),
+    });
+    let share = orders / (orders + interactions);
+    assert!(
+        (share - 0.7).abs() < 0.01,
+        "order share {share}, expected 0.7"
+    );
+}
+
+#[test]
+fn payment_and_shipment_shares_match_their_probabilities() {
+    let span = Some((MONDAY, None, 100.0, DiurnalCurve::flat()));
+    let setup = Setup {
+        count: Some(200_000),
+        p_payment: 0.8,
+        p_shipment: 0.5,
+        simulated: span,
+        ..Setup::default()
+    };
+    let (_, records) = run(setup);
+    // Only orders old enough for all their follow-ups to be due (payment <= 2 s, shipment <= 62 s).
+    let horizon = records.last().unwrap().event.ts() - 70_000;
+    let old: HashSet<&str> = records
+        .iter()
+        .filter_map(|r| match &r.event {
+            Event::Order(o) if o.ts < horizon => Some(o.order_id.as_str()),
+            _ => None,
+        })
+        .collect();
+    let mut paid = 0.0;
+    let mut settled = HashSet::new();
+    let mut shipped = 0.0;
+    for r in &records {
+        match &r.event {
+            Event::Payment(p) if old.contains(p.order_id.as_str()) => {
+                paid += 1.0;
+                if p.status == PaymentStatus::Settled {
+                    settled.insert(p.order_id.as_str());
+                }
+            }
+            Event::Shipment(s) if old.contains(s.order_id.as_str()) => shipped += 1.0,
+            _ => {}
+        }
+    }
+    let p_pay = paid / old.len() as f64;
+    let p_ship = shipped / settled.len() as f64;
+    assert!(
+        (p_pay - 0.8).abs() < 0.01,
+        "payment share {p_pay} of {} orders",
+        old.len()
+    );
+    assert!(
+        (p_ship - 0.5).abs() < 0.02,
+        "shipment share {p_ship} of {} settled",
+        settled.len()
+    );
+}
+
+#[test]
+fn fault_rates_match_the_configuration_and_every_fault_is_labelled() {
+    let (report, records) = run(Setup {
+        count: Some(100_000),
+        faults: faulty(),
+        ..Setup::default()
+    });
+    let fresh = records.iter().filter(|r| !is_extra(r)).count() as f64;
+    let count = |f: &dyn Fn(&Fault) -> bool| {
+        records
+            .iter()
+            .filter(|r| r.fault.as_ref().is_some_and(f))
+            .count() as f64
+    };
+    let late = count(&|f| matches!(f, Fault::Late { .. }));
+    let bad = count(&|f| matches!(f, Fault::Bad(_)));
+    let wire = count(&|f| matches!(f, Fault::Bad(k) if k.is_wire()));
+    let dup = count(&|f| matches!(f, Fault::Duplicate));
+    assert!((late / fresh - 0.05).abs() < 0.004, "late {}", late / fresh);
+    assert!((bad / fresh - 0.02).abs() < 0.002, "bad {}", bad / fresh);
+    assert!((wire / bad - 0.3).abs() < 0.04, "wire share {}", wire / bad);
+    assert!(
+        (dup / fresh - 0.01).abs() < 0.0015,
+        "duplicates {}",
+        dup / fresh
+    );
+    assert_eq!(report.faults.values().sum::<u64>() as f64, late + bad + dup);
+    assert!(report.faults.keys().any(|(_, l)| l == "bad:truncated_body"));
+    for r in &records {
+        if let Some(Fault::Late { delay_ms }) = r.fault {
+            assert!((1..=25 * 60_000).contains(&delay_ms));
+        }
+    }
+}
+
+#[test]
+fn duplicates_repeat_an_earlier_record_unchanged() {
+    let faults = FaultPolicy {
+        p_duplicate: 0.05,
+        ..FaultPolicy::none()
+    };
+    let (_, records) = run(Setup {
+        count: Some(5_000),
+        faults,
+        ..Setup::default()
+    });
+    let mut seen = Vec::new();
+    for r in &records {
+        if r.fault == Some(Fault::Duplicate) {
+            let original = Record {
+                fault: None,
+                ..r.clone()
+            };
+            assert!(
+                seen.contains(&original),
+                "a duplicate of a record already sent"
+            );
+        } else {
+            seen.push(r.clone());
+        }
+    }
+}
+
+#[test]
+fn semantic_bad_records_break_exactly_one_rule_and_keep_the_good_stream_whole() {
+    let faults = FaultPolicy {
+        p_bad: 0.2,
+        ..FaultPolicy::none()
+    };
+    let (_, records) = run(Setup {
+        count: Some(5_000),
+        faults,
+        ..Setup::default()
+    });
+    let good_orders: HashSet<&str> = records
+        .iter()
+        .filter_map(|r| match (&r.event, r.fault) {
+            (Event::Order(o), None) => Some(o.order_id.as_str()),
+            _ => None,
+        })
+        .collect();
+    for r in &records {
+        match (r.fault, &r.event) {
+            (Some(Fault::Bad(BadKind::NonPositiveAmount)), Event::Order(o)) => {
+                assert!(o.amount <= 0.0)
+            }
+            (Some(Fault::Bad(BadKind::UnknownCurrency)), Event::Order(o)) => {
+                assert_eq!(o.currency, "ZZZ")
+            }
+            (Some(Fault::Bad(BadKind::DanglingReference)), Event::Payment(p)) => {
+                assert!(!good_orders.contains(p.order_id.as_str()))
+            }
+            (None, Event::Payment(p)) => assert!(good_orders.contains(p.order_id.as_str())),
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn hourly_counts_over_48_simulated_hours_follow_the_diurnal_curve() {
+    let curve = DiurnalCurve {
+        min: 0.4,
+        max: 1.4,
+        peak_hour: 19.0,
+        tz: chrono_tz::Tz::UTC,
+        weekdays: None,
+    };
+    let span = Some((MONDAY, Some(MONDAY + 48 * HOUR), 1.0, curve.clone()));
+    let (_, records) = run(Setup {
+        count: None,
+        simulated: span,
+        ..Setup::default()
+    });
+    let mut per_hour: HashMap<i64, f64> = HashMap::new();
+    for r in &records {
+        *per_hour.entry((r.event.ts() - MONDAY) / HOUR).or_default() += 1.0;
+    }
+    for h in 0..48 {
+        let expected: f64 = (0..60)
+            .map(|m| 60.0 * curve.at(MONDAY + h * HOUR + m * 60_000 + 30_000))
+            .sum();
+        let observed = per_hour.get(&h).copied().unwrap_or_default();
+        assert!(
+            (observed / expected - 1.0).abs() < 0.02,
+            "hour {h}: {observed} records, expected {expected:.0}"
+        );
+    }
+    let peak = per_hour[&19];
+    let trough = per_hour[&7];
+    assert!(peak / trough > 3.0, "peak {peak} vs trough {trough}");
+}
+
+#[test]
 fn a_stop_request_ends_the_run_and_flushes() {
-    let sink = Captured::default();
     let token = CancellationToken::new();
     token.cancel();
     let services = ServiceTable::new(vec![(
@@ -142,16 +446,24 @@ fn a_stop_request_ends_the_run_and_flushes() {
     )]);
     let config = EngineConfig {
         seed: 1,
-        target_eps: 0.0,
         max_pending: 10,
         count: None,
+        end_ms: None,
+        faults: FaultPolicy::none(),
     };
+    let clock = EventClock::new(
+        Stamping::Simulated,
+        Spacing::Rate { eps: 1.0 },
+        DiurnalCurve::flat(),
+        0,
+    );
     let engine = Engine::new(
-        &config,
+        config,
         services,
         Catalog::generate(5, 5, 1),
-        Box::new(sink),
-        EventClock::new(Box::new(clock::SystemClock), 0.0),
+        Box::new(Captured::default()),
+        clock,
+        Pacer::Free,
     );
     let report = engine.run(&Stopper::new(token, None)).unwrap();
     assert_eq!(report.stop, StopReason::Signal);

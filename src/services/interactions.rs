@@ -127,10 +127,10 @@ impl Service for InteractionService {
                 (Some(p.clone()), None, Some(url), None)
             }
         };
-        out.now(Record {
-            key: session.id.clone(),
-            trace_id: None,
-            event: Event::Interaction(CustomerInteraction {
+        out.now(Record::new(
+            session.id.clone(),
+            None,
+            Event::Interaction(CustomerInteraction {
                 interaction_id: ctx.ids.next("int"),
                 user_id: user.user_id.clone(),
                 session_id: session.id,
@@ -144,7 +144,7 @@ impl Service for InteractionService {
                 country: user.country,
                 ts: 0,
             }),
-        });
+        ));
     }
 }
 

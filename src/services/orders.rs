@@ -37,11 +37,7 @@ impl Service for OrderService {
         let amount = cents_to_usd(product.price_cents * i64::from(quantity));
         let order_id = ctx.ids.next("ord");
         let trace_id = Some(ctx.ids.next("tr"));
-        let record = |event| Record {
-            key: order_id.clone(),
-            trace_id: trace_id.clone(),
-            event,
-        };
+        let record = |event| Record::new(order_id.clone(), trace_id.clone(), event);
         out.now(record(Event::Order(Order {
             order_id: order_id.clone(),
             user_id: user.user_id.clone(),

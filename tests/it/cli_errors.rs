@@ -65,3 +65,27 @@ fn a_missing_config_file_exits_2_naming_it() {
         out.stderr
     );
 }
+
+#[test]
+fn an_unknown_time_zone_or_an_inverted_span_exits_2() {
+    let out = run(&["run", "--count", "1"], &[("DIURNAL_TZ", "Mars/Olympus")]);
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert!(
+        out.stderr.contains("DIURNAL_TZ") && out.stderr.contains("IANA"),
+        "{}",
+        out.stderr
+    );
+    let out = run(&["run", "--from", "2024-01-02", "--to", "2024-01-01"], &[]);
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert!(
+        out.stderr.contains("--from") && out.stderr.contains("--to"),
+        "{}",
+        out.stderr
+    );
+    let out = run(
+        &["run", "--count", "1"],
+        &[("DIURNAL_MIN", "2"), ("DIURNAL_MAX", "1")],
+    );
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert!(out.stderr.contains("DIURNAL_MIN"), "{}", out.stderr);
+}

@@ -76,3 +76,47 @@ fn the_null_sink_counts_what_it_encodes() {
     assert!(out.stdout.is_empty());
     assert!(out.stderr.contains("5000 records"), "{}", out.stderr);
 }
+
+#[test]
+fn simulated_runs_write_byte_identical_container_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = |out: &str| {
+        vec![
+            "run",
+            "--sink",
+            "file",
+            "--from",
+            "2024-03-01",
+            "--to",
+            "2024-03-01T01:00:00Z",
+            "--eps",
+            "2",
+            "--seed",
+            "8",
+            "--out",
+        ]
+        .into_iter()
+        .map(str::to_owned)
+        .chain([out.to_owned()])
+        .collect::<Vec<_>>()
+    };
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    for d in [&a, &b] {
+        let argv = args(d.to_str().unwrap());
+        let out = run(&argv.iter().map(String::as_str).collect::<Vec<_>>(), &[]);
+        assert_eq!(out.code, Some(0), "{}", out.stderr);
+    }
+    for topic in [
+        "orders.v1",
+        "payments.v1",
+        "shipments.v1",
+        "customer-interactions.v1",
+    ] {
+        let name = format!("{topic}.avro");
+        assert_eq!(
+            std::fs::read(a.join(&name)).unwrap(),
+            std::fs::read(b.join(&name)).unwrap(),
+            "{name}"
+        );
+    }
+}

@@ -59,18 +59,38 @@ fn unwrap_union(v: Value) -> Value {
     }
 }
 
-fn decode(registry: &Registry, auth: (&str, &str), records: Vec<Consumed>) -> Vec<Row> {
+const POISON: [&str; 3] = [
+    "bad:bad_magic_byte",
+    "bad:unknown_schema_id",
+    "bad:truncated_body",
+];
+
+fn dq(c: &Consumed) -> &str {
+    c.headers.get("dq").map_or("", String::as_str)
+}
+
+fn decoder(registry: &Registry, auth: (&str, &str)) -> AvroDecoder {
     let settings = SrSettings::new_builder(registry.url.clone())
         .set_basic_authorization(auth.0, Some(auth.1))
         .build()
         .unwrap();
-    let decoder = AvroDecoder::new(settings);
-    let rt = tokio::runtime::Builder::new_current_thread()
+    AvroDecoder::new(settings)
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .unwrap();
+        .unwrap()
+}
+
+/// Decodes every record that is not a labelled wire-level poison pill.
+fn decode(registry: &Registry, auth: (&str, &str), records: Vec<Consumed>) -> Vec<Row> {
+    let decoder = decoder(registry, auth);
+    let rt = runtime();
     records
         .into_iter()
+        .filter(|c| !POISON.contains(&dq(c)))
         .map(|kafka| {
             assert_eq!(kafka.payload[0], 0, "magic byte");
             let id = u32::from_be_bytes(kafka.payload[1..5].try_into().unwrap());
@@ -140,12 +160,9 @@ fn ecommerce_records_reach_kafka_in_wire_format_and_obey_the_data_rules() {
         "{parts:?}"
     );
 
-    let rows = decode(
-        &registry,
-        ("svc", "pa55word"),
-        consume(&broker.bootstrap, &TOPICS, 20_000, Duration::from_secs(120)),
-    );
-    assert_eq!(rows.len(), 20_000, "exactly --count records");
+    let consumed = consume(&broker.bootstrap, &TOPICS, 20_000, Duration::from_secs(120));
+    assert_eq!(consumed.len(), 20_000, "exactly --count records");
+    let rows = decode(&registry, ("svc", "pa55word"), consumed);
     check_rules(&rows, &Catalog::generate(500, 200, 11));
 }
 
@@ -160,7 +177,12 @@ fn check_rules(rows: &[Row], catalog: &Catalog) {
         .iter()
         .map(|p| (p.product_id.as_str(), p.price_usd()))
         .collect();
-    let by_topic = |t: &'static str| rows.iter().filter(move |r| r.kafka.topic == t);
+    // What a consumer does: set labelled bad records aside; late ones are valid but out of order.
+    let by_topic = |t: &'static str| {
+        rows.iter()
+            .filter(move |r| r.kafka.topic == t && !r.header("dq").starts_with("bad:"))
+    };
+    let on_time = |r: &Row| r.header("dq") != "late";
     for r in rows {
         assert_eq!(r.header("source"), "retailgen");
         assert_eq!(
@@ -198,9 +220,11 @@ fn check_rules(rows: &[Row], catalog: &Catalog) {
         );
         assert_eq!(p.header("trace_id"), order.header("trace_id"));
         assert_eq!(p.f64("amount"), order.f64("amount"));
-        assert!(p.i64("ts") >= order.i64("ts"));
+        if on_time(p) && on_time(order) {
+            assert!(p.i64("ts") >= order.i64("ts"));
+        }
         if p.str("status") == "SETTLED" {
-            settled.insert(p.str("order_id"), p.i64("ts"));
+            settled.insert(p.str("order_id"), p);
         }
     }
     let mut shipments = 0;
@@ -209,7 +233,9 @@ fn check_rules(rows: &[Row], catalog: &Catalog) {
             .get(s.str("order_id"))
             .unwrap_or_else(|| panic!("shipment without a settled payment"));
         assert_eq!(s.kafka.key, s.str("order_id"));
-        assert!(s.i64("ts") >= *paid);
+        if on_time(s) && on_time(paid) {
+            assert!(s.i64("ts") >= paid.i64("ts"));
+        }
         shipments += 1;
     }
     for i in by_topic("customer-interactions.v1") {
@@ -319,4 +345,86 @@ fn an_unreachable_broker_fails_naming_the_bootstrap_servers() {
         "{}",
         out.stderr
     );
+}
+
+#[test]
+fn labelled_faults_reach_kafka_and_poison_pills_fail_to_decode() {
+    let broker = Tansu::start();
+    let registry = Registry::start();
+    let mut env = kafka_env(&broker, &registry);
+    env.extend([
+        ("P_BAD_RECORD", "0.1"),
+        ("BAD_RECORD_WIRE_SHARE", "0.5"),
+        ("P_LATE_EVENT", "0.1"),
+        ("P_DUPLICATE", "0.03"),
+        ("MAX_LATE_MINUTES", "5"),
+    ]);
+    let out = run(
+        &[
+            "run", "--sink", "kafka", "--count", "5000", "--eps", "0", "--seed", "5",
+        ],
+        &env,
+    );
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let consumed = consume(&broker.bootstrap, &TOPICS, 5_000, Duration::from_secs(120));
+    let decoder = decoder(&registry, ("", ""));
+    let rt = runtime();
+    let mut labels: BTreeMap<(String, String), u64> = BTreeMap::new();
+    let mut seen: Vec<(&str, &[u8])> = Vec::new();
+    for c in &consumed {
+        let label = dq(c);
+        let decoded = rt.block_on(decoder.decode(Some(&c.payload)));
+        match label {
+            "bad:bad_magic_byte" => assert_ne!(c.payload[0], 0),
+            "bad:unknown_schema_id" | "bad:truncated_body" => assert_eq!(c.payload[0], 0),
+            _ => {}
+        }
+        assert_eq!(
+            decoded.is_err(),
+            POISON.contains(&label),
+            "{label}: {decoded:?}"
+        );
+        if label == "late" {
+            let delay: i64 = c.headers["dq_delay_ms"].parse().unwrap();
+            assert!((1..=5 * 60_000).contains(&delay));
+        }
+        if label == "duplicate" {
+            assert!(
+                seen.contains(&(c.key.as_str(), c.payload.as_slice())),
+                "a duplicate repeats an earlier record"
+            );
+        }
+        seen.push((&c.key, &c.payload));
+        if !label.is_empty() {
+            *labels
+                .entry((c.topic.clone(), label.to_owned()))
+                .or_default() += 1;
+        }
+    }
+    for kind in [
+        "late",
+        "duplicate",
+        "bad:bad_magic_byte",
+        "bad:unknown_schema_id",
+        "bad:truncated_body",
+        "bad:dangling_reference",
+    ] {
+        assert!(
+            labels.keys().any(|(_, l)| l == kind),
+            "no {kind} among {labels:?}"
+        );
+    }
+    for ((topic, label), n) in &labels {
+        let row = format!("{topic} {label} {n}");
+        let squeezed: Vec<String> = out
+            .stderr
+            .lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect();
+        assert!(
+            squeezed.contains(&row),
+            "the summary reports {row}: {}",
+            out.stderr
+        );
+    }
 }

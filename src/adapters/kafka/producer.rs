@@ -86,7 +86,7 @@ impl EventPublisher for KafkaPublisher {
                 .fold(OwnedHeaders::new_with_capacity(3), |h, (key, value)| {
                     h.insert(Header {
                         key,
-                        value: Some(value),
+                        value: Some(value.as_bytes()),
                     })
                 });
         let mut message = BaseRecord::with_opaque_to(self.topics.of(stream), stream.index())

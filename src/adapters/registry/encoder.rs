@@ -3,11 +3,14 @@
 use apache_avro::writer::datum::GenericDatumWriter;
 
 use crate::adapters::avro::schema;
+use crate::domain::faults::{BadKind, Fault};
 use crate::domain::ports::{EncodeError, SchemaEncoder};
 use crate::domain::record::Record;
 use crate::domain::stream::Stream;
 
 const MAGIC: u8 = 0;
+/// The id written by `bad:unknown_schema_id` poison pills: never issued by a registry in practice.
+pub const UNKNOWN_SCHEMA_ID: u32 = i32::MAX as u32;
 
 /// Encodes through apache-avro's serde path with each schema resolved once (no `Value` trees).
 pub struct WireEncoder {
@@ -38,15 +41,34 @@ impl WireEncoder {
 impl SchemaEncoder for WireEncoder {
     fn encode(&self, record: &Record, out: &mut Vec<u8>) -> Result<(), EncodeError> {
         let stream = record.stream();
+        let start = out.len();
         out.push(MAGIC);
         out.extend_from_slice(&self.ids[stream.index()].to_be_bytes());
         self.writers[stream.index()]
             .write_ser(out, &record.event)
-            .map(|_| ())
             .map_err(|e| EncodeError {
                 stream,
                 reason: e.to_string(),
-            })
+            })?;
+        if let Some(Fault::Bad(kind)) = record.fault {
+            poison(out, start, kind);
+        }
+        Ok(())
+    }
+}
+
+/// Turns a well-formed message at `out[start..]` into the labelled wire-level poison pill.
+fn poison(out: &mut Vec<u8>, start: usize, kind: BadKind) {
+    match kind {
+        BadKind::BadMagicByte => out[start] = 1,
+        BadKind::UnknownSchemaId => {
+            out[start + 1..start + 5].copy_from_slice(&UNKNOWN_SCHEMA_ID.to_be_bytes())
+        }
+        BadKind::TruncatedBody => {
+            let body = out.len() - start - 5;
+            out.truncate(start + 5 + body / 2);
+        }
+        _ => {}
     }
 }
 
@@ -56,12 +78,49 @@ mod tests {
     use crate::domain::events::{Event, Payment, PaymentMethod, PaymentStatus};
 
     #[test]
+    fn wire_level_bad_records_are_poisoned_as_labelled() {
+        let enc = WireEncoder::new([11, 22, 33, 44]);
+        let mut record = Record::new(
+            "ord_1".into(),
+            None,
+            Event::Payment(Payment {
+                payment_id: "pay_1".into(),
+                order_id: "ord_1".into(),
+                method: PaymentMethod::Card,
+                status: PaymentStatus::Pending,
+                ts: 5,
+                amount: None,
+            }),
+        );
+        let mut good = Vec::new();
+        enc.encode(&record, &mut good).unwrap();
+        let mut encoded = |kind| {
+            record.fault = Some(Fault::Bad(kind));
+            let mut out = Vec::new();
+            enc.encode(&record, &mut out).unwrap();
+            out
+        };
+        assert_eq!(encoded(BadKind::BadMagicByte)[0], 1);
+        assert_eq!(
+            encoded(BadKind::UnknownSchemaId)[1..5],
+            UNKNOWN_SCHEMA_ID.to_be_bytes()
+        );
+        assert!(encoded(BadKind::TruncatedBody).len() < good.len());
+        assert_eq!(
+            encoded(BadKind::FutureTimestamp),
+            good,
+            "semantic faults are in the value"
+        );
+    }
+
+    #[test]
     #[allow(deprecated)]
     fn a_payment_is_magic_byte_schema_id_then_a_body_that_decodes() {
         let enc = WireEncoder::new([11, 22, 33, 44]);
         let record = Record {
             key: "ord_1".into(),
             trace_id: None,
+            fault: None,
             event: Event::Payment(Payment {
                 payment_id: "pay_1".into(),
                 order_id: "ord_1".into(),

@@ -36,7 +36,8 @@ pub enum FileSinkError {
 
 impl FileSink {
     /// Creates `DIR/<topic>.avro.partial` for every topic; refuses to overwrite a finished file.
-    pub fn create(dir: &Path, topics: TopicNames) -> Result<Self, FileSinkError> {
+    /// The sync markers derive from `seed`, so the same seed and settings give identical files.
+    pub fn create(dir: &Path, topics: TopicNames, seed: u64) -> Result<Self, FileSinkError> {
         fs::create_dir_all(dir).map_err(|source| FileSinkError::Create {
             path: dir.to_owned(),
             source,
@@ -52,12 +53,15 @@ impl FileSink {
                 path: partial.clone(),
                 source,
             })?;
-            let writer = Writer::new(schema(stream), BufWriter::new(file)).map_err(|e| {
-                FileSinkError::Create {
+            let writer = Writer::builder()
+                .schema(schema(stream))
+                .writer(BufWriter::new(file))
+                .marker(sync_marker(seed, stream))
+                .build()
+                .map_err(|e| FileSinkError::Create {
                     path: partial.clone(),
                     source: std::io::Error::other(e.to_string()),
-                }
-            })?;
+                })?;
             files.push(TopicFile {
                 writer: Some(writer),
                 partial,
@@ -69,6 +73,14 @@ impl FileSink {
             counter: TopicCounter::new(topics),
         })
     }
+}
+
+fn sync_marker(seed: u64, stream: Stream) -> [u8; 16] {
+    let mut ids = crate::domain::ids::IdGen::new(seed ^ stream.index() as u64);
+    let text = ids.next("m") + &ids.next("m");
+    let mut marker = [0u8; 16];
+    marker.copy_from_slice(&text.as_bytes()[text.len() - 16..]);
+    marker
 }
 
 fn sink_error(path: &Path, e: impl std::fmt::Display) -> PublishError {

@@ -28,7 +28,7 @@ struct Line<'a> {
 fn headers<S: Serializer>(record: &&Record, s: S) -> Result<S::Ok, S::Error> {
     let mut map = s.serialize_map(None)?;
     for (k, v) in record.headers() {
-        map.serialize_entry(k, v)?;
+        map.serialize_entry(k, &v)?;
     }
     map.end()
 }

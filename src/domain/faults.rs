@@ -1,0 +1,260 @@
+//! Labelled data-quality faults: late records, bad records (semantic or wire-level) and duplicates.
+
+use std::fmt;
+
+use rand::Rng;
+
+use super::events::{Event, Millis};
+use super::ids::IdGen;
+use super::record::Record;
+use super::stream::Stream;
+
+/// A deliberately bad record's kind; the `dq` header reads `bad:<name>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum BadKind {
+    /// Schema-valid, business-invalid: an amount <= 0 (orders, payments).
+    NonPositiveAmount,
+    /// Schema-valid, business-invalid: a currency that is no ISO 4217 code (orders).
+    UnknownCurrency,
+    /// Schema-valid, business-invalid: a user or order id that names nothing.
+    DanglingReference,
+    /// Schema-valid, business-invalid: event time 1-48 hours in the future.
+    FutureTimestamp,
+    /// Wire-level poison pill: the first byte is not Confluent's magic 0.
+    BadMagicByte,
+    /// Wire-level poison pill: a schema id the registry never issued.
+    UnknownSchemaId,
+    /// Wire-level poison pill: the Avro body is cut short.
+    TruncatedBody,
+}
+
+impl BadKind {
+    pub const WIRE: [BadKind; 3] = [
+        BadKind::BadMagicByte,
+        BadKind::UnknownSchemaId,
+        BadKind::TruncatedBody,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::NonPositiveAmount => "non_positive_amount",
+            Self::UnknownCurrency => "unknown_currency",
+            Self::DanglingReference => "dangling_reference",
+            Self::FutureTimestamp => "future_timestamp",
+            Self::BadMagicByte => "bad_magic_byte",
+            Self::UnknownSchemaId => "unknown_schema_id",
+            Self::TruncatedBody => "truncated_body",
+        }
+    }
+
+    pub fn is_wire(self) -> bool {
+        Self::WIRE.contains(&self)
+    }
+
+    /// The semantic kinds that make sense for a stream's records.
+    pub fn semantic_for(stream: Stream) -> &'static [BadKind] {
+        use BadKind::*;
+        match stream {
+            Stream::Orders => &[
+                NonPositiveAmount,
+                UnknownCurrency,
+                DanglingReference,
+                FutureTimestamp,
+            ],
+            Stream::Payments => &[NonPositiveAmount, DanglingReference, FutureTimestamp],
+            Stream::Shipments | Stream::CustomerInteractions => {
+                &[DanglingReference, FutureTimestamp]
+            }
+        }
+    }
+}
+
+/// Why a record is not an ordinary one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Event time moved this far into the past.
+    Late {
+        delay_ms: Millis,
+    },
+    Bad(BadKind),
+    /// An already-sent record sent again unchanged.
+    Duplicate,
+}
+
+impl fmt::Display for Fault {
+    /// The `dq` header value: `late`, `bad:<kind>` or `duplicate`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Fault::Late { .. } => f.write_str("late"),
+            Fault::Bad(kind) => write!(f, "bad:{}", kind.name()),
+            Fault::Duplicate => f.write_str("duplicate"),
+        }
+    }
+}
+
+/// How often each fault is injected.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaultPolicy {
+    pub p_late: f64,
+    pub max_late_ms: Millis,
+    pub p_bad: f64,
+    /// Share of bad records that are wire-level poison pills (the rest are semantic).
+    pub wire_share: f64,
+    pub p_duplicate: f64,
+}
+
+impl FaultPolicy {
+    pub fn none() -> Self {
+        Self {
+            p_late: 0.0,
+            max_late_ms: 0,
+            p_bad: 0.0,
+            wire_share: 0.0,
+            p_duplicate: 0.0,
+        }
+    }
+
+    /// A delay for this record if it is to be late.
+    pub fn draw_late<R: Rng>(&self, rng: &mut R) -> Option<Millis> {
+        (self.max_late_ms > 0 && rng.random_bool(self.p_late))
+            .then(|| rng.random_range(1..=self.max_late_ms))
+    }
+
+    /// The kind of a bad copy to send after a record of `stream`, if any.
+    pub fn draw_bad<R: Rng>(&self, rng: &mut R, stream: Stream) -> Option<BadKind> {
+        if !rng.random_bool(self.p_bad) {
+            return None;
+        }
+        let kinds = if rng.random_bool(self.wire_share) {
+            &BadKind::WIRE[..]
+        } else {
+            BadKind::semantic_for(stream)
+        };
+        Some(kinds[rng.random_range(0..kinds.len())])
+    }
+
+    pub fn draw_duplicate<R: Rng>(&self, rng: &mut R) -> bool {
+        rng.random_bool(self.p_duplicate)
+    }
+}
+
+/// A bad copy of `good`: its own id is fresh (it never collides with a good record) and the
+/// fault is applied to the value; wire-level kinds are applied by the encoder.
+pub fn bad_copy<R: Rng>(good: &Record, kind: BadKind, ids: &mut IdGen, rng: &mut R) -> Record {
+    let mut bad = good.clone();
+    bad.fault = Some(Fault::Bad(kind));
+    match &mut bad.event {
+        Event::Order(o) => {
+            o.order_id = ids.next("ord");
+            bad.key = o.order_id.clone();
+        }
+        Event::Payment(p) => p.payment_id = ids.next("pay"),
+        Event::Shipment(s) => s.shipment_id = ids.next("shp"),
+        Event::Interaction(i) => i.interaction_id = ids.next("int"),
+    }
+    match kind {
+        BadKind::NonPositiveAmount => {
+            let amount = if rng.random_bool(0.5) {
+                0.0
+            } else {
+                -rng.random_range(1.0..500.0_f64).round()
+            };
+            match &mut bad.event {
+                Event::Order(o) => o.amount = amount,
+                Event::Payment(p) => p.amount = Some(amount),
+                _ => {}
+            }
+        }
+        BadKind::UnknownCurrency => {
+            if let Event::Order(o) = &mut bad.event {
+                o.currency = "ZZZ";
+            }
+        }
+        BadKind::DanglingReference => match &mut bad.event {
+            Event::Order(o) => o.user_id = ids.next("usr"),
+            Event::Payment(p) => p.order_id = ids.next("ord"),
+            Event::Shipment(s) => s.order_id = ids.next("ord"),
+            Event::Interaction(i) => i.user_id = ids.next("usr"),
+        },
+        BadKind::FutureTimestamp => {
+            let ts = bad.event.ts() + rng.random_range(3_600_000..=48 * 3_600_000);
+            bad.event.set_ts(ts);
+        }
+        BadKind::BadMagicByte | BadKind::UnknownSchemaId | BadKind::TruncatedBody => {}
+    }
+    bad
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::events::Order;
+    use crate::services::DetRng;
+    use rand::SeedableRng;
+
+    fn order() -> Record {
+        Record {
+            key: "ord_1".into(),
+            trace_id: Some("tr_1".into()),
+            fault: None,
+            event: Event::Order(Order {
+                order_id: "ord_1".into(),
+                user_id: "U000001".into(),
+                product_id: "P000001".into(),
+                amount: 20.0,
+                currency: "USD",
+                ts: 1_000,
+                quantity: 2,
+                unit_price: Some(10.0),
+            }),
+        }
+    }
+
+    #[test]
+    fn a_bad_copy_has_a_fresh_id_and_exactly_its_fault() {
+        let (mut ids, mut rng) = (IdGen::new(1), DetRng::seed_from_u64(1));
+        let bad = bad_copy(&order(), BadKind::UnknownCurrency, &mut ids, &mut rng);
+        let (Event::Order(b), Event::Order(g)) = (&bad.event, &order().event) else {
+            panic!()
+        };
+        assert_ne!(b.order_id, g.order_id);
+        assert_eq!(bad.key, b.order_id);
+        assert_eq!(b.currency, "ZZZ");
+        assert_eq!((b.amount, &b.user_id, b.ts), (g.amount, &g.user_id, g.ts));
+        assert_eq!(bad.fault.unwrap().to_string(), "bad:unknown_currency");
+    }
+
+    #[test]
+    fn amounts_of_non_positive_copies_are_zero_or_negative_and_future_ones_lie_ahead() {
+        let (mut ids, mut rng) = (IdGen::new(1), DetRng::seed_from_u64(2));
+        for _ in 0..50 {
+            let Event::Order(o) =
+                bad_copy(&order(), BadKind::NonPositiveAmount, &mut ids, &mut rng).event
+            else {
+                panic!()
+            };
+            assert!(o.amount <= 0.0);
+            let future = bad_copy(&order(), BadKind::FutureTimestamp, &mut ids, &mut rng);
+            assert!(future.event.ts() >= 1_000 + 3_600_000);
+        }
+    }
+
+    #[test]
+    fn drawn_kinds_fit_the_stream_and_the_wire_share() {
+        let policy = FaultPolicy {
+            p_bad: 1.0,
+            wire_share: 0.0,
+            ..FaultPolicy::none()
+        };
+        let mut rng = DetRng::seed_from_u64(3);
+        for _ in 0..200 {
+            let k = policy.draw_bad(&mut rng, Stream::Shipments).unwrap();
+            assert!(BadKind::semantic_for(Stream::Shipments).contains(&k));
+        }
+        let wire = FaultPolicy {
+            wire_share: 1.0,
+            ..policy
+        };
+        assert!((0..200).all(|_| wire.draw_bad(&mut rng, Stream::Orders).unwrap().is_wire()));
+    }
+}

@@ -29,7 +29,9 @@ fn run(burst: u32, stall: bool) -> Vec<i64> {
         ("P_DUPLICATE", "0"),
         ("BURST", burst.as_str()),
     ];
-    let child = command(&["run", "--eps", &eps, "--duration", &duration], &env).spawn().unwrap();
+    let child = command(&["run", "--eps", &eps, "--duration", &duration], &env)
+        .spawn()
+        .unwrap();
     let pid = child.id().to_string();
     // Drain stdout from the start: a full pipe would stall the generator by itself.
     let reader = std::thread::spawn(move || finish(child));
@@ -44,7 +46,11 @@ fn run(burst: u32, stall: bool) -> Vec<i64> {
     let mut ts: Vec<i64> = out
         .stdout
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["value"]["ts"].as_i64().unwrap())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["value"]["ts"]
+                .as_i64()
+                .unwrap()
+        })
         .collect();
     ts.sort_unstable();
     ts
@@ -82,7 +88,12 @@ fn report(name: &str, ts: &[i64], burst: u32, active_secs: f64) {
 
 fn main() {
     let steady = run(5_000, false);
-    report("steady, BURST=5000 (one second's worth)", &steady, 5_000, SECONDS);
+    report(
+        "steady, BURST=5000 (one second's worth)",
+        &steady,
+        5_000,
+        SECONDS,
+    );
     let stalled = run(500, true);
     report("3 s stall at 8 s, BURST=500", &stalled, 500, SECONDS - 3.0);
 }

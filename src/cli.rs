@@ -21,7 +21,47 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Generate records until --count, --duration, Ctrl+C or SIGTERM (embedded defaults: JSON lines on stdout).
-    Run(RunArgs),
+    Run(Box<RunArgs>),
+    /// Create or update the Postgres tables (PG_DSN); touches no data.
+    Migrate(StoreArgs),
+    /// Migrate, then seed the reference tables deterministically from --seed (default 0); safe to repeat.
+    Seed(StoreArgs),
+}
+
+/// Settings for the Postgres commands.
+#[derive(Debug, Args)]
+pub struct StoreArgs {
+    /// A TOML file layered over the defaults (also RETAILGEN_CONFIG).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Seed of the reference data (RANDOM_SEED; default 0).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<String>,
+}
+
+impl StoreArgs {
+    pub fn overrides(&self) -> Vec<CliOverride> {
+        let store = ("--store", "store.kind", "postgres".to_owned());
+        let seed = self.seed.clone().map(|v| ("--seed", "run.seed", v));
+        std::iter::once(store).chain(seed).collect()
+    }
+}
+
+impl Command {
+    /// The command's flags as settings, and its config file (`--config`, else `RETAILGEN_CONFIG`).
+    pub fn settings_input(
+        &self,
+        env: &BTreeMap<String, String>,
+    ) -> (Option<PathBuf>, Vec<CliOverride>) {
+        let (file, overrides) = match self {
+            Command::Run(a) => (a.config.clone(), a.overrides()),
+            Command::Migrate(a) | Command::Seed(a) => (a.config.clone(), a.overrides()),
+        };
+        (
+            file.or_else(|| env.get("RETAILGEN_CONFIG").map(PathBuf::from)),
+            overrides,
+        )
+    }
 }
 
 /// Flags override the environment, which overrides config files. Values are checked like settings.
@@ -48,7 +88,7 @@ pub struct RunArgs {
     /// Output directory of the file sink (OUT_DIR).
     #[arg(long, value_name = "DIR")]
     pub out: Option<String>,
-    /// Reference data store: memory (STORE).
+    /// Reference data store: memory or postgres (STORE).
     #[arg(long)]
     pub store: Option<String>,
     /// Partitions of topics retailgen creates (TOPIC_PARTITIONS).
@@ -92,13 +132,6 @@ impl RunArgs {
             .into_iter()
             .filter_map(|(flag, key, v)| v.clone().map(|v| (flag, key, v)))
             .collect()
-    }
-
-    /// `--config`, else `RETAILGEN_CONFIG`.
-    pub fn config_file(&self, env: &BTreeMap<String, String>) -> Option<PathBuf> {
-        self.config
-            .clone()
-            .or_else(|| env.get("RETAILGEN_CONFIG").map(PathBuf::from))
     }
 }
 

@@ -7,9 +7,10 @@ use retailgen::cli::{Cli, Command};
 use retailgen::{config, startup, telemetry};
 
 fn main() -> ExitCode {
-    let Command::Run(args) = Cli::parse().command;
+    let command = Cli::parse().command;
     let env = retailgen::cli::environment();
-    let settings = match config::load(args.config_file(&env).as_deref(), &env, &args.overrides()) {
+    let (file, overrides) = command.settings_input(&env);
+    let settings = match config::load(file.as_deref(), &env, &overrides) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("retailgen: {e}");
@@ -27,5 +28,13 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(startup::run_until_stopped(settings))
+    runtime.block_on(async {
+        match command {
+            Command::Run(_) => startup::run_until_stopped(settings).await,
+            Command::Migrate(_) => {
+                startup::report(startup::migrate_only(&settings).await, &settings)
+            }
+            Command::Seed(_) => startup::report(startup::seed_only(&settings).await, &settings),
+        }
+    })
 }

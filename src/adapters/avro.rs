@@ -13,6 +13,8 @@ pub fn schema_text(stream: Stream) -> &'static str {
         Stream::Payments => include_str!("../../avro/payments.avsc"),
         Stream::Shipments => include_str!("../../avro/shipments.avsc"),
         Stream::CustomerInteractions => include_str!("../../avro/customer-interactions.avsc"),
+        Stream::InventoryChanges => include_str!("../../avro/inventory-changes.avsc"),
+        Stream::PriceChanges => include_str!("../../avro/price-changes.avsc"),
     }
 }
 

@@ -3,5 +3,6 @@
 pub mod avro;
 pub mod kafka;
 pub mod memory;
+pub mod postgres;
 pub mod registry;
 pub mod sinks;

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::model::{PacingKind, Settings, SinkKind, StoreKind};
+use super::model::{CanonInventory, PacingKind, Settings, SinkKind, StoreKind};
 use super::secret::Secret;
 
 /// One configurable setting.
@@ -164,6 +164,38 @@ pub const FIELDS: &[Field] = &[
         "a probability from 0 to 1",
         |s, v| s.faults.p_duplicate = probability(v)?
     ),
+    field!("weights.inventory", "WEIGHT_INVENTORY_CHG", "a number >= 0", |s, v| s.weights.inventory =
+        non_negative(v)?),
+    field!("mutations.p_update_inventory", "P_UPDATE_INVENTORY", "a probability from 0 to 1", |s, v| s
+        .mutations
+        .p_update_inventory = probability(v)?),
+    field!("mutations.p_update_price", "P_UPDATE_PRICE", "a probability from 0 to 1", |s, v| s
+        .mutations
+        .p_update_price = probability(v)?),
+    field!("mutations.p_new_customer", "P_NEW_CUSTOMER", "a probability from 0 to 1", |s, v| s
+        .mutations
+        .p_new_customer = probability(v)?),
+    field!("store.seed_warehouses", "SEED_WAREHOUSES", "a whole number from 1 to 999", |s, v| s
+        .store
+        .seed_warehouses = bounded(v, 1, 999)? as usize),
+    field!("store.seed_suppliers", "SEED_SUPPLIERS", "a whole number from 1 to 999", |s, v| s
+        .store
+        .seed_suppliers = bounded(v, 1, 999)? as usize),
+    field!("store.pg_dsn", "PG_DSN", "a libpq DSN such as host=localhost port=5432 dbname=demo user=postgres, or a postgres:// URL", true, |s, v| s
+        .store
+        .pg_dsn = dsn(v)?),
+    field!("store.canon_inventory", "CANON_INVENTORY", "auto, postgres or kafka", |s, v| s
+        .store
+        .canon_inventory = CanonInventory::parse(v).ok_or("unknown inventory canon")?),
+    field!("store.mirror_inventory_to_db", "MIRROR_INVENTORY_TO_DB", "true or false", |s, v| s
+        .store
+        .mirror_inventory_to_db = boolean(v)?),
+    field!("topics.inventory_changes", "TOPIC_INVENTORY_CHANGES", "a Kafka topic name", |s, v| s
+        .topics
+        .inventory_changes = topic(v)?),
+    field!("topics.price_changes", "TOPIC_PRICE_CHANGES", "a Kafka topic name", |s, v| s
+        .topics
+        .price_changes = topic(v)?),
     field!(
         "weights.orders",
         "WEIGHT_ORDERS",
@@ -200,7 +232,7 @@ pub const FIELDS: &[Field] = &[
         "a whole number >= 1",
         |s, v| s.interactions.session_cache_size = positive(v)? as usize
     ),
-    field!("store.kind", "STORE", "memory", |s, v| s.store.kind =
+    field!("store.kind", "STORE", "memory or postgres", |s, v| s.store.kind =
         StoreKind::parse(v).ok_or("unknown store")?),
     field!(
         "store.seed_users",
@@ -332,6 +364,21 @@ fn non_negative(v: &str) -> Result<f64, String> {
         return Err("negative".into());
     }
     Ok(n)
+}
+
+fn boolean(v: &str) -> Result<bool, String> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => Ok(true),
+        "false" | "0" | "no" | "" => Ok(false),
+        _ => Err("not true or false".into()),
+    }
+}
+
+fn dsn(v: &str) -> Result<Secret, String> {
+    v.trim()
+        .parse::<tokio_postgres::Config>()
+        .map_err(|_| "not a Postgres connection string".to_owned())?;
+    Ok(Secret::new(v.trim()))
 }
 
 fn positive_number(v: &str) -> Result<f64, String> {

@@ -157,11 +157,12 @@ fn scalar(v: &toml::Value) -> Option<String> {
 }
 
 fn validate(s: &Settings) -> Result<(), ConfigError> {
-    if s.weights.orders + s.weights.interactions <= 0.0 {
+    if s.weights.orders + s.weights.interactions + s.weights.inventory <= 0.0 {
         return Err(ConfigError(
-            "WEIGHT_ORDERS and WEIGHT_INTERACTIONS are all 0: at least one weight must be > 0 (weights are normalised)".into(),
+            "WEIGHT_ORDERS, WEIGHT_INTERACTIONS and WEIGHT_INVENTORY_CHG are all 0: at least one weight must be > 0 (weights are normalised)".into(),
         ));
     }
+    validate_store(s)?;
     if s.kafka.security_protocol.starts_with("sasl") && s.kafka.sasl_mechanism.is_empty() {
         return Err(ConfigError(format!(
             "KAFKA_SASL_MECHANISM is empty but KAFKA_SECURITY_PROTOCOL={}; valid: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER",
@@ -194,6 +195,8 @@ fn validate(s: &Settings) -> Result<(), ConfigError> {
             "TOPIC_CUSTOMER_INTERACTIONS",
             &s.topics.customer_interactions,
         ),
+        ("TOPIC_INVENTORY_CHANGES", &s.topics.inventory_changes),
+        ("TOPIC_PRICE_CHANGES", &s.topics.price_changes),
     ];
     for (i, (a, ta)) in topics.iter().enumerate() {
         if let Some((b, _)) = topics[i + 1..].iter().find(|(_, tb)| tb == ta) {
@@ -201,6 +204,26 @@ fn validate(s: &Settings) -> Result<(), ConfigError> {
                 "{a} and {b} are both {ta:?}: each stream needs its own topic (its subject holds one record schema)"
             )));
         }
+    }
+    Ok(())
+}
+
+fn validate_store(s: &Settings) -> Result<(), ConfigError> {
+    let memory = s.store.kind == StoreKind::Memory;
+    if memory && s.store.canon_inventory == CanonInventory::Postgres {
+        return Err(ConfigError(
+            "CANON_INVENTORY=postgres needs STORE=postgres (--store postgres); valid with STORE=memory: auto or kafka".into(),
+        ));
+    }
+    let postgres_canon = match s.store.canon_inventory {
+        CanonInventory::Postgres => true,
+        CanonInventory::Kafka => false,
+        CanonInventory::Auto => !memory,
+    };
+    if s.store.mirror_inventory_to_db && (memory || postgres_canon) {
+        return Err(ConfigError(
+            "MIRROR_INVENTORY_TO_DB=true mirrors a Kafka-canonical ledger into Postgres: valid only with STORE=postgres and CANON_INVENTORY=kafka".into(),
+        ));
     }
     Ok(())
 }

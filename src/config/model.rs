@@ -46,20 +46,44 @@ impl fmt::Display for SinkKind {
     }
 }
 
-/// Where reference data (users, products) lives.
+/// Where reference data (users, products, stock...) lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum StoreKind {
     /// Generated in memory from the seed; nothing external needed.
     #[default]
     Memory,
+    /// The eight tables in Postgres (`PG_DSN`), seeded when empty and kept changing.
+    Postgres,
+}
+
+/// Which copy of the stock is the truth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CanonInventory {
+    /// Postgres with `STORE=postgres`, else the in-memory ledger.
+    #[default]
+    Auto,
+    /// `warehouse_inventory` rows, changed atomically; events report what the rows went through.
+    Postgres,
+    /// An in-memory ledger initialised from the seeded stock; the topic is its event log.
+    Kafka,
+}
+
+impl CanonInventory {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "auto" => Some(Self::Auto),
+            "postgres" => Some(Self::Postgres),
+            "kafka" => Some(Self::Kafka),
+            _ => None,
+        }
+    }
 }
 
 impl StoreKind {
-    pub const VALID: &'static str = "memory";
-
     pub fn parse(s: &str) -> Option<Self> {
         match s.trim().to_ascii_lowercase().as_str() {
             "memory" => Some(Self::Memory),
+            "postgres" => Some(Self::Postgres),
             _ => None,
         }
     }
@@ -67,7 +91,10 @@ impl StoreKind {
 
 impl fmt::Display for StoreKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("memory")
+        f.write_str(match self {
+            Self::Memory => "memory",
+            Self::Postgres => "postgres",
+        })
     }
 }
 
@@ -94,6 +121,7 @@ impl PacingKind {
 #[derive(Debug, Clone, Default)]
 pub struct Settings {
     pub run: RunSettings,
+    pub mutations: MutationSettings,
     pub diurnal: DiurnalSettings,
     pub faults: FaultSettings,
     pub weights: Weights,
@@ -158,10 +186,22 @@ pub struct FaultSettings {
     pub p_duplicate: f64,
 }
 
+/// Changes made while running, besides the weighted services.
+#[derive(Debug, Clone, Default)]
+pub struct MutationSettings {
+    /// Chance per generated record of a background inventory change.
+    pub p_update_inventory: f64,
+    /// Chance per generated record of a price change.
+    pub p_update_price: f64,
+    /// Chance that a customer is a new sign-up.
+    pub p_new_customer: f64,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Weights {
     pub orders: f64,
     pub interactions: f64,
+    pub inventory: f64,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -181,6 +221,12 @@ pub struct StoreSettings {
     pub kind: StoreKind,
     pub seed_users: usize,
     pub seed_products: usize,
+    pub seed_warehouses: usize,
+    pub seed_suppliers: usize,
+    /// libpq-style `host=... dbname=...` or `postgres://` URL; holds a password, so secret.
+    pub pg_dsn: Secret,
+    pub canon_inventory: CanonInventory,
+    pub mirror_inventory_to_db: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -189,6 +235,8 @@ pub struct TopicSettings {
     pub payments: String,
     pub shipments: String,
     pub customer_interactions: String,
+    pub inventory_changes: String,
+    pub price_changes: String,
     pub partitions: i32,
     pub replication_factor: i32,
 }
@@ -248,7 +296,11 @@ impl Settings {
         let mut all = vec![
             self.kafka.sasl_password.clone(),
             self.registry.password.clone(),
+            self.store.pg_dsn.clone(),
         ];
+        if let Some(pw) = dsn_password(&self.store.pg_dsn) {
+            all.push(pw);
+        }
         all.extend(
             self.kafka
                 .properties
@@ -258,5 +310,37 @@ impl Settings {
         );
         all.retain(|s| !s.is_empty());
         all
+    }
+}
+
+/// The password inside a Postgres DSN, if any.
+pub fn dsn_password(dsn: &Secret) -> Option<Secret> {
+    let config: tokio_postgres::Config = dsn.expose().parse().ok()?;
+    let pw = config.get_password()?;
+    Some(Secret::new(String::from_utf8_lossy(pw)))
+}
+
+/// A DSN that can be shown: host, port, database and user, never the password.
+pub fn describe_dsn(dsn: &Secret) -> String {
+    match dsn.expose().parse::<tokio_postgres::Config>() {
+        Ok(c) => {
+            let hosts: Vec<String> = c
+                .get_hosts()
+                .iter()
+                .map(|h| match h {
+                    tokio_postgres::config::Host::Tcp(name) => name.clone(),
+                    #[cfg(unix)]
+                    tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
+                })
+                .collect();
+            format!(
+                "postgres at {}:{} database {} user {}",
+                hosts.join(","),
+                c.get_ports().first().copied().unwrap_or(5432),
+                c.get_dbname().unwrap_or("(default)"),
+                c.get_user().unwrap_or("(default)")
+            )
+        }
+        Err(_) => "postgres (unparsable PG_DSN)".into(),
     }
 }

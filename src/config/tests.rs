@@ -54,7 +54,11 @@ fn a_probability_above_one_is_rejected_with_its_range() {
 
 #[test]
 fn all_weights_zero_is_rejected_naming_the_weights() {
-    let e = err(&[("WEIGHT_ORDERS", "0"), ("WEIGHT_INTERACTIONS", "0")]);
+    let e = err(&[
+        ("WEIGHT_ORDERS", "0"),
+        ("WEIGHT_INTERACTIONS", "0"),
+        ("WEIGHT_INVENTORY_CHG", "0"),
+    ]);
     assert!(
         e.contains("WEIGHT_ORDERS") && e.contains("WEIGHT_INTERACTIONS"),
         "{e}"

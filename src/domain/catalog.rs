@@ -1,7 +1,11 @@
-//! Reference data the events point at: users and products, generated deterministically from a seed.
+//! What events may point at: users, products, warehouses, suppliers and where stock is kept.
 
-use rand::{Rng, SeedableRng};
-use rand_pcg::Pcg64Mcg;
+use std::collections::HashMap;
+
+use rand::Rng;
+
+use super::inventory::{StockKey, StockLevel};
+use super::reference::{ProductSupplier, ReferenceData, SeedCounts, StockRow};
 
 pub const COUNTRIES: [&str; 8] = ["US", "DE", "GB", "FR", "IL", "ES", "IT", "NL"];
 pub const CATEGORIES: [&str; 6] = [
@@ -17,7 +21,8 @@ pub const CATEGORIES: [&str; 6] = [
 pub struct User {
     pub user_id: String,
     pub email: String,
-    pub country: &'static str,
+    pub country: String,
+    pub created_ms: i64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -39,36 +44,123 @@ pub fn cents_to_usd(cents: i64) -> f64 {
     cents as f64 / 100.0
 }
 
+/// A supplier of a product and what it charges, from `product_suppliers`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Offer {
+    pub supplier_id: String,
+    pub cost_cents: i64,
+}
+
 /// Everything events may reference. Only ids of rows in here are ever emitted.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Catalog {
     pub users: Vec<User>,
     pub products: Vec<Product>,
+    pub warehouses: Vec<String>,
+    /// Offers for each product, by product index.
+    pub offers: Vec<Vec<Offer>>,
+    /// Warehouses (indexes) that hold a stock row of each product, by product index.
+    pub stocked_at: Vec<Vec<u32>>,
 }
 
+/// Stock rows as (key, level), in catalog indexes.
+pub type StockLevels = Vec<(StockKey, StockLevel)>;
+
 impl Catalog {
-    /// The same `seed` and counts always give the same catalog.
+    /// The default reference data for `users` and `products` (5 warehouses, 20 suppliers).
     pub fn generate(users: usize, products: usize, seed: u64) -> Self {
-        let mut rng = Pcg64Mcg::seed_from_u64(seed ^ 0xca7a_1065);
-        let users = (1..=users)
-            .map(|n| User {
-                user_id: format!("U{n:06}"),
-                email: format!("user{n}@example.com"),
-                country: COUNTRIES[rng.random_range(0..COUNTRIES.len())],
-            })
+        let counts = SeedCounts {
+            users,
+            products,
+            warehouses: 5,
+            suppliers: 20,
+        };
+        Self::from_reference(&ReferenceData::generate(counts, seed)).0
+    }
+
+    /// The catalog and stock levels of a set of reference rows.
+    pub fn from_reference(d: &ReferenceData) -> (Self, StockLevels) {
+        let warehouses = d
+            .warehouses
+            .iter()
+            .map(|w| w.warehouse_id.clone())
             .collect();
-        let products = (1..=products)
-            .map(|n| {
-                let category = CATEGORIES[rng.random_range(0..CATEGORIES.len())];
-                Product {
-                    product_id: format!("P{n:06}"),
-                    title: format!("{category} item {n}"),
-                    category,
-                    price_cents: rng.random_range(1_000..=50_000),
-                }
-            })
+        Self::from_rows(
+            d.users.clone(),
+            d.products.clone(),
+            warehouses,
+            &d.product_suppliers,
+            &d.stock,
+        )
+    }
+
+    /// The catalog and stock levels of rows read from a store.
+    pub fn from_rows(
+        users: Vec<User>,
+        products: Vec<Product>,
+        warehouses: Vec<String>,
+        product_suppliers: &[ProductSupplier],
+        stock: &[StockRow],
+    ) -> (Self, StockLevels) {
+        let product_index: HashMap<&str, usize> = products
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.product_id.as_str(), i))
             .collect();
-        Self { users, products }
+        let warehouse_index: HashMap<&str, usize> = warehouses
+            .iter()
+            .enumerate()
+            .map(|(i, w)| (w.as_str(), i))
+            .collect();
+        let mut offers = vec![Vec::new(); products.len()];
+        for ps in product_suppliers {
+            if let Some(&p) = product_index.get(ps.product_id.as_str()) {
+                offers[p].push(Offer {
+                    supplier_id: ps.supplier_id.clone(),
+                    cost_cents: ps.cost_cents,
+                });
+            }
+        }
+        let mut stocked_at = vec![Vec::new(); products.len()];
+        let mut levels = Vec::with_capacity(stock.len());
+        for row in stock {
+            let (Some(&w), Some(&p)) = (
+                warehouse_index.get(row.warehouse_id.as_str()),
+                product_index.get(row.product_id.as_str()),
+            ) else {
+                continue;
+            };
+            stocked_at[p].push(w as u32);
+            let key = StockKey {
+                warehouse: w as u32,
+                product: p as u32,
+            };
+            levels.push((
+                key,
+                StockLevel {
+                    qty: row.qty,
+                    reserved: row.reserved_qty,
+                },
+            ));
+        }
+        let catalog = Self {
+            users,
+            products,
+            warehouses,
+            offers,
+            stocked_at,
+        };
+        (catalog, levels)
+    }
+
+    /// The number after `U` for the next sign-up: one past the highest user id.
+    pub fn next_user_number(&self) -> usize {
+        self.users
+            .iter()
+            .filter_map(|u| u.user_id.strip_prefix('U')?.parse::<usize>().ok())
+            .max()
+            .unwrap_or(0)
+            + 1
     }
 
     pub fn pick_user<R: Rng>(&self, rng: &mut R) -> usize {
@@ -98,5 +190,13 @@ mod tests {
             .iter()
             .all(|p| (1_000..=50_000).contains(&p.price_cents)));
         assert_eq!(c.products[0].product_id, "P000001");
+    }
+
+    #[test]
+    fn every_product_has_an_offer_and_the_next_user_follows_the_last() {
+        let c = Catalog::generate(42, 50, 3);
+        assert!(c.offers.iter().all(|o| !o.is_empty()));
+        assert!(c.stocked_at.iter().any(|w| !w.is_empty()));
+        assert_eq!(c.next_user_number(), 43);
     }
 }

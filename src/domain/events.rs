@@ -92,7 +92,63 @@ pub struct CustomerInteraction {
     pub duration_ms: Option<i64>,
     pub user_agent: &'static str,
     pub ip_address: String,
-    pub country: &'static str,
+    pub country: String,
+    pub ts: Millis,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum ChangeType {
+    #[serde(rename = "RESTOCK")]
+    Restock,
+    #[serde(rename = "SALE")]
+    Sale,
+    #[serde(rename = "DAMAGE")]
+    Damage,
+    #[serde(rename = "RETURN")]
+    Return,
+    #[serde(rename = "TRANSFER")]
+    Transfer,
+    #[serde(rename = "ADJUSTMENT")]
+    Adjustment,
+}
+
+/// A stock movement at one warehouse: `new_qty = previous_qty + quantity_delta`, chained per key.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InventoryChange {
+    pub change_id: String,
+    pub warehouse_id: String,
+    pub product_id: String,
+    pub change_type: ChangeType,
+    pub quantity_delta: i32,
+    pub previous_qty: i32,
+    pub new_qty: i32,
+    pub reason: Option<String>,
+    pub order_id: Option<String>,
+    pub supplier_id: Option<String>,
+    pub cost_per_unit: Option<f64>,
+    pub ts: Millis,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PriceReason {
+    Promotion,
+    CostChange,
+    Seasonal,
+    Clearance,
+}
+
+/// A product's price changed (in Postgres too); orders after it use `new_price`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PriceChange {
+    pub price_change_id: String,
+    pub product_id: String,
+    pub old_price: f64,
+    pub new_price: f64,
+    /// Percent, e.g. -5.0.
+    pub change_pct: f64,
+    pub reason: PriceReason,
+    pub effective_date: Millis,
     pub ts: Millis,
 }
 
@@ -104,6 +160,8 @@ pub enum Event {
     Payment(Payment),
     Shipment(Shipment),
     Interaction(CustomerInteraction),
+    Inventory(InventoryChange),
+    Price(PriceChange),
 }
 
 impl Event {
@@ -113,6 +171,8 @@ impl Event {
             Event::Payment(_) => Stream::Payments,
             Event::Shipment(_) => Stream::Shipments,
             Event::Interaction(_) => Stream::CustomerInteractions,
+            Event::Inventory(_) => Stream::InventoryChanges,
+            Event::Price(_) => Stream::PriceChanges,
         }
     }
 
@@ -122,6 +182,8 @@ impl Event {
             Event::Payment(e) => e.ts,
             Event::Shipment(e) => e.ts,
             Event::Interaction(e) => e.ts,
+            Event::Inventory(e) => e.ts,
+            Event::Price(e) => e.ts,
         }
     }
 
@@ -131,6 +193,11 @@ impl Event {
             Event::Payment(e) => e.ts = ts,
             Event::Shipment(e) => e.ts = ts,
             Event::Interaction(e) => e.ts = ts,
+            Event::Inventory(e) => e.ts = ts,
+            Event::Price(e) => {
+                e.ts = ts;
+                e.effective_date = ts;
+            }
         }
     }
 }

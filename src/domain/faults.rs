@@ -12,11 +12,11 @@ use super::stream::Stream;
 /// A deliberately bad record's kind; the `dq` header reads `bad:<name>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum BadKind {
-    /// Schema-valid, business-invalid: an amount <= 0 (orders, payments).
+    /// Schema-valid, business-invalid: an amount or price <= 0 (orders, payments, price changes).
     NonPositiveAmount,
     /// Schema-valid, business-invalid: a currency that is no ISO 4217 code (orders).
     UnknownCurrency,
-    /// Schema-valid, business-invalid: a user or order id that names nothing.
+    /// Schema-valid, business-invalid: a user, order or product id that names nothing.
     DanglingReference,
     /// Schema-valid, business-invalid: event time 1-48 hours in the future.
     FutureTimestamp,
@@ -61,8 +61,10 @@ impl BadKind {
                 DanglingReference,
                 FutureTimestamp,
             ],
-            Stream::Payments => &[NonPositiveAmount, DanglingReference, FutureTimestamp],
-            Stream::Shipments | Stream::CustomerInteractions => {
+            Stream::Payments | Stream::PriceChanges => {
+                &[NonPositiveAmount, DanglingReference, FutureTimestamp]
+            }
+            Stream::Shipments | Stream::CustomerInteractions | Stream::InventoryChanges => {
                 &[DanglingReference, FutureTimestamp]
             }
         }
@@ -151,6 +153,8 @@ pub fn bad_copy<R: Rng>(good: &Record, kind: BadKind, ids: &mut IdGen, rng: &mut
         Event::Payment(p) => p.payment_id = ids.next("pay"),
         Event::Shipment(s) => s.shipment_id = ids.next("shp"),
         Event::Interaction(i) => i.interaction_id = ids.next("int"),
+        Event::Inventory(c) => c.change_id = ids.next("chg"),
+        Event::Price(c) => c.price_change_id = ids.next("prc"),
     }
     match kind {
         BadKind::NonPositiveAmount => {
@@ -162,6 +166,7 @@ pub fn bad_copy<R: Rng>(good: &Record, kind: BadKind, ids: &mut IdGen, rng: &mut
             match &mut bad.event {
                 Event::Order(o) => o.amount = amount,
                 Event::Payment(p) => p.amount = Some(amount),
+                Event::Price(c) => c.new_price = amount,
                 _ => {}
             }
         }
@@ -175,6 +180,8 @@ pub fn bad_copy<R: Rng>(good: &Record, kind: BadKind, ids: &mut IdGen, rng: &mut
             Event::Payment(p) => p.order_id = ids.next("ord"),
             Event::Shipment(s) => s.order_id = ids.next("ord"),
             Event::Interaction(i) => i.user_id = ids.next("usr"),
+            Event::Inventory(c) => c.product_id = ids.next("prd"),
+            Event::Price(c) => c.product_id = ids.next("prd"),
         },
         BadKind::FutureTimestamp => {
             let ts = bad.event.ts() + rng.random_range(3_600_000..=48 * 3_600_000);
@@ -197,6 +204,7 @@ mod tests {
             key: "ord_1".into(),
             trace_id: Some("tr_1".into()),
             fault: None,
+            effect: None,
             event: Event::Order(Order {
                 order_id: "ord_1".into(),
                 user_id: "U000001".into(),

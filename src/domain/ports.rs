@@ -1,8 +1,10 @@
 //! Ports: what the engine and services need from the outside world, as traits adapters implement.
 
-use super::catalog::Catalog;
+use super::catalog::{Catalog, StockLevels, User};
 use super::events::Millis;
+use super::inventory::{Applied, StockKey, StockLevel};
 use super::record::Record;
+use super::reference::Segment;
 use super::stream::Stream;
 
 /// Delivery figures of one topic at the end of a run.
@@ -60,12 +62,31 @@ pub trait SchemaEncoder: Send + Sync {
 #[error("reference data store: {0}")]
 pub struct RepositoryError(pub String);
 
-/// Where users and products come from.
+/// The reference tables: read once at start, then changed by sign-ups and price changes.
 ///
 /// # Errors
-/// [`RepositoryError`] when the store cannot be read.
-pub trait CatalogRepository: Send + Sync {
-    fn load_catalog(&self) -> Result<Catalog, RepositoryError>;
+/// [`RepositoryError`] when the store cannot be read or written.
+pub trait ReferenceStore: Send {
+    /// The catalog and the stock levels it starts from.
+    fn load(&mut self) -> Result<(Catalog, StockLevels), RepositoryError>;
+    /// A sign-up: the user and their segment exist before any event names them.
+    fn insert_user(&mut self, user: &User, segment: &Segment) -> Result<(), RepositoryError>;
+    /// A price change, visible to every later order.
+    fn update_price(&mut self, product_id: &str, price_cents: i64) -> Result<(), RepositoryError>;
+}
+
+/// The canonical stock: each change is applied atomically and reported as the row went through it.
+///
+/// # Errors
+/// [`RepositoryError`] when the canonical store fails.
+pub trait StockLedger: Send {
+    fn level(&self, key: StockKey) -> Option<StockLevel>;
+    /// Applies `requested` to a stocked key, clamped so stock never drops below what is reserved.
+    fn apply(&mut self, key: StockKey, requested: i32) -> Result<Applied, RepositoryError>;
+    /// Waits until every change reached where it is mirrored.
+    fn flush(&mut self) -> Result<(), RepositoryError> {
+        Ok(())
+    }
 }
 
 /// Wall-clock time, injectable so runs can be simulated.

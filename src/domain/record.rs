@@ -4,6 +4,7 @@ use std::borrow::Cow;
 
 use super::events::Event;
 use super::faults::Fault;
+use super::inventory::StockKey;
 use super::stream::Stream;
 
 /// Value of the `source` header on every record.
@@ -17,7 +18,21 @@ pub struct Record {
     pub trace_id: Option<String>,
     /// A deliberate fault, labelled in the `dq` header.
     pub fault: Option<Fault>,
+    /// What publishing this record changes in the reference data (applied when it is sent).
+    pub effect: Option<Effect>,
     pub event: Event,
+}
+
+/// A change to the canonical data that a record reports; applied when the record is published,
+/// so the tables never run ahead of the topics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    /// Move stock of `key` by `requested` (clamped); the record's fields get what the row went through.
+    Stock { key: StockKey, requested: i32 },
+    /// The inbound leg of a transfer: move stock of `key` by what the previous record moved out.
+    StockInbound { key: StockKey },
+    /// Set a product's price (catalog index, cents).
+    Price { product: u32, cents: i64 },
 }
 
 impl Record {
@@ -26,6 +41,7 @@ impl Record {
             key,
             trace_id,
             fault: None,
+            effect: None,
             event,
         }
     }

@@ -7,14 +7,18 @@ pub enum Stream {
     Payments,
     Shipments,
     CustomerInteractions,
+    InventoryChanges,
+    PriceChanges,
 }
 
 impl Stream {
-    pub const ALL: [Stream; 4] = [
+    pub const ALL: [Stream; 6] = [
         Stream::Orders,
         Stream::Payments,
         Stream::Shipments,
         Stream::CustomerInteractions,
+        Stream::InventoryChanges,
+        Stream::PriceChanges,
     ];
     pub const COUNT: usize = Self::ALL.len();
 
@@ -30,6 +34,8 @@ impl Stream {
             Stream::Payments => "payment",
             Stream::Shipments => "shipment",
             Stream::CustomerInteractions => "customer_interaction",
+            Stream::InventoryChanges => "inventory_change",
+            Stream::PriceChanges => "price_change",
         }
     }
 }

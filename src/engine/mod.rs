@@ -12,14 +12,13 @@ use std::time::{Duration, Instant};
 
 use rand::{Rng, SeedableRng};
 
-use crate::domain::catalog::Catalog;
 use crate::domain::events::Millis;
 use crate::domain::faults::{bad_copy, Fault, FaultPolicy};
 use crate::domain::ids::IdGen;
-use crate::domain::ports::{EventPublisher, PublishError, TopicReport};
+use crate::domain::ports::{EventPublisher, PublishError, RepositoryError, TopicReport};
 use crate::domain::record::Record;
 use crate::domain::stream::Stream;
-use crate::services::{Ctx, DetRng, Emission, ServiceTable};
+use crate::services::{Ctx, DetRng, Emission, Service, ServiceTable, World};
 use clock::EventClock;
 use pacing::Pacer;
 use recent::Recent;
@@ -53,17 +52,33 @@ pub struct RunReport {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("publishing failed after {records} records: {source}")]
+#[error("the run failed after {records} records: {source}")]
 pub struct EngineError {
     pub records: u64,
     #[source]
-    pub source: PublishError,
+    pub source: Failure,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    #[error(transparent)]
+    Publish(#[from] PublishError),
+    #[error(transparent)]
+    Store(#[from] RepositoryError),
 }
 
 /// Why a send did not happen.
 enum Halt {
     Stop(StopReason),
-    Fail(PublishError),
+    Fail(Failure),
+}
+
+/// What generates records: weighted services, background mutations with their chance per
+/// generated record, and the world they act on.
+pub struct Generators {
+    pub services: ServiceTable,
+    pub background: Vec<(f64, Box<dyn Service>)>,
+    pub world: World,
 }
 
 #[derive(Default)]
@@ -75,11 +90,12 @@ struct Tally {
 
 pub struct Engine {
     services: ServiceTable,
-    catalog: Catalog,
+    background: Vec<(f64, Box<dyn Service>)>,
+    world: World,
     publisher: Box<dyn EventPublisher>,
     clock: EventClock,
     pacer: Pacer,
-    schedule: Schedule,
+    schedule: Schedule<Vec<Record>>,
     rng: DetRng,
     ids: IdGen,
     count: Option<u64>,
@@ -92,15 +108,15 @@ pub struct Engine {
 impl Engine {
     pub fn new(
         config: EngineConfig,
-        services: ServiceTable,
-        catalog: Catalog,
+        generators: Generators,
         publisher: Box<dyn EventPublisher>,
         clock: EventClock,
         pacer: Pacer,
     ) -> Self {
         Self {
-            services,
-            catalog,
+            services: generators.services,
+            background: generators.background,
+            world: generators.world,
             publisher,
             clock,
             pacer,
@@ -123,15 +139,16 @@ impl Engine {
             if let Some(reason) = self.stop_due(stopper) {
                 break reason;
             }
-            let Some(record) = self.schedule.pop_due(self.clock.logical_ns()) else {
-                self.step(&mut emission);
-                continue;
+            let next = match self.schedule.pop_due(self.clock.logical_ns()) {
+                Some(group) => self.emit_group(group, stopper),
+                None => self.step(&mut emission).map_err(|e| Halt::Fail(e.into())),
             };
-            match self.emit(record, stopper) {
+            match next {
                 Ok(()) => {}
                 Err(Halt::Stop(reason)) => break reason,
                 Err(Halt::Fail(source)) => {
                     let _ = self.publisher.flush();
+                    let _ = self.world.ledger.flush();
                     return Err(EngineError {
                         records: self.tally.records,
                         source,
@@ -140,10 +157,9 @@ impl Engine {
             }
         };
         let records = self.tally.records;
-        let topics = self
-            .publisher
-            .flush()
-            .map_err(|source| EngineError { records, source })?;
+        let failed = |source: Failure| EngineError { records, source };
+        let topics = self.publisher.flush().map_err(|e| failed(e.into()))?;
+        self.world.ledger.flush().map_err(|e| failed(e.into()))?;
         Ok(RunReport {
             records,
             per_stream: self.tally.per_stream,
@@ -170,25 +186,52 @@ impl Engine {
             .flatten()
     }
 
-    /// One service pick: its records join the schedule at their due times.
-    fn step(&mut self, emission: &mut Emission) {
+    /// One service pick, then the background mutations each of its records may trigger;
+    /// their groups join the schedule at their due times.
+    fn step(&mut self, emission: &mut Emission) -> Result<(), RepositoryError> {
         let now = self.clock.logical_ns();
         let u: f64 = self.rng.random();
-        let service = self.services.pick(u);
         let mut ctx = Ctx {
             rng: &mut self.rng,
             ids: &mut self.ids,
-            catalog: &self.catalog,
+            world: &mut self.world,
+            now_ms: now / 1_000_000,
         };
-        service.emit(&mut ctx, emission);
-        for (delay_ms, record) in emission.records.drain(..) {
-            self.schedule.push(now + delay_ms * 1_000_000, record);
+        self.services.pick(u).emit(&mut ctx, emission)?;
+        for _ in 0..emission.records() {
+            for (p, service) in &mut self.background {
+                if ctx.rng.random_bool(*p) {
+                    service.emit(&mut ctx, emission)?;
+                }
+            }
         }
+        for (delay_ms, group) in emission.groups.drain(..) {
+            self.schedule.push(now + delay_ms * 1_000_000, group);
+        }
+        Ok(())
     }
 
-    /// Sends a due record (maybe late), then maybe a bad copy of it and a duplicate of a recent one.
+    /// Publishes a group whole, or stops before it if it would not fit in `--count`.
+    fn emit_group(&mut self, group: Vec<Record>, stopper: &Stopper) -> Result<(), Halt> {
+        if self
+            .count
+            .is_some_and(|c| self.tally.records + group.len() as u64 > c)
+        {
+            return Err(Halt::Stop(StopReason::Count));
+        }
+        for record in group {
+            self.emit(record, stopper)?;
+        }
+        Ok(())
+    }
+
+    /// Sends a due record (its effect applied, maybe late), then maybe a bad copy of it and a
+    /// duplicate of a recent one, as room under `--count` allows.
     fn emit(&mut self, mut record: Record, stopper: &Stopper) -> Result<(), Halt> {
         self.admit(stopper)?;
+        self.world
+            .settle(&mut record)
+            .map_err(|e| Halt::Fail(e.into()))?;
         let stamp = self.clock.stamp();
         record.event.set_ts(stamp);
         if let Some(delay_ms) = self.faults.draw_late(&mut self.rng) {
@@ -198,15 +241,13 @@ impl Engine {
         self.publish(&record)?;
         if let Some(kind) = self.faults.draw_bad(&mut self.rng, record.stream()) {
             let bad = bad_copy(&record, kind, &mut self.ids, &mut self.rng);
-            self.admit(stopper)?;
-            self.publish(&bad)?;
+            self.send_extra(&bad, stopper)?;
         }
         if self.faults.p_duplicate > 0.0 {
             if self.faults.draw_duplicate(&mut self.rng) {
                 if let Some(mut again) = self.recent.pick(&mut self.rng) {
                     again.fault = Some(Fault::Duplicate);
-                    self.admit(stopper)?;
-                    self.publish(&again)?;
+                    self.send_extra(&again, stopper)?;
                 }
             }
             self.recent.remember(&record);
@@ -214,11 +255,17 @@ impl Engine {
         Ok(())
     }
 
-    /// Waits for the record's turn: within `--count`, and paced.
-    fn admit(&mut self, stopper: &Stopper) -> Result<(), Halt> {
+    /// An extra record (bad copy, duplicate) goes out only if there is room under `--count`.
+    fn send_extra(&mut self, record: &Record, stopper: &Stopper) -> Result<(), Halt> {
         if self.count.is_some_and(|c| self.tally.records >= c) {
-            return Err(Halt::Stop(StopReason::Count));
+            return Ok(());
         }
+        self.admit(stopper)?;
+        self.publish(record)
+    }
+
+    /// Waits for the record's turn.
+    fn admit(&mut self, stopper: &Stopper) -> Result<(), Halt> {
         if !self.pacer.acquire(&self.clock, stopper) {
             return Err(Halt::Stop(
                 stopper.requested().unwrap_or(StopReason::Signal),
@@ -231,7 +278,7 @@ impl Engine {
         match self.publisher.publish(record) {
             Ok(()) => {}
             Err(PublishError::Closed) => return Err(Halt::Stop(StopReason::SinkClosed)),
-            Err(e) => return Err(Halt::Fail(e)),
+            Err(e) => return Err(Halt::Fail(e.into())),
         }
         let stream = record.stream();
         self.tally.records += 1;

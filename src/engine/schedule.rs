@@ -3,26 +3,24 @@
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 
-use crate::domain::record::Record;
-
-struct Due {
+struct Due<T> {
     due_ns: i64,
     seq: u64,
-    record: Record,
+    item: T,
 }
 
-impl PartialEq for Due {
+impl<T> PartialEq for Due<T> {
     fn eq(&self, other: &Self) -> bool {
         (self.due_ns, self.seq) == (other.due_ns, other.seq)
     }
 }
-impl Eq for Due {}
-impl PartialOrd for Due {
+impl<T> Eq for Due<T> {}
+impl<T> PartialOrd for Due<T> {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
-impl Ord for Due {
+impl<T> Ord for Due<T> {
     fn cmp(&self, other: &Self) -> Ordering {
         (self.due_ns, self.seq).cmp(&(other.due_ns, other.seq))
     }
@@ -30,13 +28,13 @@ impl Ord for Due {
 
 /// A bounded priority queue: earliest due first, ties in scheduling order. When more than
 /// `capacity` records wait, the earliest is released before its time (memory stays bounded).
-pub struct Schedule {
-    heap: BinaryHeap<Reverse<Due>>,
+pub struct Schedule<T> {
+    heap: BinaryHeap<Reverse<Due<T>>>,
     seq: u64,
     capacity: usize,
 }
 
-impl Schedule {
+impl<T> Schedule<T> {
     pub fn new(capacity: usize) -> Self {
         Self {
             heap: BinaryHeap::new(),
@@ -45,19 +43,19 @@ impl Schedule {
         }
     }
 
-    pub fn push(&mut self, due_ns: i64, record: Record) {
+    pub fn push(&mut self, due_ns: i64, item: T) {
         self.seq += 1;
         self.heap.push(Reverse(Due {
             due_ns,
             seq: self.seq,
-            record,
+            item,
         }));
     }
 
-    /// The earliest record if it is due at `now_ns` (or the queue is over capacity).
-    pub fn pop_due(&mut self, now_ns: i64) -> Option<Record> {
+    /// The earliest item if it is due at `now_ns` (or the queue is over capacity).
+    pub fn pop_due(&mut self, now_ns: i64) -> Option<T> {
         let due = self.heap.peek()?.0.due_ns <= now_ns || self.heap.len() > self.capacity;
-        due.then(|| self.heap.pop().expect("peeked").0.record)
+        due.then(|| self.heap.pop().expect("peeked").0.item)
     }
 
     pub fn len(&self) -> usize {
@@ -73,12 +71,14 @@ impl Schedule {
 mod tests {
     use super::*;
     use crate::domain::events::{Event, Shipment};
+    use crate::domain::record::Record;
 
     fn rec(key: &str) -> Record {
         Record {
             key: key.into(),
             trace_id: None,
             fault: None,
+            effect: None,
             event: Event::Shipment(Shipment {
                 shipment_id: key.into(),
                 order_id: key.into(),

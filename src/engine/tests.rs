@@ -9,16 +9,30 @@ use tokio_util::sync::CancellationToken;
 
 use super::clock::{Spacing, Stamping, SystemClock};
 use super::*;
-use crate::domain::events::{Event, PaymentStatus};
+use crate::adapters::memory::{MemoryLedger, MemoryStore};
+use crate::domain::events::{ChangeType, Event, PaymentStatus};
 use crate::domain::faults::BadKind;
+use crate::domain::inventory::{Applied, StockKey, StockLevel};
+use crate::domain::ports::{ReferenceStore, StockLedger};
 use crate::domain::record::Record;
+use crate::domain::reference::SeedCounts;
 use crate::domain::traffic::DiurnalCurve;
 use crate::services::interactions::InteractionService;
+use crate::services::inventory::InventoryService;
 use crate::services::orders::OrderService;
+use crate::services::prices::PriceService;
+use crate::services::testing::{world_with, COUNTS};
 
 /// 2024-01-01T00:00:00Z, a Monday.
 const MONDAY: Millis = 1_704_067_200_000;
 const HOUR: Millis = 3_600_000;
+/// Enough stock that orders are never turned away.
+const PLENTY: SeedCounts = SeedCounts {
+    users: 50,
+    products: 500,
+    warehouses: 4,
+    suppliers: 8,
+};
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<Record>>>);
@@ -33,8 +47,32 @@ impl EventPublisher for Captured {
     }
 }
 
+/// A ledger the test can read after the run.
+#[derive(Clone)]
+struct Shared(Arc<Mutex<MemoryLedger>>);
+
+impl StockLedger for Shared {
+    fn level(&self, key: StockKey) -> Option<StockLevel> {
+        self.0.lock().unwrap().level(key)
+    }
+    fn apply(&mut self, key: StockKey, requested: i32) -> Result<Applied, RepositoryError> {
+        self.0.lock().unwrap().apply(key, requested)
+    }
+}
+
+struct Outcome {
+    report: RunReport,
+    records: Vec<Record>,
+    catalog: crate::domain::catalog::Catalog,
+    initial: crate::domain::catalog::StockLevels,
+    ledger: Shared,
+}
+
 struct Setup {
     seed: u64,
+    counts: SeedCounts,
+    weights_inventory: f64,
+    background: bool,
     count: Option<u64>,
     weights: (f64, f64),
     p_payment: f64,
@@ -48,6 +86,9 @@ impl Default for Setup {
     fn default() -> Self {
         Self {
             seed: 1,
+            counts: COUNTS,
+            weights_inventory: 0.0,
+            background: false,
             count: Some(1_000),
             weights: (0.6, 0.4),
             p_payment: 0.9,
@@ -58,7 +99,7 @@ impl Default for Setup {
     }
 }
 
-fn run(setup: Setup) -> (RunReport, Vec<Record>) {
+fn run(setup: Setup) -> Outcome {
     let sink = Captured::default();
     let services = ServiceTable::new(vec![
         (
@@ -72,7 +113,24 @@ fn run(setup: Setup) -> (RunReport, Vec<Record>) {
             setup.weights.1,
             Box::new(InteractionService::new(0.4, NonZeroUsize::new(50).unwrap())),
         ),
+        (setup.weights_inventory, Box::new(InventoryService::new())),
     ]);
+    let background: Vec<(f64, Box<dyn crate::services::Service>)> = match setup.background {
+        true => vec![
+            (0.05, Box::new(InventoryService::background())),
+            (0.01, Box::new(PriceService)),
+        ],
+        false => vec![],
+    };
+    let mut store = MemoryStore::generate(setup.counts, setup.seed);
+    let (catalog, initial) = store.load().unwrap();
+    let ledger = Shared(Arc::new(Mutex::new(MemoryLedger::new(initial.clone()))));
+    let world = World::new(
+        catalog.clone(),
+        Box::new(store),
+        Box::new(ledger.clone()),
+        0.0,
+    );
     let (clock, end_ms) = match setup.simulated {
         Some((from, to, eps, curve)) => (
             EventClock::new(Stamping::Simulated, Spacing::Rate { eps }, curve, from),
@@ -95,10 +153,14 @@ fn run(setup: Setup) -> (RunReport, Vec<Record>) {
         end_ms,
         faults: setup.faults,
     };
+    let generators = Generators {
+        services,
+        background,
+        world,
+    };
     let engine = Engine::new(
         config,
-        services,
-        Catalog::generate(50, 30, setup.seed),
+        generators,
         Box::new(sink.clone()),
         clock,
         Pacer::Free,
@@ -107,7 +169,13 @@ fn run(setup: Setup) -> (RunReport, Vec<Record>) {
         .run(&Stopper::new(CancellationToken::new(), None))
         .unwrap();
     let records = sink.0.lock().unwrap().clone();
-    (report, records)
+    Outcome {
+        report,
+        records,
+        catalog,
+        initial,
+        ledger,
+    }
 }
 
 fn faulty() -> FaultPolicy {
@@ -136,16 +204,23 @@ fn is_extra(r: &Record) -> bool {
 }
 
 #[test]
-fn a_run_stops_after_exactly_count_records_faults_included() {
-    let (report, records) = run(Setup {
+fn a_run_stops_at_count_records_never_splitting_a_group() {
+    let Outcome {
+        report, records, ..
+    } = run(Setup {
         count: Some(3_000),
         faults: faulty(),
         ..Setup::default()
     });
-    assert_eq!(report.records, 3_000);
-    assert_eq!(records.len(), 3_000);
+    // An order and its sale go out together, so the last record may be one short of the count.
+    assert!(
+        (2_999..=3_000).contains(&report.records),
+        "{}",
+        report.records
+    );
+    assert_eq!(records.len() as u64, report.records);
     assert_eq!(report.stop, StopReason::Count);
-    assert_eq!(report.per_stream.iter().sum::<u64>(), 3_000);
+    assert_eq!(report.per_stream.iter().sum::<u64>(), report.records);
     let labelled = records.iter().filter(|r| r.fault.is_some()).count() as u64;
     assert_eq!(report.faults.values().sum::<u64>(), labelled);
 }
@@ -158,9 +233,9 @@ fn the_same_seed_gives_the_same_records_in_the_same_order() {
         faults: faulty(),
         ..Setup::default()
     };
-    let (_, a) = run(setup(42));
-    let (_, b) = run(setup(42));
-    let (_, c) = run(setup(43));
+    let a = run(setup(42)).records;
+    let b = run(setup(42)).records;
+    let c = run(setup(43)).records;
     assert_eq!(without_ts(&a), without_ts(&b));
     assert_ne!(without_ts(&a), without_ts(&c));
 }
@@ -173,8 +248,10 @@ fn a_simulated_run_is_identical_to_the_millisecond_and_ends_at_the_span() {
         simulated: Some((MONDAY, Some(MONDAY + HOUR), 5.0, DiurnalCurve::flat())),
         ..Setup::default()
     };
-    let (report, a) = run(setup());
-    let (_, b) = run(setup());
+    let Outcome {
+        report, records: a, ..
+    } = run(setup());
+    let b = run(setup()).records;
     assert_eq!(a, b);
     assert_eq!(report.stop, StopReason::SpanEnd);
     assert!(
@@ -190,7 +267,7 @@ fn a_simulated_run_is_identical_to_the_millisecond_and_ends_at_the_span() {
 
 #[test]
 fn payments_follow_their_order_and_shipments_a_settled_payment() {
-    let (_, records) = run(Setup {
+    let Outcome { records, .. } = run(Setup {
         count: Some(20_000),
         faults: faulty(),
         ..Setup::default()
@@ -223,6 +300,7 @@ fn payments_follow_their_order_and_shipments_a_settled_payment() {
                 shipments += 1;
             }
             Event::Interaction(i) => assert_eq!(r.key, i.session_id),
+            Event::Inventory(_) | Event::Price(_) => {}
         }
     }
     assert!(
@@ -233,9 +311,10 @@ fn payments_follow_their_order_and_shipments_a_settled_payment() {
 
 #[test]
 fn the_observed_mix_matches_the_normalised_weights() {
-    let (_, records) = run(Setup {
+    let Outcome { records, .. } = run(Setup {
         count: Some(60_000),
         weights: (3.5, 1.5),
+        counts: PLENTY,
         faults: faulty(),
         ..Setup::default()
     });
@@ -262,7 +341,7 @@ fn payment_and_shipment_shares_match_their_probabilities() {
         simulated: span,
         ..Setup::default()
     };
-    let (_, records) = run(setup);
+    let Outcome { records, .. } = run(setup);
     // Only orders old enough for all their follow-ups to be due (payment <= 2 s, shipment <= 62 s).
     let horizon = records.last().unwrap().event.ts() - 70_000;
     let old: HashSet<&str> = records
@@ -303,7 +382,9 @@ fn payment_and_shipment_shares_match_their_probabilities() {
 
 #[test]
 fn fault_rates_match_the_configuration_and_every_fault_is_labelled() {
-    let (report, records) = run(Setup {
+    let Outcome {
+        report, records, ..
+    } = run(Setup {
         count: Some(100_000),
         faults: faulty(),
         ..Setup::default()
@@ -342,7 +423,7 @@ fn duplicates_repeat_an_earlier_record_unchanged() {
         p_duplicate: 0.05,
         ..FaultPolicy::none()
     };
-    let (_, records) = run(Setup {
+    let Outcome { records, .. } = run(Setup {
         count: Some(5_000),
         faults,
         ..Setup::default()
@@ -370,7 +451,7 @@ fn semantic_bad_records_break_exactly_one_rule_and_keep_the_good_stream_whole() 
         p_bad: 0.2,
         ..FaultPolicy::none()
     };
-    let (_, records) = run(Setup {
+    let Outcome { records, .. } = run(Setup {
         count: Some(5_000),
         faults,
         ..Setup::default()
@@ -409,7 +490,7 @@ fn hourly_counts_over_48_simulated_hours_follow_the_diurnal_curve() {
         weekdays: None,
     };
     let span = Some((MONDAY, Some(MONDAY + 48 * HOUR), 1.0, curve.clone()));
-    let (_, records) = run(Setup {
+    let Outcome { records, .. } = run(Setup {
         count: None,
         simulated: span,
         ..Setup::default()
@@ -457,10 +538,14 @@ fn a_stop_request_ends_the_run_and_flushes() {
         DiurnalCurve::flat(),
         0,
     );
+    let generators = Generators {
+        services,
+        background: vec![],
+        world: world_with(COUNTS, 1, 0.0),
+    };
     let engine = Engine::new(
         config,
-        services,
-        Catalog::generate(5, 5, 1),
+        generators,
         Box::new(Captured::default()),
         clock,
         Pacer::Free,
@@ -468,4 +553,112 @@ fn a_stop_request_ends_the_run_and_flushes() {
     let report = engine.run(&Stopper::new(token, None)).unwrap();
     assert_eq!(report.stop, StopReason::Signal);
     assert_eq!(report.records, 0);
+}
+
+#[test]
+fn inventory_changes_replay_from_the_seeded_stock_to_the_ledger_and_never_go_negative() {
+    let o = run(Setup {
+        count: Some(30_000),
+        weights: (0.5, 0.2),
+        weights_inventory: 0.3,
+        background: true,
+        faults: faulty(),
+        ..Setup::default()
+    });
+    let name = |k: &StockKey| {
+        (
+            o.catalog.warehouses[k.warehouse as usize].clone(),
+            o.catalog.products[k.product as usize].product_id.clone(),
+        )
+    };
+    let mut stock: HashMap<(String, String), i32> =
+        o.initial.iter().map(|(k, l)| (name(k), l.qty)).collect();
+    let mut orders = HashSet::new();
+    let mut sales: HashMap<String, i32> = HashMap::new();
+    let mut kinds = HashSet::new();
+    let mut transfer_balance = 0;
+    for r in o.records.iter().filter(|r| !is_extra(r)) {
+        match &r.event {
+            Event::Order(order) => {
+                orders.insert(order.order_id.clone());
+                sales.insert(order.order_id.clone(), order.quantity);
+            }
+            Event::Inventory(c) => {
+                let key = (c.warehouse_id.clone(), c.product_id.clone());
+                assert_eq!(r.key, format!("{}:{}", key.0, key.1));
+                let before = stock[&key];
+                assert_eq!(
+                    c.previous_qty, before,
+                    "previous_qty chains from the last new_qty of {key:?}"
+                );
+                assert_eq!(c.new_qty, c.previous_qty + c.quantity_delta);
+                assert!(c.new_qty >= 0, "stock never negative");
+                stock.insert(key, c.new_qty);
+                kinds.insert(c.change_type);
+                match c.change_type {
+                    ChangeType::Sale => {
+                        let order = c.order_id.as_ref().expect("a sale names its order");
+                        assert!(orders.contains(order), "the order came first");
+                        assert_eq!(
+                            sales.remove(order),
+                            Some(-c.quantity_delta),
+                            "one sale per order, of its quantity"
+                        );
+                    }
+                    ChangeType::Restock => {
+                        assert!(c.supplier_id.is_some() && c.cost_per_unit.is_some())
+                    }
+                    ChangeType::Transfer => transfer_balance += c.quantity_delta,
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+    }
+    assert!(
+        sales.len() <= 1,
+        "every order but maybe the last has its sale: {sales:?}"
+    );
+    assert_eq!(transfer_balance, 0, "transfers move stock, never create it");
+    assert_eq!(kinds.len(), 6, "every change type occurs: {kinds:?}");
+    for (key, _) in &o.initial {
+        let final_qty = o.ledger.level(*key).unwrap().qty;
+        assert_eq!(
+            stock[&name(key)],
+            final_qty,
+            "the replay ends at the ledger for {:?}",
+            name(key)
+        );
+    }
+}
+
+#[test]
+fn orders_after_a_price_change_are_priced_at_the_new_price() {
+    let o = run(Setup {
+        count: Some(20_000),
+        background: true,
+        ..Setup::default()
+    });
+    let mut price: HashMap<String, f64> = o
+        .catalog
+        .products
+        .iter()
+        .map(|p| (p.product_id.clone(), p.price_usd()))
+        .collect();
+    let mut changes = 0;
+    for r in &o.records {
+        match &r.event {
+            Event::Price(c) => {
+                assert_eq!(
+                    price[&c.product_id], c.old_price,
+                    "old_price is the price in effect"
+                );
+                price.insert(c.product_id.clone(), c.new_price);
+                changes += 1;
+            }
+            Event::Order(order) => assert_eq!(order.unit_price, Some(price[&order.product_id])),
+            _ => {}
+        }
+    }
+    assert!(changes > 10, "{changes} price changes");
 }

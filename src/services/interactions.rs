@@ -7,6 +7,7 @@ use rand::Rng;
 
 use super::{weighted, Ctx, Emission, Service};
 use crate::domain::events::{CustomerInteraction, Event, InteractionType};
+use crate::domain::ports::RepositoryError;
 use crate::domain::record::Record;
 
 const TYPES: [(InteractionType, u32); 7] = [
@@ -86,10 +87,11 @@ impl Service for InteractionService {
         "interactions"
     }
 
-    fn emit(&mut self, ctx: &mut Ctx<'_>, out: &mut Emission) {
-        let user_idx = ctx.catalog.pick_user(ctx.rng);
+    fn emit(&mut self, ctx: &mut Ctx<'_>, out: &mut Emission) -> Result<(), RepositoryError> {
+        let user_idx = ctx.world.customer(ctx.rng, ctx.now_ms)?;
         let session = self.session_for(user_idx, ctx);
-        let user = &ctx.catalog.users[user_idx];
+        let catalog = &ctx.world.catalog;
+        let user = &catalog.users[user_idx];
         let kind = weighted(ctx.rng, &TYPES);
         let (product_id, search_query, page_url, duration_ms) = match kind {
             InteractionType::Search => {
@@ -108,7 +110,7 @@ impl Service for InteractionService {
                 Some(ctx.rng.random_range(30_000..=900_000)),
             ),
             InteractionType::PageView => {
-                let p = &ctx.catalog.products[ctx.catalog.pick_product(ctx.rng)].product_id;
+                let p = &catalog.products[catalog.pick_product(ctx.rng)].product_id;
                 let url = format!("/products/{p}");
                 (
                     Some(p.clone()),
@@ -118,7 +120,7 @@ impl Service for InteractionService {
                 )
             }
             other => {
-                let p = &ctx.catalog.products[ctx.catalog.pick_product(ctx.rng)].product_id;
+                let p = &catalog.products[catalog.pick_product(ctx.rng)].product_id;
                 let url = match other {
                     InteractionType::Review => format!("/products/{p}/reviews"),
                     InteractionType::WishlistAdd => "/wishlist".to_owned(),
@@ -141,39 +143,39 @@ impl Service for InteractionService {
                 duration_ms,
                 user_agent: session.user_agent,
                 ip_address: session.ip,
-                country: user.country,
+                country: user.country.clone(),
                 ts: 0,
             }),
         ));
+        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::catalog::Catalog;
     use crate::domain::ids::IdGen;
+    use crate::services::testing::world;
     use crate::services::DetRng;
     use rand::SeedableRng;
     use std::collections::{HashMap, HashSet};
 
     fn run(n: usize, p_new: f64, cache: usize) -> Vec<CustomerInteraction> {
-        let catalog = Catalog::generate(30, 10, 1);
+        let mut w = world(0.0);
         let mut rng = DetRng::seed_from_u64(3);
         let mut ids = IdGen::new(3);
         let mut svc = InteractionService::new(p_new, NonZeroUsize::new(cache).unwrap());
         (0..n)
             .map(|_| {
                 let mut out = Emission::default();
-                svc.emit(
-                    &mut Ctx {
-                        rng: &mut rng,
-                        ids: &mut ids,
-                        catalog: &catalog,
-                    },
-                    &mut out,
-                );
-                match out.records.pop().unwrap().1.event {
+                let mut ctx = Ctx {
+                    rng: &mut rng,
+                    ids: &mut ids,
+                    world: &mut w,
+                    now_ms: 0,
+                };
+                svc.emit(&mut ctx, &mut out).unwrap();
+                match out.groups.pop().unwrap().1.remove(0).event {
                     Event::Interaction(i) => i,
                     other => panic!("unexpected {other:?}"),
                 }

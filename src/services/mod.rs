@@ -1,46 +1,64 @@
 //! Weighted services: each turns random draws into records; the engine picks one per step by weight.
 
 pub mod interactions;
+pub mod inventory;
 pub mod orders;
+pub mod prices;
+pub mod world;
 
 use rand::Rng;
 use rand_pcg::Pcg64Mcg;
 
-use crate::domain::catalog::Catalog;
 use crate::domain::events::Millis;
 use crate::domain::ids::IdGen;
+use crate::domain::ports::RepositoryError;
 use crate::domain::record::Record;
+pub use world::World;
 
 /// The random generator every service draws from: small, fast and stable across versions.
 pub type DetRng = Pcg64Mcg;
 
-/// What a service may read and draw from while it emits.
+/// What a service may read, draw from and change while it emits.
 pub struct Ctx<'a> {
     pub rng: &'a mut DetRng,
     pub ids: &'a mut IdGen,
-    pub catalog: &'a Catalog,
+    pub world: &'a mut World,
+    /// Logical time of this step.
+    pub now_ms: Millis,
 }
 
-/// Records a service emitted, each due `delay_ms` after the emitting step (0 = now).
+/// Groups of records a service emitted, each due `delay_ms` after the emitting step (0 = now).
+/// A group is published whole or not at all (an order and its sale, a transfer's two legs).
 #[derive(Debug, Default)]
 pub struct Emission {
-    pub records: Vec<(Millis, Record)>,
+    pub groups: Vec<(Millis, Vec<Record>)>,
 }
 
 impl Emission {
     pub fn now(&mut self, record: Record) {
-        self.records.push((0, record));
+        self.groups.push((0, vec![record]));
+    }
+
+    pub fn group_now(&mut self, records: Vec<Record>) {
+        self.groups.push((0, records));
     }
 
     pub fn after(&mut self, delay_ms: Millis, record: Record) {
-        self.records.push((delay_ms, record));
+        self.groups.push((delay_ms, vec![record]));
+    }
+
+    pub fn records(&self) -> usize {
+        self.groups.iter().map(|(_, g)| g.len()).sum()
     }
 }
 
 /// A generator of one family of records.
+///
+/// # Errors
+/// [`RepositoryError`] when a port it needs (a sign-up insert) fails.
 pub trait Service: Send {
     fn name(&self) -> &'static str;
-    fn emit(&mut self, ctx: &mut Ctx<'_>, out: &mut Emission);
+    fn emit(&mut self, ctx: &mut Ctx<'_>, out: &mut Emission) -> Result<(), RepositoryError>;
 }
 
 /// Services with normalised weights; zero-weight services are never picked.
@@ -98,6 +116,37 @@ pub fn weighted<T: Copy, R: Rng>(rng: &mut R, items: &[(T, u32)]) -> T {
     items[items.len() - 1].0
 }
 
+/// Helpers for unit tests of services and the engine: a world on the memory adapters.
+#[cfg(test)]
+pub mod testing {
+    use super::World;
+    use crate::adapters::memory::{MemoryLedger, MemoryStore};
+    use crate::domain::ports::ReferenceStore;
+    use crate::domain::reference::SeedCounts;
+
+    pub const COUNTS: SeedCounts = SeedCounts {
+        users: 50,
+        products: 30,
+        warehouses: 4,
+        suppliers: 8,
+    };
+
+    pub fn world(p_signup: f64) -> World {
+        world_with(COUNTS, 1, p_signup)
+    }
+
+    pub fn world_with(counts: SeedCounts, seed: u64, p_signup: f64) -> World {
+        let mut store = MemoryStore::generate(counts, seed);
+        let (catalog, levels) = store.load().expect("memory never fails");
+        World::new(
+            catalog,
+            Box::new(store),
+            Box::new(MemoryLedger::new(levels)),
+            p_signup,
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,7 +156,9 @@ mod tests {
         fn name(&self) -> &'static str {
             self.0
         }
-        fn emit(&mut self, _: &mut Ctx<'_>, _: &mut Emission) {}
+        fn emit(&mut self, _: &mut Ctx<'_>, _: &mut Emission) -> Result<(), RepositoryError> {
+            Ok(())
+        }
     }
 
     #[test]

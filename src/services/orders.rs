@@ -1,11 +1,18 @@
-//! Order chains: an order priced from the catalog, maybe a payment, and a shipment only after a SETTLED payment.
+//! Order chains: an order priced from the catalog together with the SALE that takes its stock,
+//! maybe a payment, and a shipment only after a SETTLED payment.
 
 use rand::Rng;
 
+use super::inventory::change;
+use super::world::Sale;
 use super::{weighted, Ctx, Emission, Service};
 use crate::domain::catalog::cents_to_usd;
-use crate::domain::events::{Event, Order, Payment, PaymentMethod, PaymentStatus, Shipment};
-use crate::domain::record::Record;
+use crate::domain::events::{
+    ChangeType, Event, Order, Payment, PaymentMethod, PaymentStatus, Shipment,
+};
+use crate::domain::inventory::StockKey;
+use crate::domain::ports::RepositoryError;
+use crate::domain::record::{Effect, Record};
 
 pub const CARRIERS: [&str; 3] = ["UPS", "DHL", "FEDEX"];
 const QUANTITIES: [(i32, u32); 5] = [(1, 60), (2, 25), (3, 10), (4, 3), (5, 2)];
@@ -25,39 +32,95 @@ pub struct OrderService {
     pub p_shipment: f64,
 }
 
+/// A warehouse that can fill `quantity` of product `p` right now, if any.
+fn fillable(ctx: &mut Ctx<'_>, p: usize, quantity: i32) -> Option<StockKey> {
+    let ledger = &ctx.world.ledger;
+    let able: Vec<StockKey> = ctx.world.catalog.stocked_at[p]
+        .iter()
+        .map(|&w| StockKey {
+            warehouse: w,
+            product: p as u32,
+        })
+        .filter(|k| ledger.level(*k).is_some_and(|l| l.available() >= quantity))
+        .collect();
+    (!able.is_empty()).then(|| able[ctx.rng.random_range(0..able.len())])
+}
+
 impl Service for OrderService {
     fn name(&self) -> &'static str {
         "orders"
     }
 
-    fn emit(&mut self, ctx: &mut Ctx<'_>, out: &mut Emission) {
-        let user = &ctx.catalog.users[ctx.catalog.pick_user(ctx.rng)];
-        let product = &ctx.catalog.products[ctx.catalog.pick_product(ctx.rng)];
+    fn emit(&mut self, ctx: &mut Ctx<'_>, out: &mut Emission) -> Result<(), RepositoryError> {
+        let u = ctx.world.customer(ctx.rng, ctx.now_ms)?;
+        let p = ctx.world.catalog.pick_product(ctx.rng);
         let quantity = weighted(ctx.rng, &QUANTITIES);
+        let Some(key) = fillable(ctx, p, quantity) else {
+            return Ok(()); // out of stock everywhere: no order
+        };
+        let product = &ctx.world.catalog.products[p];
         let amount = cents_to_usd(product.price_cents * i64::from(quantity));
         let order_id = ctx.ids.next("ord");
         let trace_id = Some(ctx.ids.next("tr"));
-        let record = |event| Record::new(order_id.clone(), trace_id.clone(), event);
-        out.now(record(Event::Order(Order {
+        let order = Record::new(
+            order_id.clone(),
+            trace_id.clone(),
+            Event::Order(Order {
+                order_id: order_id.clone(),
+                user_id: ctx.world.catalog.users[u].user_id.clone(),
+                product_id: product.product_id.clone(),
+                amount,
+                currency: "USD",
+                ts: 0,
+                quantity,
+                unit_price: Some(product.price_usd()),
+            }),
+        );
+        let mut sale = change(
+            ctx,
+            key,
+            ChangeType::Sale,
+            Effect::Stock {
+                key,
+                requested: -quantity,
+            },
+        );
+        sale.trace_id = trace_id.clone();
+        if let Event::Inventory(c) = &mut sale.event {
+            c.order_id = Some(order_id.clone());
+            c.reason = Some("order".into());
+        }
+        out.group_now(vec![order, sale]);
+        ctx.world.remember_sale(Sale {
             order_id: order_id.clone(),
-            user_id: user.user_id.clone(),
-            product_id: product.product_id.clone(),
-            amount,
-            currency: "USD",
-            ts: 0,
+            key,
             quantity,
-            unit_price: Some(product.price_usd()),
-        })));
+        });
+        self.follow_ups(ctx, out, &order_id, &trace_id, amount);
+        Ok(())
+    }
+}
+
+impl OrderService {
+    fn follow_ups(
+        &self,
+        ctx: &mut Ctx<'_>,
+        out: &mut Emission,
+        order_id: &str,
+        trace_id: &Option<String>,
+        amount: f64,
+    ) {
         if !ctx.rng.random_bool(self.p_payment) {
             return;
         }
+        let record = |event| Record::new(order_id.to_owned(), trace_id.clone(), event);
         let status = weighted(ctx.rng, &STATUSES);
         let paid_after = ctx.rng.random_range(10..=2_000);
         out.after(
             paid_after,
             record(Event::Payment(Payment {
                 payment_id: ctx.ids.next("pay"),
-                order_id: order_id.clone(),
+                order_id: order_id.to_owned(),
                 method: weighted(ctx.rng, &METHODS),
                 status,
                 ts: 0,
@@ -72,7 +135,7 @@ impl Service for OrderService {
             shipped_after,
             record(Event::Shipment(Shipment {
                 shipment_id: ctx.ids.next("shp"),
-                order_id: order_id.clone(),
+                order_id: order_id.to_owned(),
                 carrier: CARRIERS[ctx.rng.random_range(0..CARRIERS.len())],
                 eta_days: ctx.rng.random_range(1..=5),
                 ts: 0,
@@ -84,64 +147,83 @@ impl Service for OrderService {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::catalog::Catalog;
     use crate::domain::ids::IdGen;
+    use crate::services::testing::world;
     use crate::services::DetRng;
     use rand::SeedableRng;
 
-    fn chains(n: usize, p_payment: f64, p_shipment: f64) -> Vec<Vec<(i64, Record)>> {
-        let catalog = Catalog::generate(20, 20, 1);
+    /// One order's groups with their delays.
+    type Chain = Vec<(i64, Vec<Record>)>;
+
+    fn chains(n: usize, p_payment: f64, p_shipment: f64) -> (Vec<Chain>, crate::services::World) {
+        let mut w = world(0.0);
         let mut rng = DetRng::seed_from_u64(5);
         let mut ids = IdGen::new(5);
         let mut svc = OrderService {
             p_payment,
             p_shipment,
         };
-        (0..n)
+        let chains = (0..n)
             .map(|_| {
                 let mut out = Emission::default();
                 let mut ctx = Ctx {
                     rng: &mut rng,
                     ids: &mut ids,
-                    catalog: &catalog,
+                    world: &mut w,
+                    now_ms: 0,
                 };
-                svc.emit(&mut ctx, &mut out);
-                out.records
+                svc.emit(&mut ctx, &mut out).unwrap();
+                out.groups
             })
-            .collect()
+            .filter(|g| !g.is_empty())
+            .collect();
+        (chains, w)
     }
 
     #[test]
-    fn an_order_amount_is_quantity_times_the_catalog_price() {
-        let catalog = Catalog::generate(20, 20, 1);
-        for chain in chains(200, 1.0, 1.0) {
-            let Event::Order(o) = &chain[0].1.event else {
-                panic!("chain starts with an order")
+    fn an_order_is_priced_from_the_catalog_and_grouped_with_its_sale() {
+        let (chains, w) = chains(200, 1.0, 1.0);
+        for chain in chains {
+            let [order, sale] = &chain[0].1[..] else {
+                panic!("order and sale together")
             };
-            let p = catalog
+            let (Event::Order(o), Event::Inventory(s)) = (&order.event, &sale.event) else {
+                panic!()
+            };
+            let p = w
+                .catalog
                 .products
                 .iter()
                 .find(|p| p.product_id == o.product_id)
                 .unwrap();
             assert_eq!(o.unit_price, Some(p.price_usd()));
             assert!((o.amount - f64::from(o.quantity) * p.price_usd()).abs() < 1e-9);
+            assert_eq!(
+                (s.change_type, &s.order_id, &s.product_id),
+                (ChangeType::Sale, &Some(o.order_id.clone()), &o.product_id)
+            );
+            assert_eq!(
+                sale.effect.map(
+                    |e| matches!(e, Effect::Stock { requested, .. } if requested == -o.quantity)
+                ),
+                Some(true)
+            );
         }
     }
 
     #[test]
     fn shipments_follow_only_settled_payments_later_and_share_the_order_key() {
         let mut shipped = 0;
-        for chain in chains(500, 1.0, 1.0) {
-            let key = &chain[0].1.key;
-            assert!(chain
-                .iter()
-                .all(|(_, r)| &r.key == key && r.trace_id == chain[0].1.trace_id));
-            if let Some((ship_delay, _)) = chain.get(2) {
-                let Event::Payment(p) = &chain[1].1.event else {
+        for chain in chains(500, 1.0, 1.0).0 {
+            let key = &chain[0].1[0].key;
+            assert!(chain[1..].iter().all(|(_, g)| &g[0].key == key));
+            if let Some((ship_delay, ship)) = chain.get(2) {
+                let Event::Payment(p) = &chain[1].1[0].event else {
                     panic!("payment second")
                 };
                 assert_eq!(p.status, PaymentStatus::Settled);
                 assert!(*ship_delay > chain[1].0);
+                assert!(matches!(ship[0].event, Event::Shipment(_)));
                 shipped += 1;
             }
         }
@@ -149,7 +231,32 @@ mod tests {
     }
 
     #[test]
-    fn with_payment_probability_zero_only_orders_are_emitted() {
-        assert!(chains(100, 0.0, 1.0).iter().all(|c| c.len() == 1));
+    fn with_payment_probability_zero_only_the_order_and_its_sale_are_emitted() {
+        assert!(chains(100, 0.0, 1.0).0.iter().all(|c| c.len() == 1));
+    }
+
+    #[test]
+    fn sign_ups_are_stored_before_an_order_names_them() {
+        let mut w = world(1.0);
+        let before = w.catalog.users.len();
+        let (mut rng, mut ids) = (DetRng::seed_from_u64(1), IdGen::new(1));
+        let mut out = Emission::default();
+        let mut ctx = Ctx {
+            rng: &mut rng,
+            ids: &mut ids,
+            world: &mut w,
+            now_ms: 0,
+        };
+        OrderService {
+            p_payment: 0.0,
+            p_shipment: 0.0,
+        }
+        .emit(&mut ctx, &mut out)
+        .unwrap();
+        assert_eq!(w.catalog.users.len(), before + 1);
+        assert_eq!(
+            w.catalog.users[before].user_id,
+            format!("U{:06}", before + 1)
+        );
     }
 }

@@ -170,7 +170,7 @@ fn check_rules(rows: &[Row], catalog: &Catalog) {
     let users: HashMap<&str, &str> = catalog
         .users
         .iter()
-        .map(|u| (u.user_id.as_str(), u.country))
+        .map(|u| (u.user_id.as_str(), u.country.as_str()))
         .collect();
     let prices: HashMap<&str, f64> = catalog
         .products

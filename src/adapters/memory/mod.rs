@@ -1,16 +1,72 @@
-//! The embedded default store: reference data generated in memory from the seed.
+//! The embedded default store: reference data generated in memory from the seed, and an
+//! in-memory stock ledger (the truth when inventory is Kafka-canonical).
 
-use crate::domain::catalog::Catalog;
-use crate::domain::ports::{CatalogRepository, RepositoryError};
+use crate::domain::catalog::{Catalog, StockLevels, User};
+use crate::domain::inventory::{Applied, StockBook, StockKey, StockLevel};
+use crate::domain::ports::{ReferenceStore, RepositoryError, StockLedger};
+use crate::domain::reference::{ReferenceData, SeedCounts, Segment};
 
+/// The reference tables, in memory.
 pub struct MemoryStore {
-    pub users: usize,
-    pub products: usize,
-    pub seed: u64,
+    data: ReferenceData,
 }
 
-impl CatalogRepository for MemoryStore {
-    fn load_catalog(&self) -> Result<Catalog, RepositoryError> {
-        Ok(Catalog::generate(self.users, self.products, self.seed))
+impl MemoryStore {
+    pub fn generate(counts: SeedCounts, seed: u64) -> Self {
+        Self {
+            data: ReferenceData::generate(counts, seed),
+        }
+    }
+
+    pub fn data(&self) -> &ReferenceData {
+        &self.data
+    }
+}
+
+impl ReferenceStore for MemoryStore {
+    fn load(&mut self) -> Result<(Catalog, StockLevels), RepositoryError> {
+        Ok(Catalog::from_reference(&self.data))
+    }
+
+    fn insert_user(&mut self, user: &User, segment: &Segment) -> Result<(), RepositoryError> {
+        self.data.users.push(user.clone());
+        self.data.segments.push(segment.clone());
+        Ok(())
+    }
+
+    fn update_price(&mut self, product_id: &str, price_cents: i64) -> Result<(), RepositoryError> {
+        let product = self
+            .data
+            .products
+            .iter_mut()
+            .find(|p| p.product_id == product_id)
+            .ok_or_else(|| RepositoryError(format!("no product {product_id}")))?;
+        product.price_cents = price_cents;
+        Ok(())
+    }
+}
+
+/// Stock in memory: the ledger of record in Kafka-canonical mode.
+pub struct MemoryLedger {
+    book: StockBook,
+}
+
+impl MemoryLedger {
+    pub fn new(levels: StockLevels) -> Self {
+        Self {
+            book: StockBook::new(levels),
+        }
+    }
+}
+
+impl StockLedger for MemoryLedger {
+    fn level(&self, key: StockKey) -> Option<StockLevel> {
+        self.book.level(key)
+    }
+
+    fn apply(&mut self, key: StockKey, requested: i32) -> Result<Applied, RepositoryError> {
+        self.book
+            .apply(key, requested)
+            .ok_or_else(|| RepositoryError(format!("no stock row for {key:?}")))
     }
 }

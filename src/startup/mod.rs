@@ -1,31 +1,29 @@
 //! Wiring: settings -> store -> publisher (registry, topics) -> services -> engine, and the run's lifecycle.
 
+mod publisher;
+mod world;
+
 use std::num::NonZeroUsize;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
-use crate::adapters::avro::{schema_text, subject};
-use crate::adapters::kafka::{ensure_topics, KafkaPublisher};
-use crate::adapters::memory::MemoryStore;
-use crate::adapters::registry::{RegistryClient, WireEncoder};
-use crate::adapters::sinks::file::FileSink;
-use crate::adapters::sinks::null::NullSink;
-use crate::adapters::sinks::stdout::JsonLinesSink;
-use crate::adapters::sinks::TopicCounter;
-use crate::config::{redact, PacingKind, Secret, Settings, SinkKind};
+use crate::config::{describe_dsn, redact, PacingKind, Secret, Settings, SinkKind, StoreKind};
 use crate::domain::faults::FaultPolicy;
-use crate::domain::ports::{CatalogRepository, Clock, EventPublisher};
+use crate::domain::ports::Clock;
 use crate::domain::stream::{Stream, TopicNames};
 use crate::domain::traffic::DiurnalCurve;
 use crate::engine::clock::{EventClock, Spacing, Stamping, SystemClock};
 use crate::engine::pacing::Pacer;
-use crate::engine::{Engine, EngineConfig, RunReport, Stopper};
+use crate::engine::{Engine, EngineConfig, Generators, RunReport, Stopper};
 use crate::services::interactions::InteractionService;
+use crate::services::inventory::InventoryService;
 use crate::services::orders::OrderService;
-use crate::services::ServiceTable;
+use crate::services::prices::PriceService;
+use crate::services::{Service, ServiceTable};
 use crate::summary;
+pub use world::{data_seed, migrate_only, postgres_canonical, seed_counts, seed_only};
 
 /// Runs until a stop condition or a signal; prints the summary. Exit code 1 on any failure.
 pub async fn run_until_stopped(settings: Settings) -> ExitCode {
@@ -49,6 +47,20 @@ pub async fn run_until_stopped(settings: Settings) -> ExitCode {
     }
 }
 
+/// Prints a one-shot command's outcome (secrets redacted); exit code 1 on failure.
+pub fn report(outcome: anyhow::Result<String>, settings: &Settings) -> ExitCode {
+    match outcome {
+        Ok(line) => {
+            eprintln!("{line}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("retailgen: {}", redacted(&e, &settings.secrets()));
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn redacted(e: &anyhow::Error, secrets: &[Secret]) -> String {
     let refs: Vec<&Secret> = secrets.iter().collect();
     redact(&format!("{e:#}"), &refs)
@@ -58,13 +70,8 @@ fn redacted(e: &anyhow::Error, secrets: &[Secret]) -> String {
 pub async fn run(settings: Settings, cancel: CancellationToken) -> anyhow::Result<RunReport> {
     let seed = settings.run.seed.unwrap_or_else(rand::random);
     let topics = topic_names(&settings);
-    let store = MemoryStore {
-        users: settings.store.seed_users,
-        products: settings.store.seed_products,
-        seed,
-    };
-    let catalog = store.load_catalog().context("loading reference data")?;
-    let publisher = build_publisher(&settings, &topics, seed).await?;
+    let world = world::build_world(&settings).await?;
+    let publisher = publisher::build_publisher(&settings, &topics, seed).await?;
     eprintln!("{}", banner(&settings, seed));
     let config = EngineConfig {
         seed,
@@ -74,14 +81,12 @@ pub async fn run(settings: Settings, cancel: CancellationToken) -> anyhow::Resul
         faults: faults(&settings),
     };
     let (clock, pacer) = timing(&settings);
-    let engine = Engine::new(
-        config,
-        services(&settings),
-        catalog,
-        publisher,
-        clock,
-        pacer,
-    );
+    let generators = Generators {
+        services: services(&settings),
+        background: background(&settings),
+        world,
+    };
+    let engine = Engine::new(config, generators, publisher, clock, pacer);
     let stopper = Stopper::new(cancel, settings.run.duration);
     let report = tokio::task::spawn_blocking(move || engine.run(&stopper))
         .await
@@ -96,6 +101,8 @@ pub fn topic_names(s: &Settings) -> TopicNames {
             Stream::Payments => &s.topics.payments,
             Stream::Shipments => &s.topics.shipments,
             Stream::CustomerInteractions => &s.topics.customer_interactions,
+            Stream::InventoryChanges => &s.topics.inventory_changes,
+            Stream::PriceChanges => &s.topics.price_changes,
         }
         .clone()
     }))
@@ -120,7 +127,19 @@ pub fn services(s: &Settings) -> ServiceTable {
                 sessions,
             )),
         ),
+        (s.weights.inventory, Box::new(InventoryService::new())),
     ])
+}
+
+/// Background mutations, each with its chance per generated record.
+pub fn background(s: &Settings) -> Vec<(f64, Box<dyn Service>)> {
+    vec![
+        (
+            s.mutations.p_update_inventory,
+            Box::new(InventoryService::background()),
+        ),
+        (s.mutations.p_update_price, Box::new(PriceService)),
+    ]
 }
 
 /// The traffic shape of the day.
@@ -183,57 +202,6 @@ pub fn faults(s: &Settings) -> FaultPolicy {
     }
 }
 
-async fn build_publisher(
-    s: &Settings,
-    topics: &TopicNames,
-    seed: u64,
-) -> anyhow::Result<Box<dyn EventPublisher>> {
-    let counter = TopicCounter::new(topics.clone());
-    Ok(match s.run.sink {
-        SinkKind::Stdout => Box::new(JsonLinesSink::new(std::io::stdout(), counter)),
-        SinkKind::Null => Box::new(NullSink::new(
-            Box::new(WireEncoder::with_local_ids()),
-            counter,
-        )),
-        SinkKind::File => Box::new(FileSink::create(&s.run.out_dir, topics.clone(), seed)?),
-        SinkKind::Kafka => {
-            let ids = register_schemas(s, topics).await?;
-            let names: Vec<String> = topics.iter().map(|(_, t)| t.to_owned()).collect();
-            let created = ensure_topics(
-                &s.kafka,
-                &names,
-                s.topics.partitions,
-                s.topics.replication_factor,
-            )
-            .await
-            .context("preparing topics")?;
-            if !created.is_empty() {
-                tracing::info!("created topics {}", created.join(", "));
-            }
-            Box::new(KafkaPublisher::new(
-                &s.kafka,
-                topics.clone(),
-                Box::new(WireEncoder::new(ids)),
-            )?)
-        }
-    })
-}
-
-/// Registers every stream's schema under `<topic>-value` before anything is produced.
-async fn register_schemas(
-    s: &Settings,
-    topics: &TopicNames,
-) -> anyhow::Result<[u32; Stream::COUNT]> {
-    let client = RegistryClient::new(&s.registry)?;
-    let mut ids = [0u32; Stream::COUNT];
-    for (stream, topic) in topics.iter() {
-        ids[stream.index()] = client
-            .register(&subject(topic), schema_text(stream))
-            .await?;
-    }
-    Ok(ids)
-}
-
 fn banner(s: &Settings, seed: u64) -> String {
     let sink = match s.run.sink {
         SinkKind::Stdout => "stdout (JSON lines)".to_owned(),
@@ -259,10 +227,24 @@ fn banner(s: &Settings, seed: u64) -> String {
         Some(_) => format!("{rate} in simulated event time (--from), as fast as the sink allows"),
         None => rate,
     };
+    let store = match s.store.kind {
+        StoreKind::Memory => format!(
+            "memory ({} users, {} products)",
+            s.store.seed_users, s.store.seed_products
+        ),
+        StoreKind::Postgres => format!(
+            "{} (inventory canonical in {})",
+            describe_dsn(&s.store.pg_dsn),
+            if postgres_canonical(s) {
+                "postgres"
+            } else {
+                "kafka"
+            }
+        ),
+    };
     format!(
-        "retailgen: sink={sink}; store={} ({} users, {} products); rate={rate}; seed={seed} (--seed {seed} reproduces this run)\n\
-         retailgen: switch with --sink stdout|kafka|file|null (kafka needs KAFKA_BOOTSTRAP and SCHEMA_REGISTRY_URL), --store memory; stop with Ctrl+C, --count N or --duration 10s",
-        s.store.kind, s.store.seed_users, s.store.seed_products
+        "retailgen: sink={sink}; store={store}; rate={rate}; seed={seed} (--seed {seed} reproduces this run)\n\
+         retailgen: switch with --sink stdout|kafka|file|null (kafka needs KAFKA_BOOTSTRAP and SCHEMA_REGISTRY_URL), --store memory|postgres (postgres needs PG_DSN); stop with Ctrl+C, --count N or --duration 10s"
     )
 }
 

@@ -1,0 +1,106 @@
+//! Postgres: migrations (refinery), deterministic seeding (COPY through deadpool-postgres), the
+//! reference store, the Postgres-canonical stock ledger and the mirror of a Kafka-canonical one.
+
+mod ledger;
+mod mirror;
+mod seed;
+mod store;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio_postgres::NoTls;
+
+use crate::config::{describe_dsn, Secret};
+use crate::domain::ports::RepositoryError;
+pub use ledger::PgLedger;
+pub use mirror::MirroredLedger;
+pub use seed::{seed, table_counts, SeedReport, TABLES};
+pub use store::PgStore;
+
+mod embedded {
+    refinery::embed_migrations!("migrations");
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PgError {
+    #[error("cannot connect to {target} (PG_DSN): {cause}")]
+    Connect { target: String, cause: String },
+    #[error("{what} failed: {cause}")]
+    Query { what: String, cause: String },
+    #[error("migrations failed: {0}")]
+    Migrate(String),
+}
+
+impl From<PgError> for RepositoryError {
+    fn from(e: PgError) -> Self {
+        RepositoryError(e.to_string())
+    }
+}
+
+/// A `Query` error for `what`.
+pub fn query_error(what: &str) -> impl FnOnce(tokio_postgres::Error) -> PgError + '_ {
+    move |e| PgError::Query {
+        what: what.to_owned(),
+        cause: e
+            .as_db_error()
+            .map_or_else(|| e.to_string(), |db| db.to_string()),
+    }
+}
+
+/// A small pool for `dsn`, checked by taking one connection.
+pub async fn connect(dsn: &Secret) -> Result<Pool, PgError> {
+    let target = describe_dsn(dsn);
+    let config: tokio_postgres::Config =
+        dsn.expose()
+            .parse()
+            .map_err(|e: tokio_postgres::Error| PgError::Connect {
+                target: target.clone(),
+                cause: e.to_string(),
+            })?;
+    let manager = Manager::from_config(
+        config,
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    let pool = Pool::builder(manager)
+        .max_size(4)
+        .build()
+        .map_err(|e| PgError::Connect {
+            target: target.clone(),
+            cause: e.to_string(),
+        })?;
+    let _probe = pool.get().await.map_err(|e| PgError::Connect {
+        target,
+        cause: e.to_string(),
+    })?;
+    Ok(pool)
+}
+
+/// Runs the embedded migrations; returns the names of those applied now.
+pub async fn migrate(dsn: &Secret) -> Result<Vec<String>, PgError> {
+    let target = describe_dsn(dsn);
+    let config: tokio_postgres::Config =
+        dsn.expose()
+            .parse()
+            .map_err(|e: tokio_postgres::Error| PgError::Connect {
+                target: target.clone(),
+                cause: e.to_string(),
+            })?;
+    let (mut client, connection) = config.connect(NoTls).await.map_err(|e| PgError::Connect {
+        target,
+        cause: e.to_string(),
+    })?;
+    let driver = tokio::spawn(connection);
+    let report = embedded::migrations::runner()
+        .run_async(&mut client)
+        .await
+        .map_err(|e| PgError::Migrate(e.to_string()))?;
+    drop(client);
+    let _ = driver.await;
+    Ok(report
+        .applied_migrations()
+        .iter()
+        .map(|m| m.to_string())
+        .collect())
+}

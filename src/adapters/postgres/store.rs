@@ -1,0 +1,130 @@
+//! The reference store in Postgres: loads the catalog, inserts sign-ups, updates prices.
+//! Its port is synchronous (the engine runs on a blocking thread), so calls wait on the runtime.
+
+use deadpool_postgres::Pool;
+use tokio::runtime::Handle;
+
+use super::{query_error, PgError};
+use crate::domain::catalog::{Catalog, Product, StockLevels, User, CATEGORIES};
+use crate::domain::ports::{ReferenceStore, RepositoryError};
+use crate::domain::reference::{ProductSupplier, Segment, StockRow};
+
+pub struct PgStore {
+    pool: Pool,
+    runtime: Handle,
+}
+
+impl PgStore {
+    /// `runtime` runs the queries; call the port from outside it (e.g. `spawn_blocking`).
+    pub fn new(pool: Pool, runtime: Handle) -> Self {
+        Self { pool, runtime }
+    }
+
+    async fn client(&self, what: &str) -> Result<deadpool_postgres::Object, PgError> {
+        self.pool.get().await.map_err(|e| PgError::Query {
+            what: what.into(),
+            cause: e.to_string(),
+        })
+    }
+
+    async fn load_rows(&self) -> Result<(Catalog, StockLevels), PgError> {
+        let what = "loading reference data";
+        let c = self.client(what).await?;
+        let q = |sql: &'static str| async { c.query(sql, &[]).await.map_err(query_error(what)) };
+        let users = q("SELECT user_id, email, coalesce(country, ''), (extract(epoch FROM created_at) * 1000)::bigint FROM users ORDER BY user_id")
+            .await?
+            .iter()
+            .map(|r| User { user_id: r.get(0), email: r.get(1), country: r.get(2), created_ms: r.get(3) })
+            .collect();
+        let products = q("SELECT product_id, title, coalesce(category, ''), (price_usd * 100)::bigint FROM products ORDER BY product_id")
+            .await?
+            .iter()
+            .map(|r| {
+                let category: String = r.get(2);
+                Product {
+                    product_id: r.get(0),
+                    title: r.get(1),
+                    category: CATEGORIES.iter().find(|c| **c == category).copied().unwrap_or("Other"),
+                    price_cents: r.get(3),
+                }
+            })
+            .collect();
+        let warehouses = q("SELECT warehouse_id FROM warehouses ORDER BY warehouse_id")
+            .await?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let offers: Vec<ProductSupplier> = q("SELECT product_id, supplier_id, (cost_usd * 100)::bigint, coalesce(lead_time_days, 0) FROM product_suppliers ORDER BY product_id, supplier_id")
+            .await?
+            .iter()
+            .map(|r| ProductSupplier { product_id: r.get(0), supplier_id: r.get(1), cost_cents: r.get(2), lead_time_days: r.get(3) })
+            .collect();
+        let stock: Vec<StockRow> = q("SELECT warehouse_id, product_id, qty, reserved_qty FROM warehouse_inventory ORDER BY warehouse_id, product_id")
+            .await?
+            .iter()
+            .map(|r| StockRow { warehouse_id: r.get(0), product_id: r.get(1), qty: r.get(2), reserved_qty: r.get(3) })
+            .collect();
+        Ok(Catalog::from_rows(
+            users, products, warehouses, &offers, &stock,
+        ))
+    }
+
+    async fn insert(&self, user: &User, segment: &Segment) -> Result<(), PgError> {
+        let what = format!("inserting sign-up {}", user.user_id);
+        let mut c = self.client(&what).await?;
+        let tx = c.transaction().await.map_err(query_error(&what))?;
+        let created = user.created_ms as f64 / 1000.0;
+        tx.execute(
+            "INSERT INTO users (user_id, email, country, created_at, updated_at) \
+             VALUES ($1, $2, $3, to_timestamp($4), now()) ON CONFLICT (user_id) DO NOTHING",
+            &[&user.user_id, &user.email, &user.country, &created],
+        )
+        .await
+        .map_err(query_error(&what))?;
+        tx.execute(
+            "INSERT INTO customer_segments (user_id, segment, lifetime_value, updated_at) \
+             VALUES ($1, $2, $3::bigint / 100.0, now()) ON CONFLICT (user_id) DO NOTHING",
+            &[
+                &segment.user_id,
+                &segment.segment,
+                &segment.lifetime_value_cents,
+            ],
+        )
+        .await
+        .map_err(query_error(&what))?;
+        tx.commit().await.map_err(query_error(&what))
+    }
+
+    async fn price(&self, product_id: &str, cents: i64) -> Result<(), PgError> {
+        let what = format!("updating the price of {product_id}");
+        let c = self.client(&what).await?;
+        let n = c
+            .execute(
+                "UPDATE products SET price_usd = $2::bigint / 100.0, updated_at = now() WHERE product_id = $1",
+                &[&product_id, &cents],
+            )
+            .await
+            .map_err(query_error(&what))?;
+        match n {
+            1 => Ok(()),
+            _ => Err(PgError::Query {
+                what,
+                cause: "no such product".into(),
+            }),
+        }
+    }
+}
+
+impl ReferenceStore for PgStore {
+    fn load(&mut self) -> Result<(Catalog, StockLevels), RepositoryError> {
+        Ok(self.runtime.block_on(self.load_rows())?)
+    }
+
+    fn insert_user(&mut self, user: &User, segment: &Segment) -> Result<(), RepositoryError> {
+        Ok(self.runtime.block_on(self.insert(user, segment))?)
+    }
+
+    fn update_price(&mut self, product_id: &str, price_cents: i64) -> Result<(), RepositoryError> {
+        Ok(self.runtime.block_on(self.price(product_id, price_cents))?)
+    }
+}

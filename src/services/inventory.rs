@@ -1,0 +1,200 @@
+//! Inventory changes: restocks from a product's suppliers at their cost, damage, returns of
+//! recent sales, transfers (an outbound and a matching inbound change) and audit adjustments.
+
+use rand::Rng;
+
+use super::{weighted, Ctx, Emission, Service};
+use crate::domain::catalog::cents_to_usd;
+use crate::domain::events::{ChangeType, Event, InventoryChange};
+use crate::domain::inventory::StockKey;
+use crate::domain::ports::RepositoryError;
+use crate::domain::record::{Effect, Record};
+
+const FULL_MIX: [(ChangeType, u32); 5] = [
+    (ChangeType::Restock, 30),
+    (ChangeType::Damage, 10),
+    (ChangeType::Return, 15),
+    (ChangeType::Transfer, 15),
+    (ChangeType::Adjustment, 30),
+];
+/// Background mutations (`P_UPDATE_INVENTORY`): what happens to stock without a customer.
+const BACKGROUND_MIX: [(ChangeType, u32); 2] =
+    [(ChangeType::Adjustment, 70), (ChangeType::Damage, 30)];
+
+pub struct InventoryService {
+    mix: &'static [(ChangeType, u32)],
+}
+
+impl InventoryService {
+    pub fn new() -> Self {
+        Self { mix: &FULL_MIX }
+    }
+
+    pub fn background() -> Self {
+        Self {
+            mix: &BACKGROUND_MIX,
+        }
+    }
+}
+
+impl Default for InventoryService {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A change record whose quantities are filled in when its effect is applied.
+pub fn change(ctx: &mut Ctx<'_>, key: StockKey, kind: ChangeType, effect: Effect) -> Record {
+    let warehouse_id = ctx.world.catalog.warehouses[key.warehouse as usize].clone();
+    let product_id = ctx.world.catalog.products[key.product as usize]
+        .product_id
+        .clone();
+    let mut record = Record::new(
+        format!("{warehouse_id}:{product_id}"),
+        None,
+        Event::Inventory(InventoryChange {
+            change_id: ctx.ids.next("chg"),
+            warehouse_id,
+            product_id,
+            change_type: kind,
+            quantity_delta: 0,
+            previous_qty: 0,
+            new_qty: 0,
+            reason: None,
+            order_id: None,
+            supplier_id: None,
+            cost_per_unit: None,
+            ts: 0,
+        }),
+    );
+    record.effect = Some(effect);
+    record
+}
+
+fn with(mut record: Record, edit: impl FnOnce(&mut InventoryChange)) -> Record {
+    if let Event::Inventory(c) = &mut record.event {
+        edit(c);
+    }
+    record
+}
+
+impl Service for InventoryService {
+    fn name(&self) -> &'static str {
+        "inventory"
+    }
+
+    fn emit(&mut self, ctx: &mut Ctx<'_>, out: &mut Emission) -> Result<(), RepositoryError> {
+        let p = ctx.world.catalog.pick_product(ctx.rng);
+        let stocked = &ctx.world.catalog.stocked_at[p];
+        if stocked.is_empty() {
+            return Ok(());
+        }
+        let key = StockKey {
+            warehouse: stocked[ctx.rng.random_range(0..stocked.len())],
+            product: p as u32,
+        };
+        let stock = |requested| Effect::Stock { key, requested };
+        let kind = weighted(ctx.rng, self.mix);
+        let record = match kind {
+            ChangeType::Restock => {
+                let offers = &ctx.world.catalog.offers[p];
+                let offer = offers[ctx.rng.random_range(0..offers.len())].clone();
+                let qty = ctx.rng.random_range(50..=200);
+                with(change(ctx, key, kind, stock(qty)), |c| {
+                    c.supplier_id = Some(offer.supplier_id);
+                    c.cost_per_unit = Some(cents_to_usd(offer.cost_cents));
+                    c.reason = Some("supplier restock".into());
+                })
+            }
+            ChangeType::Return => return self.customer_return(ctx, out),
+            ChangeType::Transfer => return transfer(ctx, key, out),
+            ChangeType::Damage => {
+                let qty = ctx.rng.random_range(1..=5);
+                with(change(ctx, key, kind, stock(-qty)), |c| {
+                    c.reason = Some("damaged in warehouse".into())
+                })
+            }
+            ChangeType::Adjustment | ChangeType::Sale => {
+                let qty = ctx.rng.random_range(-10..=10);
+                with(change(ctx, key, ChangeType::Adjustment, stock(qty)), |c| {
+                    c.reason = Some("inventory audit".into())
+                })
+            }
+        };
+        out.now(record);
+        Ok(())
+    }
+}
+
+impl InventoryService {
+    /// Part of a recent sale comes back to the warehouse it left, naming its order.
+    fn customer_return(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        out: &mut Emission,
+    ) -> Result<(), RepositoryError> {
+        let Some(sale) = ctx.world.recent_sale(ctx.rng).cloned() else {
+            return Ok(());
+        };
+        let qty = ctx.rng.random_range(1..=sale.quantity);
+        let record = change(
+            ctx,
+            sale.key,
+            ChangeType::Return,
+            Effect::Stock {
+                key: sale.key,
+                requested: qty,
+            },
+        );
+        out.now(with(record, |c| {
+            c.order_id = Some(sale.order_id);
+            c.reason = Some("customer return".into());
+        }));
+        Ok(())
+    }
+}
+
+/// Stock leaves one warehouse and the same amount arrives at another, as one group.
+fn transfer(ctx: &mut Ctx<'_>, from: StockKey, out: &mut Emission) -> Result<(), RepositoryError> {
+    let others: Vec<u32> = ctx.world.catalog.stocked_at[from.product as usize]
+        .iter()
+        .copied()
+        .filter(|w| *w != from.warehouse)
+        .collect();
+    if others.is_empty() {
+        return Ok(());
+    }
+    let to = StockKey {
+        warehouse: others[ctx.rng.random_range(0..others.len())],
+        product: from.product,
+    };
+    let (from_id, to_id) = (
+        ctx.world.catalog.warehouses[from.warehouse as usize].clone(),
+        ctx.world.catalog.warehouses[to.warehouse as usize].clone(),
+    );
+    let qty = ctx.rng.random_range(1..=20);
+    let outbound = change(
+        ctx,
+        from,
+        ChangeType::Transfer,
+        Effect::Stock {
+            key: from,
+            requested: -qty,
+        },
+    );
+    let inbound = change(
+        ctx,
+        to,
+        ChangeType::Transfer,
+        Effect::StockInbound { key: to },
+    );
+    out.group_now(vec![
+        with(outbound, |c| {
+            c.reason = Some(format!("transfer to {to_id}"))
+        }),
+        with(inbound, |c| {
+            c.reason = Some(format!("transfer from {from_id}"))
+        }),
+    ]);
+    Ok(())
+}

@@ -29,7 +29,11 @@ fn an_unknown_sink_flag_exits_2_listing_the_sinks() {
 fn all_weights_zero_exits_2() {
     let out = run(
         &["run", "--count", "1"],
-        &[("WEIGHT_ORDERS", "0"), ("WEIGHT_INTERACTIONS", "0")],
+        &[
+            ("WEIGHT_ORDERS", "0"),
+            ("WEIGHT_INTERACTIONS", "0"),
+            ("WEIGHT_INVENTORY_CHG", "0"),
+        ],
     );
     assert_eq!(out.code, Some(2), "{out:?}");
     assert!(out.stderr.contains("WEIGHT_ORDERS"), "{}", out.stderr);

@@ -31,7 +31,7 @@ fn compose_has_a_core_profile_and_a_datagen_profile_waiting_on_healthy_services(
     assert!(postgres_cmd.contains("wal_level=logical"), "{postgres_cmd}");
     let gen = &services["retailgen"];
     assert_eq!(profiles(gen), ["datagen"]);
-    for dep in ["kafka", "schema-registry"] {
+    for dep in ["kafka", "schema-registry", "postgres"] {
         assert_eq!(
             gen["depends_on"][dep]["condition"], "service_healthy",
             "waits on {dep}"

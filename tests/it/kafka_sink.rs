@@ -6,121 +6,21 @@ use std::time::Duration;
 
 use apache_avro::types::Value;
 use retailgen::domain::catalog::Catalog;
-use schema_registry_converter::async_impl::avro::AvroDecoder;
-use schema_registry_converter::async_impl::schema_registry::SrSettings;
 
-use crate::support::cmd::run;
-use crate::support::kafka::{consume, partitions, Consumed};
+use crate::support::cmd::{assert_count, run};
+use crate::support::decode::{decode, decoder, dq, kafka_env, runtime, Row, POISON};
+use crate::support::kafka::{consume, partitions};
 use crate::support::registry::Registry;
 use crate::support::tansu::Tansu;
 
-const TOPICS: [&str; 4] = [
+const TOPICS: [&str; 6] = [
     "orders.v1",
     "payments.v1",
     "shipments.v1",
     "customer-interactions.v1",
+    "inventory-changes.v1",
+    "price-changes.v1",
 ];
-
-/// A decoded record: its fields by name, unions unwrapped.
-struct Row {
-    kafka: Consumed,
-    fields: HashMap<String, Value>,
-}
-
-impl Row {
-    fn str(&self, name: &str) -> &str {
-        match &self.fields[name] {
-            Value::String(s) | Value::Enum(_, s) => s,
-            other => panic!("{name} is not a string: {other:?}"),
-        }
-    }
-    fn f64(&self, name: &str) -> f64 {
-        match &self.fields[name] {
-            Value::Double(d) => *d,
-            other => panic!("{name} is not a double: {other:?}"),
-        }
-    }
-    fn i64(&self, name: &str) -> i64 {
-        match &self.fields[name] {
-            Value::Int(i) => i64::from(*i),
-            Value::Long(l) | Value::TimestampMillis(l) => *l,
-            other => panic!("{name} is not an integer: {other:?}"),
-        }
-    }
-    fn header(&self, name: &str) -> &str {
-        self.kafka.headers.get(name).map_or("", String::as_str)
-    }
-}
-
-fn unwrap_union(v: Value) -> Value {
-    match v {
-        Value::Union(_, inner) => *inner,
-        other => other,
-    }
-}
-
-const POISON: [&str; 3] = [
-    "bad:bad_magic_byte",
-    "bad:unknown_schema_id",
-    "bad:truncated_body",
-];
-
-fn dq(c: &Consumed) -> &str {
-    c.headers.get("dq").map_or("", String::as_str)
-}
-
-fn decoder(registry: &Registry, auth: (&str, &str)) -> AvroDecoder {
-    let settings = SrSettings::new_builder(registry.url.clone())
-        .set_basic_authorization(auth.0, Some(auth.1))
-        .build()
-        .unwrap();
-    AvroDecoder::new(settings)
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-/// Decodes every record that is not a labelled wire-level poison pill.
-fn decode(registry: &Registry, auth: (&str, &str), records: Vec<Consumed>) -> Vec<Row> {
-    let decoder = decoder(registry, auth);
-    let rt = runtime();
-    records
-        .into_iter()
-        .filter(|c| !POISON.contains(&dq(c)))
-        .map(|kafka| {
-            assert_eq!(kafka.payload[0], 0, "magic byte");
-            let id = u32::from_be_bytes(kafka.payload[1..5].try_into().unwrap());
-            assert_eq!(
-                Some(id),
-                registry.latest_id(&format!("{}-value", kafka.topic)),
-                "schema id of {}",
-                kafka.topic
-            );
-            let decoded = rt
-                .block_on(decoder.decode(Some(&kafka.payload)))
-                .expect("a Confluent decoder reads it");
-            let Value::Record(fields) = decoded.value else {
-                panic!("a record")
-            };
-            let fields = fields
-                .into_iter()
-                .map(|(k, v)| (k, unwrap_union(v)))
-                .collect();
-            Row { kafka, fields }
-        })
-        .collect()
-}
-
-fn kafka_env<'a>(broker: &'a Tansu, registry: &'a Registry) -> Vec<(&'a str, &'a str)> {
-    vec![
-        ("KAFKA_BOOTSTRAP", broker.bootstrap.as_str()),
-        ("SCHEMA_REGISTRY_URL", registry.url.as_str()),
-    ]
-}
 
 #[test]
 fn ecommerce_records_reach_kafka_in_wire_format_and_obey_the_data_rules() {
@@ -128,6 +28,8 @@ fn ecommerce_records_reach_kafka_in_wire_format_and_obey_the_data_rules() {
     let registry = Registry::start_with_auth(Some(("svc", "pa55word")));
     let mut env = kafka_env(&broker, &registry);
     env.push(("SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO", "svc:pa55word"));
+    // Sign-ups live only in memory here; the Postgres tests check them against the table.
+    env.push(("P_NEW_CUSTOMER", "0"));
     let out = run(
         &[
             "run",
@@ -160,8 +62,18 @@ fn ecommerce_records_reach_kafka_in_wire_format_and_obey_the_data_rules() {
         "{parts:?}"
     );
 
-    let consumed = consume(&broker.bootstrap, &TOPICS, 20_000, Duration::from_secs(120));
-    assert_eq!(consumed.len(), 20_000, "exactly --count records");
+    let produced = assert_count(&out.stderr, 20_000);
+    let consumed = consume(
+        &broker.bootstrap,
+        &TOPICS,
+        produced,
+        Duration::from_secs(120),
+    );
+    assert_eq!(
+        consumed.len(),
+        produced,
+        "every record reached the topics, and no more"
+    );
     let rows = decode(&registry, ("svc", "pa55word"), consumed);
     check_rules(&rows, &Catalog::generate(500, 200, 11));
 }
@@ -172,11 +84,21 @@ fn check_rules(rows: &[Row], catalog: &Catalog) {
         .iter()
         .map(|u| (u.user_id.as_str(), u.country.as_str()))
         .collect();
-    let prices: HashMap<&str, f64> = catalog
+    // Every price a product had: its catalog price and each price change's new price.
+    let mut prices: HashMap<&str, Vec<f64>> = catalog
         .products
         .iter()
-        .map(|p| (p.product_id.as_str(), p.price_usd()))
+        .map(|p| (p.product_id.as_str(), vec![p.price_usd()]))
         .collect();
+    for c in rows
+        .iter()
+        .filter(|r| r.kafka.topic == "price-changes.v1" && !r.header("dq").starts_with("bad:"))
+    {
+        prices
+            .get_mut(c.str("product_id"))
+            .expect("a known product")
+            .push(c.f64("new_price"));
+    }
     // What a consumer does: set labelled bad records aside; late ones are valid but out of order.
     let by_topic = |t: &'static str| {
         rows.iter()
@@ -200,8 +122,11 @@ fn check_rules(rows: &[Row], catalog: &Catalog) {
             users.contains_key(o.str("user_id")),
             "order of an unknown user"
         );
-        let price = prices[o.str("product_id")];
-        assert_eq!(o.f64("unit_price"), price, "priced from the catalog");
+        let price = o.f64("unit_price");
+        assert!(
+            prices[o.str("product_id")].contains(&price),
+            "priced at the catalog price or a later price change"
+        );
         assert!(
             (o.f64("amount") - o.i64("quantity") as f64 * price).abs() < 1e-6,
             "amount = quantity x price"
@@ -366,7 +291,13 @@ fn labelled_faults_reach_kafka_and_poison_pills_fail_to_decode() {
         &env,
     );
     assert_eq!(out.code, Some(0), "{}", out.stderr);
-    let consumed = consume(&broker.bootstrap, &TOPICS, 5_000, Duration::from_secs(120));
+    let produced = assert_count(&out.stderr, 5_000);
+    let consumed = consume(
+        &broker.bootstrap,
+        &TOPICS,
+        produced,
+        Duration::from_secs(120),
+    );
     let decoder = decoder(&registry, ("", ""));
     let rt = runtime();
     let mut labels: BTreeMap<(String, String), u64> = BTreeMap::new();

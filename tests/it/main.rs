@@ -5,5 +5,6 @@ mod cli_errors;
 mod compose;
 mod file_sink;
 mod kafka_sink;
+mod postgres_store;
 mod stdout_sink;
 mod support;

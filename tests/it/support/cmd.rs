@@ -71,3 +71,24 @@ pub fn finish(mut child: Child) -> Output {
         stderr: err.join().unwrap(),
     }
 }
+
+/// The records a run produced, from its summary line (`retailgen: N records in ...`).
+pub fn produced(stderr: &str) -> usize {
+    stderr
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("retailgen: ")?
+                .split(" records in")
+                .next()?
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("no summary in: {stderr}"))
+}
+
+/// `--count n` stops at n records, or one short when the last would split an order from its sale.
+pub fn assert_count(stderr: &str, n: usize) -> usize {
+    let got = produced(stderr);
+    assert!(got == n || got + 1 == n, "{got} records for --count {n}");
+    got
+}

@@ -1,0 +1,362 @@
+//! The Postgres side against a fresh database each: migrations, deterministic and idempotent
+//! seeding (also after a crash), and tables that tell the same story as the topics.
+
+use std::collections::{HashMap, HashSet};
+use std::process::Command;
+use std::time::Duration;
+
+use retailgen::domain::reference::{ReferenceData, SeedCounts};
+
+use crate::support::cmd::{assert_count, command, finish, run};
+use crate::support::decode::{decode, kafka_env, Row};
+use crate::support::kafka::consume;
+use crate::support::pg::TestDb;
+use crate::support::registry::Registry;
+use crate::support::tansu::Tansu;
+
+const TOPICS: [&str; 6] = [
+    "orders.v1",
+    "payments.v1",
+    "shipments.v1",
+    "customer-interactions.v1",
+    "inventory-changes.v1",
+    "price-changes.v1",
+];
+const COUNTS: SeedCounts = SeedCounts {
+    users: 300,
+    products: 80,
+    warehouses: 4,
+    suppliers: 10,
+};
+
+fn seed_env(db: &TestDb) -> Vec<(&str, &str)> {
+    vec![
+        ("PG_DSN", db.dsn.as_str()),
+        ("SEED_USERS", "300"),
+        ("SEED_PRODUCTS", "80"),
+        ("SEED_WAREHOUSES", "4"),
+        ("SEED_SUPPLIERS", "10"),
+    ]
+}
+
+#[test]
+fn migrate_creates_the_eight_tables_and_touches_no_data() {
+    let db = TestDb::create();
+    let out = run(&["migrate"], &[("PG_DSN", &db.dsn)]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    for table in retailgen::adapters::postgres::TABLES {
+        assert_eq!(db.count(table), 0, "{table} exists and is empty");
+    }
+    let again = run(&["migrate"], &[("PG_DSN", &db.dsn)]);
+    assert!(again.stderr.contains("up to date"), "{}", again.stderr);
+}
+
+#[test]
+fn seeding_twice_leaves_the_tables_identical_to_one_clean_seed() {
+    let (twice, once) = (TestDb::create(), TestDb::create());
+    for _ in 0..2 {
+        let out = run(&["seed", "--seed", "7"], &seed_env(&twice));
+        assert_eq!(out.code, Some(0), "{}", out.stderr);
+    }
+    assert_eq!(
+        run(&["seed", "--seed", "7"], &seed_env(&once)).code,
+        Some(0)
+    );
+    assert_eq!(twice.dump(), once.dump());
+    assert_eq!(once.count("users"), 300);
+    assert_eq!(once.count("customer_segments"), 300);
+    assert_eq!(once.count("warehouses"), 4);
+    let other = TestDb::create();
+    assert_eq!(
+        run(&["seed", "--seed", "8"], &seed_env(&other)).code,
+        Some(0)
+    );
+    assert_ne!(other.dump(), once.dump(), "another seed gives other rows");
+}
+
+#[test]
+fn a_seed_killed_half_way_and_rerun_equals_a_clean_seed() {
+    let (crashed, clean) = (TestDb::create(), TestDb::create());
+    let env = |db: &TestDb| -> Vec<(String, String)> {
+        vec![
+            ("PG_DSN".into(), db.dsn.clone()),
+            ("SEED_USERS".into(), "400000".into()),
+            ("SEED_PRODUCTS".into(), "2000".into()),
+        ]
+    };
+    let as_refs = |v: &Vec<(String, String)>| {
+        v.iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect::<Vec<_>>()
+    };
+    let crashed_env = as_refs(&env(&crashed));
+    let refs: Vec<(&str, &str)> = crashed_env
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let child = command(&["seed", "--seed", "3"], &refs).spawn().unwrap();
+    let pid = child.id().to_string();
+    // Kill it once some tables are in and others are not.
+    let mut killed_half_way = false;
+    for _ in 0..400 {
+        std::thread::sleep(Duration::from_millis(25));
+        let exists = !crashed
+            .query("SELECT 1 FROM pg_tables WHERE tablename = 'products'")
+            .is_empty();
+        if exists && crashed.count("products") > 0 {
+            Command::new("kill").args(["-KILL", &pid]).status().unwrap();
+            killed_half_way = crashed.count("inventory") == 0;
+            break;
+        }
+    }
+    finish(child);
+    assert!(
+        killed_half_way,
+        "the seed was interrupted before its last table"
+    );
+    assert!(crashed.count("users") < 400_000 || crashed.count("inventory") == 0);
+    assert_eq!(run(&["seed", "--seed", "3"], &refs).code, Some(0));
+    let clean_env = as_refs(&env(&clean));
+    let refs: Vec<(&str, &str)> = clean_env
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(run(&["seed", "--seed", "3"], &refs).code, Some(0));
+    assert_eq!(crashed.dump(), clean.dump());
+}
+
+#[test]
+fn seeding_more_rows_later_keeps_the_rows_already_there() {
+    let (grown, clean) = (TestDb::create(), TestDb::create());
+    // Users and products grow; warehouses and suppliers stay (links and totals depend on them).
+    let small = [
+        ("PG_DSN", grown.dsn.as_str()),
+        ("SEED_USERS", "100"),
+        ("SEED_PRODUCTS", "30"),
+        ("SEED_WAREHOUSES", "4"),
+        ("SEED_SUPPLIERS", "10"),
+    ];
+    assert_eq!(run(&["seed", "--seed", "5"], &small).code, Some(0));
+    assert_eq!(
+        run(&["seed", "--seed", "5"], &seed_env(&grown)).code,
+        Some(0)
+    );
+    assert_eq!(
+        run(&["seed", "--seed", "5"], &seed_env(&clean)).code,
+        Some(0)
+    );
+    // Global stock of the first 30 products was summed over the same warehouses: identical too.
+    assert_eq!(grown.dump(), clean.dump());
+}
+
+/// Replays the good inventory changes from the seeded stock; checks the chain on the way.
+fn replay(rows: &[&Row], seed: u64) -> HashMap<(String, String), i64> {
+    let mut stock: HashMap<(String, String), i64> = ReferenceData::generate(COUNTS, seed)
+        .stock
+        .into_iter()
+        .map(|s| ((s.warehouse_id, s.product_id), i64::from(s.qty)))
+        .collect();
+    for c in rows
+        .iter()
+        .filter(|r| r.kafka.topic == "inventory-changes.v1")
+    {
+        let key = (
+            c.str("warehouse_id").to_owned(),
+            c.str("product_id").to_owned(),
+        );
+        let before = stock[&key];
+        assert_eq!(
+            c.i64("previous_qty"),
+            before,
+            "previous_qty chains for {key:?}"
+        );
+        assert_eq!(c.i64("new_qty"), before + c.i64("quantity_delta"));
+        assert!(c.i64("new_qty") >= 0, "never negative");
+        stock.insert(key, c.i64("new_qty"));
+    }
+    stock
+}
+
+fn table_stock(db: &TestDb) -> HashMap<(String, String), i64> {
+    db.query("SELECT warehouse_id, product_id, qty FROM warehouse_inventory")
+        .into_iter()
+        .map(|r| ((r[0].clone(), r[1].clone()), r[2].parse().unwrap()))
+        .collect()
+}
+
+fn global_is_the_sum_over_warehouses(db: &TestDb) {
+    let bad = db.query(
+        "SELECT i.product_id FROM inventory i LEFT JOIN (SELECT product_id, sum(qty) AS total FROM warehouse_inventory GROUP BY product_id) w \
+         USING (product_id) WHERE i.qty <> coalesce(w.total, 0)",
+    );
+    assert!(
+        bad.is_empty(),
+        "inventory differs from the sum over warehouses for {bad:?}"
+    );
+}
+
+/// Runs retailgen into Kafka with `env`, returns the good (unlabelled or late) rows in topic order.
+fn produce(db: &TestDb, extra: &[(&str, &str)]) -> Vec<Row> {
+    let broker = Tansu::start();
+    let registry = Registry::start();
+    let mut env = kafka_env(&broker, &registry);
+    env.extend(seed_env(db));
+    env.extend([
+        ("WEIGHT_INVENTORY_CHG", "0.3"),
+        ("P_UPDATE_PRICE", "0.02"),
+        ("P_NEW_CUSTOMER", "0.05"),
+        ("P_DUPLICATE", "0.01"),
+        ("P_BAD_RECORD", "0.01"),
+    ]);
+    env.extend(extra.iter().copied());
+    let out = run(
+        &[
+            "run", "--store", "postgres", "--sink", "kafka", "--count", "6000", "--eps", "0",
+            "--seed", "3",
+        ],
+        &env,
+    );
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let produced = assert_count(&out.stderr, 6000);
+    let consumed = consume(
+        &broker.bootstrap,
+        &TOPICS,
+        produced,
+        Duration::from_secs(120),
+    );
+    decode(&registry, ("", ""), consumed)
+}
+
+fn good(rows: &[Row]) -> Vec<&Row> {
+    rows.iter()
+        .filter(|r| !r.header("dq").starts_with("bad:") && r.header("dq") != "duplicate")
+        .collect()
+}
+
+#[test]
+fn in_postgres_mode_the_tables_equal_the_replay_of_the_topics() {
+    let db = TestDb::create();
+    let rows = produce(&db, &[]);
+    let good = good(&rows);
+    let replayed = replay(&good, 3);
+    assert_eq!(
+        table_stock(&db),
+        replayed,
+        "warehouse_inventory equals the replay of inventory-changes"
+    );
+    global_is_the_sum_over_warehouses(&db);
+
+    let users: HashSet<String> = db
+        .query("SELECT user_id FROM users")
+        .into_iter()
+        .map(|r| r[0].clone())
+        .collect();
+    let products: HashSet<String> = db
+        .query("SELECT product_id FROM products")
+        .into_iter()
+        .map(|r| r[0].clone())
+        .collect();
+    assert!(
+        users.len() > 300,
+        "sign-ups were inserted: {} users",
+        users.len()
+    );
+    let offers: HashMap<(String, String), String> = db
+        .query("SELECT product_id, supplier_id, cost_usd FROM product_suppliers")
+        .into_iter()
+        .map(|r| ((r[0].clone(), r[1].clone()), r[2].clone()))
+        .collect();
+    let mut orders = HashSet::new();
+    for r in &good {
+        match r.kafka.topic.as_str() {
+            "orders.v1" => {
+                assert!(users.contains(r.str("user_id")) && products.contains(r.str("product_id")));
+                orders.insert(r.str("order_id").to_owned());
+            }
+            "customer-interactions.v1" => assert!(users.contains(r.str("user_id"))),
+            "inventory-changes.v1" => match r.str("change_type") {
+                "SALE" => assert!(
+                    orders.contains(r.str("order_id")),
+                    "a sale names an earlier order"
+                ),
+                "RESTOCK" => {
+                    let key = (
+                        r.str("product_id").to_owned(),
+                        r.str("supplier_id").to_owned(),
+                    );
+                    let cost: f64 = offers
+                        .get(&key)
+                        .expect("a supplier of that product")
+                        .parse()
+                        .unwrap();
+                    assert_eq!(r.f64("cost_per_unit"), cost);
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+    let mut prices: HashMap<String, f64> = ReferenceData::generate(COUNTS, 3)
+        .products
+        .iter()
+        .map(|p| (p.product_id.clone(), p.price_usd()))
+        .collect();
+    for c in good.iter().filter(|r| r.kafka.topic == "price-changes.v1") {
+        prices.insert(c.str("product_id").to_owned(), c.f64("new_price"));
+    }
+    for row in db.query("SELECT product_id, price_usd FROM products") {
+        assert_eq!(
+            prices[&row[0]],
+            row[1].parse::<f64>().unwrap(),
+            "the table holds the last price change of {}",
+            row[0]
+        );
+    }
+}
+
+#[test]
+fn kafka_canonical_inventory_mirrored_to_postgres_keeps_the_table_equal_to_the_ledger() {
+    let db = TestDb::create();
+    let rows = produce(
+        &db,
+        &[
+            ("CANON_INVENTORY", "kafka"),
+            ("MIRROR_INVENTORY_TO_DB", "true"),
+        ],
+    );
+    assert_eq!(table_stock(&db), replay(&good(&rows), 3));
+    global_is_the_sum_over_warehouses(&db);
+}
+
+#[test]
+fn kafka_canonical_inventory_without_a_mirror_leaves_the_seeded_stock_alone() {
+    let db = TestDb::create();
+    let rows = produce(&db, &[("CANON_INVENTORY", "kafka")]);
+    let replayed = replay(&good(&rows), 3);
+    let seeded = replay(&[], 3);
+    assert_eq!(
+        table_stock(&db),
+        seeded,
+        "the topic is the truth; the table keeps the seed"
+    );
+    assert_ne!(replayed, seeded, "stock moved on the topic");
+}
+
+#[test]
+fn an_unreachable_database_fails_naming_it_without_the_password() {
+    let dsn = "host=127.0.0.1 port=1 dbname=demo user=shop password=s3cr3tpw";
+    let out = run(
+        &["run", "--store", "postgres", "--count", "1"],
+        &[("PG_DSN", dsn)],
+    );
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert!(
+        out.stderr.contains("127.0.0.1:1") && out.stderr.contains("PG_DSN"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("s3cr3tpw"), "{}", out.stderr);
+    let bad = run(&["run", "--count", "1"], &[("CANON_INVENTORY", "postgres")]);
+    assert_eq!(bad.code, Some(2), "{bad:?}");
+    assert!(bad.stderr.contains("STORE=postgres"), "{}", bad.stderr);
+}

@@ -1,0 +1,100 @@
+//! A fresh Postgres database per test on the local server (127.0.0.1:5432, trust auth), dropped
+//! afterwards. `RETAILGEN_TEST_PG` overrides the admin connection.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use tokio_postgres::{Client, NoTls, SimpleQueryMessage};
+
+const ADMIN: &str = "host=127.0.0.1 port=5432 user=postgres dbname=postgres";
+
+pub struct TestDb {
+    pub name: String,
+    /// A PG_DSN for retailgen.
+    pub dsn: String,
+    runtime: tokio::runtime::Runtime,
+}
+
+fn admin() -> String {
+    std::env::var("RETAILGEN_TEST_PG").unwrap_or_else(|_| ADMIN.to_owned())
+}
+
+fn connect(runtime: &tokio::runtime::Runtime, dsn: &str) -> Client {
+    let (client, connection) = runtime.block_on(tokio_postgres::connect(dsn, NoTls)).unwrap_or_else(|e| {
+        panic!("Postgres is not reachable at {dsn}: {e}. scripts/test.sh starts it; or set RETAILGEN_TEST_PG")
+    });
+    runtime.spawn(connection);
+    client
+}
+
+impl TestDb {
+    pub fn create() -> Self {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let name = format!(
+            "retailgen_test_{}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::SeqCst)
+        );
+        let admin_client = connect(&runtime, &admin());
+        for sql in [
+            format!("DROP DATABASE IF EXISTS {name}"),
+            format!("CREATE DATABASE {name}"),
+        ] {
+            runtime
+                .block_on(admin_client.batch_execute(&sql))
+                .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        }
+        let dsn = admin().replace("dbname=postgres", &format!("dbname={name}"));
+        Self { name, dsn, runtime }
+    }
+
+    /// Rows of `sql` as text.
+    pub fn query(&self, sql: &str) -> Vec<Vec<String>> {
+        let client = connect(&self.runtime, &self.dsn);
+        self.runtime
+            .block_on(client.simple_query(sql))
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .into_iter()
+            .filter_map(|m| match m {
+                SimpleQueryMessage::Row(row) => Some(
+                    (0..row.len())
+                        .map(|i| row.get(i).unwrap_or("NULL").to_owned())
+                        .collect(),
+                ),
+                _ => None,
+            })
+            .collect()
+    }
+
+    pub fn count(&self, table: &str) -> i64 {
+        self.query(&format!("SELECT count(*) FROM {table}"))[0][0]
+            .parse()
+            .unwrap()
+    }
+
+    /// A fingerprint of every row of every reference table.
+    pub fn dump(&self) -> Vec<(String, i64, String)> {
+        retailgen::adapters::postgres::TABLES
+            .iter()
+            .map(|t| {
+                let row = &self.query(&format!(
+                    "SELECT count(*), coalesce(md5(string_agg(x::text, '|' ORDER BY x::text)), '') FROM {t} x"
+                ))[0];
+                (t.to_string(), row[0].parse().unwrap(), row[1].clone())
+            })
+            .collect()
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let client = connect(&self.runtime, &admin());
+        let _ = self.runtime.block_on(client.batch_execute(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        )));
+    }
+}

@@ -185,7 +185,13 @@ fn columns(table: &str) -> &'static str {
 pub async fn seed(pool: &Pool, counts: SeedCounts, seed: u64) -> Result<SeedReport, PgError> {
     let mut rows_per_table = Vec::with_capacity(TABLES.len());
     for table in TABLES {
-        rows_per_table.push((table, seed_table(pool, table, counts, seed).await?));
+        let started = std::time::Instant::now();
+        let n = seed_table(pool, table, counts, seed).await?;
+        tracing::debug!(
+            "seeded {table}: {n} rows in {:.2} s",
+            started.elapsed().as_secs_f64()
+        );
+        rows_per_table.push((table, n));
     }
     Ok(SeedReport {
         rows: rows_per_table,
@@ -205,15 +211,32 @@ async fn seed_table(
         cause: e.to_string(),
     })?;
     let tx = client.transaction().await.map_err(err)?;
-    let staging = format!("seed_{table}");
+    // One seeder at a time per table; then an empty table (a crash leaves none half-filled:
+    // each table is one transaction) takes the rows directly, else they merge in.
     tx.batch_execute(&format!(
-        "CREATE TEMP TABLE {staging} (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DROP"
+        "SET LOCAL synchronous_commit = off; LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE"
     ))
     .await
     .map_err(err)?;
+    let empty = tx
+        .query_opt(&format!("SELECT 1 FROM {table} LIMIT 1"), &[])
+        .await
+        .map_err(err)?
+        .is_none();
     let cols = columns(table);
+    let target = if empty {
+        table.to_owned()
+    } else {
+        let staging = format!("seed_{table}");
+        tx.batch_execute(&format!(
+            "CREATE TEMP TABLE {staging} (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DROP"
+        ))
+        .await
+        .map_err(err)?;
+        staging
+    };
     let sink = tx
-        .copy_in(&format!("COPY {staging} ({cols}) FROM STDIN"))
+        .copy_in(&format!("COPY {target} ({cols}) FROM STDIN"))
         .await
         .map_err(err)?;
     futures_util::pin_mut!(sink);
@@ -225,11 +248,13 @@ async fn seed_table(
         sink.send(chunk).await.map_err(err)?;
     }
     sink.finish().await.map_err(err)?;
-    tx.batch_execute(&format!(
-        "INSERT INTO {table} ({cols}) SELECT {cols} FROM {staging} ON CONFLICT DO NOTHING"
-    ))
-    .await
-    .map_err(err)?;
+    if !empty {
+        tx.batch_execute(&format!(
+            "INSERT INTO {table} ({cols}) SELECT {cols} FROM {target} ON CONFLICT DO NOTHING"
+        ))
+        .await
+        .map_err(err)?;
+    }
     tx.commit().await.map_err(err)?;
     Ok(n)
 }

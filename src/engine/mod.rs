@@ -27,6 +27,8 @@ pub use stop::{StopReason, Stopper};
 
 /// How often (in records) the engine looks at the clock for `--duration` when it never waits.
 const STOP_CHECK_EVERY: u64 = 64;
+/// Groups dropped in a row at the end of `--count` before giving up on filling the last slot.
+const MAX_DROPPED_GROUPS: u32 = 10_000;
 
 pub struct EngineConfig {
     pub seed: u64,
@@ -103,6 +105,7 @@ pub struct Engine {
     faults: FaultPolicy,
     recent: Recent,
     tally: Tally,
+    dropped_groups: u32,
 }
 
 impl Engine {
@@ -128,6 +131,7 @@ impl Engine {
             faults: config.faults,
             recent: Recent::default(),
             tally: Tally::default(),
+            dropped_groups: 0,
         }
     }
 
@@ -211,14 +215,21 @@ impl Engine {
         Ok(())
     }
 
-    /// Publishes a group whole, or stops before it if it would not fit in `--count`.
+    /// Publishes a group whole. One that does not fit in what is left of `--count` is dropped
+    /// unpublished (its effects were never applied) so a single record can fill the last slot;
+    /// its follow-ups cannot surface, as logical time only moves when a record is published.
     fn emit_group(&mut self, group: Vec<Record>, stopper: &Stopper) -> Result<(), Halt> {
         if self
             .count
             .is_some_and(|c| self.tally.records + group.len() as u64 > c)
         {
-            return Err(Halt::Stop(StopReason::Count));
+            self.dropped_groups += 1;
+            return match self.dropped_groups > MAX_DROPPED_GROUPS {
+                true => Err(Halt::Stop(StopReason::Count)),
+                false => Ok(()),
+            };
         }
+        self.dropped_groups = 0;
         for record in group {
             self.emit(record, stopper)?;
         }

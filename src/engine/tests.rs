@@ -212,12 +212,7 @@ fn a_run_stops_at_count_records_never_splitting_a_group() {
         faults: faulty(),
         ..Setup::default()
     });
-    // An order and its sale go out together, so the last record may be one short of the count.
-    assert!(
-        (2_999..=3_000).contains(&report.records),
-        "{}",
-        report.records
-    );
+    assert_eq!(report.records, 3_000);
     assert_eq!(records.len() as u64, report.records);
     assert_eq!(report.stop, StopReason::Count);
     assert_eq!(report.per_stream.iter().sum::<u64>(), report.records);
@@ -661,4 +656,31 @@ fn orders_after_a_price_change_are_priced_at_the_new_price() {
         }
     }
     assert!(changes > 10, "{changes} price changes");
+}
+
+#[test]
+fn every_count_is_met_exactly_and_no_order_ever_lacks_its_sale() {
+    for count in [1, 2, 3, 5, 8, 13, 21, 34, 55] {
+        let Outcome {
+            report, records, ..
+        } = run(Setup {
+            count: Some(count),
+            weights: (0.9, 0.1),
+            ..Setup::default()
+        });
+        assert_eq!(report.records, count, "--count {count}");
+        let orders: Vec<&str> = records
+            .iter()
+            .filter_map(|r| match &r.event {
+                Event::Order(o) => Some(o.order_id.as_str()),
+                _ => None,
+            })
+            .collect();
+        for order in orders {
+            let sold = records.iter().any(
+                |r| matches!(&r.event, Event::Inventory(c) if c.order_id.as_deref() == Some(order)),
+            );
+            assert!(sold, "order {order} of a --count {count} run has its sale");
+        }
+    }
 }

@@ -86,9 +86,9 @@ pub fn produced(stderr: &str) -> usize {
         .unwrap_or_else(|| panic!("no summary in: {stderr}"))
 }
 
-/// `--count n` stops at n records, or one short when the last would split an order from its sale.
+/// `--count n` stops at exactly n records.
 pub fn assert_count(stderr: &str, n: usize) -> usize {
     let got = produced(stderr);
-    assert!(got == n || got + 1 == n, "{got} records for --count {n}");
+    assert_eq!(got, n, "records for --count {n}");
     got
 }

@@ -1,7 +1,7 @@
 //! Stock by (warehouse, product) and the one rule every change obeys: on-hand stock never drops
 //! below what is reserved (so never below 0), by clamping the delta, never the result.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 /// Indexes into the catalog's warehouses and products.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -43,7 +43,7 @@ pub fn clamp_delta(level: StockLevel, requested: i32) -> i32 {
 /// In-memory stock: the truth in Kafka-canonical mode, a cache of the table in Postgres mode.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct StockBook {
-    levels: HashMap<StockKey, StockLevel>,
+    levels: FxHashMap<StockKey, StockLevel>,
 }
 
 impl StockBook {

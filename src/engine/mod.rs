@@ -210,7 +210,10 @@ impl Engine {
             }
         }
         for (delay_ms, group) in emission.groups.drain(..) {
-            self.schedule.push(now + delay_ms * 1_000_000, group);
+            match delay_ms {
+                0 => self.schedule.push_now(group),
+                _ => self.schedule.push(now + delay_ms * 1_000_000, group),
+            }
         }
         Ok(())
     }

@@ -1,7 +1,7 @@
 //! Records waiting for their logical due time (follow-ups such as payments and shipments).
 
 use std::cmp::{Ordering, Reverse};
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, VecDeque};
 
 struct Due<T> {
     due_ns: i64,
@@ -28,7 +28,11 @@ impl<T> Ord for Due<T> {
 
 /// A bounded priority queue: earliest due first, ties in scheduling order. When more than
 /// `capacity` records wait, the earliest is released before its time (memory stays bounded).
+///
+/// Items due at once skip the heap: they are pushed only when nothing else is due (the engine
+/// steps only then), so they come before everything in the heap, in the order they were pushed.
 pub struct Schedule<T> {
+    ready: VecDeque<T>,
     heap: BinaryHeap<Reverse<Due<T>>>,
     seq: u64,
     capacity: usize,
@@ -37,6 +41,7 @@ pub struct Schedule<T> {
 impl<T> Schedule<T> {
     pub fn new(capacity: usize) -> Self {
         Self {
+            ready: VecDeque::new(),
             heap: BinaryHeap::new(),
             seq: 0,
             capacity: capacity.max(1),
@@ -52,18 +57,26 @@ impl<T> Schedule<T> {
         }));
     }
 
+    /// An item due now, while nothing scheduled earlier is still waiting.
+    pub fn push_now(&mut self, item: T) {
+        self.ready.push_back(item);
+    }
+
     /// The earliest item if it is due at `now_ns` (or the queue is over capacity).
     pub fn pop_due(&mut self, now_ns: i64) -> Option<T> {
+        if let Some(item) = self.ready.pop_front() {
+            return Some(item);
+        }
         let due = self.heap.peek()?.0.due_ns <= now_ns || self.heap.len() > self.capacity;
         due.then(|| self.heap.pop().expect("peeked").0.item)
     }
 
     pub fn len(&self) -> usize {
-        self.heap.len()
+        self.ready.len() + self.heap.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.heap.is_empty()
+        self.ready.is_empty() && self.heap.is_empty()
     }
 }
 
@@ -100,6 +113,18 @@ mod tests {
         assert_eq!(s.pop_due(10).unwrap().key, "b");
         assert!(s.pop_due(19).is_none());
         assert_eq!(s.pop_due(20).unwrap().key, "late");
+    }
+
+    #[test]
+    fn items_due_now_come_first_in_the_order_they_were_pushed() {
+        let mut s = Schedule::new(10);
+        s.push(20, rec("later"));
+        s.push_now(rec("a"));
+        s.push_now(rec("b"));
+        assert_eq!(s.pop_due(0).unwrap().key, "a");
+        assert_eq!(s.pop_due(0).unwrap().key, "b");
+        assert!(s.pop_due(0).is_none());
+        assert_eq!(s.len(), 1);
     }
 
     #[test]

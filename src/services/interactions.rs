@@ -48,14 +48,14 @@ struct Session {
 pub struct InteractionService {
     p_new_session: f64,
     /// Open session per user (index into the catalog's users).
-    sessions: LruCache<usize, Session>,
+    sessions: LruCache<usize, Session, rustc_hash::FxBuildHasher>,
 }
 
 impl InteractionService {
     pub fn new(p_new_session: f64, max_sessions: NonZeroUsize) -> Self {
         Self {
             p_new_session,
-            sessions: LruCache::new(max_sessions),
+            sessions: LruCache::with_hasher(max_sessions, rustc_hash::FxBuildHasher),
         }
     }
 

@@ -32,18 +32,25 @@ pub struct OrderService {
     pub p_shipment: f64,
 }
 
-/// A warehouse that can fill `quantity` of product `p` right now, if any.
+/// A warehouse that can fill `quantity` of product `p` right now, if any, chosen uniformly
+/// among those that can (reservoir sampling: no allocation on the hot path).
 fn fillable(ctx: &mut Ctx<'_>, p: usize, quantity: i32) -> Option<StockKey> {
     let ledger = &ctx.world.ledger;
-    let able: Vec<StockKey> = ctx.world.catalog.stocked_at[p]
-        .iter()
-        .map(|&w| StockKey {
+    let mut chosen = None;
+    let mut seen = 0;
+    for &w in &ctx.world.catalog.stocked_at[p] {
+        let key = StockKey {
             warehouse: w,
             product: p as u32,
-        })
-        .filter(|k| ledger.level(*k).is_some_and(|l| l.available() >= quantity))
-        .collect();
-    (!able.is_empty()).then(|| able[ctx.rng.random_range(0..able.len())])
+        };
+        if ledger.level(key).is_some_and(|l| l.available() >= quantity) {
+            seen += 1;
+            if ctx.rng.random_range(0..seen) == 0 {
+                chosen = Some(key);
+            }
+        }
+    }
+    chosen
 }
 
 impl Service for OrderService {

@@ -1,11 +1,12 @@
-//! The Kafka publisher: a `ThreadedProducer` whose delivery reports are counted per topic.
+//! The Kafka publisher: a `BaseProducer` polled from the generator thread, whose delivery
+//! reports are counted per topic.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use rdkafka::error::KafkaError as RdKafkaError;
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::ClientContext;
 
@@ -17,7 +18,9 @@ use crate::domain::record::Record;
 use crate::domain::stream::{Stream, TopicNames};
 
 /// How long to wait before retrying when librdkafka's queue is full (backpressure).
-const QUEUE_FULL_BACKOFF: Duration = Duration::from_micros(500);
+const QUEUE_FULL_BACKOFF: Duration = Duration::from_millis(1);
+/// Delivery reports are served every this many records (and whenever the queue is full).
+const POLL_EVERY: u64 = 256;
 
 /// Counts delivery reports; the opaque of each message is its stream's index.
 #[derive(Default)]
@@ -47,7 +50,8 @@ impl ProducerContext for DeliveryCounter {
 }
 
 pub struct KafkaPublisher {
-    producer: ThreadedProducer<DeliveryCounter>,
+    producer: BaseProducer<DeliveryCounter>,
+    sent: u64,
     encoder: Box<dyn SchemaEncoder>,
     topics: TopicNames,
     produced: [u64; Stream::COUNT],
@@ -69,6 +73,7 @@ impl KafkaPublisher {
             encoder,
             topics,
             produced: [0; Stream::COUNT],
+            sent: 0,
             flush_timeout: k.flush_timeout,
             buf: Vec::with_capacity(512),
         })
@@ -99,7 +104,7 @@ impl EventPublisher for KafkaPublisher {
                 Ok(()) => break,
                 Err((RdKafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
                     message = back;
-                    std::thread::sleep(QUEUE_FULL_BACKOFF);
+                    self.producer.poll(QUEUE_FULL_BACKOFF);
                 }
                 Err((e, _)) => {
                     return Err(PublishError::Sink(format!(
@@ -110,6 +115,10 @@ impl EventPublisher for KafkaPublisher {
             }
         }
         self.produced[stream.index()] += 1;
+        self.sent += 1;
+        if self.sent % POLL_EVERY == 0 {
+            self.producer.poll(Duration::ZERO);
+        }
         Ok(())
     }
 

@@ -10,6 +10,7 @@ COPY Cargo.toml Cargo.lock ./
 COPY src src
 COPY avro avro
 COPY config config
+COPY migrations migrations
 COPY benches benches
 RUN cargo build --release --locked --bin retailgen
 

@@ -1,13 +1,16 @@
 //! Settings: the embedded `config/default.toml`, then an optional TOML file, then environment
 //! variables, then CLI flags; validated once at start-up, with errors that name the setting.
 
+mod dsn;
 mod fields;
 mod model;
+mod parse;
 mod secret;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
+pub use dsn::{describe_dsn, dsn_password};
 pub use fields::{by_key, Field, FIELDS, KAFKA_PROPERTY_PREFIX};
 pub use model::*;
 pub use secret::{redact, Secret};

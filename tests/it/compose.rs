@@ -63,6 +63,13 @@ fn the_dockerfile_is_multi_stage_and_runs_as_a_non_root_user() {
         "{user}"
     );
     assert!(dockerfile.contains("COPY --from=build"));
+    // Everything the build compiles in must be copied into the build stage.
+    for dir in ["src", "avro", "config", "migrations", "benches"] {
+        assert!(
+            dockerfile.contains(&format!("COPY {dir} {dir}")),
+            "the Dockerfile copies {dir}/"
+        );
+    }
 }
 
 #[test]

@@ -233,20 +233,27 @@ impl Engine {
             };
         }
         self.dropped_groups = 0;
+        // The records of a group happen at one instant: they share its event time.
+        let mut stamp = None;
         for record in group {
-            self.emit(record, stopper)?;
+            self.emit(record, stopper, &mut stamp)?;
         }
         Ok(())
     }
 
     /// Sends a due record (its effect applied, maybe late), then maybe a bad copy of it and a
     /// duplicate of a recent one, as room under `--count` allows.
-    fn emit(&mut self, mut record: Record, stopper: &Stopper) -> Result<(), Halt> {
+    fn emit(
+        &mut self,
+        mut record: Record,
+        stopper: &Stopper,
+        stamp: &mut Option<Millis>,
+    ) -> Result<(), Halt> {
         self.admit(stopper)?;
         self.world
             .settle(&mut record)
             .map_err(|e| Halt::Fail(e.into()))?;
-        let stamp = self.clock.stamp();
+        let stamp = *stamp.get_or_insert_with(|| self.clock.stamp());
         record.event.set_ts(stamp);
         if let Some(delay_ms) = self.faults.draw_late(&mut self.rng) {
             record.event.set_ts(stamp - delay_ms);

@@ -154,32 +154,19 @@ impl Service for InteractionService {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::ids::IdGen;
-    use crate::services::testing::world;
-    use crate::services::DetRng;
-    use rand::SeedableRng;
+    use crate::services::testing::Harness;
     use std::collections::{HashMap, HashSet};
 
     fn run(n: usize, p_new: f64, cache: usize) -> Vec<CustomerInteraction> {
-        let mut w = world(0.0);
-        let mut rng = DetRng::seed_from_u64(3);
-        let mut ids = IdGen::new(3);
+        let mut h = Harness::new(0.0, 3);
         let mut svc = InteractionService::new(p_new, NonZeroUsize::new(cache).unwrap());
         (0..n)
-            .map(|_| {
-                let mut out = Emission::default();
-                let mut ctx = Ctx {
-                    rng: &mut rng,
-                    ids: &mut ids,
-                    world: &mut w,
-                    now_ms: 0,
-                };
-                svc.emit(&mut ctx, &mut out).unwrap();
-                match out.groups.pop().unwrap().1.remove(0).event {
+            .map(
+                |_| match h.emit(&mut svc).pop().unwrap().1.remove(0).event {
                     Event::Interaction(i) => i,
                     other => panic!("unexpected {other:?}"),
-                }
-            })
+                },
+            )
             .collect()
     }
 

@@ -119,10 +119,13 @@ pub fn weighted<T: Copy, R: Rng>(rng: &mut R, items: &[(T, u32)]) -> T {
 /// Helpers for unit tests of services and the engine: a world on the memory adapters.
 #[cfg(test)]
 pub mod testing {
-    use super::World;
+    use super::{Ctx, DetRng, Emission, Service, World};
     use crate::adapters::memory::{MemoryLedger, MemoryStore};
+    use crate::domain::ids::IdGen;
     use crate::domain::ports::ReferenceStore;
+    use crate::domain::record::Record;
     use crate::domain::reference::SeedCounts;
+    use rand::SeedableRng;
 
     pub const COUNTS: SeedCounts = SeedCounts {
         users: 50,
@@ -133,6 +136,38 @@ pub mod testing {
 
     pub fn world(p_signup: f64) -> World {
         world_with(COUNTS, 1, p_signup)
+    }
+
+    /// A world and a seeded generator, to drive one service step by step.
+    pub struct Harness {
+        pub world: World,
+        rng: DetRng,
+        ids: IdGen,
+    }
+
+    impl Harness {
+        pub fn new(p_signup: f64, seed: u64) -> Self {
+            Self {
+                world: world(p_signup),
+                rng: DetRng::seed_from_u64(seed),
+                ids: IdGen::new(seed),
+            }
+        }
+
+        /// One step of `service`: its groups with their delays.
+        pub fn emit(&mut self, service: &mut dyn Service) -> Vec<(i64, Vec<Record>)> {
+            let mut out = Emission::default();
+            let mut ctx = Ctx {
+                rng: &mut self.rng,
+                ids: &mut self.ids,
+                world: &mut self.world,
+                now_ms: 0,
+            };
+            service
+                .emit(&mut ctx, &mut out)
+                .expect("memory adapters never fail");
+            out.groups
+        }
     }
 
     pub fn world_with(counts: SeedCounts, seed: u64, p_signup: f64) -> World {

@@ -154,37 +154,22 @@ impl OrderService {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::ids::IdGen;
-    use crate::services::testing::world;
-    use crate::services::DetRng;
-    use rand::SeedableRng;
+    use crate::services::testing::Harness;
 
     /// One order's groups with their delays.
     type Chain = Vec<(i64, Vec<Record>)>;
 
     fn chains(n: usize, p_payment: f64, p_shipment: f64) -> (Vec<Chain>, crate::services::World) {
-        let mut w = world(0.0);
-        let mut rng = DetRng::seed_from_u64(5);
-        let mut ids = IdGen::new(5);
+        let mut h = Harness::new(0.0, 5);
         let mut svc = OrderService {
             p_payment,
             p_shipment,
         };
         let chains = (0..n)
-            .map(|_| {
-                let mut out = Emission::default();
-                let mut ctx = Ctx {
-                    rng: &mut rng,
-                    ids: &mut ids,
-                    world: &mut w,
-                    now_ms: 0,
-                };
-                svc.emit(&mut ctx, &mut out).unwrap();
-                out.groups
-            })
+            .map(|_| h.emit(&mut svc))
             .filter(|g| !g.is_empty())
             .collect();
-        (chains, w)
+        (chains, h.world)
     }
 
     #[test]
@@ -244,25 +229,15 @@ mod tests {
 
     #[test]
     fn sign_ups_are_stored_before_an_order_names_them() {
-        let mut w = world(1.0);
-        let before = w.catalog.users.len();
-        let (mut rng, mut ids) = (DetRng::seed_from_u64(1), IdGen::new(1));
-        let mut out = Emission::default();
-        let mut ctx = Ctx {
-            rng: &mut rng,
-            ids: &mut ids,
-            world: &mut w,
-            now_ms: 0,
-        };
-        OrderService {
+        let mut h = Harness::new(1.0, 1);
+        let before = h.world.catalog.users.len();
+        h.emit(&mut OrderService {
             p_payment: 0.0,
             p_shipment: 0.0,
-        }
-        .emit(&mut ctx, &mut out)
-        .unwrap();
-        assert_eq!(w.catalog.users.len(), before + 1);
+        });
+        assert_eq!(h.world.catalog.users.len(), before + 1);
         assert_eq!(
-            w.catalog.users[before].user_id,
+            h.world.catalog.users[before].user_id,
             format!("U{:06}", before + 1)
         );
     }

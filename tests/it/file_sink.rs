@@ -3,15 +3,7 @@
 use apache_avro::Reader;
 
 use crate::support::cmd::{assert_count, run};
-
-const TOPICS: [&str; 6] = [
-    "orders.v1",
-    "payments.v1",
-    "shipments.v1",
-    "customer-interactions.v1",
-    "inventory-changes.v1",
-    "price-changes.v1",
-];
+use crate::support::TOPICS;
 
 #[test]
 fn the_file_sink_writes_one_readable_container_file_per_topic() {

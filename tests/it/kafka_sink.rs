@@ -12,15 +12,7 @@ use crate::support::decode::{decode, decoder, dq, kafka_env, runtime, Row, POISO
 use crate::support::kafka::{consume, partitions};
 use crate::support::registry::Registry;
 use crate::support::tansu::Tansu;
-
-const TOPICS: [&str; 6] = [
-    "orders.v1",
-    "payments.v1",
-    "shipments.v1",
-    "customer-interactions.v1",
-    "inventory-changes.v1",
-    "price-changes.v1",
-];
+use crate::support::TOPICS;
 
 #[test]
 fn ecommerce_records_reach_kafka_in_wire_format_and_obey_the_data_rules() {

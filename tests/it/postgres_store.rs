@@ -13,15 +13,8 @@ use crate::support::kafka::consume;
 use crate::support::pg::TestDb;
 use crate::support::registry::Registry;
 use crate::support::tansu::Tansu;
+use crate::support::TOPICS;
 
-const TOPICS: [&str; 6] = [
-    "orders.v1",
-    "payments.v1",
-    "shipments.v1",
-    "customer-interactions.v1",
-    "inventory-changes.v1",
-    "price-changes.v1",
-];
 const COUNTS: SeedCounts = SeedCounts {
     users: 300,
     products: 80,

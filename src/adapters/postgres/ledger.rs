@@ -4,7 +4,7 @@
 use deadpool_postgres::Pool;
 use tokio::runtime::Handle;
 
-use super::{query_error, PgError};
+use super::{query_error, KeyNames, PgError};
 use crate::domain::catalog::{Catalog, StockLevels};
 use crate::domain::inventory::{Applied, StockBook, StockKey, StockLevel};
 use crate::domain::ports::{RepositoryError, StockLedger};
@@ -33,8 +33,7 @@ pub struct PgLedger {
     runtime: Handle,
     /// Levels as the table last reported them, for choosing where to sell from.
     cache: StockBook,
-    warehouses: Vec<String>,
-    products: Vec<String>,
+    names: KeyNames,
 }
 
 impl PgLedger {
@@ -43,20 +42,12 @@ impl PgLedger {
             pool,
             runtime,
             cache: StockBook::new(levels),
-            warehouses: catalog.warehouses.clone(),
-            products: catalog
-                .products
-                .iter()
-                .map(|p| p.product_id.clone())
-                .collect(),
+            names: KeyNames::new(catalog),
         }
     }
 
     async fn apply_row(&self, key: StockKey, requested: i32) -> Result<(Applied, i32), PgError> {
-        let (w, p) = (
-            &self.warehouses[key.warehouse as usize],
-            &self.products[key.product as usize],
-        );
+        let (w, p) = self.names.of(key);
         let what = format!("changing stock of {p} at {w}");
         let c = self.pool.get().await.map_err(|e| PgError::Query {
             what: what.clone(),

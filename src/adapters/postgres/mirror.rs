@@ -5,7 +5,7 @@ use deadpool_postgres::Pool;
 use tokio::runtime::Handle;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{query_error, PgError};
+use super::{query_error, KeyNames, PgError};
 use crate::adapters::memory::MemoryLedger;
 use crate::domain::catalog::Catalog;
 use crate::domain::inventory::{Applied, StockKey, StockLevel};
@@ -29,9 +29,7 @@ enum Write {
 pub struct MirroredLedger {
     ledger: MemoryLedger,
     writes: mpsc::Sender<Write>,
-    runtime: Handle,
-    warehouses: Vec<String>,
-    products: Vec<String>,
+    names: KeyNames,
 }
 
 impl MirroredLedger {
@@ -42,13 +40,7 @@ impl MirroredLedger {
         Self {
             ledger,
             writes,
-            runtime,
-            warehouses: catalog.warehouses.clone(),
-            products: catalog
-                .products
-                .iter()
-                .map(|p| p.product_id.clone())
-                .collect(),
+            names: KeyNames::new(catalog),
         }
     }
 }
@@ -117,8 +109,8 @@ impl StockLedger for MirroredLedger {
     fn apply(&mut self, key: StockKey, requested: i32) -> Result<Applied, RepositoryError> {
         let applied = self.ledger.apply(key, requested)?;
         let write = Write::Set {
-            warehouse: self.warehouses[key.warehouse as usize].clone(),
-            product: self.products[key.product as usize].clone(),
+            warehouse: self.names.of(key).0.clone(),
+            product: self.names.of(key).1.clone(),
             qty: applied.new_qty,
             delta: applied.quantity_delta,
         };
@@ -133,7 +125,6 @@ impl StockLedger for MirroredLedger {
         self.writes
             .blocking_send(Write::Flush(done))
             .map_err(|_| RepositoryError("the stock mirror writer stopped".into()))?;
-        let _ = &self.runtime;
         wait.blocking_recv()
             .map_err(|_| RepositoryError("the stock mirror writer stopped".into()))?
             .map_err(RepositoryError)

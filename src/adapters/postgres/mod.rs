@@ -16,6 +16,33 @@ pub use mirror::MirroredLedger;
 pub use seed::{seed, table_counts, SeedReport, TABLES};
 pub use store::PgStore;
 
+/// Warehouse and product ids by catalog index, to name a stock key in SQL.
+pub struct KeyNames {
+    warehouses: Vec<String>,
+    products: Vec<String>,
+}
+
+impl KeyNames {
+    pub fn new(catalog: &crate::domain::catalog::Catalog) -> Self {
+        Self {
+            warehouses: catalog.warehouses.clone(),
+            products: catalog
+                .products
+                .iter()
+                .map(|p| p.product_id.clone())
+                .collect(),
+        }
+    }
+
+    /// (warehouse_id, product_id) of a key.
+    pub fn of(&self, key: crate::domain::inventory::StockKey) -> (&String, &String) {
+        (
+            &self.warehouses[key.warehouse as usize],
+            &self.products[key.product as usize],
+        )
+    }
+}
+
 mod embedded {
     refinery::embed_migrations!("migrations");
 }
@@ -46,16 +73,28 @@ pub fn query_error(what: &str) -> impl FnOnce(tokio_postgres::Error) -> PgError 
     }
 }
 
+/// The parsed DSN and how to name it in errors (never with its password).
+fn parse(dsn: &Secret) -> Result<(tokio_postgres::Config, String), PgError> {
+    let target = describe_dsn(dsn);
+    match dsn.expose().parse() {
+        Ok(config) => Ok((config, target)),
+        Err(e) => Err(PgError::Connect {
+            target,
+            cause: e.to_string(),
+        }),
+    }
+}
+
+fn unreachable(target: &str) -> impl FnOnce(String) -> PgError + '_ {
+    move |cause| PgError::Connect {
+        target: target.to_owned(),
+        cause,
+    }
+}
+
 /// A small pool for `dsn`, checked by taking one connection.
 pub async fn connect(dsn: &Secret) -> Result<Pool, PgError> {
-    let target = describe_dsn(dsn);
-    let config: tokio_postgres::Config =
-        dsn.expose()
-            .parse()
-            .map_err(|e: tokio_postgres::Error| PgError::Connect {
-                target: target.clone(),
-                cause: e.to_string(),
-            })?;
+    let (config, target) = parse(dsn)?;
     let manager = Manager::from_config(
         config,
         NoTls,
@@ -66,31 +105,21 @@ pub async fn connect(dsn: &Secret) -> Result<Pool, PgError> {
     let pool = Pool::builder(manager)
         .max_size(4)
         .build()
-        .map_err(|e| PgError::Connect {
-            target: target.clone(),
-            cause: e.to_string(),
-        })?;
-    let _probe = pool.get().await.map_err(|e| PgError::Connect {
-        target,
-        cause: e.to_string(),
-    })?;
+        .map_err(|e| unreachable(&target)(e.to_string()))?;
+    let _probe = pool
+        .get()
+        .await
+        .map_err(|e| unreachable(&target)(e.to_string()))?;
     Ok(pool)
 }
 
 /// Runs the embedded migrations; returns the names of those applied now.
 pub async fn migrate(dsn: &Secret) -> Result<Vec<String>, PgError> {
-    let target = describe_dsn(dsn);
-    let config: tokio_postgres::Config =
-        dsn.expose()
-            .parse()
-            .map_err(|e: tokio_postgres::Error| PgError::Connect {
-                target: target.clone(),
-                cause: e.to_string(),
-            })?;
-    let (mut client, connection) = config.connect(NoTls).await.map_err(|e| PgError::Connect {
-        target,
-        cause: e.to_string(),
-    })?;
+    let (config, target) = parse(dsn)?;
+    let (mut client, connection) = config
+        .connect(NoTls)
+        .await
+        .map_err(|e| unreachable(&target)(e.to_string()))?;
     let driver = tokio::spawn(connection);
     let report = embedded::migrations::runner()
         .run_async(&mut client)

@@ -6,3 +6,13 @@ pub mod kafka;
 pub mod pg;
 pub mod registry;
 pub mod tansu;
+
+/// Every topic retailgen writes, by default name.
+pub const TOPICS: [&str; 6] = [
+    "orders.v1",
+    "payments.v1",
+    "shipments.v1",
+    "customer-interactions.v1",
+    "inventory-changes.v1",
+    "price-changes.v1",
+];

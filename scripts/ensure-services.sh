@@ -24,7 +24,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # tansu: the Kafka-compatible broker the integration tests start (in-memory storage needs dynostore).
-tansu_bin="${TANSU_BIN:-$(command -v tansu || echo "$HOME/.cargo/bin/tansu")}"
+home="${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}"
+tansu_bin="${TANSU_BIN:-$(command -v tansu || echo "$home/.cargo/bin/tansu")}"
 if ! [ -x "$tansu_bin" ] || ! "$tansu_bin" --version 2>/dev/null | grep -q "$TANSU_VERSION"; then
   echo "ensure-services: installing tansu $TANSU_VERSION (about 15 minutes on 2 cores)"
   cargo install tansu --version "$TANSU_VERSION" --features dynostore --locked

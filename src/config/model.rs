@@ -22,8 +22,6 @@ pub enum SinkKind {
 }
 
 impl SinkKind {
-    pub const VALID: &'static str = "stdout, kafka, file or null";
-
     pub fn parse(s: &str) -> Option<Self> {
         match s.trim().to_ascii_lowercase().as_str() {
             "stdout" => Some(Self::Stdout),

@@ -67,27 +67,26 @@ fn seeding_twice_leaves_the_tables_identical_to_one_clean_seed() {
     assert_ne!(other.dump(), once.dump(), "another seed gives other rows");
 }
 
+/// Borrowed (name, value) pairs for `run`.
+fn as_env<'a>(pairs: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    pairs.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
 #[test]
 fn a_seed_killed_half_way_and_rerun_equals_a_clean_seed() {
     let (crashed, clean) = (TestDb::create(), TestDb::create());
-    let env = |db: &TestDb| -> Vec<(String, String)> {
-        vec![
-            ("PG_DSN".into(), db.dsn.clone()),
-            ("SEED_USERS".into(), "400000".into()),
-            ("SEED_PRODUCTS".into(), "2000".into()),
+    let env = |db: &TestDb| {
+        [
+            ("PG_DSN", db.dsn.clone()),
+            ("SEED_USERS", "400000".into()),
+            ("SEED_PRODUCTS", "2000".into()),
         ]
     };
-    let as_refs = |v: &Vec<(String, String)>| {
-        v.iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect::<Vec<_>>()
-    };
-    let crashed_env = as_refs(&env(&crashed));
-    let refs: Vec<(&str, &str)> = crashed_env
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let child = command(&["seed", "--seed", "3"], &refs).spawn().unwrap();
+    let (crashed_env, clean_env) = (env(&crashed), env(&clean));
+    let crashed_refs = as_env(&crashed_env);
+    let child = command(&["seed", "--seed", "3"], &crashed_refs)
+        .spawn()
+        .unwrap();
     let pid = child.id().to_string();
     // Kill it once some tables are in and others are not.
     let mut killed_half_way = false;
@@ -108,13 +107,11 @@ fn a_seed_killed_half_way_and_rerun_equals_a_clean_seed() {
         "the seed was interrupted before its last table"
     );
     assert!(crashed.count("users") < 400_000 || crashed.count("inventory") == 0);
-    assert_eq!(run(&["seed", "--seed", "3"], &refs).code, Some(0));
-    let clean_env = as_refs(&env(&clean));
-    let refs: Vec<(&str, &str)> = clean_env
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    assert_eq!(run(&["seed", "--seed", "3"], &refs).code, Some(0));
+    assert_eq!(run(&["seed", "--seed", "3"], &crashed_refs).code, Some(0));
+    assert_eq!(
+        run(&["seed", "--seed", "3"], &as_env(&clean_env)).code,
+        Some(0)
+    );
     assert_eq!(crashed.dump(), clean.dump());
 }
 

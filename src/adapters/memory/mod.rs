@@ -17,10 +17,6 @@ impl MemoryStore {
             data: ReferenceData::generate(counts, seed),
         }
     }
-
-    pub fn data(&self) -> &ReferenceData {
-        &self.data
-    }
 }
 
 impl ReferenceStore for MemoryStore {

@@ -69,6 +69,12 @@ pub enum Failure {
     Store(#[from] RepositoryError),
 }
 
+/// A record's place in its group: the group's event time once set, and how many follow it.
+struct Part<'a> {
+    stamp: &'a mut Option<Millis>,
+    rest: u64,
+}
+
 /// Why a send did not happen.
 enum Halt {
     Stop(StopReason),
@@ -233,27 +239,30 @@ impl Engine {
             };
         }
         self.dropped_groups = 0;
-        // The records of a group happen at one instant: they share its event time.
+        // The records of a group happen at one instant: they share its event time. Once the
+        // group has begun it is finished, even if a stop arrives, and keeps room for its rest.
         let mut stamp = None;
+        let mut rest = group.len() as u64;
         for record in group {
-            self.emit(record, stopper, &mut stamp)?;
+            rest -= 1;
+            let part = Part {
+                stamp: &mut stamp,
+                rest,
+            };
+            self.emit(record, stopper, part)?;
         }
         Ok(())
     }
 
     /// Sends a due record (its effect applied, maybe late), then maybe a bad copy of it and a
     /// duplicate of a recent one, as room under `--count` allows.
-    fn emit(
-        &mut self,
-        mut record: Record,
-        stopper: &Stopper,
-        stamp: &mut Option<Millis>,
-    ) -> Result<(), Halt> {
-        self.admit(stopper)?;
+    fn emit(&mut self, mut record: Record, stopper: &Stopper, part: Part<'_>) -> Result<(), Halt> {
+        let started = part.stamp.is_some();
+        self.admit(stopper, started)?;
         self.world
             .settle(&mut record)
             .map_err(|e| Halt::Fail(e.into()))?;
-        let stamp = *stamp.get_or_insert_with(|| self.clock.stamp());
+        let stamp = *part.stamp.get_or_insert_with(|| self.clock.stamp());
         record.event.set_ts(stamp);
         if let Some(delay_ms) = self.faults.draw_late(&mut self.rng) {
             record.event.set_ts(stamp - delay_ms);
@@ -262,13 +271,13 @@ impl Engine {
         self.publish(&record)?;
         if let Some(kind) = self.faults.draw_bad(&mut self.rng, record.stream()) {
             let bad = bad_copy(&record, kind, &mut self.ids, &mut self.rng);
-            self.send_extra(&bad, stopper)?;
+            self.send_extra(&bad, stopper, part.rest)?;
         }
         if self.faults.p_duplicate > 0.0 {
             if self.faults.draw_duplicate(&mut self.rng) {
                 if let Some(mut again) = self.recent.pick(&mut self.rng) {
                     again.fault = Some(Fault::Duplicate);
-                    self.send_extra(&again, stopper)?;
+                    self.send_extra(&again, stopper, part.rest)?;
                 }
             }
             self.recent.remember(&record);
@@ -276,23 +285,27 @@ impl Engine {
         Ok(())
     }
 
-    /// An extra record (bad copy, duplicate) goes out only if there is room under `--count`.
-    fn send_extra(&mut self, record: &Record, stopper: &Stopper) -> Result<(), Halt> {
-        if self.count.is_some_and(|c| self.tally.records >= c) {
+    /// An extra record (bad copy, duplicate) goes out only if there is room under `--count`
+    /// beside the `rest` of its group; a stop ends it quietly, the group goes on.
+    fn send_extra(&mut self, record: &Record, stopper: &Stopper, rest: u64) -> Result<(), Halt> {
+        if self.count.is_some_and(|c| self.tally.records + rest >= c) {
             return Ok(());
         }
-        self.admit(stopper)?;
+        if !self.pacer.acquire(&self.clock, stopper) {
+            return Ok(());
+        }
         self.publish(record)
     }
 
-    /// Waits for the record's turn.
-    fn admit(&mut self, stopper: &Stopper) -> Result<(), Halt> {
-        if !self.pacer.acquire(&self.clock, stopper) {
-            return Err(Halt::Stop(
-                stopper.requested().unwrap_or(StopReason::Signal),
-            ));
+    /// Waits for the record's turn. A stop ends the run here, unless the record continues a
+    /// group already begun: that one goes out at once, so no group is ever left half sent.
+    fn admit(&mut self, stopper: &Stopper, continues_group: bool) -> Result<(), Halt> {
+        if self.pacer.acquire(&self.clock, stopper) || continues_group {
+            return Ok(());
         }
-        Ok(())
+        Err(Halt::Stop(
+            stopper.requested().unwrap_or(StopReason::Signal),
+        ))
     }
 
     fn publish(&mut self, record: &Record) -> Result<(), Halt> {

@@ -660,22 +660,35 @@ fn orders_after_a_price_change_are_priced_at_the_new_price() {
 
 #[test]
 fn every_count_is_met_exactly_and_no_order_ever_lacks_its_sale() {
-    for count in [1, 2, 3, 5, 8, 13, 21, 34, 55] {
+    // Bad copies and duplicates compete for the last slots with the sale of an order.
+    let heavy = FaultPolicy {
+        p_bad: 0.5,
+        p_duplicate: 0.3,
+        ..faulty()
+    };
+    let runs = [1, 2, 3, 5, 8, 13, 21, 34, 55]
+        .into_iter()
+        .flat_map(|c| [(c, FaultPolicy::none()), (c, heavy.clone())]);
+    for (count, faults) in runs {
         let Outcome {
             report, records, ..
         } = run(Setup {
             count: Some(count),
             weights: (0.9, 0.1),
+            faults,
             ..Setup::default()
         });
         assert_eq!(report.records, count, "--count {count}");
+        // Bad copies of orders carry fresh ids and, by design, no sale.
         let orders: Vec<&str> = records
             .iter()
+            .filter(|r| !matches!(r.fault, Some(Fault::Bad(_))))
             .filter_map(|r| match &r.event {
                 Event::Order(o) => Some(o.order_id.as_str()),
                 _ => None,
             })
             .collect();
+        assert_eq!(records.len() as u64, count);
         for order in orders {
             let sold = records.iter().any(
                 |r| matches!(&r.event, Event::Inventory(c) if c.order_id.as_deref() == Some(order)),
@@ -683,4 +696,60 @@ fn every_count_is_met_exactly_and_no_order_ever_lacks_its_sale() {
             assert!(sold, "order {order} of a --count {count} run has its sale");
         }
     }
+}
+
+/// Asks the run to stop as soon as it has published an order.
+struct StopAtOrder(Captured, CancellationToken);
+
+impl EventPublisher for StopAtOrder {
+    fn publish(&mut self, record: &Record) -> Result<(), PublishError> {
+        if matches!(record.event, Event::Order(_)) && record.fault.is_none() {
+            self.1.cancel();
+        }
+        self.0.publish(record)
+    }
+    fn flush(&mut self) -> Result<Vec<TopicReport>, PublishError> {
+        self.0.flush()
+    }
+}
+
+#[test]
+fn a_stop_between_an_order_and_its_sale_still_sends_the_sale() {
+    let token = CancellationToken::new();
+    let sink = Captured::default();
+    let services = ServiceTable::new(vec![(
+        1.0,
+        Box::new(OrderService {
+            p_payment: 0.0,
+            p_shipment: 0.0,
+        }),
+    )]);
+    let config = EngineConfig {
+        seed: 1,
+        max_pending: 10,
+        count: None,
+        end_ms: None,
+        faults: FaultPolicy::none(),
+    };
+    let clock = EventClock::new(
+        Stamping::Simulated,
+        Spacing::Rate { eps: 200.0 },
+        DiurnalCurve::flat(),
+        0,
+    );
+    // A real bucket: the sale has to wait for its token, and the stop comes during that wait.
+    let pacer = Pacer::rate(200.0, 1, 1.0, 1.0);
+    let generators = Generators {
+        services,
+        background: vec![],
+        world: world_with(COUNTS, 1, 0.0),
+    };
+    let publisher = Box::new(StopAtOrder(sink.clone(), token.clone()));
+    let report = Engine::new(config, generators, publisher, clock, pacer)
+        .run(&Stopper::new(token, None))
+        .unwrap();
+    assert_eq!(report.stop, StopReason::Signal);
+    let records = sink.0.lock().unwrap();
+    assert_eq!(records.len(), 2, "the order and its sale: {records:?}");
+    assert!(matches!(&records[1].event, Event::Inventory(c) if c.change_type == ChangeType::Sale));
 }

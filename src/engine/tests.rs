@@ -570,6 +570,7 @@ fn inventory_changes_replay_from_the_seeded_stock_to_the_ledger_and_never_go_neg
         o.initial.iter().map(|(k, l)| (name(k), l.qty)).collect();
     let mut orders = HashSet::new();
     let mut sales: HashMap<String, i32> = HashMap::new();
+    let mut sold: HashMap<String, i32> = HashMap::new();
     let mut kinds = HashSet::new();
     let mut transfer_balance = 0;
     for r in o.records.iter().filter(|r| !is_extra(r)) {
@@ -599,6 +600,13 @@ fn inventory_changes_replay_from_the_seeded_stock_to_the_ledger_and_never_go_neg
                             Some(-c.quantity_delta),
                             "one sale per order, of its quantity"
                         );
+                        sold.insert(order.clone(), -c.quantity_delta);
+                    }
+                    ChangeType::Return => {
+                        let order = c.order_id.as_ref().expect("a return names its order");
+                        let left = sold.get_mut(order).expect("a return of a sold order");
+                        *left -= c.quantity_delta;
+                        assert!(*left >= 0, "returns of {order} never exceed what it sold");
                     }
                     ChangeType::Restock => {
                         assert!(c.supplier_id.is_some() && c.cost_per_unit.is_some())

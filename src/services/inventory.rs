@@ -96,7 +96,8 @@ impl Service for InventoryService {
         let stock = |requested| Effect::Stock { key, requested };
         let kind = weighted(ctx.rng, self.mix);
         let record = match kind {
-            ChangeType::Restock => {
+            // A product nobody supplies (possible in a user's own tables) gets an audit instead.
+            ChangeType::Restock if !ctx.world.catalog.offers[p].is_empty() => {
                 let offers = &ctx.world.catalog.offers[p];
                 let offer = offers[ctx.rng.random_range(0..offers.len())].clone();
                 let qty = ctx.rng.random_range(50..=200);
@@ -114,7 +115,7 @@ impl Service for InventoryService {
                     c.reason = Some("damaged in warehouse".into())
                 })
             }
-            ChangeType::Adjustment | ChangeType::Sale => {
+            ChangeType::Adjustment | ChangeType::Restock | ChangeType::Sale => {
                 let qty = ctx.rng.random_range(-10..=10);
                 with(change(ctx, key, ChangeType::Adjustment, stock(qty)), |c| {
                     c.reason = Some("inventory audit".into())
@@ -133,10 +134,9 @@ impl InventoryService {
         ctx: &mut Ctx<'_>,
         out: &mut Emission,
     ) -> Result<(), RepositoryError> {
-        let Some(sale) = ctx.world.recent_sale(ctx.rng).cloned() else {
+        let Some((sale, qty)) = ctx.world.take_return(ctx.rng) else {
             return Ok(());
         };
-        let qty = ctx.rng.random_range(1..=sale.quantity);
         let record = change(
             ctx,
             sale.key,
@@ -197,4 +197,27 @@ fn transfer(ctx: &mut Ctx<'_>, from: StockKey, out: &mut Emission) -> Result<(),
         }),
     ]);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::services::testing::Harness;
+
+    #[test]
+    fn a_product_nobody_supplies_is_audited_not_restocked() {
+        let mut h = Harness::new(0.0, 4);
+        h.world.catalog.offers.iter_mut().for_each(Vec::clear);
+        let mut svc = InventoryService::new();
+        for _ in 0..500 {
+            for (_, group) in h.emit(&mut svc) {
+                for r in group {
+                    let Event::Inventory(c) = r.event else {
+                        panic!("inventory only")
+                    };
+                    assert_ne!(c.change_type, ChangeType::Restock);
+                }
+            }
+        }
+    }
 }

@@ -20,6 +20,7 @@ const RECENT_SALES: usize = 1_000;
 pub struct Sale {
     pub order_id: String,
     pub key: StockKey,
+    /// Units sold and not yet returned.
     pub quantity: i32,
 }
 
@@ -87,8 +88,21 @@ impl World {
         self.sales.push_back(sale);
     }
 
-    pub fn recent_sale<R: Rng>(&self, rng: &mut R) -> Option<&Sale> {
-        (!self.sales.is_empty()).then(|| &self.sales[rng.random_range(0..self.sales.len())])
+    /// A return of part of a recent sale: the sale and how many units come back. Units once
+    /// returned are not returned again, so returns never exceed what was sold.
+    pub fn take_return<R: Rng>(&mut self, rng: &mut R) -> Option<(Sale, i32)> {
+        if self.sales.is_empty() {
+            return None;
+        }
+        let i = rng.random_range(0..self.sales.len());
+        let sale = &mut self.sales[i];
+        let units = rng.random_range(1..=sale.quantity);
+        sale.quantity -= units;
+        let sale = match sale.quantity {
+            0 => self.sales.remove(i).expect("index in range"),
+            _ => sale.clone(),
+        };
+        Some((sale, units))
     }
 
     /// Applies the record's effect through the ports and writes what happened into the record.

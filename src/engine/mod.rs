@@ -280,7 +280,10 @@ impl Engine {
                     self.send_extra(&again, stopper, part.rest)?;
                 }
             }
-            self.recent.remember(&record);
+            // Only unlabelled records are re-sent: a duplicate of a late one would hide its label.
+            if record.fault.is_none() {
+                self.recent.remember(&record);
+            }
         }
         Ok(())
     }

@@ -416,7 +416,8 @@ fn fault_rates_match_the_configuration_and_every_fault_is_labelled() {
 fn duplicates_repeat_an_earlier_record_unchanged() {
     let faults = FaultPolicy {
         p_duplicate: 0.05,
-        ..FaultPolicy::none()
+        p_late: 0.3,
+        ..faulty()
     };
     let Outcome { records, .. } = run(Setup {
         count: Some(5_000),
@@ -426,6 +427,7 @@ fn duplicates_repeat_an_earlier_record_unchanged() {
     let mut seen = Vec::new();
     for r in &records {
         if r.fault == Some(Fault::Duplicate) {
+            // The original was an unlabelled record: a duplicate never hides another label.
             let original = Record {
                 fault: None,
                 ..r.clone()

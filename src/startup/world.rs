@@ -76,10 +76,15 @@ pub async fn build_world(s: &Settings) -> anyhow::Result<World> {
     Ok(World::new(catalog, Box::new(store), ledger, p_signup))
 }
 
+/// A pool on a database whose tables are migrated.
+async fn migrated_pool(s: &Settings) -> anyhow::Result<deadpool_postgres::Pool> {
+    postgres::migrate(&s.store.pg_dsn).await?;
+    Ok(postgres::connect(&s.store.pg_dsn).await?)
+}
+
 /// Migrates, and seeds when any table is empty.
 async fn prepare_postgres(s: &Settings) -> anyhow::Result<deadpool_postgres::Pool> {
-    postgres::migrate(&s.store.pg_dsn).await?;
-    let pool = postgres::connect(&s.store.pg_dsn).await?;
+    let pool = migrated_pool(s).await?;
     let counts = postgres::table_counts(&pool).await?;
     if counts.iter().any(|(_, n)| *n == 0) {
         let report = postgres::seed(&pool, seed_counts(s), data_seed(s)).await?;
@@ -104,8 +109,7 @@ pub async fn migrate_only(s: &Settings) -> anyhow::Result<String> {
 
 /// `retailgen seed`: migrations, then the deterministic seed; prints rows per table and rows/s.
 pub async fn seed_only(s: &Settings) -> anyhow::Result<String> {
-    postgres::migrate(&s.store.pg_dsn).await?;
-    let pool = postgres::connect(&s.store.pg_dsn).await?;
+    let pool = migrated_pool(s).await?;
     let started = std::time::Instant::now();
     let report = postgres::seed(&pool, seed_counts(s), data_seed(s)).await?;
     let secs = started.elapsed().as_secs_f64();

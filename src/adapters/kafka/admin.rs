@@ -20,11 +20,7 @@ pub async fn ensure_topics(
     partitions: i32,
     replication: i32,
 ) -> Result<Vec<String>, KafkaError> {
-    let mut cfg = client_config(k);
-    for (name, value) in &k.properties {
-        cfg.set(name, value);
-    }
-    let admin: AdminClient<DefaultClientContext> = cfg
+    let admin: AdminClient<DefaultClientContext> = client_config(k)
         .create()
         .map_err(|e| KafkaError::Client(e.to_string()))?;
     let existing = {

@@ -4,8 +4,20 @@ use rdkafka::ClientConfig;
 
 use crate::config::KafkaSettings;
 
-/// Client settings shared by the producer and the admin client.
+/// Settings of any client: connection and security, then the user's properties.
 pub fn client_config(k: &KafkaSettings) -> ClientConfig {
+    with_user_properties(connection(k), k)
+}
+
+/// User properties (`[kafka.properties]`, `KAFKA_PROPERTY_*`) go last, so they win.
+fn with_user_properties(mut c: ClientConfig, k: &KafkaSettings) -> ClientConfig {
+    for (name, value) in &k.properties {
+        c.set(name, value);
+    }
+    c
+}
+
+fn connection(k: &KafkaSettings) -> ClientConfig {
     let mut c = ClientConfig::new();
     c.set("bootstrap.servers", &k.bootstrap)
         .set("client.id", "retailgen")
@@ -25,7 +37,7 @@ pub fn client_config(k: &KafkaSettings) -> ClientConfig {
 /// Producer tuning for throughput with per-key ordering: idempotence, acks=all, lz4, batching.
 /// User properties (`[kafka.properties]`, `KAFKA_PROPERTY_*`) are applied last and win.
 pub fn producer_config(k: &KafkaSettings) -> ClientConfig {
-    let mut c = client_config(k);
+    let mut c = connection(k);
     c.set("enable.idempotence", "true")
         .set("acks", "all")
         .set("compression.type", "lz4")
@@ -34,8 +46,5 @@ pub fn producer_config(k: &KafkaSettings) -> ClientConfig {
         .set("batch.size", "1000000")
         .set("queue.buffering.max.messages", "1000000")
         .set("queue.buffering.max.kbytes", "1048576");
-    for (name, value) in &k.properties {
-        c.set(name, value);
-    }
-    c
+    with_user_properties(c, k)
 }

@@ -4,7 +4,7 @@
 use deadpool_postgres::Pool;
 use tokio::runtime::Handle;
 
-use super::{query_error, KeyNames, PgError};
+use super::{client, query_error, KeyNames, PgError};
 use crate::domain::catalog::{Catalog, StockLevels};
 use crate::domain::inventory::{Applied, StockBook, StockKey, StockLevel};
 use crate::domain::ports::{RepositoryError, StockLedger};
@@ -49,10 +49,7 @@ impl PgLedger {
     async fn apply_row(&self, key: StockKey, requested: i32) -> Result<(Applied, i32), PgError> {
         let (w, p) = self.names.of(key);
         let what = format!("changing stock of {p} at {w}");
-        let c = self.pool.get().await.map_err(|e| PgError::Query {
-            what: what.clone(),
-            cause: e.to_string(),
-        })?;
+        let c = client(&self.pool, &what).await?;
         let row = c
             .query_opt(APPLY, &[w, p, &requested])
             .await

@@ -5,7 +5,7 @@ use deadpool_postgres::Pool;
 use tokio::runtime::Handle;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{query_error, KeyNames, PgError};
+use super::{client, query_error, KeyNames, PgError};
 use crate::adapters::memory::MemoryLedger;
 use crate::domain::catalog::Catalog;
 use crate::domain::inventory::{Applied, StockKey, StockLevel};
@@ -77,10 +77,7 @@ async fn write_all(pool: Pool, mut queue: mpsc::Receiver<Write>) {
 
 async fn write_batch(pool: &Pool, sets: Vec<(String, String, i32, i32)>) -> Result<(), PgError> {
     let what = "mirroring stock to warehouse_inventory";
-    let mut c = pool.get().await.map_err(|e| PgError::Query {
-        what: what.into(),
-        cause: e.to_string(),
-    })?;
+    let mut c = client(pool, what).await?;
     let tx = c.transaction().await.map_err(query_error(what))?;
     for (warehouse, product, qty, delta) in &sets {
         tx.execute(

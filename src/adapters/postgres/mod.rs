@@ -92,6 +92,14 @@ fn unreachable(target: &str) -> impl FnOnce(String) -> PgError + '_ {
     }
 }
 
+/// A pooled connection, for `what` (named in the error if none can be had).
+pub async fn client(pool: &Pool, what: &str) -> Result<deadpool_postgres::Object, PgError> {
+    pool.get().await.map_err(|e| PgError::Query {
+        what: what.to_owned(),
+        cause: e.to_string(),
+    })
+}
+
 /// A small pool for `dsn`, checked by taking one connection.
 pub async fn connect(dsn: &Secret) -> Result<Pool, PgError> {
     let (config, target) = parse(dsn)?;

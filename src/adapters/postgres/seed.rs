@@ -8,7 +8,7 @@ use bytes::Bytes;
 use deadpool_postgres::Pool;
 use futures_util::SinkExt;
 
-use super::{query_error, PgError};
+use super::{client, query_error, PgError};
 use crate::domain::reference::{self, SeedCounts};
 
 /// The tables, in the order they are seeded (parents before children).
@@ -206,11 +206,8 @@ async fn seed_table(
 ) -> Result<u64, PgError> {
     let what = format!("seeding {table}");
     let err = |e| query_error(&what)(e);
-    let mut client = pool.get().await.map_err(|e| PgError::Query {
-        what: what.clone(),
-        cause: e.to_string(),
-    })?;
-    let tx = client.transaction().await.map_err(err)?;
+    let mut conn = client(pool, &what).await?;
+    let tx = conn.transaction().await.map_err(err)?;
     // One seeder at a time per table; then an empty table (a crash leaves none half-filled:
     // each table is one transaction) takes the rows directly, else they merge in.
     tx.batch_execute(&format!(
@@ -261,13 +258,10 @@ async fn seed_table(
 
 /// Rows per table, in seeding order.
 pub async fn table_counts(pool: &Pool) -> Result<Vec<(&'static str, i64)>, PgError> {
-    let client = pool.get().await.map_err(|e| PgError::Query {
-        what: "counting rows".into(),
-        cause: e.to_string(),
-    })?;
+    let conn = client(pool, "counting rows").await?;
     let mut out = Vec::with_capacity(TABLES.len());
     for table in TABLES {
-        let row = client
+        let row = conn
             .query_one(&format!("SELECT count(*) FROM {table}"), &[])
             .await
             .map_err(query_error("counting rows"))?;

@@ -4,7 +4,7 @@
 use deadpool_postgres::Pool;
 use tokio::runtime::Handle;
 
-use super::{query_error, PgError};
+use super::{client, query_error, PgError};
 use crate::domain::catalog::{Catalog, Product, StockLevels, User, CATEGORIES};
 use crate::domain::ports::{ReferenceStore, RepositoryError};
 use crate::domain::reference::{ProductSupplier, Segment, StockRow};
@@ -20,16 +20,9 @@ impl PgStore {
         Self { pool, runtime }
     }
 
-    async fn client(&self, what: &str) -> Result<deadpool_postgres::Object, PgError> {
-        self.pool.get().await.map_err(|e| PgError::Query {
-            what: what.into(),
-            cause: e.to_string(),
-        })
-    }
-
     async fn load_rows(&self) -> Result<(Catalog, StockLevels), PgError> {
         let what = "loading reference data";
-        let c = self.client(what).await?;
+        let c = client(&self.pool, what).await?;
         let q = |sql: &'static str| async { c.query(sql, &[]).await.map_err(query_error(what)) };
         let users = q("SELECT user_id, email, coalesce(country, ''), (extract(epoch FROM created_at) * 1000)::bigint FROM users ORDER BY user_id")
             .await?
@@ -71,7 +64,7 @@ impl PgStore {
 
     async fn insert(&self, user: &User, segment: &Segment) -> Result<(), PgError> {
         let what = format!("inserting sign-up {}", user.user_id);
-        let mut c = self.client(&what).await?;
+        let mut c = client(&self.pool, &what).await?;
         let tx = c.transaction().await.map_err(query_error(&what))?;
         let created = user.created_ms as f64 / 1000.0;
         tx.execute(
@@ -97,7 +90,7 @@ impl PgStore {
 
     async fn price(&self, product_id: &str, cents: i64) -> Result<(), PgError> {
         let what = format!("updating the price of {product_id}");
-        let c = self.client(&what).await?;
+        let c = client(&self.pool, &what).await?;
         let n = c
             .execute(
                 "UPDATE products SET price_usd = $2::bigint / 100.0, updated_at = now() WHERE product_id = $1",

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use rdkafka::producer::DefaultProducerContext;
 use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
 use retailgen::config::KafkaSettings;
-use support::cmd::run;
+use support::cmd::{rate, run};
 use support::registry::Registry;
 use support::tansu::Tansu;
 
@@ -27,16 +27,6 @@ fn size(var: &str, default: u64) -> u64 {
 fn retailgen_rate(args: &[&str], env: &[(&str, &str)]) -> f64 {
     let out = run(args, env);
     assert_eq!(out.code, Some(0), "retailgen failed: {}", out.stderr);
-    let line = out
-        .stderr
-        .lines()
-        .find(|l| l.contains("records/s"))
-        .expect("a summary line");
-    let rate = line
-        .split('(')
-        .nth(1)
-        .and_then(|s| s.split_whitespace().next())
-        .expect("a rate");
     eprint!(
         "{}",
         out.stderr
@@ -45,7 +35,7 @@ fn retailgen_rate(args: &[&str], env: &[(&str, &str)]) -> f64 {
             .map(|l| format!("    {l}\n"))
             .collect::<String>()
     );
-    rate.parse().expect("a number")
+    rate(&out.stderr)
 }
 
 /// A tight loop of 150-byte records with retailgen's producer settings: the ceiling to compare with.

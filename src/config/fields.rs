@@ -195,6 +195,9 @@ pub const FIELDS: &[Field] = &[
     field!("topics.price_changes", "TOPIC_PRICE_CHANGES", "a Kafka topic name", |s, v| s
         .topics
         .price_changes = topic(v)?),
+    field!("topics.runs", "TOPIC_RUNS", "a Kafka topic name", |s, v| s
+        .topics
+        .runs = topic(v)?),
     field!(
         "weights.orders",
         "WEIGHT_ORDERS",

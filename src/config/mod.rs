@@ -200,6 +200,7 @@ fn validate(s: &Settings) -> Result<(), ConfigError> {
         ),
         ("TOPIC_INVENTORY_CHANGES", &s.topics.inventory_changes),
         ("TOPIC_PRICE_CHANGES", &s.topics.price_changes),
+        ("TOPIC_RUNS", &s.topics.runs),
     ];
     for (i, (a, ta)) in topics.iter().enumerate() {
         if let Some((b, _)) = topics[i + 1..].iter().find(|(_, tb)| tb == ta) {

@@ -235,6 +235,8 @@ pub struct TopicSettings {
     pub customer_interactions: String,
     pub inventory_changes: String,
     pub price_changes: String,
+    /// One record per run start (the run number of the id space), for targets without Postgres.
+    pub runs: String,
     pub partitions: i32,
     pub replication_factor: i32,
 }

@@ -1,7 +1,9 @@
-//! Unique, reproducible, random-looking ids: `ord_0k3j9x...` from a per-run salt and a counter.
+//! Unique, reproducible, random-looking ids: `ord_0k3j9x...` from a per-seed salt and a counter
+//! whose high bits are the run number, so a restart against the same target never reuses an id.
 
-/// Generates ids that never repeat within a run (the counter goes through a bijection of u64)
-/// and repeat exactly across runs with the same seed.
+/// Generates ids that never repeat within a run (the counter goes through a bijection of u64),
+/// never repeat across the runs of one target (each run counts in its own range), and repeat
+/// exactly for the same seed and run number (run 0 on a fresh target).
 #[derive(Debug, Clone)]
 pub struct IdGen {
     salt: u64,
@@ -11,12 +13,20 @@ pub struct IdGen {
 const ALPHABET: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
 /// 36^13 > 2^64, so 13 digits hold any u64.
 const DIGITS: usize = 13;
+/// Ids a run may draw before its range would reach the next run's: 2^40, about 10^12.
+const RUN_BITS: u32 = 40;
 
 impl IdGen {
+    /// Run 0 of `seed`: what a fresh target gets.
     pub fn new(seed: u64) -> Self {
+        Self::for_run(seed, 0)
+    }
+
+    /// The ids of run number `run` (the runs recorded by the target before this one).
+    pub fn for_run(seed: u64, run: u32) -> Self {
         Self {
             salt: mix(seed ^ 0x05ee_d1d5),
-            counter: 0,
+            counter: u64::from(run) << RUN_BITS,
         }
     }
 
@@ -66,5 +76,14 @@ mod tests {
         assert_eq!(x, y);
         assert_ne!(x, z);
         assert!(x[0].starts_with("ord_") && x[0].len() == 4 + DIGITS);
+    }
+
+    #[test]
+    fn a_later_run_of_the_same_seed_draws_ids_no_earlier_run_drew() {
+        let mut first = IdGen::for_run(3, 0);
+        let seen: HashSet<String> = (0..100_000).map(|_| first.next("chg")).collect();
+        let mut second = IdGen::for_run(3, 1);
+        assert!((0..100_000).all(|_| !seen.contains(&second.next("chg"))));
+        assert_eq!(IdGen::for_run(3, 0).next("chg"), IdGen::new(3).next("chg"));
     }
 }

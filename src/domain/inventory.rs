@@ -74,6 +74,16 @@ impl StockBook {
     pub fn set(&mut self, key: StockKey, level: StockLevel) {
         self.levels.insert(key, level);
     }
+
+    /// The change from `reported` to the level as it is now (someone else moved it).
+    pub fn restate(&self, key: StockKey, reported: i32) -> Option<Applied> {
+        let qty = self.levels.get(&key)?.qty;
+        Some(Applied {
+            previous_qty: reported,
+            quantity_delta: qty - reported,
+            new_qty: qty,
+        })
+    }
 }
 
 #[cfg(test)]

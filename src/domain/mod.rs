@@ -5,6 +5,7 @@ pub mod events;
 pub mod faults;
 pub mod ids;
 pub mod inventory;
+pub mod message;
 pub mod ports;
 pub mod record;
 pub mod reference;

@@ -3,6 +3,7 @@
 use super::catalog::{Catalog, StockLevels, User};
 use super::events::Millis;
 use super::inventory::{Applied, StockKey, StockLevel};
+use super::message::Message;
 use super::record::Record;
 use super::reference::Segment;
 use super::stream::Stream;
@@ -39,6 +40,25 @@ pub trait EventPublisher: Send {
     fn publish(&mut self, record: &Record) -> Result<(), PublishError>;
 
     /// Waits until everything handed over is delivered or failed; reports per topic.
+    fn flush(&mut self) -> Result<Vec<TopicReport>, PublishError>;
+
+    /// The records published since the last call form a group (an order and its sale, a
+    /// transfer's two legs): a sink that commits in batches never splits one.
+    fn end_group(&mut self) -> Result<(), PublishError> {
+        Ok(())
+    }
+}
+
+/// Hands encoded messages to a broker and tells which are acknowledged (the outbox relay).
+///
+/// # Errors
+/// [`PublishError::Sink`] when the broker refuses or loses a message for good.
+pub trait MessageRelay: Send {
+    /// Queues one message, waiting while the broker applies backpressure.
+    fn send(&mut self, message: &Message) -> Result<(), PublishError>;
+    /// The highest `seq` such that it and every message sent before it are acknowledged.
+    fn acknowledged(&mut self) -> Result<Option<i64>, PublishError>;
+    /// Waits until every message is acknowledged or failed; reports per topic of this run.
     fn flush(&mut self) -> Result<Vec<TopicReport>, PublishError>;
 }
 
@@ -83,10 +103,9 @@ pub trait StockLedger: Send {
     fn level(&self, key: StockKey) -> Option<StockLevel>;
     /// Applies `requested` to a stocked key, clamped so stock never drops below what is reserved.
     fn apply(&mut self, key: StockKey, requested: i32) -> Result<Applied, RepositoryError>;
-    /// Waits until every change reached where it is mirrored.
-    fn flush(&mut self) -> Result<(), RepositoryError> {
-        Ok(())
-    }
+    /// A level someone else changed since it was last reported as `reported`: the change that
+    /// bridges the two, so the reported chain stays gapless.
+    fn restate(&mut self, key: StockKey, reported: i32) -> Result<Applied, RepositoryError>;
 }
 
 /// Wall-clock time, injectable so runs can be simulated.

@@ -33,6 +33,8 @@ pub enum Effect {
     StockInbound { key: StockKey },
     /// Set a product's price (catalog index, cents).
     Price { product: u32, cents: i64 },
+    /// Report a level someone else changed since it was last reported as `reported`.
+    Restate { key: StockKey, reported: i32 },
 }
 
 impl Record {

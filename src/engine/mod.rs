@@ -32,6 +32,8 @@ const MAX_DROPPED_GROUPS: u32 = 10_000;
 
 pub struct EngineConfig {
     pub seed: u64,
+    /// Runs the target recorded before this one (0 on a fresh target): part of the id space.
+    pub run: u32,
     pub max_pending: usize,
     pub count: Option<u64>,
     /// Simulated runs stop when logical time reaches this.
@@ -82,11 +84,13 @@ enum Halt {
 }
 
 /// What generates records: weighted services, background mutations with their chance per
-/// generated record, and the world they act on.
+/// generated record, the world they act on, and services that emit once before anything else
+/// (changes found at start-up, such as stock someone else moved).
 pub struct Generators {
     pub services: ServiceTable,
     pub background: Vec<(f64, Box<dyn Service>)>,
     pub world: World,
+    pub initial: Vec<Box<dyn Service>>,
 }
 
 #[derive(Default)]
@@ -112,6 +116,8 @@ pub struct Engine {
     recent: Recent,
     tally: Tally,
     dropped_groups: u32,
+    /// Emitted once, before the first step.
+    initial: Vec<Box<dyn Service>>,
 }
 
 impl Engine {
@@ -130,14 +136,15 @@ impl Engine {
             clock,
             pacer,
             schedule: Schedule::new(config.max_pending),
-            rng: DetRng::seed_from_u64(config.seed),
-            ids: IdGen::new(config.seed),
+            rng: DetRng::seed_from_u64(run_seed(config.seed, config.run)),
+            ids: IdGen::for_run(config.seed, config.run),
             count: config.count,
             end_ns: config.end_ms.map(|ms| ms * 1_000_000),
             faults: config.faults,
             recent: Recent::default(),
             tally: Tally::default(),
             dropped_groups: 0,
+            initial: generators.initial,
         }
     }
 
@@ -145,6 +152,12 @@ impl Engine {
     pub fn run(mut self, stopper: &Stopper) -> Result<RunReport, EngineError> {
         let started = Instant::now();
         let mut emission = Emission::default();
+        if let Err(e) = self.start_up(&mut emission) {
+            return Err(EngineError {
+                records: 0,
+                source: e.into(),
+            });
+        }
         let stop = loop {
             if let Some(reason) = self.stop_due(stopper) {
                 break reason;
@@ -158,7 +171,6 @@ impl Engine {
                 Err(Halt::Stop(reason)) => break reason,
                 Err(Halt::Fail(source)) => {
                     let _ = self.publisher.flush();
-                    let _ = self.world.ledger.flush();
                     return Err(EngineError {
                         records: self.tally.records,
                         source,
@@ -169,7 +181,6 @@ impl Engine {
         let records = self.tally.records;
         let failed = |source: Failure| EngineError { records, source };
         let topics = self.publisher.flush().map_err(|e| failed(e.into()))?;
-        self.world.ledger.flush().map_err(|e| failed(e.into()))?;
         Ok(RunReport {
             records,
             per_stream: self.tally.per_stream,
@@ -194,6 +205,23 @@ impl Engine {
         (self.tally.records % STOP_CHECK_EVERY == 0)
             .then(|| stopper.requested())
             .flatten()
+    }
+
+    /// The start-up services' groups, due before anything generated.
+    fn start_up(&mut self, emission: &mut Emission) -> Result<(), RepositoryError> {
+        let mut ctx = Ctx {
+            rng: &mut self.rng,
+            ids: &mut self.ids,
+            world: &mut self.world,
+            now_ms: self.clock.logical_ns() / 1_000_000,
+        };
+        for service in &mut self.initial {
+            service.emit(&mut ctx, emission)?;
+        }
+        for (_, group) in emission.groups.drain(..) {
+            self.schedule.push_now(group);
+        }
+        Ok(())
     }
 
     /// One service pick, then the background mutations each of its records may trigger;
@@ -251,7 +279,7 @@ impl Engine {
             };
             self.emit(record, stopper, part)?;
         }
-        Ok(())
+        self.publisher.end_group().map_err(|e| Halt::Fail(e.into()))
     }
 
     /// Sends a due record (its effect applied, maybe late), then maybe a bad copy of it and a
@@ -329,6 +357,14 @@ impl Engine {
         }
         self.clock.advance(&mut self.rng);
         Ok(())
+    }
+}
+
+/// The random stream of run `run`: run 0 is the seed's own, later runs continue differently.
+pub fn run_seed(seed: u64, run: u32) -> u64 {
+    match run {
+        0 => seed,
+        n => seed ^ u64::from(n).wrapping_mul(0x9e37_79b9_7f4a_7c15),
     }
 }
 

@@ -58,6 +58,9 @@ impl StockLedger for Shared {
     fn apply(&mut self, key: StockKey, requested: i32) -> Result<Applied, RepositoryError> {
         self.0.lock().unwrap().apply(key, requested)
     }
+    fn restate(&mut self, key: StockKey, reported: i32) -> Result<Applied, RepositoryError> {
+        self.0.lock().unwrap().restate(key, reported)
+    }
 }
 
 struct Outcome {
@@ -70,6 +73,8 @@ struct Outcome {
 
 struct Setup {
     seed: u64,
+    /// Runs recorded before this one.
+    run: u32,
     counts: SeedCounts,
     weights_inventory: f64,
     background: bool,
@@ -86,6 +91,7 @@ impl Default for Setup {
     fn default() -> Self {
         Self {
             seed: 1,
+            run: 0,
             counts: COUNTS,
             weights_inventory: 0.0,
             background: false,
@@ -148,6 +154,7 @@ fn run(setup: Setup) -> Outcome {
     };
     let config = EngineConfig {
         seed: setup.seed,
+        run: setup.run,
         max_pending: 100_000,
         count: setup.count,
         end_ms,
@@ -157,6 +164,7 @@ fn run(setup: Setup) -> Outcome {
         services,
         background,
         world,
+        initial: vec![],
     };
     let engine = Engine::new(
         config,
@@ -233,6 +241,41 @@ fn the_same_seed_gives_the_same_records_in_the_same_order() {
     let c = run(setup(43)).records;
     assert_eq!(without_ts(&a), without_ts(&b));
     assert_ne!(without_ts(&a), without_ts(&c));
+}
+
+/// Every id a record carries in its key or its own id field.
+fn ids_of(records: &[Record]) -> std::collections::HashSet<String> {
+    records
+        .iter()
+        .flat_map(|r| {
+            let own = match &r.event {
+                Event::Order(o) => o.order_id.clone(),
+                Event::Payment(p) => p.payment_id.clone(),
+                Event::Shipment(s) => s.shipment_id.clone(),
+                Event::Interaction(i) => i.interaction_id.clone(),
+                Event::Inventory(c) => c.change_id.clone(),
+                Event::Price(c) => c.price_change_id.clone(),
+            };
+            [own, r.key.clone()]
+        })
+        .collect()
+}
+
+#[test]
+fn a_later_run_of_the_same_seed_continues_with_new_ids_and_new_draws() {
+    let setup = |run| Setup {
+        run,
+        count: Some(2_000),
+        ..Setup::default()
+    };
+    let first = run(setup(0)).records;
+    let second = run(setup(1)).records;
+    let (a, b) = (ids_of(&first), ids_of(&second));
+    let shared: Vec<_> = a.intersection(&b).filter(|id| id.contains('_')).collect();
+    assert!(shared.is_empty(), "ids reused by the next run: {shared:?}");
+    let kinds = |rs: &[Record]| rs.iter().map(|r| r.stream()).collect::<Vec<_>>();
+    assert_ne!(kinds(&first), kinds(&second), "the next run draws anew");
+    assert_eq!(without_ts(&first), without_ts(&run(setup(0)).records));
 }
 
 #[test]
@@ -524,6 +567,7 @@ fn a_stop_request_ends_the_run_and_flushes() {
     )]);
     let config = EngineConfig {
         seed: 1,
+        run: 0,
         max_pending: 10,
         count: None,
         end_ms: None,
@@ -539,6 +583,7 @@ fn a_stop_request_ends_the_run_and_flushes() {
         services,
         background: vec![],
         world: world_with(COUNTS, 1, 0.0),
+        initial: vec![],
     };
     let engine = Engine::new(
         config,
@@ -736,6 +781,7 @@ fn a_stop_between_an_order_and_its_sale_still_sends_the_sale() {
     )]);
     let config = EngineConfig {
         seed: 1,
+        run: 0,
         max_pending: 10,
         count: None,
         end_ms: None,
@@ -753,6 +799,7 @@ fn a_stop_between_an_order_and_its_sale_still_sends_the_sale() {
         services,
         background: vec![],
         world: world_with(COUNTS, 1, 0.0),
+        initial: vec![],
     };
     let publisher = Box::new(StopAtOrder(sink.clone(), token.clone()));
     let report = Engine::new(config, generators, publisher, clock, pacer)

@@ -199,10 +199,65 @@ fn transfer(ctx: &mut Ctx<'_>, from: StockKey, out: &mut Emission) -> Result<(),
     Ok(())
 }
 
+/// Stock someone else changed since it was last reported (found at start-up): one ADJUSTMENT
+/// each, from the reported level to the row as it is, so every chain stays gapless.
+pub struct Restatements {
+    /// Keys with the level last reported for them.
+    pub reported: Vec<(StockKey, i32)>,
+}
+
+impl Service for Restatements {
+    fn name(&self) -> &'static str {
+        "restatements"
+    }
+
+    fn emit(&mut self, ctx: &mut Ctx<'_>, out: &mut Emission) -> Result<(), RepositoryError> {
+        for (key, reported) in std::mem::take(&mut self.reported) {
+            let record = change(
+                ctx,
+                key,
+                ChangeType::Adjustment,
+                Effect::Restate { key, reported },
+            );
+            out.now(with(record, |c| {
+                c.reason = Some("changed outside retailgen".into())
+            }));
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::services::testing::Harness;
+
+    #[test]
+    fn stock_changed_by_someone_else_is_bridged_from_the_reported_level() {
+        let mut h = Harness::new(0.0, 4);
+        let key = StockKey {
+            warehouse: h.world.catalog.stocked_at[0][0],
+            product: 0,
+        };
+        let now = h.world.ledger.level(key).unwrap().qty;
+        let mut svc = Restatements {
+            reported: vec![(key, now + 7)],
+        };
+        let groups = h.emit(&mut svc);
+        let [(0, group)] = &groups[..] else {
+            panic!("one group now: {groups:?}")
+        };
+        let mut record = group[0].clone();
+        h.world.settle(&mut record).unwrap();
+        let Event::Inventory(c) = record.event else {
+            panic!("an inventory change")
+        };
+        assert_eq!(
+            (c.change_type, c.previous_qty, c.quantity_delta, c.new_qty),
+            (ChangeType::Adjustment, now + 7, -7, now)
+        );
+        assert!(h.emit(&mut svc).is_empty(), "only once");
+    }
 
     #[test]
     fn a_product_nobody_supplies_is_audited_not_restocked() {

@@ -118,6 +118,10 @@ impl World {
                 let applied = self.ledger.apply(key, -self.last_moved)?;
                 fill(record, applied);
             }
+            Some(Effect::Restate { key, reported }) => {
+                let applied = self.ledger.restate(key, reported)?;
+                fill(record, applied);
+            }
             Some(Effect::Price { product, cents }) => {
                 let p = &mut self.catalog.products[product as usize];
                 self.store.update_price(&p.product_id, cents)?;

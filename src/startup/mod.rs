@@ -1,6 +1,7 @@
 //! Wiring: settings -> store -> publisher (registry, topics) -> services -> engine, and the run's lifecycle.
 
 mod publisher;
+pub mod recovery;
 mod world;
 
 use std::num::NonZeroUsize;
@@ -9,6 +10,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
+use crate::adapters::postgres::canonical::Stage;
 use crate::config::{describe_dsn, redact, PacingKind, Secret, Settings, SinkKind, StoreKind};
 use crate::domain::faults::FaultPolicy;
 use crate::domain::ports::Clock;
@@ -42,7 +44,10 @@ pub async fn run_until_stopped(settings: Settings) -> ExitCode {
         }
         Err(e) => {
             eprintln!("retailgen: {}", redacted(&e, &secrets));
-            ExitCode::FAILURE
+            match e.downcast_ref::<recovery::Unrecoverable>() {
+                Some(_) => ExitCode::from(2),
+                None => ExitCode::FAILURE,
+            }
         }
     }
 }
@@ -66,28 +71,54 @@ fn redacted(e: &anyhow::Error, secrets: &[Secret]) -> String {
     redact(&format!("{e:#}"), &refs)
 }
 
-/// Builds everything from `settings` and runs the engine on a blocking thread.
+/// Builds everything from `settings` and runs the engine on a blocking thread. Against a
+/// durable target, what earlier runs left is recovered first (see `recovery`).
 pub async fn run(settings: Settings, cancel: CancellationToken) -> anyhow::Result<RunReport> {
-    let seed = settings.run.seed.unwrap_or_else(rand::random);
-    let topics = topic_names(&settings);
-    let world = world::build_world(&settings).await?;
-    let publisher = publisher::build_publisher(&settings, &topics, seed).await?;
-    eprintln!("{}", banner(&settings, seed));
+    let s = &settings;
+    let seed = s.run.seed.unwrap_or_else(rand::random);
+    let topics = topic_names(s);
+    let kafka = s.run.sink == SinkKind::Kafka;
+    let kafka_canonical = kafka && !postgres_canonical(s);
+    let pool = match s.store.kind {
+        StoreKind::Postgres => Some(world::prepare_postgres(s).await?),
+        StoreKind::Memory => None,
+    };
+    let found = recovery::inspect(s, pool.as_ref(), kafka_canonical).await?;
+    let ids = match kafka {
+        true => Some(recovery::prepare_kafka(s, &topics).await?),
+        false => None,
+    };
+    if let (Some(pool), true) = (&pool, kafka) {
+        recovery::replay_outbox(s, pool, &topics).await?;
+    }
+    let run = recovery::number_run(s, pool.as_ref(), &found, seed).await?;
+    let stock = match (kafka_canonical, ids) {
+        (true, Some(ids)) => {
+            Some(recovery::read_stock(s, ids[Stream::InventoryChanges.index()]).await?)
+        }
+        _ => None,
+    };
+    let stage = Stage::default();
+    let built = world::build_world(s, pool.as_ref(), &stage, stock).await?;
+    let publisher = publisher::build_publisher(s, &topics, seed, ids, pool.as_ref(), stage).await?;
+    eprintln!("{}", banner(s, seed, run));
     let config = EngineConfig {
         seed,
-        max_pending: settings.run.max_pending,
-        count: settings.run.count,
-        end_ms: settings.run.to_ms,
-        faults: faults(&settings),
+        run,
+        max_pending: s.run.max_pending,
+        count: s.run.count,
+        end_ms: s.run.to_ms,
+        faults: faults(s),
     };
-    let (clock, pacer) = timing(&settings);
+    let (clock, pacer) = timing(s);
     let generators = Generators {
-        services: services(&settings),
-        background: background(&settings),
-        world,
+        services: services(s),
+        background: background(s),
+        world: built.world,
+        initial: built.initial,
     };
     let engine = Engine::new(config, generators, publisher, clock, pacer);
-    let stopper = Stopper::new(cancel, settings.run.duration);
+    let stopper = Stopper::new(cancel, s.run.duration);
     let report = tokio::task::spawn_blocking(move || engine.run(&stopper))
         .await
         .context("the generator thread panicked")??;
@@ -202,7 +233,7 @@ pub fn faults(s: &Settings) -> FaultPolicy {
     }
 }
 
-fn banner(s: &Settings, seed: u64) -> String {
+fn banner(s: &Settings, seed: u64, run: u32) -> String {
     let sink = match s.run.sink {
         SinkKind::Stdout => "stdout (JSON lines)".to_owned(),
         SinkKind::Null => "null (encode and discard)".to_owned(),
@@ -242,8 +273,12 @@ fn banner(s: &Settings, seed: u64) -> String {
             }
         ),
     };
+    let repeat = match run {
+        0 => format!("--seed {seed} on a fresh target reproduces this run"),
+        n => format!("run {n} of this target: its ids continue, none is reused"),
+    };
     format!(
-        "retailgen: sink={sink}; store={store}; rate={rate}; seed={seed} (--seed {seed} reproduces this run)\n\
+        "retailgen: sink={sink}; store={store}; rate={rate}; seed={seed} ({repeat})\n\
          retailgen: switch with --sink stdout|kafka|file|null (kafka needs KAFKA_BOOTSTRAP and SCHEMA_REGISTRY_URL), --store memory|postgres (postgres needs PG_DSN); stop with Ctrl+C, --count N or --duration 10s"
     )
 }

@@ -1,65 +1,86 @@
-//! Wiring the sink: for Kafka, schemas are registered and topics created before anything is produced.
+//! Wiring the sink: with a Postgres store every record goes through the committing publisher
+//! (its effects committed first; for Kafka through the transactional outbox), else straight on.
 
-use anyhow::Context;
+use deadpool_postgres::Pool;
+use tokio::runtime::Handle;
 
-use crate::adapters::avro::{schema_text, subject};
-use crate::adapters::kafka::{ensure_topics, KafkaPublisher};
-use crate::adapters::registry::{RegistryClient, WireEncoder};
+use crate::adapters::kafka::{KafkaPublisher, KafkaRelay};
+use crate::adapters::postgres::canonical::recovery::next_seq;
+use crate::adapters::postgres::canonical::{
+    CommittingPublisher, Downstream, Durability, Stage, StockMode,
+};
+use crate::adapters::postgres::{self as postgres};
+use crate::adapters::registry::WireEncoder;
 use crate::adapters::sinks::file::FileSink;
 use crate::adapters::sinks::null::NullSink;
 use crate::adapters::sinks::stdout::JsonLinesSink;
 use crate::adapters::sinks::TopicCounter;
-use crate::config::{Settings, SinkKind};
+use crate::config::{describe_dsn, Settings, SinkKind};
 use crate::domain::ports::EventPublisher;
 use crate::domain::stream::{Stream, TopicNames};
 
+use super::world::postgres_canonical;
+
+/// The sink alone: records go to it as they are published.
+fn direct(
+    s: &Settings,
+    topics: &TopicNames,
+    seed: u64,
+    ids: Option<[u32; Stream::COUNT]>,
+) -> anyhow::Result<Box<dyn EventPublisher>> {
+    let counter = TopicCounter::new(topics.clone());
+    Ok(match (s.run.sink, ids) {
+        (SinkKind::Stdout, _) => Box::new(JsonLinesSink::new(std::io::stdout(), counter)),
+        (SinkKind::Null, _) => Box::new(NullSink::new(
+            Box::new(WireEncoder::with_local_ids()),
+            counter,
+        )),
+        (SinkKind::File, _) => Box::new(FileSink::create(&s.run.out_dir, topics.clone(), seed)?),
+        (SinkKind::Kafka, Some(ids)) => Box::new(KafkaPublisher::new(
+            &s.kafka,
+            topics.clone(),
+            Box::new(WireEncoder::new(ids)),
+        )?),
+        (SinkKind::Kafka, None) => anyhow::bail!("the kafka sink needs its schema ids"),
+    })
+}
+
+/// `ids`: registry ids of the schemas (Kafka sink only); `pool`: the Postgres store, if any.
 pub async fn build_publisher(
     s: &Settings,
     topics: &TopicNames,
     seed: u64,
+    ids: Option<[u32; Stream::COUNT]>,
+    pool: Option<&Pool>,
+    stage: Stage,
 ) -> anyhow::Result<Box<dyn EventPublisher>> {
-    let counter = TopicCounter::new(topics.clone());
-    Ok(match s.run.sink {
-        SinkKind::Stdout => Box::new(JsonLinesSink::new(std::io::stdout(), counter)),
-        SinkKind::Null => Box::new(NullSink::new(
-            Box::new(WireEncoder::with_local_ids()),
-            counter,
-        )),
-        SinkKind::File => Box::new(FileSink::create(&s.run.out_dir, topics.clone(), seed)?),
-        SinkKind::Kafka => {
-            let ids = register_schemas(s, topics).await?;
-            let names: Vec<String> = topics.iter().map(|(_, t)| t.to_owned()).collect();
-            let created = ensure_topics(
-                &s.kafka,
-                &names,
-                s.topics.partitions,
-                s.topics.replication_factor,
-            )
-            .await
-            .context("preparing topics")?;
-            if !created.is_empty() {
-                tracing::info!("created topics {}", created.join(", "));
-            }
-            Box::new(KafkaPublisher::new(
-                &s.kafka,
-                topics.clone(),
-                Box::new(WireEncoder::new(ids)),
-            )?)
-        }
-    })
-}
-
-/// Registers every stream's schema under `<topic>-value` before anything is produced.
-async fn register_schemas(
-    s: &Settings,
-    topics: &TopicNames,
-) -> anyhow::Result<[u32; Stream::COUNT]> {
-    let client = RegistryClient::new(&s.registry)?;
-    let mut ids = [0u32; Stream::COUNT];
-    for (stream, topic) in topics.iter() {
-        ids[stream.index()] = client
-            .register(&subject(topic), schema_text(stream))
-            .await?;
-    }
-    Ok(ids)
+    let Some(pool) = pool else {
+        return direct(s, topics, seed, ids);
+    };
+    let client = postgres::client(pool, "the commit worker's connection").await?;
+    let canonical = postgres_canonical(s);
+    let downstream = match ids {
+        Some(ids) if s.run.sink == SinkKind::Kafka => Downstream::Broker {
+            relay: Box::new(KafkaRelay::new(&s.kafka, topics.clone())?),
+            encoder: Box::new(WireEncoder::new(ids)),
+            durability: match canonical {
+                true => Durability::Every,
+                false => Durability::WithEffects,
+            },
+            first_seq: next_seq(&client).await?,
+        },
+        _ => Downstream::Sink(direct(s, topics, seed, ids)?),
+    };
+    Ok(Box::new(CommittingPublisher::start(
+        stage,
+        client,
+        Handle::current(),
+        match canonical {
+            true => StockMode::Canonical,
+            false => StockMode::Mirror,
+        },
+        downstream,
+        topics.clone(),
+        describe_dsn(&s.store.pg_dsn),
+    )))
 }

@@ -1,15 +1,24 @@
 //! Wiring the world: the reference store and the stock ledger, in memory or in Postgres
 //! (migrated, and seeded when a table is empty), with the canonical inventory chosen.
 
+use std::collections::HashMap;
+
 use anyhow::Context;
+use deadpool_postgres::Pool;
 use tokio::runtime::Handle;
 
+use crate::adapters::kafka::replay::StockTopic;
 use crate::adapters::memory::{MemoryLedger, MemoryStore};
-use crate::adapters::postgres::{self, MirroredLedger, PgLedger, PgStore};
+use crate::adapters::postgres::canonical::recovery::{catch_up_mirror, restatements};
+use crate::adapters::postgres::canonical::{Stage, StagedLedger};
+use crate::adapters::postgres::{self, PgStore};
 use crate::config::{describe_dsn, CanonInventory, Settings, StoreKind};
+use crate::domain::catalog::{Catalog, StockLevels};
+use crate::domain::inventory::StockKey;
 use crate::domain::ports::{ReferenceStore, StockLedger};
 use crate::domain::reference::SeedCounts;
-use crate::services::World;
+use crate::services::inventory::Restatements;
+use crate::services::{Service, World};
 
 pub fn seed_counts(s: &Settings) -> SeedCounts {
     SeedCounts {
@@ -34,46 +43,154 @@ pub fn postgres_canonical(s: &Settings) -> bool {
     }
 }
 
-pub async fn build_world(s: &Settings) -> anyhow::Result<World> {
+/// The world a run acts on, and the start-up services (stock someone else changed).
+pub struct Built {
+    pub world: World,
+    pub initial: Vec<Box<dyn Service>>,
+}
+
+/// Builds the world: reference data from memory or Postgres, the ledger as the canonical mode
+/// wants it; `stock` (read back from a Kafka-canonical topic) overrides the starting levels.
+pub async fn build_world(
+    s: &Settings,
+    pool: Option<&Pool>,
+    stage: &Stage,
+    stock: Option<StockTopic>,
+) -> anyhow::Result<Built> {
     let p_signup = s.mutations.p_new_customer;
-    if s.store.kind == StoreKind::Memory {
+    let Some(pool) = pool else {
         let mut store = MemoryStore::generate(seed_counts(s), data_seed(s));
-        let (catalog, levels) = store.load()?;
+        let (catalog, mut levels) = store.load()?;
+        if let Some(stock) = &stock {
+            overlay(&catalog, &mut levels, stock);
+        }
         let ledger = MemoryLedger::new(levels);
-        return Ok(World::new(
-            catalog,
-            Box::new(store),
-            Box::new(ledger),
-            p_signup,
-        ));
-    }
-    let pool = prepare_postgres(s).await?;
+        let world = World::new(catalog, Box::new(store), Box::new(ledger), p_signup);
+        return Ok(Built {
+            world,
+            initial: vec![],
+        });
+    };
     let runtime = Handle::current();
-    let mut store = PgStore::new(pool.clone(), runtime.clone());
+    let mut store = PgStore::new(pool.clone(), runtime, stage.clone());
     let (store, loaded) = tokio::task::spawn_blocking(move || {
         let loaded = store.load();
         (store, loaded)
     })
     .await?;
-    let (catalog, levels) = loaded.context("loading reference data from Postgres")?;
+    let (catalog, mut levels) = loaded.context("loading reference data from Postgres")?;
     anyhow::ensure!(
         !catalog.users.is_empty() && !catalog.products.is_empty(),
         "{} has no users or no products: run `retailgen seed`",
         describe_dsn(&s.store.pg_dsn)
     );
+    let mut initial: Vec<Box<dyn Service>> = vec![];
     let ledger: Box<dyn StockLedger> = if postgres_canonical(s) {
-        Box::new(PgLedger::new(pool, runtime, &catalog, levels))
-    } else if s.store.mirror_inventory_to_db {
-        Box::new(MirroredLedger::new(
-            MemoryLedger::new(levels),
-            pool,
-            runtime,
-            &catalog,
-        ))
+        let client = postgres::client(pool, "finding stock changed by others").await?;
+        let reported = restatements(&client).await?;
+        let keys = stock_keys(&catalog);
+        let reported: Vec<_> = reported
+            .into_iter()
+            .filter_map(|(w, p, qty)| Some((*keys.get(&(w, p))?, qty)))
+            .collect();
+        if !reported.is_empty() {
+            eprintln!(
+                "retailgen: {} stock rows were changed outside retailgen since they were last reported; reporting each as an ADJUSTMENT first",
+                reported.len()
+            );
+            initial.push(Box::new(Restatements { reported }));
+        }
+        Box::new(StagedLedger::new(stage.clone(), &catalog, levels))
     } else {
-        Box::new(MemoryLedger::new(levels))
+        if let Some(stock) = &stock {
+            overlay(&catalog, &mut levels, stock);
+            if s.store.mirror_inventory_to_db {
+                catch_up(s, pool, &catalog, &levels, stock).await?;
+            }
+        }
+        match s.store.mirror_inventory_to_db {
+            true => Box::new(StagedLedger::new(stage.clone(), &catalog, levels)),
+            false => Box::new(MemoryLedger::new(levels)),
+        }
     };
-    Ok(World::new(catalog, Box::new(store), ledger, p_signup))
+    let world = World::new(catalog, Box::new(store), ledger, p_signup);
+    Ok(Built { world, initial })
+}
+
+/// Catalog indexes by (warehouse_id, product_id).
+fn stock_keys(catalog: &Catalog) -> HashMap<(String, String), StockKey> {
+    let mut keys = HashMap::new();
+    for (p, warehouses) in catalog.stocked_at.iter().enumerate() {
+        for &w in warehouses {
+            let id = (
+                catalog.warehouses[w as usize].clone(),
+                catalog.products[p].product_id.clone(),
+            );
+            keys.insert(
+                id,
+                StockKey {
+                    warehouse: w,
+                    product: p as u32,
+                },
+            );
+        }
+    }
+    keys
+}
+
+/// Sets each level to the last one on the stock topic (keys `warehouse:product`).
+fn overlay(catalog: &Catalog, levels: &mut StockLevels, stock: &StockTopic) {
+    let mut unknown = 0;
+    let index: HashMap<String, usize> = levels
+        .iter()
+        .enumerate()
+        .map(|(i, (k, _))| {
+            let w = &catalog.warehouses[k.warehouse as usize];
+            let p = &catalog.products[k.product as usize].product_id;
+            (format!("{w}:{p}"), i)
+        })
+        .collect();
+    for (key, qty) in &stock.last {
+        match index.get(key) {
+            Some(&i) => levels[i].1.qty = *qty,
+            None => unknown += 1,
+        }
+    }
+    if unknown > 0 {
+        tracing::warn!("{unknown} locations on the stock topic are not in the reference data; they are left alone");
+    }
+}
+
+/// The mirror takes the rebuilt levels where it differs, and records the offsets applied.
+async fn catch_up(
+    s: &Settings,
+    pool: &Pool,
+    catalog: &Catalog,
+    levels: &StockLevels,
+    stock: &StockTopic,
+) -> anyhow::Result<()> {
+    let rows: Vec<(String, String, i32)> = levels
+        .iter()
+        .map(|(k, l)| {
+            (
+                catalog.warehouses[k.warehouse as usize].clone(),
+                catalog.products[k.product as usize].product_id.clone(),
+                l.qty,
+            )
+        })
+        .collect();
+    let mut client = postgres::client(pool, "catching the stock mirror up").await?;
+    let changed = catch_up_mirror(
+        &mut client,
+        &rows,
+        &s.topics.inventory_changes,
+        &stock.next_offsets,
+    )
+    .await?;
+    if changed > 0 {
+        eprintln!("retailgen: the stock mirror caught up with the topic ({changed} rows)");
+    }
+    Ok(())
 }
 
 /// A pool on a database whose tables are migrated.
@@ -83,7 +200,7 @@ async fn migrated_pool(s: &Settings) -> anyhow::Result<deadpool_postgres::Pool> 
 }
 
 /// Migrates, and seeds when any table is empty.
-async fn prepare_postgres(s: &Settings) -> anyhow::Result<deadpool_postgres::Pool> {
+pub async fn prepare_postgres(s: &Settings) -> anyhow::Result<deadpool_postgres::Pool> {
     let pool = migrated_pool(s).await?;
     let counts = postgres::table_counts(&pool).await?;
     if counts.iter().any(|(_, n)| *n == 0) {

@@ -1,6 +1,7 @@
 //! Integration tests, one binary: the retailgen binary against a real tansu broker and an
 //! in-process Confluent Schema Registry, plus the other sinks and the shipped files.
 
+mod canonical;
 mod cli_errors;
 mod compose;
 mod file_sink;

@@ -12,6 +12,30 @@ use crate::config::KafkaSettings;
 
 const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
 
+fn admin(k: &KafkaSettings) -> Result<AdminClient<DefaultClientContext>, KafkaError> {
+    client_config(k)
+        .create()
+        .map_err(|e| KafkaError::Client(e.to_string()))
+}
+
+/// The topics the cluster has now.
+pub async fn existing_topics(k: &KafkaSettings) -> Result<Vec<String>, KafkaError> {
+    let admin = admin(k)?;
+    let metadata = admin
+        .inner()
+        .fetch_metadata(None, METADATA_TIMEOUT)
+        .map_err(|e| KafkaError::Unreachable {
+            bootstrap: k.bootstrap.clone(),
+            cause: e.to_string(),
+        })?;
+    Ok(metadata
+        .topics()
+        .iter()
+        .filter(|t| t.error().is_none())
+        .map(|t| t.name().to_owned())
+        .collect())
+}
+
 /// Ensures every topic in `topics` exists; existing topics are left as they are.
 /// Returns the topics it created.
 pub async fn ensure_topics(
@@ -20,23 +44,8 @@ pub async fn ensure_topics(
     partitions: i32,
     replication: i32,
 ) -> Result<Vec<String>, KafkaError> {
-    let admin: AdminClient<DefaultClientContext> = client_config(k)
-        .create()
-        .map_err(|e| KafkaError::Client(e.to_string()))?;
-    let existing = {
-        let metadata = admin
-            .inner()
-            .fetch_metadata(None, METADATA_TIMEOUT)
-            .map_err(|e| KafkaError::Unreachable {
-                bootstrap: k.bootstrap.clone(),
-                cause: e.to_string(),
-            })?;
-        metadata
-            .topics()
-            .iter()
-            .map(|t| t.name().to_owned())
-            .collect::<Vec<_>>()
-    };
+    let admin = admin(k)?;
+    let existing = existing_topics(k).await?;
     let missing: Vec<&String> = topics.iter().filter(|t| !existing.contains(t)).collect();
     if missing.is_empty() {
         return Ok(vec![]);

@@ -3,10 +3,13 @@
 mod admin;
 mod client_config;
 mod producer;
+mod relay;
+pub mod replay;
 
-pub use admin::ensure_topics;
+pub use admin::{ensure_topics, existing_topics};
 pub use client_config::{client_config, producer_config};
 pub use producer::KafkaPublisher;
+pub use relay::KafkaRelay;
 
 #[derive(Debug, thiserror::Error)]
 pub enum KafkaError {

@@ -49,6 +49,28 @@ impl ProducerContext for DeliveryCounter {
     }
 }
 
+/// Hands `message` to librdkafka, serving delivery reports and retrying while its queue is full.
+pub(super) fn send<'a, C: ProducerContext>(
+    producer: &BaseProducer<C>,
+    mut message: BaseRecord<'a, str, [u8], C::DeliveryOpaque>,
+    topic: &str,
+) -> Result<(), PublishError> {
+    loop {
+        match producer.send(message) {
+            Ok(()) => return Ok(()),
+            Err((RdKafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                message = back;
+                producer.poll(QUEUE_FULL_BACKOFF);
+            }
+            Err((e, _)) => {
+                return Err(PublishError::Sink(format!(
+                    "Kafka refused a record for {topic}: {e}"
+                )))
+            }
+        }
+    }
+}
+
 pub struct KafkaPublisher {
     producer: BaseProducer<DeliveryCounter>,
     sent: u64,
@@ -94,26 +116,12 @@ impl EventPublisher for KafkaPublisher {
                         value: Some(value.as_bytes()),
                     })
                 });
-        let mut message = BaseRecord::with_opaque_to(self.topics.of(stream), stream.index())
+        let message = BaseRecord::with_opaque_to(self.topics.of(stream), stream.index())
             .key(record.key.as_str())
             .payload(self.buf.as_slice())
             .headers(headers)
             .timestamp(record.event.ts());
-        loop {
-            match self.producer.send(message) {
-                Ok(()) => break,
-                Err((RdKafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                    message = back;
-                    self.producer.poll(QUEUE_FULL_BACKOFF);
-                }
-                Err((e, _)) => {
-                    return Err(PublishError::Sink(format!(
-                        "Kafka refused a record for {}: {e}",
-                        self.topics.of(stream)
-                    )))
-                }
-            }
-        }
+        send(&self.producer, message, self.topics.of(stream))?;
         self.produced[stream.index()] += 1;
         self.sent += 1;
         if self.sent % POLL_EVERY == 0 {

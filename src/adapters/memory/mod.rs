@@ -65,4 +65,10 @@ impl StockLedger for MemoryLedger {
             .apply(key, requested)
             .ok_or_else(|| RepositoryError(format!("no stock row for {key:?}")))
     }
+
+    fn restate(&mut self, key: StockKey, reported: i32) -> Result<Applied, RepositoryError> {
+        self.book
+            .restate(key, reported)
+            .ok_or_else(|| RepositoryError(format!("no stock row for {key:?}")))
+    }
 }

@@ -1,8 +1,7 @@
 //! Postgres: migrations (refinery), deterministic seeding (COPY through deadpool-postgres), the
-//! reference store, the Postgres-canonical stock ledger and the mirror of a Kafka-canonical one.
+//! reference store, and the canonical store (group commit, transactional outbox, recovery).
 
-mod ledger;
-mod mirror;
+pub mod canonical;
 mod seed;
 mod store;
 
@@ -11,8 +10,6 @@ use tokio_postgres::NoTls;
 
 use crate::config::{describe_dsn, Secret};
 use crate::domain::ports::RepositoryError;
-pub use ledger::PgLedger;
-pub use mirror::MirroredLedger;
 pub use seed::{seed, table_counts, SeedReport, TABLES};
 pub use store::PgStore;
 

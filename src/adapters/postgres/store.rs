@@ -1,9 +1,10 @@
-//! The reference store in Postgres: loads the catalog, inserts sign-ups, updates prices.
-//! Its port is synchronous (the engine runs on a blocking thread), so calls wait on the runtime.
+//! The reference store in Postgres: loads the catalog; sign-ups and price changes are staged
+//! and committed with the records that report them (see `canonical`).
 
 use deadpool_postgres::Pool;
 use tokio::runtime::Handle;
 
+use super::canonical::Stage;
 use super::{client, query_error, PgError};
 use crate::domain::catalog::{Catalog, Product, StockLevels, User, CATEGORIES};
 use crate::domain::ports::{ReferenceStore, RepositoryError};
@@ -12,12 +13,17 @@ use crate::domain::reference::{ProductSupplier, Segment, StockRow};
 pub struct PgStore {
     pool: Pool,
     runtime: Handle,
+    stage: Stage,
 }
 
 impl PgStore {
     /// `runtime` runs the queries; call the port from outside it (e.g. `spawn_blocking`).
-    pub fn new(pool: Pool, runtime: Handle) -> Self {
-        Self { pool, runtime }
+    pub fn new(pool: Pool, runtime: Handle, stage: Stage) -> Self {
+        Self {
+            pool,
+            runtime,
+            stage,
+        }
     }
 
     async fn load_rows(&self) -> Result<(Catalog, StockLevels), PgError> {
@@ -61,51 +67,6 @@ impl PgStore {
             users, products, warehouses, &offers, &stock,
         ))
     }
-
-    async fn insert(&self, user: &User, segment: &Segment) -> Result<(), PgError> {
-        let what = format!("inserting sign-up {}", user.user_id);
-        let mut c = client(&self.pool, &what).await?;
-        let tx = c.transaction().await.map_err(query_error(&what))?;
-        let created = user.created_ms as f64 / 1000.0;
-        tx.execute(
-            "INSERT INTO users (user_id, email, country, created_at, updated_at) \
-             VALUES ($1, $2, $3, to_timestamp($4), now()) ON CONFLICT (user_id) DO NOTHING",
-            &[&user.user_id, &user.email, &user.country, &created],
-        )
-        .await
-        .map_err(query_error(&what))?;
-        tx.execute(
-            "INSERT INTO customer_segments (user_id, segment, lifetime_value, updated_at) \
-             VALUES ($1, $2, $3::bigint / 100.0, now()) ON CONFLICT (user_id) DO NOTHING",
-            &[
-                &segment.user_id,
-                &segment.segment,
-                &segment.lifetime_value_cents,
-            ],
-        )
-        .await
-        .map_err(query_error(&what))?;
-        tx.commit().await.map_err(query_error(&what))
-    }
-
-    async fn price(&self, product_id: &str, cents: i64) -> Result<(), PgError> {
-        let what = format!("updating the price of {product_id}");
-        let c = client(&self.pool, &what).await?;
-        let n = c
-            .execute(
-                "UPDATE products SET price_usd = $2::bigint / 100.0, updated_at = now() WHERE product_id = $1",
-                &[&product_id, &cents],
-            )
-            .await
-            .map_err(query_error(&what))?;
-        match n {
-            1 => Ok(()),
-            _ => Err(PgError::Query {
-                what,
-                cause: "no such product".into(),
-            }),
-        }
-    }
 }
 
 impl ReferenceStore for PgStore {
@@ -114,10 +75,14 @@ impl ReferenceStore for PgStore {
     }
 
     fn insert_user(&mut self, user: &User, segment: &Segment) -> Result<(), RepositoryError> {
-        Ok(self.runtime.block_on(self.insert(user, segment))?)
+        let row = (user.clone(), segment.clone());
+        self.stage.effects(|e| e.sign_ups.push(row));
+        Ok(())
     }
 
     fn update_price(&mut self, product_id: &str, price_cents: i64) -> Result<(), RepositoryError> {
-        Ok(self.runtime.block_on(self.price(product_id, price_cents))?)
+        let row = (product_id.to_owned(), price_cents);
+        self.stage.effects(|e| e.prices.push(row));
+        Ok(())
     }
 }

@@ -1,6 +1,8 @@
 //! Registers the schemas under `<topic>-value` in any Confluent-compatible Schema Registry.
 
-use schema_registry_converter::async_impl::schema_registry::{post_schema, SrSettings};
+use schema_registry_converter::async_impl::schema_registry::{
+    get_schema_by_id, post_schema, SrSettings,
+};
 use schema_registry_converter::error::SRCError;
 use schema_registry_converter::schema_registry_common::{RawError, SchemaType, SuppliedSchema};
 
@@ -53,6 +55,17 @@ impl RegistryClient {
             .await
             .map(|registered| registered.id)
             .map_err(|e| self.explain(subject, &e))
+    }
+
+    /// The schema registered with `id`, or `None` if the registry does not know it (40403).
+    pub async fn schema_by_id(&self, id: u32) -> Result<Option<String>, RegistryError> {
+        match get_schema_by_id(id, &self.settings).await {
+            Ok(s) => Ok(Some(s.schema)),
+            Err(e) => match self.explain(&format!("(schema id {id})"), &e) {
+                RegistryError::Refused { code: 40403, .. } => Ok(None),
+                other => Err(other),
+            },
+        }
     }
 
     fn explain(&self, subject: &str, e: &SRCError) -> RegistryError {

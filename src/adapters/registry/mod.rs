@@ -2,6 +2,8 @@
 
 mod client;
 mod encoder;
+mod stock_levels;
 
 pub use client::{RegistryClient, RegistryError};
-pub use encoder::WireEncoder;
+pub use encoder::{WireEncoder, UNKNOWN_SCHEMA_ID};
+pub use stock_levels::StockLevelReader;

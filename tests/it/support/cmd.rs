@@ -92,3 +92,13 @@ pub fn assert_count(stderr: &str, n: usize) -> usize {
     assert_eq!(got, n, "records for --count {n}");
     got
 }
+
+/// Records/s from a run's summary line (`... (N records/s)`); used by the benchmarks.
+#[allow(dead_code)]
+pub fn rate(stderr: &str) -> f64 {
+    stderr
+        .lines()
+        .find(|l| l.contains("records/s"))
+        .and_then(|l| l.split('(').nth(1)?.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no rate in the summary: {stderr}"))
+}

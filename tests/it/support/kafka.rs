@@ -38,6 +38,30 @@ pub fn partitions(bootstrap: &str) -> BTreeMap<String, usize> {
         .collect()
 }
 
+fn consumed(m: &rdkafka::message::BorrowedMessage<'_>) -> Consumed {
+    let headers = m
+        .headers()
+        .map(|h| {
+            h.iter()
+                .map(|x| {
+                    (
+                        x.key.to_owned(),
+                        String::from_utf8_lossy(x.value.unwrap_or_default()).into_owned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Consumed {
+        topic: m.topic().to_owned(),
+        partition: m.partition(),
+        key: String::from_utf8_lossy(m.key().unwrap_or_default()).into_owned(),
+        payload: m.payload().unwrap_or_default().to_vec(),
+        headers,
+        timestamp: m.timestamp().to_millis(),
+    }
+}
+
 /// Reads `topics` from the beginning until `expected` records arrived, then a moment longer to
 /// catch any extra record; panics if fewer arrive within `within`.
 pub fn consume(
@@ -76,27 +100,48 @@ pub fn consume(
         let Some(msg) = c.poll(Duration::from_millis(100)) else {
             continue;
         };
-        let m = msg.unwrap();
-        let headers = m
-            .headers()
-            .map(|h| {
-                h.iter()
-                    .map(|x| {
-                        (
-                            x.key.to_owned(),
-                            String::from_utf8_lossy(x.value.unwrap_or_default()).into_owned(),
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        out.push(Consumed {
-            topic: m.topic().to_owned(),
-            partition: m.partition(),
-            key: String::from_utf8_lossy(m.key().unwrap_or_default()).into_owned(),
-            payload: m.payload().unwrap_or_default().to_vec(),
-            headers,
-            timestamp: m.timestamp().to_millis(),
-        });
+        out.push(consumed(&msg.unwrap()));
     }
+}
+
+/// Reads every partition of each of `topics` (those that exist) from the beginning to its end.
+pub fn consume_all(bootstrap: &str, topics: &[&str], within: Duration) -> Vec<Consumed> {
+    let parts = partitions(bootstrap);
+    let started = Instant::now();
+    let mut out = Vec::new();
+    for t in topics {
+        let Some(&n) = parts.get(*t) else { continue };
+        let c: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", bootstrap)
+            .set("group.id", "retailgen-tests")
+            .set("enable.auto.commit", "false")
+            .set("enable.partition.eof", "true")
+            .create()
+            .unwrap();
+        let mut tpl = TopicPartitionList::new();
+        for p in 0..n {
+            tpl.add_partition_offset(t, p as i32, Offset::Beginning)
+                .unwrap();
+        }
+        c.assign(&tpl).unwrap();
+        let mut open: std::collections::BTreeSet<i32> = (0..n as i32).collect();
+        while !open.is_empty() {
+            assert!(
+                started.elapsed() < within,
+                "{t}: partitions {open:?} not read to their end within {within:?}"
+            );
+            match c.poll(Duration::from_millis(100)) {
+                None => {}
+                Some(Err(rdkafka::error::KafkaError::PartitionEOF(p))) => {
+                    open.remove(&p);
+                }
+                Some(Err(e)) => panic!("consuming {t}: {e}"),
+                Some(Ok(m)) => {
+                    open.insert(m.partition());
+                    out.push(consumed(&m));
+                }
+            }
+        }
+    }
+    out
 }

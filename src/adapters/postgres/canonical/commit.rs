@@ -1,0 +1,240 @@
+//! One group commit: a batch's effects, its outbox rows and the removal of rows the broker has
+//! acknowledged, in one transaction, each kind of change in one statement. What each stock row
+//! last reported is recorded in `retailgen_stock_reported`, to find changes made by others.
+
+use rustc_hash::FxHashMap;
+use tokio_postgres::Transaction;
+
+use super::staging::{Batch, Outgoing, StockWrite};
+use crate::adapters::postgres::{query_error, PgError};
+
+/// How stock writes treat the rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StockMode {
+    /// The table is the truth: a row must still hold what retailgen last set.
+    Canonical,
+    /// The table mirrors the Kafka-canonical ledger.
+    Mirror,
+}
+
+const SET_CHECKED: &str = "UPDATE warehouse_inventory w SET qty = v.qty, updated_at = now() \
+    FROM unnest($1::text[], $2::text[], $3::int[], $4::int[]) AS v(warehouse_id, product_id, previous, qty) \
+    WHERE w.warehouse_id = v.warehouse_id AND w.product_id = v.product_id AND w.qty = v.previous";
+const SET_MIRROR: &str = "UPDATE warehouse_inventory w SET qty = v.qty, updated_at = now() \
+    FROM unnest($1::text[], $2::text[], $3::int[], $4::int[]) AS v(warehouse_id, product_id, previous, qty) \
+    WHERE w.warehouse_id = v.warehouse_id AND w.product_id = v.product_id";
+const REPORTED: &str = "INSERT INTO retailgen_stock_reported (warehouse_id, product_id, qty) \
+    SELECT * FROM unnest($1::text[], $2::text[], $3::int[]) \
+    ON CONFLICT (warehouse_id, product_id) DO UPDATE SET qty = EXCLUDED.qty";
+const GLOBAL: &str = "UPDATE inventory i SET qty = i.qty + v.delta, updated_at = now() \
+    FROM unnest($1::text[], $2::int[]) AS v(product_id, delta) WHERE i.product_id = v.product_id";
+const USERS: &str = "INSERT INTO users (user_id, email, country, created_at, updated_at) \
+    SELECT u, e, c, to_timestamp(t / 1000.0), now() FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) AS v(u, e, c, t) \
+    ON CONFLICT (user_id) DO NOTHING";
+const SEGMENTS: &str =
+    "INSERT INTO customer_segments (user_id, segment, lifetime_value, updated_at) \
+    SELECT u, s, l / 100.0, now() FROM unnest($1::text[], $2::text[], $3::bigint[]) AS v(u, s, l) \
+    ON CONFLICT (user_id) DO NOTHING";
+const PRICES: &str = "UPDATE products p SET price_usd = v.cents / 100.0, updated_at = now() \
+    FROM unnest($1::text[], $2::bigint[]) AS v(product_id, cents) WHERE p.product_id = v.product_id";
+const OUTBOX: &str = "INSERT INTO retailgen_outbox (seq, topic, record_key, headers, value, ts, schema_id) \
+    SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bytea[], $5::bytea[], $6::bigint[], $7::int[])";
+const ACKNOWLEDGED: &str = "DELETE FROM retailgen_outbox WHERE seq <= $1";
+
+/// Per row: the level it had before the batch, and the level after it.
+fn per_row(stock: &[StockWrite]) -> Vec<(&str, &str, i32, i32)> {
+    let mut rows: FxHashMap<(&str, &str), usize> = FxHashMap::default();
+    let mut out: Vec<(&str, &str, i32, i32)> = Vec::new();
+    for w in stock {
+        let key = (w.warehouse_id.as_str(), w.product_id.as_str());
+        match rows.get(&key) {
+            Some(&i) => out[i].3 = w.qty,
+            None => {
+                rows.insert(key, out.len());
+                out.push((key.0, key.1, w.previous, w.qty));
+            }
+        }
+    }
+    out
+}
+
+/// Net change of the global `inventory` per product.
+fn per_product(stock: &[StockWrite]) -> (Vec<&str>, Vec<i32>) {
+    let mut net: FxHashMap<&str, i32> = FxHashMap::default();
+    for w in stock {
+        *net.entry(w.product_id.as_str()).or_default() += w.delta;
+    }
+    net.into_iter().filter(|(_, d)| *d != 0).unzip()
+}
+
+fn columns<'a, T, A, B, C, D>(
+    rows: &'a [T],
+    f: impl Fn(&'a T) -> (A, B, C, D),
+) -> (Vec<A>, Vec<B>, Vec<C>, Vec<D>) {
+    let mut out = (
+        Vec::with_capacity(rows.len()),
+        Vec::with_capacity(rows.len()),
+        Vec::with_capacity(rows.len()),
+        Vec::with_capacity(rows.len()),
+    );
+    for r in rows {
+        let (a, b, c, d) = f(r);
+        out.0.push(a);
+        out.1.push(b);
+        out.2.push(c);
+        out.3.push(d);
+    }
+    out
+}
+
+async fn stock(tx: &Transaction<'_>, stock: &[StockWrite], mode: StockMode) -> Result<(), PgError> {
+    if stock.is_empty() {
+        return Ok(());
+    }
+    let what = "writing stock to warehouse_inventory";
+    let rows = per_row(stock);
+    let (w, p, before, after) = columns(&rows, |r| (r.0, r.1, r.2, r.3));
+    let sql = match mode {
+        StockMode::Canonical => SET_CHECKED,
+        StockMode::Mirror => SET_MIRROR,
+    };
+    let changed = tx
+        .execute(sql, &[&w, &p, &before, &after])
+        .await
+        .map_err(query_error(what))?;
+    if mode == StockMode::Canonical && changed != rows.len() as u64 {
+        return Err(PgError::Query {
+                what: what.into(),
+                cause: format!(
+                    "{} of {} rows no longer hold the stock retailgen last set: another writer changed \
+                     warehouse_inventory during the run (one writer per location; change stock between runs)",
+                    rows.len() as u64 - changed,
+                rows.len()
+            ),
+        });
+    }
+    tx.execute(REPORTED, &[&w, &p, &after])
+        .await
+        .map_err(query_error("recording reported stock"))?;
+    let (products, deltas) = per_product(stock);
+    if !products.is_empty() {
+        tx.execute(GLOBAL, &[&products, &deltas])
+            .await
+            .map_err(query_error("updating global inventory"))?;
+    }
+    Ok(())
+}
+
+async fn reference(tx: &Transaction<'_>, batch: &Batch) -> Result<(), PgError> {
+    let e = &batch.effects;
+    if !e.sign_ups.is_empty() {
+        let what = "inserting sign-ups";
+        let (ids, emails, countries, created) = columns(&e.sign_ups, |(u, _)| {
+            (
+                u.user_id.as_str(),
+                u.email.as_str(),
+                u.country.as_str(),
+                u.created_ms,
+            )
+        });
+        tx.execute(USERS, &[&ids, &emails, &countries, &created])
+            .await
+            .map_err(query_error(what))?;
+        let (ids, segments, ltv, _) = columns(&e.sign_ups, |(_, s)| {
+            (s.user_id.as_str(), s.segment, s.lifetime_value_cents, ())
+        });
+        tx.execute(SEGMENTS, &[&ids, &segments, &ltv])
+            .await
+            .map_err(query_error(what))?;
+    }
+    if !e.prices.is_empty() {
+        let mut last: FxHashMap<&str, i64> = FxHashMap::default();
+        for (product, cents) in &e.prices {
+            last.insert(product, *cents);
+        }
+        let (products, cents): (Vec<&str>, Vec<i64>) = last.into_iter().unzip();
+        tx.execute(PRICES, &[&products, &cents])
+            .await
+            .map_err(query_error("updating prices"))?;
+    }
+    Ok(())
+}
+
+async fn outbox(tx: &Transaction<'_>, batch: &Batch) -> Result<(), PgError> {
+    let stored: Vec<_> = batch
+        .outgoing
+        .iter()
+        .filter_map(|o| match o {
+            Outgoing::Message(m) => m.seq.map(|seq| (seq, m)),
+            Outgoing::Record(_) => None,
+        })
+        .collect();
+    if stored.is_empty() {
+        return Ok(());
+    }
+    let (seq, topic, key, headers) = columns(&stored, |(seq, m)| {
+        (*seq, m.topic.as_str(), m.key.as_str(), m.headers.as_slice())
+    });
+    let (value, ts, schema, _) = columns(&stored, |(_, m)| {
+        let id = m
+            .value
+            .get(1..5)
+            .map_or(0, |b| i32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+        (m.value.as_slice(), m.ts, id, ())
+    });
+    tx.execute(
+        OUTBOX,
+        &[&seq, &topic, &key, &headers, &value, &ts, &schema],
+    )
+    .await
+    .map_err(query_error("writing the outbox"))?;
+    Ok(())
+}
+
+/// Commits `batch` and removes the outbox rows up to `acknowledged`, all or nothing.
+pub async fn commit(
+    client: &mut tokio_postgres::Client,
+    batch: &Batch,
+    mode: StockMode,
+    acknowledged: Option<i64>,
+) -> Result<(), PgError> {
+    let what = "committing a batch";
+    let tx = client.transaction().await.map_err(query_error(what))?;
+    stock(&tx, &batch.effects.stock, mode).await?;
+    reference(&tx, batch).await?;
+    outbox(&tx, batch).await?;
+    if let Some(seq) = acknowledged {
+        tx.execute(ACKNOWLEDGED, &[&seq])
+            .await
+            .map_err(query_error("removing acknowledged outbox rows"))?;
+    }
+    tx.commit().await.map_err(query_error(what))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn w(p: &str, previous: i32, qty: i32) -> StockWrite {
+        StockWrite {
+            warehouse_id: "WH001".into(),
+            product_id: p.into(),
+            previous,
+            qty,
+            delta: qty - previous,
+        }
+    }
+
+    #[test]
+    fn a_row_changed_twice_in_a_batch_is_checked_against_its_first_level_and_set_to_its_last() {
+        let writes = [w("P1", 10, 7), w("P2", 5, 9), w("P1", 7, 3)];
+        assert_eq!(
+            per_row(&writes),
+            vec![("WH001", "P1", 10, 3), ("WH001", "P2", 5, 9)]
+        );
+        let (products, deltas) = per_product(&writes);
+        let mut net: Vec<_> = products.into_iter().zip(deltas).collect();
+        net.sort();
+        assert_eq!(net, vec![("P1", -7), ("P2", 4)]);
+    }
+}

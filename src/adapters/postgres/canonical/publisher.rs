@@ -1,0 +1,286 @@
+//! The committing publisher: records are staged with the effects they report, committed in
+//! groups by a worker thread, and only then handed downstream — to a broker through the outbox
+//! (rows removed once acknowledged), or to a sink without a durable target.
+
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use deadpool_postgres::Object;
+use tokio::runtime::Handle;
+
+use super::commit::{commit, StockMode};
+use super::staging::{Batch, Outgoing, Stage, Take};
+use crate::domain::message::{encode_headers, Message};
+use crate::domain::ports::{
+    EventPublisher, MessageRelay, PublishError, SchemaEncoder, TopicReport,
+};
+use crate::domain::record::Record;
+use crate::domain::stream::TopicNames;
+
+/// Group commit bounds: at most this many records per transaction...
+pub const BATCH_RECORDS: usize = 5_000;
+/// ...and a record waits at most about this long for its commit.
+pub const BATCH_INTERVAL: Duration = Duration::from_millis(50);
+
+/// Which records get an outbox row (the others are released after their batch commits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// Postgres-canonical: every record.
+    Every,
+    /// Kafka-canonical: records whose group changed a table (a sign-up, a price, a mirrored row).
+    WithEffects,
+}
+
+/// Where committed records go.
+pub enum Downstream {
+    /// A broker, through the outbox: records are encoded once, stored, relayed, then removed.
+    Broker {
+        relay: Box<dyn MessageRelay>,
+        encoder: Box<dyn SchemaEncoder>,
+        durability: Durability,
+        /// The first outbox sequence number of this run.
+        first_seq: i64,
+    },
+    /// A sink with no durable target to reconcile with (stdout, file, null).
+    Sink(Box<dyn EventPublisher>),
+}
+
+/// For tests of crash paths: `RETAILGEN_TEST_CRASH_AT=after_commit:N|after_relay:N` kills the
+/// process with SIGKILL right after the N-th commit, before (or after) its records went out.
+const CRASH_AT: &str = "RETAILGEN_TEST_CRASH_AT";
+
+fn crash_point() -> Option<(String, u64)> {
+    let v = std::env::var(CRASH_AT).ok()?;
+    let (at, n) = v.split_once(':')?;
+    Some((at.to_owned(), n.parse().ok()?))
+}
+
+fn crash_if(point: &Option<(String, u64)>, at: &str, commits: u64) {
+    if point
+        .as_ref()
+        .is_some_and(|(p, n)| p == at && *n == commits)
+    {
+        // SAFETY: raising a signal on our own process has no memory-safety preconditions.
+        unsafe {
+            libc::kill(libc::getpid(), libc::SIGKILL);
+        }
+    }
+}
+
+enum Sender {
+    Relay(Box<dyn MessageRelay>),
+    Sink(Box<dyn EventPublisher>),
+}
+
+/// Commits what the engine staged and hands it downstream, batch after batch.
+struct Worker {
+    stage: Stage,
+    client: Object,
+    runtime: Handle,
+    mode: StockMode,
+    sender: Sender,
+    /// Outbox rows up to here are acknowledged and may be removed.
+    acknowledged: Option<i64>,
+    removed: Option<i64>,
+    target: String,
+}
+
+impl Worker {
+    fn run(mut self) -> Result<Vec<TopicReport>, String> {
+        let result = self.work();
+        if let Err(e) = &result {
+            self.stage.fail(e.clone());
+        }
+        result
+    }
+
+    fn work(&mut self) -> Result<Vec<TopicReport>, String> {
+        let crash = crash_point();
+        let mut commits = 0;
+        while let Take::Batch(batch) = self.stage.take(BATCH_RECORDS, BATCH_INTERVAL) {
+            self.poll_acknowledged()?;
+            if batch.is_empty() && self.removed == self.acknowledged {
+                continue;
+            }
+            self.commit(&batch)?;
+            commits += 1;
+            crash_if(&crash, "after_commit", commits);
+            self.send(batch)?;
+            crash_if(&crash, "after_relay", commits);
+        }
+        let reports = match &mut self.sender {
+            Sender::Relay(relay) => relay.flush().map_err(|e| e.to_string())?,
+            Sender::Sink(sink) => sink.flush().map_err(|e| e.to_string())?,
+        };
+        self.poll_acknowledged()?;
+        if self.removed != self.acknowledged {
+            self.commit(&Batch::default())?;
+        }
+        Ok(reports)
+    }
+
+    fn poll_acknowledged(&mut self) -> Result<(), String> {
+        if let Sender::Relay(relay) = &mut self.sender {
+            if let Some(seq) = relay.acknowledged().map_err(|e| e.to_string())? {
+                self.acknowledged = Some(seq);
+            }
+        }
+        Ok(())
+    }
+
+    fn commit(&mut self, batch: &Batch) -> Result<(), String> {
+        let removing = (self.acknowledged != self.removed)
+            .then_some(self.acknowledged)
+            .flatten();
+        self.runtime
+            .block_on(commit(&mut self.client, batch, self.mode, removing))
+            .map_err(|e| {
+                format!(
+                    "the canonical store at {} (PG_DSN) failed: {e}; the {} records of the batch \
+                     were not published and its changes were rolled back; what was committed before \
+                     is kept in retailgen_outbox and published at the next start",
+                    self.target,
+                    batch.outgoing.len()
+                )
+            })?;
+        self.removed = self.acknowledged;
+        Ok(())
+    }
+
+    fn send(&mut self, batch: Batch) -> Result<(), String> {
+        for item in batch.outgoing {
+            let sent = match (&mut self.sender, item) {
+                (Sender::Relay(relay), Outgoing::Message(m)) => relay.send(&m),
+                (Sender::Sink(sink), Outgoing::Record(r)) => sink.publish(&r),
+                _ => unreachable!("a batch holds what its downstream takes"),
+            };
+            sent.map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+}
+
+/// The engine's publisher when the store is Postgres.
+pub struct CommittingPublisher {
+    stage: Stage,
+    topics: TopicNames,
+    encoder: Option<Box<dyn SchemaEncoder>>,
+    durability: Durability,
+    next_seq: i64,
+    worker: Option<JoinHandle<Result<Vec<TopicReport>, String>>>,
+}
+
+impl CommittingPublisher {
+    /// Starts the worker on its own thread; `client` is its connection, `runtime` runs its queries.
+    pub fn start(
+        stage: Stage,
+        client: Object,
+        runtime: Handle,
+        mode: StockMode,
+        downstream: Downstream,
+        topics: TopicNames,
+        target: String,
+    ) -> Self {
+        let (sender, encoder, durability, next_seq) = match downstream {
+            Downstream::Broker {
+                relay,
+                encoder,
+                durability,
+                first_seq,
+            } => (Sender::Relay(relay), Some(encoder), durability, first_seq),
+            Downstream::Sink(sink) => (Sender::Sink(sink), None, Durability::Every, 0),
+        };
+        let worker = Worker {
+            stage: stage.clone(),
+            client,
+            runtime,
+            mode,
+            sender,
+            acknowledged: None,
+            removed: None,
+            target,
+        };
+        let worker = std::thread::Builder::new()
+            .name("retailgen-commit".into())
+            .spawn(move || worker.run())
+            .expect("a thread for the commit worker");
+        Self {
+            stage,
+            topics,
+            encoder,
+            durability,
+            next_seq,
+            worker: Some(worker),
+        }
+    }
+
+    fn message(
+        &mut self,
+        record: &Record,
+        encoder: &dyn SchemaEncoder,
+    ) -> Result<Message, PublishError> {
+        let durable = match self.durability {
+            Durability::Every => true,
+            Durability::WithEffects => self.stage.open_has_effects(),
+        };
+        let seq = durable.then(|| {
+            self.next_seq += 1;
+            self.next_seq - 1
+        });
+        let mut value = Vec::with_capacity(256);
+        encoder.encode(record, &mut value)?;
+        let stream = record.stream();
+        Ok(Message {
+            seq,
+            stream: Some(stream.index()),
+            topic: self.topics.of(stream).to_owned(),
+            key: record.key.clone(),
+            headers: encode_headers(record),
+            value,
+            ts: record.event.ts(),
+        })
+    }
+}
+
+impl EventPublisher for CommittingPublisher {
+    fn publish(&mut self, record: &Record) -> Result<(), PublishError> {
+        if let Some(e) = self.stage.failure() {
+            return Err(PublishError::Sink(e));
+        }
+        let item = match self.encoder.take() {
+            Some(encoder) => {
+                let message = self.message(record, encoder.as_ref());
+                self.encoder = Some(encoder);
+                Outgoing::Message(message?)
+            }
+            None => Outgoing::Record(Box::new(record.clone())),
+        };
+        self.stage.outgoing(item);
+        Ok(())
+    }
+
+    fn end_group(&mut self) -> Result<(), PublishError> {
+        self.stage
+            .end_group(BATCH_RECORDS)
+            .map_err(PublishError::Sink)
+    }
+
+    /// Commits what is staged, waits for the downstream's acknowledgements, removes their rows.
+    fn flush(&mut self) -> Result<Vec<TopicReport>, PublishError> {
+        self.stage.close();
+        let worker = self
+            .worker
+            .take()
+            .ok_or_else(|| PublishError::Sink("the commit worker was already stopped".into()))?;
+        match worker.join() {
+            Ok(result) => result.map_err(PublishError::Sink),
+            Err(_) => Err(PublishError::Sink("the commit worker panicked".into())),
+        }
+    }
+}
+
+impl Drop for CommittingPublisher {
+    fn drop(&mut self) {
+        self.stage.close();
+    }
+}

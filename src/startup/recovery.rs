@@ -1,0 +1,238 @@
+//! Before a run generates anything, against a durable target: check that what earlier runs left
+//! can be recovered (read-only; exit 2 if not), publish the outbox rows still pending, number
+//! the run, rebuild a Kafka-canonical ledger from its topic, and find stock changed by others.
+
+use std::time::Instant;
+
+use anyhow::Context;
+use deadpool_postgres::Pool;
+use tokio::runtime::Handle;
+
+use crate::adapters::avro::subject;
+use crate::adapters::kafka::replay::{last_run, read_stock_topic, record_run, StockTopic};
+use crate::adapters::kafka::{ensure_topics, existing_topics, KafkaRelay};
+use crate::adapters::postgres::canonical::recovery::{self as pg, OWN_TABLES};
+use crate::adapters::postgres::{self as postgres};
+use crate::adapters::registry::{RegistryClient, StockLevelReader, UNKNOWN_SCHEMA_ID};
+use crate::config::{describe_dsn, Settings};
+use crate::domain::ports::MessageRelay;
+use crate::domain::stream::{Stream, TopicNames};
+
+/// Start-up found state it cannot recover from: nothing was written; exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Unrecoverable(pub String);
+
+/// What start-up learnt before anything was written.
+pub struct Found {
+    /// Runs recorded by the target before this one.
+    pub previous_runs: Option<u32>,
+}
+
+/// Read-only checks; fails with [`Unrecoverable`] naming what is missing and how to fix it.
+pub async fn inspect(
+    s: &Settings,
+    pool: Option<&Pool>,
+    kafka_canonical: bool,
+) -> anyhow::Result<Found> {
+    let mut last: Option<u32> = None;
+    if let Some(pool) = pool {
+        let client = postgres::client(pool, "checking retailgen's tables").await?;
+        let missing = pg::missing_tables(&client, &OWN_TABLES).await?;
+        if !missing.is_empty() {
+            return Err(Unrecoverable(format!(
+                "{} lacks {} although its migrations are recorded: the outbox and run history cannot be \
+                 recovered; restore them from a backup, or start over on a fresh database (retailgen migrate; retailgen seed)",
+                describe_dsn(&s.store.pg_dsn),
+                missing.join(", ")
+            ))
+            .into());
+        }
+        let row = client
+            .query_one("SELECT max(run) FROM retailgen_runs", &[])
+            .await
+            .context("reading retailgen_runs")?;
+        last = row.get::<_, Option<i32>>(0).map(|r| r as u32);
+    }
+    if s.run.sink != crate::config::SinkKind::Kafka {
+        return Ok(Found {
+            previous_runs: last.map(|r| r + 1),
+        });
+    }
+    let existing = existing_topics(&s.kafka).await?;
+    if existing.contains(&s.topics.runs) {
+        let k = s.kafka.clone();
+        let topic = s.topics.runs.clone();
+        let on_topic = tokio::task::spawn_blocking(move || last_run(&k, &topic)).await??;
+        last = last.max(on_topic);
+    }
+    if let Some(pool) = pool {
+        check_outbox(s, pool, &existing).await?;
+    }
+    let stock = &s.topics.inventory_changes;
+    if kafka_canonical && last.is_some() && !existing.contains(stock) {
+        return Err(Unrecoverable(format!(
+            "the stock topic {stock} (TOPIC_INVENTORY_CHANGES) does not exist on {}, but {} earlier runs \
+             were recorded: the Kafka-canonical ledger cannot be rebuilt; restore the topic, or point \
+             retailgen at a fresh target",
+            s.kafka.bootstrap,
+            last.map_or(0, |r| r + 1)
+        ))
+        .into());
+    }
+    Ok(Found {
+        previous_runs: last.map(|r| r + 1),
+    })
+}
+
+/// Pending outbox rows must name topics that exist and schema ids the registry knows.
+async fn check_outbox(s: &Settings, pool: &Pool, existing: &[String]) -> anyhow::Result<()> {
+    let client = postgres::client(pool, "reading retailgen_outbox").await?;
+    let rows = client
+        .query(
+            "SELECT topic, schema_id, count(*) FROM retailgen_outbox GROUP BY 1, 2 ORDER BY 1, 2",
+            &[],
+        )
+        .await
+        .context("reading retailgen_outbox")?;
+    let registry = RegistryClient::new(&s.registry)?;
+    for r in rows {
+        let (topic, id, n): (String, i32, i64) = (r.get(0), r.get(1), r.get(2));
+        if !existing.contains(&topic) {
+            return Err(Unrecoverable(format!(
+                "retailgen_outbox holds {n} records for topic {topic}, which does not exist on {} (KAFKA_BOOTSTRAP): \
+                 recreate the topic, or point KAFKA_BOOTSTRAP at the cluster that has it; to give those records up, \
+                 DELETE FROM retailgen_outbox WHERE topic = '{topic}'",
+                s.kafka.bootstrap
+            ))
+            .into());
+        }
+        if id as u32 != UNKNOWN_SCHEMA_ID && registry.schema_by_id(id as u32).await?.is_none() {
+            return Err(Unrecoverable(format!(
+                "retailgen_outbox holds {n} records for {topic} encoded with schema id {id}, which the schema \
+                 registry at {} (SCHEMA_REGISTRY_URL) does not know: point retailgen at the registry that \
+                 issued it; to give those records up, DELETE FROM retailgen_outbox WHERE schema_id = {id}",
+                s.registry.url
+            ))
+            .into());
+        }
+    }
+    Ok(())
+}
+
+/// Registers the schemas, creates missing topics (and the runs topic, one partition).
+pub async fn prepare_kafka(
+    s: &Settings,
+    topics: &TopicNames,
+) -> anyhow::Result<[u32; Stream::COUNT]> {
+    let client = RegistryClient::new(&s.registry)?;
+    let mut ids = [0u32; Stream::COUNT];
+    for (stream, topic) in topics.iter() {
+        ids[stream.index()] = client
+            .register(&subject(topic), crate::adapters::avro::schema_text(stream))
+            .await?;
+    }
+    let names: Vec<String> = topics.iter().map(|(_, t)| t.to_owned()).collect();
+    let mut created = ensure_topics(
+        &s.kafka,
+        &names,
+        s.topics.partitions,
+        s.topics.replication_factor,
+    )
+    .await
+    .context("preparing topics")?;
+    created.extend(
+        ensure_topics(
+            &s.kafka,
+            &[s.topics.runs.clone()],
+            1,
+            s.topics.replication_factor,
+        )
+        .await
+        .context("preparing the runs topic")?,
+    );
+    if !created.is_empty() {
+        tracing::info!("created topics {}", created.join(", "));
+    }
+    Ok(ids)
+}
+
+/// Publishes what the outbox still holds, in order, and removes it once acknowledged.
+pub async fn replay_outbox(s: &Settings, pool: &Pool, topics: &TopicNames) -> anyhow::Result<u64> {
+    let client = postgres::client(pool, "reading retailgen_outbox").await?;
+    let pending = pg::pending(&client).await?;
+    if pending.is_empty() {
+        return Ok(0);
+    }
+    let started = Instant::now();
+    let n = pending.len() as u64;
+    let mut relay = KafkaRelay::new(&s.kafka, topics.clone())?;
+    let acknowledged = tokio::task::spawn_blocking(move || {
+        for m in &pending {
+            relay.send(m)?;
+        }
+        relay.flush()?;
+        relay.acknowledged()
+    })
+    .await??;
+    if let Some(seq) = acknowledged {
+        pg::remove_up_to(&client, seq).await?;
+    }
+    eprintln!(
+        "retailgen: published {n} records an earlier run had committed but not yet published (retailgen_outbox), in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(n)
+}
+
+/// Numbers this run and records it where the target keeps run history.
+pub async fn number_run(
+    s: &Settings,
+    pool: Option<&Pool>,
+    found: &Found,
+    seed: u64,
+) -> anyhow::Result<u32> {
+    let mut run = found.previous_runs.unwrap_or(0);
+    if let Some(pool) = pool {
+        let client = postgres::client(pool, "recording the run").await?;
+        run = pg::record_run(&client, seed, run).await?;
+    }
+    if s.run.sink == crate::config::SinkKind::Kafka {
+        let (k, topic) = (s.kafka.clone(), s.topics.runs.clone());
+        tokio::task::spawn_blocking(move || record_run(&k, &topic, run, seed))
+            .await?
+            .context("recording the run on the runs topic")?;
+    }
+    Ok(run)
+}
+
+/// The last level of every key on the stock topic (empty if the topic is new).
+pub async fn read_stock(s: &Settings, inventory_schema_id: u32) -> anyhow::Result<StockTopic> {
+    let started = Instant::now();
+    let mut reader = StockLevelReader::new(
+        inventory_schema_id,
+        RegistryClient::new(&s.registry)?,
+        Handle::current(),
+        s.registry.url.clone(),
+    );
+    let (k, topic) = (s.kafka.clone(), s.topics.inventory_changes.clone());
+    let read = tokio::task::spawn_blocking(move || {
+        read_stock_topic(&k, &topic, |value| reader.new_qty(value))
+    })
+    .await?
+    .map_err(|e| match e {
+        crate::adapters::kafka::replay::ReplayError::Record(m) => anyhow::Error::new(
+            Unrecoverable(format!("the stock ledger cannot be rebuilt: {m}")),
+        ),
+        other => other.into(),
+    })?
+    .unwrap_or_default();
+    eprintln!(
+        "retailgen: rebuilt the stock ledger from {} changes on {} ({} locations) in {:.2} s",
+        read.changes,
+        s.topics.inventory_changes,
+        read.last.len(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(read)
+}

@@ -1,0 +1,439 @@
+//! The canonical-store contract against a real broker, registry and Postgres: SIGKILL at awkward
+//! instants and restarts lose nothing and reuse no id, chains continue across runs, an
+//! operator's change is respected, Postgres going away loses nothing, and state that cannot be
+//! recovered stops start-up with exit 2 before anything is written.
+
+use std::collections::{HashMap, HashSet};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use retailgen::domain::reference::{ReferenceData, SeedCounts};
+
+use crate::support::cmd::{command, finish, run, Output};
+use crate::support::decode::{decode, kafka_env, Row};
+use crate::support::kafka::consume_all;
+use crate::support::pg::TestDb;
+use crate::support::registry::Registry;
+use crate::support::tansu::Tansu;
+use crate::support::TOPICS;
+
+const COUNTS: SeedCounts = SeedCounts {
+    users: 300,
+    products: 80,
+    warehouses: 4,
+    suppliers: 10,
+};
+const SEED: u64 = 3;
+
+struct Target {
+    broker: Tansu,
+    registry: Registry,
+    db: Option<TestDb>,
+}
+
+impl Target {
+    fn new(postgres: bool) -> Self {
+        Self {
+            broker: Tansu::start(),
+            registry: Registry::start(),
+            db: postgres.then(TestDb::create),
+        }
+    }
+
+    fn db(&self) -> &TestDb {
+        self.db.as_ref().expect("a database")
+    }
+
+    /// The environment of a busy run against this target, plus `extra`.
+    fn env<'a>(&'a self, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+        let mut env = kafka_env(&self.broker, &self.registry);
+        if let Some(db) = &self.db {
+            env.extend([("PG_DSN", db.dsn.as_str()), ("STORE", "postgres")]);
+        }
+        env.extend([
+            ("SEED_USERS", "300"),
+            ("SEED_PRODUCTS", "80"),
+            ("SEED_WAREHOUSES", "4"),
+            ("SEED_SUPPLIERS", "10"),
+            ("SINK", "kafka"),
+            ("TARGET_EPS", "0"),
+            ("RANDOM_SEED", "3"),
+            ("WEIGHT_INVENTORY_CHG", "0.3"),
+            ("P_UPDATE_PRICE", "0.02"),
+            ("P_NEW_CUSTOMER", "0.05"),
+            ("P_DUPLICATE", "0.01"),
+            ("P_BAD_RECORD", "0.01"),
+        ]);
+        env.extend(extra.iter().copied());
+        env
+    }
+
+    fn finish_run(&self, count: &str, extra: &[(&str, &str)]) -> Output {
+        let out = run(&["run", "--count", count], &self.env(extra));
+        assert_eq!(out.code, Some(0), "{}", out.stderr);
+        out
+    }
+
+    /// A run killed with SIGKILL after `after` (or by `RETAILGEN_TEST_CRASH_AT` in `extra`).
+    fn killed_run(&self, after: Duration, extra: &[(&str, &str)]) -> Output {
+        let child = command(&["run"], &self.env(extra)).spawn().unwrap();
+        let pid = child.id().to_string();
+        let killer = std::thread::spawn(move || {
+            std::thread::sleep(after);
+            let _ = Command::new("kill").args(["-KILL", &pid]).status();
+        });
+        let out = finish(child);
+        killer.join().unwrap();
+        assert_eq!(out.code, None, "killed by a signal: {}", out.stderr);
+        out
+    }
+
+    /// Every record on the topics, decoded (wire-level poison pills left out).
+    fn rows(&self) -> Vec<Row> {
+        let consumed = consume_all(&self.broker.bootstrap, &TOPICS, Duration::from_secs(120));
+        decode(&self.registry, ("", ""), consumed)
+    }
+}
+
+/// The record's own id (the one a consumer de-duplicates by).
+fn own_id(r: &Row) -> &str {
+    let field = match r.kafka.topic.as_str() {
+        "orders.v1" => "order_id",
+        "payments.v1" => "payment_id",
+        "shipments.v1" => "shipment_id",
+        "customer-interactions.v1" => "interaction_id",
+        "inventory-changes.v1" => "change_id",
+        "price-changes.v1" => "price_change_id",
+        t => panic!("unexpected topic {t}"),
+    };
+    r.str(field)
+}
+
+/// Unlabelled (or late) records, de-duplicated by their own id (first copy kept); asserts
+/// every copy of an id carries the same value: a republished record is the same record.
+fn good_once(rows: &[Row]) -> Vec<&Row> {
+    let mut seen: HashMap<&str, &[u8]> = HashMap::new();
+    let mut out = Vec::new();
+    for r in rows {
+        match seen.get(own_id(r)) {
+            Some(first) => assert_eq!(
+                *first,
+                &r.kafka.payload[..],
+                "id {} was published for two different records",
+                own_id(r)
+            ),
+            None => {
+                seen.insert(own_id(r), &r.kafka.payload);
+                let dq = r.header("dq");
+                if !dq.starts_with("bad:") && dq != "duplicate" {
+                    out.push(r);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Replays the stock changes in topic order from the seeded stock, checking every chain.
+fn replay(rows: &[&Row]) -> HashMap<(String, String), i64> {
+    let mut stock: HashMap<(String, String), i64> = ReferenceData::generate(COUNTS, SEED)
+        .stock
+        .into_iter()
+        .map(|s| ((s.warehouse_id, s.product_id), i64::from(s.qty)))
+        .collect();
+    for c in rows
+        .iter()
+        .filter(|r| r.kafka.topic == "inventory-changes.v1")
+    {
+        let key = (
+            c.str("warehouse_id").to_owned(),
+            c.str("product_id").to_owned(),
+        );
+        assert_eq!(
+            c.i64("previous_qty"),
+            stock[&key],
+            "the chain of {key:?} continues at {}",
+            c.str("change_id")
+        );
+        assert_eq!(
+            c.i64("new_qty"),
+            c.i64("previous_qty") + c.i64("quantity_delta")
+        );
+        assert!(c.i64("new_qty") >= 0);
+        stock.insert(key, c.i64("new_qty"));
+    }
+    stock
+}
+
+fn table_stock(db: &TestDb) -> HashMap<(String, String), i64> {
+    db.query("SELECT warehouse_id, product_id, qty FROM warehouse_inventory")
+        .into_iter()
+        .map(|r| ((r[0].clone(), r[1].clone()), r[2].parse().unwrap()))
+        .collect()
+}
+
+/// The topics and the tables tell one story.
+fn topics_and_tables_agree(target: &Target) -> Vec<Row> {
+    let rows = target.rows();
+    let good = good_once(&rows);
+    let db = target.db();
+    assert_eq!(
+        table_stock(db),
+        replay(&good),
+        "warehouse_inventory = replay of the topic"
+    );
+    let users: HashSet<String> = db
+        .query("SELECT user_id FROM users")
+        .into_iter()
+        .map(|r| r[0].clone())
+        .collect();
+    for r in good.iter().filter(|r| r.fields.contains_key("user_id")) {
+        assert!(
+            users.contains(r.str("user_id")),
+            "user {} exists",
+            r.str("user_id")
+        );
+    }
+    let mut prices: HashMap<String, f64> = ReferenceData::generate(COUNTS, SEED)
+        .products
+        .iter()
+        .map(|p| (p.product_id.clone(), p.price_usd()))
+        .collect();
+    for c in good.iter().filter(|r| r.kafka.topic == "price-changes.v1") {
+        prices.insert(c.str("product_id").to_owned(), c.f64("new_price"));
+    }
+    for row in db.query("SELECT product_id, price_usd FROM products") {
+        assert_eq!(
+            prices[&row[0]],
+            row[1].parse::<f64>().unwrap(),
+            "price of {}",
+            row[0]
+        );
+    }
+    let bad = db.query(
+        "SELECT i.product_id FROM inventory i JOIN (SELECT product_id, sum(qty) AS total FROM warehouse_inventory GROUP BY product_id) w \
+         USING (product_id) WHERE i.qty <> w.total",
+    );
+    assert!(
+        bad.is_empty(),
+        "global inventory is the sum over warehouses: {bad:?}"
+    );
+    assert_eq!(
+        db.count("retailgen_outbox"),
+        0,
+        "the outbox is empty after a clean stop"
+    );
+    rows
+}
+
+fn wait_for(what: &str, mut ready: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !ready() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{what} within 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_postgres_canonical_run_killed_at_awkward_instants_and_restarted_loses_nothing() {
+    let target = Target::new(true);
+    // Between a commit and its publication: the batch is in Postgres, none of it on the topics.
+    target.killed_run(
+        Duration::from_secs(60),
+        &[("RETAILGEN_TEST_CRASH_AT", "after_commit:3")],
+    );
+    let stranded = target.db().count("retailgen_outbox");
+    assert!(
+        stranded > 0,
+        "the third batch was committed and not yet published"
+    );
+    // Its records handed to the producer, not yet acknowledged or removed.
+    let out = target.killed_run(
+        Duration::from_secs(60),
+        &[("RETAILGEN_TEST_CRASH_AT", "after_relay:2")],
+    );
+    assert!(
+        out.stderr
+            .contains(&format!("published {stranded} records")),
+        "pending rows go out before anything new: {}",
+        out.stderr
+    );
+    // Anywhere in the middle of a busy run.
+    target.killed_run(Duration::from_millis(2_500), &[]);
+    target.finish_run("3000", &[]);
+    let runs = target.db().count("retailgen_runs");
+    assert_eq!(runs, 4, "every start is a run");
+    topics_and_tables_agree(&target);
+}
+
+#[test]
+fn postgres_going_away_mid_run_fails_naming_pg_dsn_and_loses_nothing() {
+    let target = Target::new(true);
+    let db = target.db();
+    let dsn = format!("{} password=s3cr3tpw", db.dsn);
+    let env = target.env(&[("PG_DSN", dsn.as_str())]);
+    let child = command(&["run"], &env).spawn().unwrap();
+    wait_for("a busy run", || {
+        db.count("retailgen_runs") == 1 && db.count("users") > 300
+    });
+    db.query(&format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{}' AND pid <> pg_backend_pid()",
+        db.name
+    ));
+    let out = finish(child);
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(out.stderr.contains("PG_DSN"), "{}", out.stderr);
+    assert!(!out.stderr.contains("s3cr3tpw"), "{}", out.stderr);
+    target.finish_run("1000", &[]);
+    topics_and_tables_agree(&target);
+}
+
+#[test]
+fn an_operators_stock_change_between_postgres_canonical_runs_is_respected() {
+    let target = Target::new(true);
+    target.finish_run("2000", &[]);
+    let db = target.db();
+    let row = &db.query(
+        "SELECT warehouse_id, product_id, qty FROM warehouse_inventory ORDER BY 1, 2 LIMIT 1",
+    )[0];
+    let before: i64 = row[2].parse().unwrap();
+    db.query(&format!(
+        "UPDATE warehouse_inventory SET qty = qty + 37 WHERE warehouse_id = '{}' AND product_id = '{}'",
+        row[0], row[1]
+    ));
+    db.query(&format!(
+        "UPDATE inventory SET qty = qty + 37 WHERE product_id = '{}'",
+        row[1]
+    ));
+    target.finish_run("2000", &[]);
+    let rows = topics_and_tables_agree(&target);
+    let bridge = rows
+        .iter()
+        .find(|r| {
+            r.kafka.topic == "inventory-changes.v1"
+                && r.str("warehouse_id") == row[0]
+                && r.str("product_id") == row[1]
+                && r.str("change_type") == "ADJUSTMENT"
+                && r.i64("previous_qty") == before
+                && r.i64("new_qty") == before + 37
+        })
+        .expect("the operator's change is reported as an adjustment");
+    assert_eq!(
+        bridge.fields["reason"],
+        apache_avro::types::Value::String("changed outside retailgen".into())
+    );
+}
+
+/// Every chain on the stock topic continues from its key's last level, in partition order.
+fn chains_continue(rows: &[&Row]) -> usize {
+    let mut last: HashMap<String, i64> = HashMap::new();
+    let mut checked = 0;
+    for c in rows
+        .iter()
+        .filter(|r| r.kafka.topic == "inventory-changes.v1")
+    {
+        if let Some(prev) = last.get(&c.kafka.key) {
+            assert_eq!(
+                c.i64("previous_qty"),
+                *prev,
+                "chain of {} at {}",
+                c.kafka.key,
+                c.str("change_id")
+            );
+            checked += 1;
+        }
+        last.insert(c.kafka.key.clone(), c.i64("new_qty"));
+    }
+    checked
+}
+
+#[test]
+fn kafka_canonical_runs_continue_every_chain_across_restarts_and_a_sigkill() {
+    let target = Target::new(false);
+    let first = target.finish_run("3000", &[]);
+    assert!(
+        first
+            .stderr
+            .contains("rebuilt the stock ledger from 0 changes"),
+        "{}",
+        first.stderr
+    );
+    target.killed_run(Duration::from_millis(2_000), &[]);
+    let last = target.finish_run("3000", &[]);
+    assert!(
+        last.stderr.contains("run 2 of this target"),
+        "{}",
+        last.stderr
+    );
+    let rows = target.rows();
+    let good = good_once(&rows);
+    assert!(chains_continue(&good) > 1_000, "chains were checked");
+}
+
+#[test]
+fn a_kafka_canonical_mirror_equals_the_topic_after_a_sigkill_and_a_restart() {
+    let target = Target::new(true);
+    let mirror = [
+        ("CANON_INVENTORY", "kafka"),
+        ("MIRROR_INVENTORY_TO_DB", "true"),
+    ];
+    target.finish_run("3000", &mirror);
+    target.killed_run(Duration::from_millis(2_500), &mirror);
+    target.finish_run("3000", &mirror);
+    let rows = target.rows();
+    let good = good_once(&rows);
+    assert!(chains_continue(&good) > 1_000);
+    assert_eq!(
+        table_stock(target.db()),
+        replay(&good),
+        "the mirror equals the replay"
+    );
+    let offsets = target
+        .db()
+        .query("SELECT count(*) FROM retailgen_mirror_offsets");
+    assert_eq!(
+        offsets[0][0], "3",
+        "the mirror records how far it applied each partition"
+    );
+}
+
+#[test]
+fn state_that_cannot_be_recovered_stops_start_up_with_exit_2_and_writes_nothing() {
+    let target = Target::new(true);
+    target.finish_run("500", &[]);
+    let db = target.db();
+    let expect_2 = |what: &str, extra: &[(&str, &str)], said: &[&str]| {
+        let runs = db.count("retailgen_runs");
+        let out = run(&["run", "--count", "100"], &target.env(extra));
+        assert_eq!(out.code, Some(2), "{what}: {}", out.stderr);
+        for s in said {
+            assert!(out.stderr.contains(s), "{what}: says {s:?}: {}", out.stderr);
+        }
+        assert_eq!(db.count("retailgen_runs"), runs, "{what}: no run recorded");
+    };
+    db.query(
+        "INSERT INTO retailgen_outbox VALUES (1000000, 'orders.v1', 'k', '\\x'::bytea, '\\x00000f423f00'::bytea, 0, 999999)",
+    );
+    expect_2(
+        "an unknown schema id",
+        &[],
+        &["schema id 999999", "SCHEMA_REGISTRY_URL"],
+    );
+    assert_eq!(db.count("retailgen_outbox"), 1, "the row is kept");
+    db.query("UPDATE retailgen_outbox SET topic = 'gone.v1', schema_id = 1");
+    expect_2("a missing topic", &[], &["gone.v1", "does not exist"]);
+    db.query("DELETE FROM retailgen_outbox");
+    expect_2(
+        "a Kafka-canonical ledger whose topic is gone",
+        &[
+            ("CANON_INVENTORY", "kafka"),
+            ("TOPIC_INVENTORY_CHANGES", "renamed.v1"),
+        ],
+        &["renamed.v1", "TOPIC_INVENTORY_CHANGES"],
+    );
+    db.query("DROP TABLE retailgen_stock_reported");
+    expect_2("a missing table", &[], &["retailgen_stock_reported"]);
+}

@@ -4,12 +4,11 @@
 //! recovered stops start-up with exit 2 before anything is written.
 
 use std::collections::{HashMap, HashSet};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use retailgen::domain::reference::{ReferenceData, SeedCounts};
 
-use crate::support::cmd::{command, finish, run, Output};
+use crate::support::cmd::{command, finish, finish_or_kill, run, Output};
 use crate::support::decode::{decode, kafka_env, Row};
 use crate::support::kafka::consume_all;
 use crate::support::pg::TestDb;
@@ -74,16 +73,10 @@ impl Target {
         out
     }
 
-    /// A run killed with SIGKILL after `after` (or by `RETAILGEN_TEST_CRASH_AT` in `extra`).
+    /// A run killed with SIGKILL after `after` (or before, by `RETAILGEN_TEST_CRASH_AT` in `extra`).
     fn killed_run(&self, after: Duration, extra: &[(&str, &str)]) -> Output {
         let child = command(&["run"], &self.env(extra)).spawn().unwrap();
-        let pid = child.id().to_string();
-        let killer = std::thread::spawn(move || {
-            std::thread::sleep(after);
-            let _ = Command::new("kill").args(["-KILL", &pid]).status();
-        });
-        let out = finish(child);
-        killer.join().unwrap();
+        let out = finish_or_kill(child, after);
         assert_eq!(out.code, None, "killed by a signal: {}", out.stderr);
         out
     }
@@ -277,7 +270,10 @@ fn postgres_going_away_mid_run_fails_naming_pg_dsn_and_loses_nothing() {
     let env = target.env(&[("PG_DSN", dsn.as_str())]);
     let child = command(&["run"], &env).spawn().unwrap();
     wait_for("a busy run", || {
-        db.count("retailgen_runs") == 1 && db.count("users") > 300
+        let migrated = !db
+            .query("SELECT 1 FROM pg_tables WHERE tablename = 'retailgen_runs'")
+            .is_empty();
+        migrated && db.count("retailgen_runs") == 1 && db.count("users") > 300
     });
     db.query(&format!(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{}' AND pid <> pg_backend_pid()",

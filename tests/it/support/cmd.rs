@@ -41,7 +41,12 @@ pub fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
 }
 
 /// Waits for `child` (killing it after the time limit) and collects its output.
-pub fn finish(mut child: Child) -> Output {
+pub fn finish(child: Child) -> Output {
+    finish_or_kill(child, TIME_LIMIT)
+}
+
+/// Waits for `child`, sending it SIGKILL once `limit` has passed, and collects its output.
+pub fn finish_or_kill(mut child: Child, limit: Duration) -> Output {
     let mut out_pipe = child.stdout.take().unwrap();
     let mut err_pipe = child.stderr.take().unwrap();
     let out = std::thread::spawn(move || {
@@ -59,7 +64,7 @@ pub fn finish(mut child: Child) -> Output {
         if let Some(status) = child.try_wait().unwrap() {
             break status;
         }
-        if started.elapsed() > TIME_LIMIT {
+        if started.elapsed() > limit {
             let _ = child.kill();
             break child.wait().unwrap();
         }

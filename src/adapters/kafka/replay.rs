@@ -4,11 +4,11 @@
 
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError as RdKafkaError;
 use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-use rdkafka::{Offset, TopicPartitionList};
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use rustc_hash::FxHashMap;
 
 use super::client_config::{client_config, producer_config};
@@ -26,6 +26,19 @@ pub enum ReplayError {
     Record(String),
 }
 
+/// Reaching a partition's end is what a read to the end waits for, not an error to log.
+struct EndIsExpected;
+
+impl ClientContext for EndIsExpected {
+    fn error(&self, error: RdKafkaError, reason: &str) {
+        if !matches!(error, RdKafkaError::PartitionEOF(_)) {
+            tracing::error!("librdkafka: {error}: {reason}");
+        }
+    }
+}
+
+impl ConsumerContext for EndIsExpected {}
+
 fn unreachable(k: &KafkaSettings) -> impl Fn(RdKafkaError) -> KafkaError + '_ {
     move |e| KafkaError::Unreachable {
         bootstrap: k.bootstrap.clone(),
@@ -34,7 +47,11 @@ fn unreachable(k: &KafkaSettings) -> impl Fn(RdKafkaError) -> KafkaError + '_ {
 }
 
 /// Partitions of `topic`, or `None` if it does not exist.
-fn partitions(k: &KafkaSettings, c: &BaseConsumer, topic: &str) -> Result<Option<i32>, KafkaError> {
+fn partitions(
+    k: &KafkaSettings,
+    c: &BaseConsumer<EndIsExpected>,
+    topic: &str,
+) -> Result<Option<i32>, KafkaError> {
     let md = c
         .fetch_metadata(Some(topic), Duration::from_secs(10))
         .map_err(unreachable(k))?;
@@ -52,14 +69,14 @@ fn read_all(
     topic: &str,
     mut each: impl FnMut(&BorrowedMessage<'_>) -> Result<(), ReplayError>,
 ) -> Result<Option<Vec<(i32, i64)>>, ReplayError> {
-    let consumer: BaseConsumer = client_config(k)
+    let consumer: BaseConsumer<EndIsExpected> = client_config(k)
         .set("group.id", "retailgen-recovery")
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "true")
         .set("fetch.max.bytes", "104857600")
         .set("max.partition.fetch.bytes", "52428800")
         .set("queued.max.messages.kbytes", "262144")
-        .create()
+        .create_with_context(EndIsExpected)
         .map_err(|e| KafkaError::Client(e.to_string()))?;
     let Some(count) = partitions(k, &consumer, topic)? else {
         return Ok(None);

@@ -56,7 +56,12 @@ impl TestDb {
         let client = connect(&self.runtime, &self.dsn);
         self.runtime
             .block_on(client.simple_query(sql))
-            .unwrap_or_else(|e| panic!("{sql}: {}", e.as_db_error().map_or(e.to_string(), |d| d.to_string())))
+            .unwrap_or_else(|e| {
+                panic!(
+                    "{sql}: {}",
+                    e.as_db_error().map_or(e.to_string(), |d| d.to_string())
+                )
+            })
             .into_iter()
             .filter_map(|m| match m {
                 SimpleQueryMessage::Row(row) => Some(

@@ -83,11 +83,14 @@ pub async fn run(settings: Settings, cancel: CancellationToken) -> anyhow::Resul
         StoreKind::Postgres => Some(world::prepare_postgres(s).await?),
         StoreKind::Memory => None,
     };
-    let found = recovery::inspect(s, pool.as_ref(), kafka_canonical).await?;
     let ids = match kafka {
-        true => Some(recovery::prepare_kafka(s, &topics).await?),
+        true => Some(recovery::register_schemas(s, &topics).await?),
         false => None,
     };
+    let found = recovery::inspect(s, pool.as_ref(), kafka_canonical).await?;
+    if kafka {
+        recovery::create_topics(s, &topics).await?;
+    }
     if let (Some(pool), true) = (&pool, kafka) {
         recovery::replay_outbox(s, pool, &topics).await?;
     }

@@ -120,8 +120,9 @@ async fn check_outbox(s: &Settings, pool: &Pool, existing: &[String]) -> anyhow:
     Ok(())
 }
 
-/// Registers the schemas, creates missing topics (and the runs topic, one partition).
-pub async fn prepare_kafka(
+/// Registers every stream's schema under `<topic>-value` (the first thing a Kafka run does:
+/// a registry that refuses or cannot be reached stops it before the broker is touched).
+pub async fn register_schemas(
     s: &Settings,
     topics: &TopicNames,
 ) -> anyhow::Result<[u32; Stream::COUNT]> {
@@ -132,6 +133,11 @@ pub async fn prepare_kafka(
             .register(&subject(topic), crate::adapters::avro::schema_text(stream))
             .await?;
     }
+    Ok(ids)
+}
+
+/// Creates missing topics (and the runs topic, with one partition).
+pub async fn create_topics(s: &Settings, topics: &TopicNames) -> anyhow::Result<()> {
     let names: Vec<String> = topics.iter().map(|(_, t)| t.to_owned()).collect();
     let mut created = ensure_topics(
         &s.kafka,
@@ -144,7 +150,7 @@ pub async fn prepare_kafka(
     created.extend(
         ensure_topics(
             &s.kafka,
-            &[s.topics.runs.clone()],
+            std::slice::from_ref(&s.topics.runs),
             1,
             s.topics.replication_factor,
         )
@@ -154,7 +160,7 @@ pub async fn prepare_kafka(
     if !created.is_empty() {
         tracing::info!("created topics {}", created.join(", "));
     }
-    Ok(ids)
+    Ok(())
 }
 
 /// Publishes what the outbox still holds, in order, and removes it once acknowledged.

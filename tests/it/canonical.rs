@@ -6,22 +6,17 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use retailgen::domain::reference::{ReferenceData, SeedCounts};
-
 use crate::support::cmd::{command, finish, finish_or_kill, run, Output};
 use crate::support::decode::{decode, kafka_env, Row};
 use crate::support::kafka::consume_all;
 use crate::support::pg::TestDb;
 use crate::support::registry::Registry;
+use crate::support::stock::{
+    global_is_the_sum_over_warehouses, prices_are_the_last_changes, replay, table_stock, COUNTS,
+};
 use crate::support::tansu::Tansu;
 use crate::support::TOPICS;
 
-const COUNTS: SeedCounts = SeedCounts {
-    users: 300,
-    products: 80,
-    warehouses: 4,
-    suppliers: 10,
-};
 const SEED: u64 = 3;
 
 struct Target {
@@ -127,44 +122,6 @@ fn good_once(rows: &[Row]) -> Vec<&Row> {
     out
 }
 
-/// Replays the stock changes in topic order from the seeded stock, checking every chain.
-fn replay(rows: &[&Row]) -> HashMap<(String, String), i64> {
-    let mut stock: HashMap<(String, String), i64> = ReferenceData::generate(COUNTS, SEED)
-        .stock
-        .into_iter()
-        .map(|s| ((s.warehouse_id, s.product_id), i64::from(s.qty)))
-        .collect();
-    for c in rows
-        .iter()
-        .filter(|r| r.kafka.topic == "inventory-changes.v1")
-    {
-        let key = (
-            c.str("warehouse_id").to_owned(),
-            c.str("product_id").to_owned(),
-        );
-        assert_eq!(
-            c.i64("previous_qty"),
-            stock[&key],
-            "the chain of {key:?} continues at {}",
-            c.str("change_id")
-        );
-        assert_eq!(
-            c.i64("new_qty"),
-            c.i64("previous_qty") + c.i64("quantity_delta")
-        );
-        assert!(c.i64("new_qty") >= 0);
-        stock.insert(key, c.i64("new_qty"));
-    }
-    stock
-}
-
-fn table_stock(db: &TestDb) -> HashMap<(String, String), i64> {
-    db.query("SELECT warehouse_id, product_id, qty FROM warehouse_inventory")
-        .into_iter()
-        .map(|r| ((r[0].clone(), r[1].clone()), r[2].parse().unwrap()))
-        .collect()
-}
-
 /// The topics and the tables tell one story.
 fn topics_and_tables_agree(target: &Target) -> Vec<Row> {
     let rows = target.rows();
@@ -172,7 +129,7 @@ fn topics_and_tables_agree(target: &Target) -> Vec<Row> {
     let db = target.db();
     assert_eq!(
         table_stock(db),
-        replay(&good),
+        replay(&good, COUNTS, SEED),
         "warehouse_inventory = replay of the topic"
     );
     let users: HashSet<String> = db
@@ -187,30 +144,8 @@ fn topics_and_tables_agree(target: &Target) -> Vec<Row> {
             r.str("user_id")
         );
     }
-    let mut prices: HashMap<String, f64> = ReferenceData::generate(COUNTS, SEED)
-        .products
-        .iter()
-        .map(|p| (p.product_id.clone(), p.price_usd()))
-        .collect();
-    for c in good.iter().filter(|r| r.kafka.topic == "price-changes.v1") {
-        prices.insert(c.str("product_id").to_owned(), c.f64("new_price"));
-    }
-    for row in db.query("SELECT product_id, price_usd FROM products") {
-        assert_eq!(
-            prices[&row[0]],
-            row[1].parse::<f64>().unwrap(),
-            "price of {}",
-            row[0]
-        );
-    }
-    let bad = db.query(
-        "SELECT i.product_id FROM inventory i JOIN (SELECT product_id, sum(qty) AS total FROM warehouse_inventory GROUP BY product_id) w \
-         USING (product_id) WHERE i.qty <> w.total",
-    );
-    assert!(
-        bad.is_empty(),
-        "global inventory is the sum over warehouses: {bad:?}"
-    );
+    prices_are_the_last_changes(db, &good, COUNTS, SEED);
+    global_is_the_sum_over_warehouses(db);
     assert_eq!(
         db.count("retailgen_outbox"),
         0,
@@ -384,7 +319,7 @@ fn a_kafka_canonical_mirror_equals_the_topic_after_a_sigkill_and_a_restart() {
     assert!(chains_continue(&good) > 1_000);
     assert_eq!(
         table_stock(target.db()),
-        replay(&good),
+        replay(&good, COUNTS, SEED),
         "the mirror equals the replay"
     );
     let offsets = target

@@ -5,22 +5,16 @@ use std::collections::{HashMap, HashSet};
 use std::process::Command;
 use std::time::Duration;
 
-use retailgen::domain::reference::{ReferenceData, SeedCounts};
-
 use crate::support::cmd::{assert_count, command, finish, run};
 use crate::support::decode::{decode, kafka_env, Row};
 use crate::support::kafka::consume;
 use crate::support::pg::TestDb;
 use crate::support::registry::Registry;
+use crate::support::stock::{
+    global_is_the_sum_over_warehouses, prices_are_the_last_changes, replay, table_stock, COUNTS,
+};
 use crate::support::tansu::Tansu;
 use crate::support::TOPICS;
-
-const COUNTS: SeedCounts = SeedCounts {
-    users: 300,
-    products: 80,
-    warehouses: 4,
-    suppliers: 10,
-};
 
 fn seed_env(db: &TestDb) -> Vec<(&str, &str)> {
     vec![
@@ -139,52 +133,6 @@ fn seeding_more_rows_later_keeps_the_rows_already_there() {
     assert_eq!(grown.dump(), clean.dump());
 }
 
-/// Replays the good inventory changes from the seeded stock; checks the chain on the way.
-fn replay(rows: &[&Row], seed: u64) -> HashMap<(String, String), i64> {
-    let mut stock: HashMap<(String, String), i64> = ReferenceData::generate(COUNTS, seed)
-        .stock
-        .into_iter()
-        .map(|s| ((s.warehouse_id, s.product_id), i64::from(s.qty)))
-        .collect();
-    for c in rows
-        .iter()
-        .filter(|r| r.kafka.topic == "inventory-changes.v1")
-    {
-        let key = (
-            c.str("warehouse_id").to_owned(),
-            c.str("product_id").to_owned(),
-        );
-        let before = stock[&key];
-        assert_eq!(
-            c.i64("previous_qty"),
-            before,
-            "previous_qty chains for {key:?}"
-        );
-        assert_eq!(c.i64("new_qty"), before + c.i64("quantity_delta"));
-        assert!(c.i64("new_qty") >= 0, "never negative");
-        stock.insert(key, c.i64("new_qty"));
-    }
-    stock
-}
-
-fn table_stock(db: &TestDb) -> HashMap<(String, String), i64> {
-    db.query("SELECT warehouse_id, product_id, qty FROM warehouse_inventory")
-        .into_iter()
-        .map(|r| ((r[0].clone(), r[1].clone()), r[2].parse().unwrap()))
-        .collect()
-}
-
-fn global_is_the_sum_over_warehouses(db: &TestDb) {
-    let bad = db.query(
-        "SELECT i.product_id FROM inventory i LEFT JOIN (SELECT product_id, sum(qty) AS total FROM warehouse_inventory GROUP BY product_id) w \
-         USING (product_id) WHERE i.qty <> coalesce(w.total, 0)",
-    );
-    assert!(
-        bad.is_empty(),
-        "inventory differs from the sum over warehouses for {bad:?}"
-    );
-}
-
 /// Runs retailgen into Kafka with `env`, returns the good (unlabelled or late) rows in topic order.
 fn produce(db: &TestDb, extra: &[(&str, &str)]) -> Vec<Row> {
     let broker = Tansu::start();
@@ -228,7 +176,7 @@ fn in_postgres_mode_the_tables_equal_the_replay_of_the_topics() {
     let db = TestDb::create();
     let rows = produce(&db, &[]);
     let good = good(&rows);
-    let replayed = replay(&good, 3);
+    let replayed = replay(&good, COUNTS, 3);
     assert_eq!(
         table_stock(&db),
         replayed,
@@ -298,22 +246,7 @@ fn in_postgres_mode_the_tables_equal_the_replay_of_the_topics() {
             _ => {}
         }
     }
-    let mut prices: HashMap<String, f64> = ReferenceData::generate(COUNTS, 3)
-        .products
-        .iter()
-        .map(|p| (p.product_id.clone(), p.price_usd()))
-        .collect();
-    for c in good.iter().filter(|r| r.kafka.topic == "price-changes.v1") {
-        prices.insert(c.str("product_id").to_owned(), c.f64("new_price"));
-    }
-    for row in db.query("SELECT product_id, price_usd FROM products") {
-        assert_eq!(
-            prices[&row[0]],
-            row[1].parse::<f64>().unwrap(),
-            "the table holds the last price change of {}",
-            row[0]
-        );
-    }
+    prices_are_the_last_changes(&db, &good, COUNTS, 3);
 }
 
 #[test]
@@ -326,7 +259,7 @@ fn kafka_canonical_inventory_mirrored_to_postgres_keeps_the_table_equal_to_the_l
             ("MIRROR_INVENTORY_TO_DB", "true"),
         ],
     );
-    assert_eq!(table_stock(&db), replay(&good(&rows), 3));
+    assert_eq!(table_stock(&db), replay(&good(&rows), COUNTS, 3));
     global_is_the_sum_over_warehouses(&db);
 }
 
@@ -334,8 +267,8 @@ fn kafka_canonical_inventory_mirrored_to_postgres_keeps_the_table_equal_to_the_l
 fn kafka_canonical_inventory_without_a_mirror_leaves_the_seeded_stock_alone() {
     let db = TestDb::create();
     let rows = produce(&db, &[("CANON_INVENTORY", "kafka")]);
-    let replayed = replay(&good(&rows), 3);
-    let seeded = replay(&[], 3);
+    let replayed = replay(&good(&rows), COUNTS, 3);
+    let seeded = replay(&[], COUNTS, 3);
     assert_eq!(
         table_stock(&db),
         seeded,

@@ -22,11 +22,41 @@ const QUEUE_FULL_BACKOFF: Duration = Duration::from_millis(1);
 /// Delivery reports are served every this many records (and whenever the queue is full).
 const POLL_EVERY: u64 = 256;
 
+/// Delivery reports counted per stream.
+#[derive(Default)]
+pub(super) struct StreamCounts {
+    acknowledged: [AtomicU64; Stream::COUNT],
+    failed: [AtomicU64; Stream::COUNT],
+}
+
+impl StreamCounts {
+    pub(super) fn count(&self, stream: usize, ok: bool) {
+        let counter = if ok { &self.acknowledged } else { &self.failed };
+        counter[stream].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Per topic: `produced` as handed over, and the reports counted so far.
+    pub(super) fn reports(
+        &self,
+        topics: &TopicNames,
+        produced: &[u64; Stream::COUNT],
+    ) -> Vec<TopicReport> {
+        topics
+            .iter()
+            .map(|(s, topic)| TopicReport {
+                topic: topic.to_owned(),
+                produced: produced[s.index()],
+                acknowledged: self.acknowledged[s.index()].load(Ordering::Relaxed),
+                failed: self.failed[s.index()].load(Ordering::Relaxed),
+            })
+            .collect()
+    }
+}
+
 /// Counts delivery reports; the opaque of each message is its stream's index.
 #[derive(Default)]
 pub struct DeliveryCounter {
-    acknowledged: [AtomicU64; Stream::COUNT],
-    failed: [AtomicU64; Stream::COUNT],
+    counts: StreamCounts,
     /// Whether a delivery failure was already logged (the first one is, the rest are counted).
     failure_logged: AtomicBool,
 }
@@ -37,15 +67,12 @@ impl ProducerContext for DeliveryCounter {
     type DeliveryOpaque = usize;
 
     fn delivery(&self, result: &DeliveryResult<'_>, stream: usize) {
-        match result {
-            Ok(_) => self.acknowledged[stream].fetch_add(1, Ordering::Relaxed),
-            Err((e, _)) => {
-                if !self.failure_logged.swap(true, Ordering::Relaxed) {
-                    tracing::error!("a record was not delivered: {e}");
-                }
-                self.failed[stream].fetch_add(1, Ordering::Relaxed)
+        if let Err((e, _)) = result {
+            if !self.failure_logged.swap(true, Ordering::Relaxed) {
+                tracing::error!("a record was not delivered: {e}");
             }
-        };
+        }
+        self.counts.count(stream, result.is_ok());
     }
 }
 
@@ -132,17 +159,11 @@ impl EventPublisher for KafkaPublisher {
 
     fn flush(&mut self) -> Result<Vec<TopicReport>, PublishError> {
         let flushed = self.producer.flush(self.flush_timeout);
-        let ctx = self.producer.context();
         let reports = self
-            .topics
-            .iter()
-            .map(|(s, topic)| TopicReport {
-                topic: topic.to_owned(),
-                produced: self.produced[s.index()],
-                acknowledged: ctx.acknowledged[s.index()].load(Ordering::Relaxed),
-                failed: ctx.failed[s.index()].load(Ordering::Relaxed),
-            })
-            .collect();
+            .producer
+            .context()
+            .counts
+            .reports(&self.topics, &self.produced);
         match flushed {
             Ok(()) => Ok(reports),
             Err(e) => Err(PublishError::Sink(format!(

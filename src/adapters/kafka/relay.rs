@@ -2,8 +2,7 @@
 //! outbox row everything is acknowledged (delivery reports arrive out of order across partitions).
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use rdkafka::message::{Header, OwnedHeaders};
@@ -11,7 +10,7 @@ use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, Prod
 use rdkafka::ClientContext;
 
 use super::client_config::producer_config;
-use super::producer::send;
+use super::producer::{send, StreamCounts};
 use super::KafkaError;
 use crate::config::KafkaSettings;
 use crate::domain::message::{decode_headers, Message};
@@ -34,9 +33,14 @@ struct Tracker {
 /// Per-stream counts and the in-order acknowledgement watermark.
 #[derive(Default)]
 pub struct RelayContext {
-    acknowledged: [AtomicU64; Stream::COUNT],
-    failed: [AtomicU64; Stream::COUNT],
+    counts: StreamCounts,
     tracker: Mutex<Tracker>,
+}
+
+impl RelayContext {
+    fn tracker(&self) -> MutexGuard<'_, Tracker> {
+        self.tracker.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 impl ClientContext for RelayContext {}
@@ -49,21 +53,18 @@ impl ProducerContext for RelayContext {
 
     fn delivery(&self, result: &DeliveryResult<'_>, opaque: Box<Opaque>) {
         let (ordinal, stream) = *opaque;
-        let mut t = self.tracker.lock().unwrap_or_else(|p| p.into_inner());
+        let mut t = self.tracker();
         match result {
             Ok(_) => {
                 let i = (ordinal - t.base) as usize;
                 t.in_order[i].1 = true;
-                if stream > 0 {
-                    self.acknowledged[stream - 1].fetch_add(1, Ordering::Relaxed);
-                }
             }
             Err((e, _)) => {
                 t.failure.get_or_insert_with(|| e.to_string());
-                if stream > 0 {
-                    self.failed[stream - 1].fetch_add(1, Ordering::Relaxed);
-                }
             }
+        }
+        if stream > 0 {
+            self.counts.count(stream - 1, result.is_ok());
         }
     }
 }
@@ -91,13 +92,7 @@ impl KafkaRelay {
     }
 
     fn failure(&self) -> Option<String> {
-        let t = self
-            .producer
-            .context()
-            .tracker
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        t.failure.clone()
+        self.producer.context().tracker().failure.clone()
     }
 }
 
@@ -115,15 +110,11 @@ impl MessageRelay for KafkaRelay {
                         value: Some(value),
                     })
                 });
-        {
-            let mut t = self
-                .producer
-                .context()
-                .tracker
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
-            t.in_order.push_back((m.seq, false));
-        }
+        self.producer
+            .context()
+            .tracker()
+            .in_order
+            .push_back((m.seq, false));
         let opaque = Box::new((self.sent, m.stream.map_or(0, |s| s + 1)));
         let record = BaseRecord::with_opaque_to(m.topic.as_str(), opaque)
             .key(m.key.as_str())
@@ -143,12 +134,7 @@ impl MessageRelay for KafkaRelay {
 
     fn acknowledged(&mut self) -> Result<Option<i64>, PublishError> {
         self.producer.poll(Duration::ZERO);
-        let mut t = self
-            .producer
-            .context()
-            .tracker
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut t = self.producer.context().tracker();
         if let Some(e) = &t.failure {
             return Err(PublishError::Sink(format!(
                 "Kafka did not acknowledge a record: {e}"
@@ -166,17 +152,11 @@ impl MessageRelay for KafkaRelay {
 
     fn flush(&mut self) -> Result<Vec<TopicReport>, PublishError> {
         let flushed = self.producer.flush(self.flush_timeout);
-        let ctx = self.producer.context();
         let reports = self
-            .topics
-            .iter()
-            .map(|(s, topic)| TopicReport {
-                topic: topic.to_owned(),
-                produced: self.produced[s.index()],
-                acknowledged: ctx.acknowledged[s.index()].load(Ordering::Relaxed),
-                failed: ctx.failed[s.index()].load(Ordering::Relaxed),
-            })
-            .collect();
+            .producer
+            .context()
+            .counts
+            .reports(&self.topics, &self.produced);
         if let Some(e) = self.failure() {
             return Err(PublishError::Sink(format!(
                 "Kafka did not acknowledge a record ({e}); it stays in retailgen_outbox and is published at the next start"

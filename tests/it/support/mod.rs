@@ -5,6 +5,7 @@ pub mod decode;
 pub mod kafka;
 pub mod pg;
 pub mod registry;
+pub mod stock;
 pub mod tansu;
 
 /// Every topic retailgen writes, by default name.

@@ -3,7 +3,7 @@
 use super::catalog::{Catalog, StockLevels, User};
 use super::events::Millis;
 use super::inventory::{Applied, StockKey, StockLevel};
-use super::message::Message;
+use super::message::MessageRef;
 use super::record::Record;
 use super::reference::Segment;
 use super::stream::Stream;
@@ -55,7 +55,7 @@ pub trait EventPublisher: Send {
 /// [`PublishError::Sink`] when the broker refuses or loses a message for good.
 pub trait MessageRelay: Send {
     /// Queues one message, waiting while the broker applies backpressure.
-    fn send(&mut self, message: &Message) -> Result<(), PublishError>;
+    fn send(&mut self, message: &MessageRef<'_>) -> Result<(), PublishError>;
     /// The highest `seq` such that it and every message sent before it are acknowledged.
     fn acknowledged(&mut self) -> Result<Option<i64>, PublishError>;
     /// Waits until every message is acknowledged or failed; reports per topic of this run.

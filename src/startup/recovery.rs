@@ -175,7 +175,7 @@ pub async fn replay_outbox(s: &Settings, pool: &Pool, topics: &TopicNames) -> an
     let mut relay = KafkaRelay::new(&s.kafka, topics.clone())?;
     let acknowledged = tokio::task::spawn_blocking(move || {
         for m in &pending {
-            relay.send(m)?;
+            relay.send(&m.as_ref())?;
         }
         relay.flush()?;
         relay.acknowledged()
@@ -215,15 +215,22 @@ pub async fn number_run(
 /// The last level of every key on the stock topic (empty if the topic is new).
 pub async fn read_stock(s: &Settings, inventory_schema_id: u32) -> anyhow::Result<StockTopic> {
     let started = Instant::now();
-    let mut reader = StockLevelReader::new(
-        inventory_schema_id,
+    let (client, runtime, url) = (
         RegistryClient::new(&s.registry)?,
         Handle::current(),
         s.registry.url.clone(),
     );
     let (k, topic) = (s.kafka.clone(), s.topics.inventory_changes.clone());
     let read = tokio::task::spawn_blocking(move || {
-        read_stock_topic(&k, &topic, |value| reader.new_qty(value))
+        read_stock_topic(&k, &topic, || {
+            let mut reader = StockLevelReader::new(
+                inventory_schema_id,
+                client.clone(),
+                runtime.clone(),
+                url.clone(),
+            );
+            move |value: &[u8]| reader.new_qty(value)
+        })
     })
     .await?
     .map_err(|e| match e {

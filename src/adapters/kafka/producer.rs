@@ -10,7 +10,7 @@ use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, Prod
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::ClientContext;
 
-use super::client_config::producer_config;
+use super::client_config::connected_producer;
 use super::KafkaError;
 use crate::config::KafkaSettings;
 use crate::domain::ports::{EventPublisher, PublishError, SchemaEncoder, TopicReport};
@@ -114,9 +114,7 @@ impl KafkaPublisher {
         topics: TopicNames,
         encoder: Box<dyn SchemaEncoder>,
     ) -> Result<Self, KafkaError> {
-        let producer = producer_config(k)
-            .create_with_context(DeliveryCounter::default())
-            .map_err(|e| KafkaError::Client(e.to_string()))?;
+        let producer = connected_producer(k, DeliveryCounter::default())?;
         Ok(Self {
             producer,
             encoder,

@@ -9,23 +9,24 @@ use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use rdkafka::ClientContext;
 
-use super::client_config::producer_config;
+use super::client_config::connected_producer;
 use super::producer::{send, StreamCounts};
 use super::KafkaError;
 use crate::config::KafkaSettings;
-use crate::domain::message::{decode_headers, Message};
+use crate::domain::message::{decode_headers, MessageRef};
 use crate::domain::ports::{MessageRelay, PublishError, TopicReport};
 use crate::domain::stream::{Stream, TopicNames};
 
 /// Delivery reports are served every this many messages (and whenever the queue is full).
 const POLL_EVERY: u64 = 256;
 
+/// Outbox rows in the order they were sent, until each and every one before it is delivered.
 #[derive(Debug, Default)]
 struct Tracker {
     /// Ordinal of the front of `in_order`.
     base: u64,
-    /// (outbox seq, delivered) of each message sent and not yet counted as acknowledged.
-    in_order: VecDeque<(Option<i64>, bool)>,
+    /// (outbox seq, delivered) of each tracked message not yet counted as acknowledged.
+    in_order: VecDeque<(i64, bool)>,
     acknowledged: Option<i64>,
     failure: Option<String>,
 }
@@ -45,23 +46,22 @@ impl RelayContext {
 
 impl ClientContext for RelayContext {}
 
-/// The opaque of a message: its ordinal in send order, and its stream (+1; 0 = none).
-type Opaque = (u64, usize);
+/// A message's opaque: (its ordinal among tracked messages + 1, or 0) << 8 | (its stream + 1, or 0).
+fn opaque(tracked: Option<u64>, stream: Option<usize>) -> usize {
+    (tracked.map_or(0, |o| o as usize + 1) << 8) | stream.map_or(0, |s| s + 1)
+}
 
 impl ProducerContext for RelayContext {
-    type DeliveryOpaque = Box<Opaque>;
+    type DeliveryOpaque = usize;
 
-    fn delivery(&self, result: &DeliveryResult<'_>, opaque: Box<Opaque>) {
-        let (ordinal, stream) = *opaque;
-        let mut t = self.tracker();
-        match result {
-            Ok(_) => {
-                let i = (ordinal - t.base) as usize;
-                t.in_order[i].1 = true;
-            }
-            Err((e, _)) => {
-                t.failure.get_or_insert_with(|| e.to_string());
-            }
+    fn delivery(&self, result: &DeliveryResult<'_>, opaque: usize) {
+        let (tracked, stream) = (opaque >> 8, opaque & 0xff);
+        if let Err((e, _)) = result {
+            self.tracker().failure.get_or_insert_with(|| e.to_string());
+        } else if tracked > 0 {
+            let mut t = self.tracker();
+            let i = (tracked as u64 - 1 - t.base) as usize;
+            t.in_order[i].1 = true;
         }
         if stream > 0 {
             self.counts.count(stream - 1, result.is_ok());
@@ -79,9 +79,7 @@ pub struct KafkaRelay {
 
 impl KafkaRelay {
     pub fn new(k: &KafkaSettings, topics: TopicNames) -> Result<Self, KafkaError> {
-        let producer = producer_config(k)
-            .create_with_context(RelayContext::default())
-            .map_err(|e| KafkaError::Client(e.to_string()))?;
+        let producer = connected_producer(k, RelayContext::default())?;
         Ok(Self {
             producer,
             topics,
@@ -97,8 +95,8 @@ impl KafkaRelay {
 }
 
 impl MessageRelay for KafkaRelay {
-    fn send(&mut self, m: &Message) -> Result<(), PublishError> {
-        let headers = decode_headers(&m.headers).ok_or_else(|| {
+    fn send(&mut self, m: &MessageRef<'_>) -> Result<(), PublishError> {
+        let headers = decode_headers(m.headers).ok_or_else(|| {
             PublishError::Sink(format!("malformed headers in outbox row {:?}", m.seq))
         })?;
         let headers =
@@ -110,18 +108,17 @@ impl MessageRelay for KafkaRelay {
                         value: Some(value),
                     })
                 });
-        self.producer
-            .context()
-            .tracker()
-            .in_order
-            .push_back((m.seq, false));
-        let opaque = Box::new((self.sent, m.stream.map_or(0, |s| s + 1)));
-        let record = BaseRecord::with_opaque_to(m.topic.as_str(), opaque)
-            .key(m.key.as_str())
-            .payload(m.value.as_slice())
+        let tracked = m.seq.map(|seq| {
+            let mut t = self.producer.context().tracker();
+            t.in_order.push_back((seq, false));
+            t.base + t.in_order.len() as u64 - 1
+        });
+        let record = BaseRecord::with_opaque_to(m.topic, opaque(tracked, m.stream))
+            .key(m.key)
+            .payload(m.value)
             .headers(headers)
             .timestamp(m.ts);
-        send(&self.producer, record, &m.topic)?;
+        send(&self.producer, record, m.topic)?;
         if let Some(s) = m.stream {
             self.produced[s] += 1;
         }
@@ -143,9 +140,7 @@ impl MessageRelay for KafkaRelay {
         while let Some(&(seq, true)) = t.in_order.front() {
             t.in_order.pop_front();
             t.base += 1;
-            if seq.is_some() {
-                t.acknowledged = seq;
-            }
+            t.acknowledged = Some(seq);
         }
         Ok(t.acknowledged)
     }

@@ -7,11 +7,11 @@ use std::time::{Duration, Instant};
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError as RdKafkaError;
 use rdkafka::message::{BorrowedMessage, Headers, Message};
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use rustc_hash::FxHashMap;
 
-use super::client_config::{client_config, producer_config};
+use super::client_config::{connected_producer, reader_config};
 use super::KafkaError;
 use crate::config::KafkaSettings;
 
@@ -62,62 +62,93 @@ fn partitions(
         .map(|t| t.partitions().len() as i32))
 }
 
-/// Calls `each` with every record of `topic` from the beginning to the end; returns the next
-/// offset of every partition, or `None` if the topic does not exist.
-fn read_all(
+/// What one partition's reader found: its state, and the offset after its last record.
+struct PartitionRead<S> {
+    partition: i32,
+    state: S,
+    next: i64,
+}
+
+/// Reads every partition of `topic` from its beginning to its end, each with its own consumer
+/// on its own thread (librdkafka decodes and decompresses a client's fetches on one thread) and
+/// its own state (`init`), calling `each` with every record in partition order. Returns the
+/// states with each partition's next offset, or `None` if the topic does not exist.
+fn read_all<S: Send>(
     k: &KafkaSettings,
     topic: &str,
-    mut each: impl FnMut(&BorrowedMessage<'_>) -> Result<(), ReplayError>,
-) -> Result<Option<Vec<(i32, i64)>>, ReplayError> {
-    let consumer: BaseConsumer<EndIsExpected> = client_config(k)
-        .set("group.id", "retailgen-recovery")
-        .set("enable.auto.commit", "false")
-        .set("enable.partition.eof", "true")
-        .set("fetch.max.bytes", "104857600")
-        .set("max.partition.fetch.bytes", "52428800")
-        .set("queued.max.messages.kbytes", "262144")
-        .create_with_context(EndIsExpected)
-        .map_err(|e| KafkaError::Client(e.to_string()))?;
-    let Some(count) = partitions(k, &consumer, topic)? else {
+    init: impl Fn() -> S + Sync,
+    each: impl Fn(&mut S, &BorrowedMessage<'_>) -> Result<(), ReplayError> + Sync,
+) -> Result<Option<Vec<PartitionRead<S>>>, ReplayError> {
+    let Some(count) = partitions(k, &reader(k)?, topic)? else {
         return Ok(None);
     };
+    let reads = std::thread::scope(|scope| {
+        let readers: Vec<_> = (0..count)
+            .map(|p| {
+                let (init, each) = (&init, &each);
+                scope.spawn(move || read_partition(k, topic, p, init(), each))
+            })
+            .collect();
+        readers
+            .into_iter()
+            .map(|r| r.join().expect("a partition reader panicked"))
+            .collect::<Result<Vec<_>, _>>()
+    })?;
+    Ok(Some(reads))
+}
+
+fn reader(k: &KafkaSettings) -> Result<BaseConsumer<EndIsExpected>, KafkaError> {
+    reader_config(k)
+        .create_with_context(EndIsExpected)
+        .map_err(|e| KafkaError::Client(e.to_string()))
+}
+
+/// One partition to its end (EOF), without a timeout while messages flow (a timed poll reads
+/// the clock every time).
+fn read_partition<S>(
+    k: &KafkaSettings,
+    topic: &str,
+    partition: i32,
+    mut state: S,
+    each: impl Fn(&mut S, &BorrowedMessage<'_>) -> Result<(), ReplayError>,
+) -> Result<PartitionRead<S>, ReplayError> {
+    let consumer = reader(k)?;
     let mut tpl = TopicPartitionList::new();
-    for p in 0..count {
-        tpl.add_partition_offset(topic, p, Offset::Beginning)
-            .map_err(|e| KafkaError::Client(e.to_string()))?;
-    }
+    // Offset 0 needs no lookup of where the log begins (a lookup librdkafka delays by half a
+    // second); a log whose start was deleted falls back to its earliest offset.
+    tpl.add_partition_offset(topic, partition, Offset::Offset(0))
+        .map_err(|e| KafkaError::Client(e.to_string()))?;
     consumer.assign(&tpl).map_err(unreachable(k))?;
-    let mut next = vec![0i64; count as usize];
-    let mut done = vec![false; count as usize];
-    let mut progress = Instant::now();
-    while done.iter().any(|d| !d) {
-        match consumer.poll(Duration::from_millis(100)) {
+    let mut next = 0;
+    // Since when nothing came (the clock is read only when a poll comes back empty).
+    let mut idle: Option<Instant> = None;
+    loop {
+        let polled = consumer
+            .poll(Duration::ZERO)
+            .or_else(|| consumer.poll(Duration::from_millis(100)));
+        match polled {
             Some(Ok(m)) => {
-                progress = Instant::now();
-                next[m.partition() as usize] = m.offset() + 1;
-                done[m.partition() as usize] = false;
-                each(&m)?;
+                idle = None;
+                next = m.offset() + 1;
+                each(&mut state, &m)?;
             }
-            Some(Err(RdKafkaError::PartitionEOF(p))) => {
-                progress = Instant::now();
-                done[p as usize] = true;
+            Some(Err(RdKafkaError::PartitionEOF(_))) => {
+                return Ok(PartitionRead {
+                    partition,
+                    state,
+                    next,
+                })
             }
             Some(Err(e)) => return Err(unreachable(k)(e).into()),
-            None if progress.elapsed() > STALL => {
+            None if idle.get_or_insert_with(Instant::now).elapsed() > STALL => {
                 return Err(ReplayError::Record(format!(
-                    "reading {topic} back from {} (KAFKA_BOOTSTRAP) stalled for {STALL:?} before its end",
+                    "reading {topic} partition {partition} back from {} (KAFKA_BOOTSTRAP) stalled for {STALL:?} before its end",
                     k.bootstrap
                 )))
             }
             None => {}
         }
     }
-    Ok(Some(
-        next.into_iter()
-            .enumerate()
-            .map(|(p, o)| (p as i32, o))
-            .collect(),
-    ))
 }
 
 /// The `dq` label of a record, if any.
@@ -138,68 +169,93 @@ pub struct StockTopic {
     pub next_offsets: Vec<(i32, i64)>,
 }
 
+/// A partition's share of the stock topic.
+#[derive(Default)]
+struct StockPart {
+    last: FxHashMap<String, i32>,
+    changes: u64,
+}
+
 /// Reads `topic` to its end, keeping the last level of each key; records labelled bad or
-/// duplicate do not count. `new_qty` reads a record's value (Confluent wire format).
-pub fn read_stock_topic(
+/// duplicate do not count. `reader()` makes, per partition, what reads a record's value
+/// (Confluent wire format) into its `new_qty`. Every key lives in one partition, so the
+/// partitions are read in parallel and their results simply joined.
+pub fn read_stock_topic<R: FnMut(&[u8]) -> Result<i32, String> + Send>(
     k: &KafkaSettings,
     topic: &str,
-    mut new_qty: impl FnMut(&[u8]) -> Result<i32, String>,
+    reader: impl Fn() -> R + Sync,
 ) -> Result<Option<StockTopic>, ReplayError> {
-    let mut out = StockTopic::default();
-    let offsets = read_all(k, topic, |m| {
-        if label(m).is_some_and(|dq| dq.starts_with(b"bad:") || dq == b"duplicate") {
-            return Ok(());
-        }
-        let at = || format!("{topic} partition {} offset {}", m.partition(), m.offset());
-        let key = m
-            .key()
-            .and_then(|k| std::str::from_utf8(k).ok())
-            .ok_or_else(|| {
-                ReplayError::Record(format!("a record without a text key at {}", at()))
-            })?;
-        let qty = new_qty(m.payload().unwrap_or_default())
-            .map_err(|e| ReplayError::Record(format!("{e} (at {})", at())))?;
-        match out.last.get_mut(key) {
-            Some(q) => *q = qty,
-            None => {
-                out.last.insert(key.to_owned(), qty);
+    let parts = read_all(
+        k,
+        topic,
+        || (StockPart::default(), reader()),
+        |(part, new_qty), m| {
+            if label(m).is_some_and(|dq| dq.starts_with(b"bad:") || dq == b"duplicate") {
+                return Ok(());
             }
+            let at = || format!("{topic} partition {} offset {}", m.partition(), m.offset());
+            let key = m
+                .key()
+                .and_then(|k| std::str::from_utf8(k).ok())
+                .ok_or_else(|| {
+                    ReplayError::Record(format!("a record without a text key at {}", at()))
+                })?;
+            let qty = new_qty(m.payload().unwrap_or_default())
+                .map_err(|e| ReplayError::Record(format!("{e} (at {})", at())))?;
+            match part.last.get_mut(key) {
+                Some(q) => *q = qty,
+                None => {
+                    part.last.insert(key.to_owned(), qty);
+                }
+            }
+            part.changes += 1;
+            Ok(())
+        },
+    )?;
+    Ok(parts.map(|parts| {
+        let mut out = StockTopic::default();
+        for read in parts {
+            let (part, _) = read.state;
+            out.last.extend(part.last);
+            out.changes += part.changes;
+            out.next_offsets.push((read.partition, read.next));
         }
-        out.changes += 1;
-        Ok(())
-    })?;
-    Ok(offsets.map(|o| {
-        out.next_offsets = o;
         out
     }))
 }
 
 /// The highest run number recorded on the runs topic, if any.
 pub fn last_run(k: &KafkaSettings, topic: &str) -> Result<Option<u32>, ReplayError> {
-    let mut last: Option<u32> = None;
-    read_all(k, topic, |m| {
-        let run = m
-            .payload()
-            .and_then(|p| serde_json::from_slice::<serde_json::Value>(p).ok())
-            .and_then(|v| v.get("run")?.as_u64())
-            .ok_or_else(|| {
-                ReplayError::Record(format!(
-                    "{topic} partition {} offset {} is not a run record ({{\"run\": N, ...}})",
-                    m.partition(),
-                    m.offset()
-                ))
-            })?;
-        last = last.max(Some(run as u32));
-        Ok(())
-    })?;
-    Ok(last)
+    let parts = read_all(
+        k,
+        topic,
+        || None,
+        |last: &mut Option<u32>, m| {
+            let run = m
+                .payload()
+                .and_then(|p| serde_json::from_slice::<serde_json::Value>(p).ok())
+                .and_then(|v| v.get("run")?.as_u64())
+                .ok_or_else(|| {
+                    ReplayError::Record(format!(
+                        "{topic} partition {} offset {} is not a run record ({{\"run\": N, ...}})",
+                        m.partition(),
+                        m.offset()
+                    ))
+                })?;
+            *last = (*last).max(Some(run as u32));
+            Ok(())
+        },
+    )?;
+    Ok(parts
+        .into_iter()
+        .flatten()
+        .filter_map(|read| read.state)
+        .max())
 }
 
 /// Appends run `run` to the runs topic and waits for the broker's acknowledgement.
 pub fn record_run(k: &KafkaSettings, topic: &str, run: u32, seed: u64) -> Result<(), KafkaError> {
-    let producer: BaseProducer = producer_config(k)
-        .create()
-        .map_err(|e| KafkaError::Client(e.to_string()))?;
+    let producer = connected_producer(k, DefaultProducerContext)?;
     let value = serde_json::json!({
         "run": run,
         "seed": seed,

@@ -27,6 +27,7 @@ pub enum RegistryError {
     Settings(String),
 }
 
+#[derive(Clone)]
 pub struct RegistryClient {
     settings: SrSettings,
     url: String,

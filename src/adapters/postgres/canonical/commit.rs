@@ -5,7 +5,7 @@
 use rustc_hash::FxHashMap;
 use tokio_postgres::Transaction;
 
-use super::staging::{Batch, Outgoing, StockWrite};
+use super::staging::{Batch, StockWrite};
 use crate::adapters::postgres::{query_error, PgError};
 
 /// How stock writes treat the rows.
@@ -162,25 +162,20 @@ async fn reference(tx: &Transaction<'_>, batch: &Batch) -> Result<(), PgError> {
 
 async fn outbox(tx: &Transaction<'_>, batch: &Batch) -> Result<(), PgError> {
     let stored: Vec<_> = batch
-        .outgoing
+        .messages
         .iter()
-        .filter_map(|o| match o {
-            Outgoing::Message(m) => m.seq.map(|seq| (seq, m)),
-            Outgoing::Record(_) => None,
-        })
+        .filter_map(|m| m.seq.map(|seq| (seq, m)))
         .collect();
     if stored.is_empty() {
         return Ok(());
     }
-    let (seq, topic, key, headers) = columns(&stored, |(seq, m)| {
-        (*seq, m.topic.as_str(), m.key.as_str(), m.headers.as_slice())
-    });
+    let (seq, topic, key, headers) = columns(&stored, |(seq, m)| (*seq, m.topic, m.key, m.headers));
     let (value, ts, schema, _) = columns(&stored, |(_, m)| {
         let id = m
             .value
             .get(1..5)
             .map_or(0, |b| i32::from_be_bytes([b[0], b[1], b[2], b[3]]));
-        (m.value.as_slice(), m.ts, id, ())
+        (m.value, m.ts, id, ())
     });
     tx.execute(
         OUTBOX,

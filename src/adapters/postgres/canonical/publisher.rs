@@ -9,8 +9,7 @@ use deadpool_postgres::Object;
 use tokio::runtime::Handle;
 
 use super::commit::{commit, StockMode};
-use super::staging::{Batch, Outgoing, Stage, Take};
-use crate::domain::message::{encode_headers, Message};
+use super::staging::{Batch, Stage, Take};
 use crate::domain::ports::{
     EventPublisher, MessageRelay, PublishError, SchemaEncoder, TopicReport,
 };
@@ -140,7 +139,7 @@ impl Worker {
                      were not published and its changes were rolled back; what was committed before \
                      is kept in retailgen_outbox and published at the next start",
                     self.target,
-                    batch.outgoing.len()
+                    batch.len()
                 )
             })?;
         self.removed = self.acknowledged;
@@ -148,15 +147,11 @@ impl Worker {
     }
 
     fn send(&mut self, batch: Batch) -> Result<(), String> {
-        for item in batch.outgoing {
-            let sent = match (&mut self.sender, item) {
-                (Sender::Relay(relay), Outgoing::Message(m)) => relay.send(&m),
-                (Sender::Sink(sink), Outgoing::Record(r)) => sink.publish(&r),
-                _ => unreachable!("a batch holds what its downstream takes"),
-            };
-            sent.map_err(|e| e.to_string())?;
-        }
-        Ok(())
+        let sent = match &mut self.sender {
+            Sender::Relay(relay) => batch.messages.iter().try_for_each(|m| relay.send(&m)),
+            Sender::Sink(sink) => batch.records.iter().try_for_each(|r| sink.publish(r)),
+        };
+        sent.map_err(|e| e.to_string())
     }
 }
 
@@ -214,30 +209,15 @@ impl CommittingPublisher {
         }
     }
 
-    fn message(
-        &mut self,
-        record: &Record,
-        encoder: &dyn SchemaEncoder,
-    ) -> Result<Message, PublishError> {
+    /// The next outbox sequence number if the record being published gets an outbox row.
+    fn seq(&mut self) -> Option<i64> {
         let durable = match self.durability {
             Durability::Every => true,
             Durability::WithEffects => self.stage.open_has_effects(),
         };
-        let seq = durable.then(|| {
+        durable.then(|| {
             self.next_seq += 1;
             self.next_seq - 1
-        });
-        let mut value = Vec::with_capacity(256);
-        encoder.encode(record, &mut value)?;
-        let stream = record.stream();
-        Ok(Message {
-            seq,
-            stream: Some(stream.index()),
-            topic: self.topics.of(stream).to_owned(),
-            key: record.key.clone(),
-            headers: encode_headers(record),
-            value,
-            ts: record.event.ts(),
         })
     }
 }
@@ -247,15 +227,19 @@ impl EventPublisher for CommittingPublisher {
         if let Some(e) = self.stage.failure() {
             return Err(PublishError::Sink(e));
         }
-        let item = match self.encoder.take() {
-            Some(encoder) => {
-                let message = self.message(record, encoder.as_ref());
-                self.encoder = Some(encoder);
-                Outgoing::Message(message?)
-            }
-            None => Outgoing::Record(Box::new(record.clone())),
+        let seq = self.seq();
+        let Some(encoder) = &self.encoder else {
+            let record = record.clone();
+            self.stage.open(|b| b.records.push(record));
+            return Ok(());
         };
-        self.stage.outgoing(item);
+        let stream = record.stream();
+        let topic = self.topics.of(stream);
+        self.stage.open(|b| {
+            b.messages.push(seq, stream.index(), topic, record, |out| {
+                encoder.encode(record, out)
+            })
+        })?;
         Ok(())
     }
 

@@ -6,7 +6,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
 use crate::domain::catalog::User;
-use crate::domain::message::Message;
+use crate::domain::message::Packed;
 use crate::domain::record::Record;
 use crate::domain::reference::Segment;
 
@@ -43,24 +43,30 @@ impl Effects {
     }
 }
 
-/// What goes downstream once a batch is committed: encoded messages for a broker (through the
-/// outbox), or records for a sink without a durable target.
-#[derive(Debug)]
-pub enum Outgoing {
-    Message(Message),
-    Record(Box<Record>),
-}
-
-/// Effects and the records that report them, committed in one transaction.
+/// Effects and the records that report them, committed in one transaction. The records go
+/// downstream after the commit: as encoded messages to a broker (through the outbox), or as
+/// records to a sink without a durable target.
 #[derive(Debug, Default)]
 pub struct Batch {
     pub effects: Effects,
-    pub outgoing: Vec<Outgoing>,
+    pub messages: Packed,
+    pub records: Vec<Record>,
 }
 
 impl Batch {
+    /// Records in the batch.
+    pub fn len(&self) -> usize {
+        self.messages.len() + self.records.len()
+    }
+
     pub fn is_empty(&self) -> bool {
-        self.effects.is_empty() && self.outgoing.is_empty()
+        self.effects.is_empty() && self.len() == 0
+    }
+
+    fn append(&mut self, other: &mut Batch) {
+        self.effects.append(&mut other.effects);
+        self.messages.append(&mut other.messages);
+        self.records.append(&mut other.records);
     }
 }
 
@@ -105,9 +111,9 @@ impl Stage {
         !self.lock().open.effects.is_empty()
     }
 
-    /// Adds a record (or its message) to the open group.
-    pub fn outgoing(&self, item: Outgoing) {
-        self.lock().open.outgoing.push(item);
+    /// Adds to the open group (a record, or its message).
+    pub fn open<R>(&self, add: impl FnOnce(&mut Batch) -> R) -> R {
+        add(&mut self.lock().open)
     }
 
     /// Closes the open group into the batch. Blocks while the worker is `max` records behind.
@@ -117,12 +123,11 @@ impl Stage {
         if let Some(e) = &s.failed {
             return Err(e.clone());
         }
-        let mut open = mem::take(&mut s.open);
-        s.ready.effects.append(&mut open.effects);
-        s.ready.outgoing.append(&mut open.outgoing);
-        if s.ready.outgoing.len() >= batch_size {
+        let Staging { open, ready, .. } = &mut *s;
+        ready.append(open);
+        if s.ready.len() >= batch_size {
             wake.notify_all();
-            while s.ready.outgoing.len() >= 2 * batch_size && s.failed.is_none() {
+            while s.ready.len() >= 2 * batch_size && s.failed.is_none() {
                 s = wake.wait(s).unwrap_or_else(|p| p.into_inner());
             }
         }
@@ -139,7 +144,7 @@ impl Stage {
         let mut s = self.lock();
         let mut waited = false;
         loop {
-            let full = s.ready.outgoing.len() >= batch_size;
+            let full = s.ready.len() >= batch_size;
             let pending = !s.ready.is_empty();
             if full || s.urgent || waited || (s.closed && pending) {
                 s.urgent = false;

@@ -83,6 +83,14 @@ enum Halt {
     Fail(Failure),
 }
 
+/// A sink whose reader went away ends the run quietly; any other error fails it.
+fn halt(e: PublishError) -> Halt {
+    match e {
+        PublishError::Closed => Halt::Stop(StopReason::SinkClosed),
+        e => Halt::Fail(e.into()),
+    }
+}
+
 /// What generates records: weighted services, background mutations with their chance per
 /// generated record, the world they act on, and services that emit once before anything else
 /// (changes found at start-up, such as stock someone else moved).
@@ -279,7 +287,7 @@ impl Engine {
             };
             self.emit(record, stopper, part)?;
         }
-        self.publisher.end_group().map_err(|e| Halt::Fail(e.into()))
+        self.publisher.end_group().map_err(halt)
     }
 
     /// Sends a due record (its effect applied, maybe late), then maybe a bad copy of it and a
@@ -340,11 +348,7 @@ impl Engine {
     }
 
     fn publish(&mut self, record: &Record) -> Result<(), Halt> {
-        match self.publisher.publish(record) {
-            Ok(()) => {}
-            Err(PublishError::Closed) => return Err(Halt::Stop(StopReason::SinkClosed)),
-            Err(e) => return Err(Halt::Fail(e.into())),
-        }
+        self.publisher.publish(record).map_err(halt)?;
         let stream = record.stream();
         self.tally.records += 1;
         self.tally.per_stream[stream.index()] += 1;

@@ -295,3 +295,27 @@ fn an_unreachable_database_fails_naming_it_without_the_password() {
     assert_eq!(bad.code, Some(2), "{bad:?}");
     assert!(bad.stderr.contains("STORE=postgres"), "{}", bad.stderr);
 }
+
+#[test]
+fn a_reader_closing_stdout_stops_a_postgres_run_quietly() {
+    use std::io::{BufRead, BufReader};
+    let db = TestDb::create();
+    let mut env = seed_env(&db);
+    env.push(("STORE", "postgres"));
+    let mut child = command(&["run", "--eps", "0"], &env).spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    for _ in 0..5 {
+        assert!(
+            lines.next().unwrap().unwrap().starts_with('{'),
+            "JSON lines"
+        );
+    }
+    drop(lines);
+    let out = finish(child);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("sink closed by its reader"),
+        "{}",
+        out.stderr
+    );
+}

@@ -45,20 +45,22 @@ pub fn finish(child: Child) -> Output {
     finish_or_kill(child, TIME_LIMIT)
 }
 
-/// Waits for `child`, sending it SIGKILL once `limit` has passed, and collects its output.
+/// Reads what is left of a pipe (nothing if the test took it).
+fn drain(pipe: Option<impl Read + Send + 'static>) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut s = String::new();
+        if let Some(mut p) = pipe {
+            p.read_to_string(&mut s).unwrap();
+        }
+        s
+    })
+}
+
+/// Waits for `child`, sending it SIGKILL once `limit` has passed, and collects its output
+/// (stdout: what the test did not take itself).
 pub fn finish_or_kill(mut child: Child, limit: Duration) -> Output {
-    let mut out_pipe = child.stdout.take().unwrap();
-    let mut err_pipe = child.stderr.take().unwrap();
-    let out = std::thread::spawn(move || {
-        let mut s = String::new();
-        out_pipe.read_to_string(&mut s).unwrap();
-        s
-    });
-    let err = std::thread::spawn(move || {
-        let mut s = String::new();
-        err_pipe.read_to_string(&mut s).unwrap();
-        s
-    });
+    let out = drain(child.stdout.take());
+    let err = drain(child.stderr.take());
     let started = Instant::now();
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {

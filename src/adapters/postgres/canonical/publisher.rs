@@ -9,7 +9,7 @@ use deadpool_postgres::Object;
 use tokio::runtime::Handle;
 
 use super::commit::{commit, StockMode};
-use super::staging::{Batch, Stage, Take};
+use super::staging::{Batch, Failure, Stage, Take};
 use crate::domain::ports::{
     EventPublisher, MessageRelay, PublishError, SchemaEncoder, TopicReport,
 };
@@ -84,16 +84,29 @@ struct Worker {
     target: String,
 }
 
+/// Tells the engine the worker is gone if it stops without saying why (a panic), so nothing
+/// waits for it forever.
+struct Gone(Stage);
+
+impl Drop for Gone {
+    fn drop(&mut self) {
+        self.0
+            .fail(Failure::Failed("the commit worker stopped".into()));
+    }
+}
+
 impl Worker {
-    fn run(mut self) -> Result<Vec<TopicReport>, String> {
+    fn run(mut self) -> Result<Vec<TopicReport>, Failure> {
+        let gone = Gone(self.stage.clone());
         let result = self.work();
         if let Err(e) = &result {
             self.stage.fail(e.clone());
         }
+        std::mem::forget(gone);
         result
     }
 
-    fn work(&mut self) -> Result<Vec<TopicReport>, String> {
+    fn work(&mut self) -> Result<Vec<TopicReport>, Failure> {
         let crash = crash_point();
         let mut commits = 0;
         while let Take::Batch(batch) = self.stage.take(BATCH_RECORDS, BATCH_INTERVAL) {
@@ -104,12 +117,19 @@ impl Worker {
             self.commit(&batch)?;
             commits += 1;
             crash_if(&crash, "after_commit", commits);
-            self.send(batch)?;
+            match self.send(batch) {
+                // The reader went away: the run stops quietly, what was sent is reported.
+                Err(Failure::Closed) => {
+                    self.stage.fail(Failure::Closed);
+                    break;
+                }
+                sent => sent?,
+            }
             crash_if(&crash, "after_relay", commits);
         }
         let reports = match &mut self.sender {
-            Sender::Relay(relay) => relay.flush().map_err(|e| e.to_string())?,
-            Sender::Sink(sink) => sink.flush().map_err(|e| e.to_string())?,
+            Sender::Relay(relay) => relay.flush().map_err(failure)?,
+            Sender::Sink(sink) => sink.flush().map_err(failure)?,
         };
         self.poll_acknowledged()?;
         if self.removed != self.acknowledged {
@@ -118,40 +138,54 @@ impl Worker {
         Ok(reports)
     }
 
-    fn poll_acknowledged(&mut self) -> Result<(), String> {
+    fn poll_acknowledged(&mut self) -> Result<(), Failure> {
         if let Sender::Relay(relay) = &mut self.sender {
-            if let Some(seq) = relay.acknowledged().map_err(|e| e.to_string())? {
+            if let Some(seq) = relay.acknowledged().map_err(failure)? {
                 self.acknowledged = Some(seq);
             }
         }
         Ok(())
     }
 
-    fn commit(&mut self, batch: &Batch) -> Result<(), String> {
+    fn commit(&mut self, batch: &Batch) -> Result<(), Failure> {
         let removing = (self.acknowledged != self.removed)
             .then_some(self.acknowledged)
             .flatten();
         self.runtime
             .block_on(commit(&mut self.client, batch, self.mode, removing))
             .map_err(|e| {
-                format!(
+                Failure::Failed(format!(
                     "the canonical store at {} (PG_DSN) failed: {e}; the {} records of the batch \
                      were not published and its changes were rolled back; what was committed before \
                      is kept in retailgen_outbox and published at the next start",
                     self.target,
                     batch.len()
-                )
+                ))
             })?;
         self.removed = self.acknowledged;
         Ok(())
     }
 
-    fn send(&mut self, batch: Batch) -> Result<(), String> {
+    fn send(&mut self, batch: Batch) -> Result<(), Failure> {
         let sent = match &mut self.sender {
             Sender::Relay(relay) => batch.messages.iter().try_for_each(|m| relay.send(&m)),
             Sender::Sink(sink) => batch.records.iter().try_for_each(|r| sink.publish(r)),
         };
-        sent.map_err(|e| e.to_string())
+        sent.map_err(failure)
+    }
+}
+
+fn failure(e: PublishError) -> Failure {
+    match e {
+        PublishError::Closed => Failure::Closed,
+        other => Failure::Failed(other.to_string()),
+    }
+}
+
+fn publish_error(f: Failure) -> PublishError {
+    match f {
+        Failure::Closed => PublishError::Closed,
+        Failure::Failed(e) => PublishError::Sink(e),
     }
 }
 
@@ -162,7 +196,7 @@ pub struct CommittingPublisher {
     encoder: Option<Box<dyn SchemaEncoder>>,
     durability: Durability,
     next_seq: i64,
-    worker: Option<JoinHandle<Result<Vec<TopicReport>, String>>>,
+    worker: Option<JoinHandle<Result<Vec<TopicReport>, Failure>>>,
 }
 
 impl CommittingPublisher {
@@ -225,7 +259,7 @@ impl CommittingPublisher {
 impl EventPublisher for CommittingPublisher {
     fn publish(&mut self, record: &Record) -> Result<(), PublishError> {
         if let Some(e) = self.stage.failure() {
-            return Err(PublishError::Sink(e));
+            return Err(publish_error(e));
         }
         let seq = self.seq();
         let Some(encoder) = &self.encoder else {
@@ -244,9 +278,7 @@ impl EventPublisher for CommittingPublisher {
     }
 
     fn end_group(&mut self) -> Result<(), PublishError> {
-        self.stage
-            .end_group(BATCH_RECORDS)
-            .map_err(PublishError::Sink)
+        self.stage.end_group(BATCH_RECORDS).map_err(publish_error)
     }
 
     /// Commits what is staged, waits for the downstream's acknowledgements, removes their rows.
@@ -257,7 +289,7 @@ impl EventPublisher for CommittingPublisher {
             .take()
             .ok_or_else(|| PublishError::Sink("the commit worker was already stopped".into()))?;
         match worker.join() {
-            Ok(result) => result.map_err(PublishError::Sink),
+            Ok(result) => result.map_err(publish_error),
             Err(_) => Err(PublishError::Sink("the commit worker panicked".into())),
         }
     }

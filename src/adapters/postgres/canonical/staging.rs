@@ -79,9 +79,17 @@ struct Staging {
     /// The worker should take `ready` now (a flush or the end of the run).
     urgent: bool,
     /// The first failure of the worker: every later call reports it.
-    failed: Option<String>,
+    failed: Option<Failure>,
     /// No more batches will come.
     closed: bool,
+}
+
+/// Why the worker stopped before its time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// The sink's reader went away (e.g. `retailgen run | head`): stop quietly.
+    Closed,
+    Failed(String),
 }
 
 /// The staging area, shared by the ports, the publisher and the commit worker.
@@ -117,7 +125,7 @@ impl Stage {
     }
 
     /// Closes the open group into the batch. Blocks while the worker is `max` records behind.
-    pub fn end_group(&self, batch_size: usize) -> Result<(), String> {
+    pub fn end_group(&self, batch_size: usize) -> Result<(), Failure> {
         let (_, wake) = &*self.inner;
         let mut s = self.lock();
         if let Some(e) = &s.failed {
@@ -176,13 +184,13 @@ impl Stage {
     }
 
     /// The worker failed: callers learn it at their next call.
-    pub fn fail(&self, cause: String) {
+    pub fn fail(&self, cause: Failure) {
         let mut s = self.lock();
         s.failed.get_or_insert(cause);
         self.inner.1.notify_all();
     }
 
-    pub fn failure(&self) -> Option<String> {
+    pub fn failure(&self) -> Option<Failure> {
         self.lock().failed.clone()
     }
 }
@@ -232,11 +240,11 @@ mod tests {
     #[test]
     fn a_failure_reaches_the_next_group() {
         let stage = Stage::default();
-        stage.fail("the database went away".into());
-        stage.fail("a later error".into());
+        stage.fail(Failure::Failed("the database went away".into()));
+        stage.fail(Failure::Closed);
         assert_eq!(
             stage.end_group(10),
-            Err("the database went away".to_owned())
+            Err(Failure::Failed("the database went away".into()))
         );
     }
 }

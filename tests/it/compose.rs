@@ -16,6 +16,37 @@ fn profiles(service: &Value) -> Vec<&str> {
         .collect()
 }
 
+/// The Compose Specification's JSON schema, from `shared/schemas` beside the checkout
+/// (`COMPOSE_SPEC` overrides the path). Missing: the test fails, it is not skipped.
+fn compose_spec() -> serde_json::Value {
+    let path = std::env::var("COMPOSE_SPEC").unwrap_or_else(|_| {
+        format!(
+            "{}/../shared/schemas/compose-spec.json",
+            env!("CARGO_MANIFEST_DIR")
+        )
+    });
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("the Compose Specification schema at {path}: {e}"));
+    serde_json::from_str(&text).unwrap()
+}
+
+#[test]
+fn docker_compose_yml_is_valid_against_the_compose_specification_schema() {
+    let validator = jsonschema::validator_for(&compose_spec()).expect("a valid JSON schema");
+    let compose: serde_json::Value = serde_yaml::from_str(&read("docker-compose.yml")).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&compose)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "docker-compose.yml: {errors:#?}");
+    let mut broken = compose.clone();
+    broken["services"]["retailgen"]["restart"] = serde_json::json!(["always"]);
+    assert!(
+        !validator.is_valid(&broken),
+        "the schema rejects a malformed file"
+    );
+}
+
 #[test]
 fn compose_has_a_core_profile_and_a_datagen_profile_waiting_on_healthy_services() {
     let compose: Value = serde_yaml::from_str(&read("docker-compose.yml")).unwrap();

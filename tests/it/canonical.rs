@@ -12,7 +12,8 @@ use crate::support::kafka::consume_all;
 use crate::support::pg::TestDb;
 use crate::support::registry::Registry;
 use crate::support::stock::{
-    global_is_the_sum_over_warehouses, prices_are_the_last_changes, replay, table_stock, COUNTS,
+    global_is_the_sum_over_warehouses, prices_are_the_last_changes, replay, table_stock, BUSY_ENV,
+    COUNTS, SEED_ENV,
 };
 use crate::support::tansu::Tansu;
 use crate::support::TOPICS;
@@ -44,20 +45,9 @@ impl Target {
         if let Some(db) = &self.db {
             env.extend([("PG_DSN", db.dsn.as_str()), ("STORE", "postgres")]);
         }
-        env.extend([
-            ("SEED_USERS", "300"),
-            ("SEED_PRODUCTS", "80"),
-            ("SEED_WAREHOUSES", "4"),
-            ("SEED_SUPPLIERS", "10"),
-            ("SINK", "kafka"),
-            ("TARGET_EPS", "0"),
-            ("RANDOM_SEED", "3"),
-            ("WEIGHT_INVENTORY_CHG", "0.3"),
-            ("P_UPDATE_PRICE", "0.02"),
-            ("P_NEW_CUSTOMER", "0.05"),
-            ("P_DUPLICATE", "0.01"),
-            ("P_BAD_RECORD", "0.01"),
-        ]);
+        env.extend(SEED_ENV);
+        env.extend(BUSY_ENV);
+        env.extend([("SINK", "kafka"), ("TARGET_EPS", "0"), ("RANDOM_SEED", "3")]);
         env.extend(extra.iter().copied());
         env
     }

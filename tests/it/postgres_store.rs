@@ -11,19 +11,16 @@ use crate::support::kafka::consume;
 use crate::support::pg::TestDb;
 use crate::support::registry::Registry;
 use crate::support::stock::{
-    global_is_the_sum_over_warehouses, prices_are_the_last_changes, replay, table_stock, COUNTS,
+    global_is_the_sum_over_warehouses, prices_are_the_last_changes, replay, table_stock, BUSY_ENV,
+    COUNTS, SEED_ENV,
 };
 use crate::support::tansu::Tansu;
 use crate::support::TOPICS;
 
 fn seed_env(db: &TestDb) -> Vec<(&str, &str)> {
-    vec![
-        ("PG_DSN", db.dsn.as_str()),
-        ("SEED_USERS", "300"),
-        ("SEED_PRODUCTS", "80"),
-        ("SEED_WAREHOUSES", "4"),
-        ("SEED_SUPPLIERS", "10"),
-    ]
+    let mut env = vec![("PG_DSN", db.dsn.as_str())];
+    env.extend(SEED_ENV);
+    env
 }
 
 #[test]
@@ -139,13 +136,7 @@ fn produce(db: &TestDb, extra: &[(&str, &str)]) -> Vec<Row> {
     let registry = Registry::start();
     let mut env = kafka_env(&broker, &registry);
     env.extend(seed_env(db));
-    env.extend([
-        ("WEIGHT_INVENTORY_CHG", "0.3"),
-        ("P_UPDATE_PRICE", "0.02"),
-        ("P_NEW_CUSTOMER", "0.05"),
-        ("P_DUPLICATE", "0.01"),
-        ("P_BAD_RECORD", "0.01"),
-    ]);
+    env.extend(BUSY_ENV);
     env.extend(extra.iter().copied());
     let out = run(
         &[

@@ -16,6 +16,24 @@ pub const COUNTS: SeedCounts = SeedCounts {
     suppliers: 10,
 };
 
+/// The environment that seeds [`COUNTS`].
+pub const SEED_ENV: [(&str, &str); 4] = [
+    ("SEED_USERS", "300"),
+    ("SEED_PRODUCTS", "80"),
+    ("SEED_WAREHOUSES", "4"),
+    ("SEED_SUPPLIERS", "10"),
+];
+
+/// A run busy with every kind of effect and fault: stock moves, price changes, sign-ups,
+/// duplicates and bad records.
+pub const BUSY_ENV: [(&str, &str); 5] = [
+    ("WEIGHT_INVENTORY_CHG", "0.3"),
+    ("P_UPDATE_PRICE", "0.02"),
+    ("P_NEW_CUSTOMER", "0.05"),
+    ("P_DUPLICATE", "0.01"),
+    ("P_BAD_RECORD", "0.01"),
+];
+
 /// Replays the stock changes among `rows` in topic order from the seeded stock, checking every
 /// chain on the way: `previous_qty` is the key's last level, `new_qty` adds up, never negative.
 pub fn replay(rows: &[&Row], counts: SeedCounts, seed: u64) -> HashMap<(String, String), i64> {

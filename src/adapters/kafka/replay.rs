@@ -141,10 +141,13 @@ fn read_partition<S>(
             }
             Some(Err(e)) => return Err(unreachable(k)(e).into()),
             None if idle.get_or_insert_with(Instant::now).elapsed() > STALL => {
-                return Err(ReplayError::Record(format!(
-                    "reading {topic} partition {partition} back from {} (KAFKA_BOOTSTRAP) stalled for {STALL:?} before its end",
-                    k.bootstrap
-                )))
+                // The broker stopped answering: not a record that cannot be read (exit 1, not 2).
+                return Err(ReplayError::Kafka(KafkaError::Unreachable {
+                    bootstrap: k.bootstrap.clone(),
+                    cause: format!(
+                        "reading {topic} partition {partition} back stalled for {STALL:?} before its end"
+                    ),
+                }));
             }
             None => {}
         }

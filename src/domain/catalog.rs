@@ -163,6 +163,14 @@ impl Catalog {
             + 1
     }
 
+    /// (warehouse_id, product_id) of a stock key.
+    pub fn location_ids(&self, key: StockKey) -> (&str, &str) {
+        (
+            &self.warehouses[key.warehouse as usize],
+            &self.products[key.product as usize].product_id,
+        )
+    }
+
     pub fn pick_user<R: Rng>(&self, rng: &mut R) -> usize {
         rng.random_range(0..self.users.len())
     }

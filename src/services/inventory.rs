@@ -6,7 +6,7 @@ use rand::Rng;
 use super::{weighted, Ctx, Emission, Service};
 use crate::domain::catalog::cents_to_usd;
 use crate::domain::events::{ChangeType, Event, InventoryChange};
-use crate::domain::inventory::StockKey;
+use crate::domain::inventory::{location_key, StockKey};
 use crate::domain::ports::RepositoryError;
 use crate::domain::record::{Effect, Record};
 
@@ -45,12 +45,10 @@ impl Default for InventoryService {
 
 /// A change record whose quantities are filled in when its effect is applied.
 pub fn change(ctx: &mut Ctx<'_>, key: StockKey, kind: ChangeType, effect: Effect) -> Record {
-    let warehouse_id = ctx.world.catalog.warehouses[key.warehouse as usize].clone();
-    let product_id = ctx.world.catalog.products[key.product as usize]
-        .product_id
-        .clone();
+    let (warehouse_id, product_id) = ctx.world.catalog.location_ids(key);
+    let (warehouse_id, product_id) = (warehouse_id.to_owned(), product_id.to_owned());
     let mut record = Record::new(
-        format!("{warehouse_id}:{product_id}"),
+        location_key(&warehouse_id, &product_id),
         None,
         Event::Inventory(InventoryChange {
             change_id: ctx.ids.next("chg"),

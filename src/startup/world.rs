@@ -14,7 +14,7 @@ use crate::adapters::postgres::canonical::{Stage, StagedLedger};
 use crate::adapters::postgres::{self, PgStore};
 use crate::config::{describe_dsn, CanonInventory, Settings, StoreKind};
 use crate::domain::catalog::{Catalog, StockLevels};
-use crate::domain::inventory::StockKey;
+use crate::domain::inventory::location_key;
 use crate::domain::ports::{ReferenceStore, StockLedger};
 use crate::domain::reference::SeedCounts;
 use crate::services::inventory::Restatements;
@@ -87,11 +87,11 @@ pub async fn build_world(
     let mut initial: Vec<Box<dyn Service>> = vec![];
     let ledger: Box<dyn StockLedger> = if postgres_canonical(s) {
         let client = postgres::client(pool, "finding stock changed by others").await?;
-        let reported = restatements(&client).await?;
-        let keys = stock_keys(&catalog);
-        let reported: Vec<_> = reported
+        let index = locations(&catalog, &levels);
+        let reported: Vec<_> = restatements(&client)
+            .await?
             .into_iter()
-            .filter_map(|(w, p, qty)| Some((*keys.get(&(w, p))?, qty)))
+            .filter_map(|(w, p, qty)| Some((levels[*index.get(&location_key(&w, &p))?].0, qty)))
             .collect();
         if !reported.is_empty() {
             eprintln!(
@@ -117,39 +117,22 @@ pub async fn build_world(
     Ok(Built { world, initial })
 }
 
-/// Catalog indexes by (warehouse_id, product_id).
-fn stock_keys(catalog: &Catalog) -> HashMap<(String, String), StockKey> {
-    let mut keys = HashMap::new();
-    for (p, warehouses) in catalog.stocked_at.iter().enumerate() {
-        for &w in warehouses {
-            let id = (
-                catalog.warehouses[w as usize].clone(),
-                catalog.products[p].product_id.clone(),
-            );
-            keys.insert(
-                id,
-                StockKey {
-                    warehouse: w,
-                    product: p as u32,
-                },
-            );
-        }
-    }
-    keys
+/// The position of each stock row in `levels`, by its location key (`warehouse:product`).
+fn locations(catalog: &Catalog, levels: &StockLevels) -> HashMap<String, usize> {
+    levels
+        .iter()
+        .enumerate()
+        .map(|(i, (k, _))| {
+            let (w, p) = catalog.location_ids(*k);
+            (location_key(w, p), i)
+        })
+        .collect()
 }
 
 /// Sets each level to the last one on the stock topic (keys `warehouse:product`).
 fn overlay(catalog: &Catalog, levels: &mut StockLevels, stock: &StockTopic) {
     let mut unknown = 0;
-    let index: HashMap<String, usize> = levels
-        .iter()
-        .enumerate()
-        .map(|(i, (k, _))| {
-            let w = &catalog.warehouses[k.warehouse as usize];
-            let p = &catalog.products[k.product as usize].product_id;
-            (format!("{w}:{p}"), i)
-        })
-        .collect();
+    let index = locations(catalog, levels);
     for (key, qty) in &stock.last {
         match index.get(key) {
             Some(&i) => levels[i].1.qty = *qty,
@@ -172,11 +155,8 @@ async fn catch_up(
     let rows: Vec<(String, String, i32)> = levels
         .iter()
         .map(|(k, l)| {
-            (
-                catalog.warehouses[k.warehouse as usize].clone(),
-                catalog.products[k.product as usize].product_id.clone(),
-                l.qty,
-            )
+            let (w, p) = catalog.location_ids(*k);
+            (w.to_owned(), p.to_owned(), l.qty)
         })
         .collect();
     let mut client = postgres::client(pool, "catching the stock mirror up").await?;

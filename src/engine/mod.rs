@@ -217,19 +217,28 @@ impl Engine {
 
     /// The start-up services' groups, due before anything generated.
     fn start_up(&mut self, emission: &mut Emission) -> Result<(), RepositoryError> {
+        let now = self.clock.logical_ns();
         let mut ctx = Ctx {
             rng: &mut self.rng,
             ids: &mut self.ids,
             world: &mut self.world,
-            now_ms: self.clock.logical_ns() / 1_000_000,
+            now_ms: now / 1_000_000,
         };
         for service in &mut self.initial {
             service.emit(&mut ctx, emission)?;
         }
-        for (_, group) in emission.groups.drain(..) {
-            self.schedule.push_now(group);
-        }
+        self.schedule_groups(now, emission);
         Ok(())
+    }
+
+    /// Emitted groups join the schedule at their due times (0 delay: at once).
+    fn schedule_groups(&mut self, now_ns: i64, emission: &mut Emission) {
+        for (delay_ms, group) in emission.groups.drain(..) {
+            match delay_ms {
+                0 => self.schedule.push_now(group),
+                _ => self.schedule.push(now_ns + delay_ms * 1_000_000, group),
+            }
+        }
     }
 
     /// One service pick, then the background mutations each of its records may trigger;
@@ -251,12 +260,7 @@ impl Engine {
                 }
             }
         }
-        for (delay_ms, group) in emission.groups.drain(..) {
-            match delay_ms {
-                0 => self.schedule.push_now(group),
-                _ => self.schedule.push(now + delay_ms * 1_000_000, group),
-            }
-        }
+        self.schedule_groups(now, emission);
         Ok(())
     }
 

@@ -6,16 +6,14 @@ use std::ops::Range;
 
 use super::record::Record;
 
-/// An encoded record on its way to a broker.
+/// A stored message read back (an outbox row): counted under no stream of this run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
     /// Outbox sequence number: `Some` while a stored copy waits for the broker's acknowledgement.
     pub seq: Option<i64>,
-    /// Index of the record's stream in this run's topic table (for per-topic counts), if any.
-    pub stream: Option<usize>,
     pub topic: String,
     pub key: String,
-    /// [`encode_headers`] of the record's headers.
+    /// The record's headers as a blob (see [`decode_headers`]).
     pub headers: Vec<u8>,
     pub value: Vec<u8>,
     /// Event time, also the broker timestamp.
@@ -26,7 +24,7 @@ impl Message {
     pub fn as_ref(&self) -> MessageRef<'_> {
         MessageRef {
             seq: self.seq,
-            stream: self.stream,
+            stream: None,
             topic: &self.topic,
             key: &self.key,
             headers: &self.headers,
@@ -40,6 +38,7 @@ impl Message {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MessageRef<'a> {
     pub seq: Option<i64>,
+    /// Index of the record's stream in this run's topic table (for per-topic counts), if any.
     pub stream: Option<usize>,
     pub topic: &'a str,
     pub key: &'a str,
@@ -143,13 +142,7 @@ impl Packed {
     }
 }
 
-/// The headers of `record` as `[name length: u8][name][value length: u16 BE][value]...`.
-pub fn encode_headers(record: &Record) -> Vec<u8> {
-    let mut out = Vec::with_capacity(64);
-    write_headers(record, &mut out);
-    out
-}
-
+/// Appends the headers of `record` as `[name length: u8][name][value length: u16 BE][value]...`.
 fn write_headers(record: &Record, out: &mut Vec<u8>) {
     for (name, value) in record.headers() {
         out.push(name.len() as u8);
@@ -159,7 +152,7 @@ fn write_headers(record: &Record, out: &mut Vec<u8>) {
     }
 }
 
-/// The (name, value) pairs of an [`encode_headers`] blob; `None` if it is malformed.
+/// The (name, value) pairs of a headers blob; `None` if it is malformed.
 pub fn decode_headers(mut blob: &[u8]) -> Option<Vec<(&str, &[u8])>> {
     let mut out = Vec::with_capacity(5);
     while let Some((&n, rest)) = blob.split_first() {
@@ -178,6 +171,12 @@ mod tests {
     use super::*;
     use crate::domain::events::{Event, Payment, PaymentMethod, PaymentStatus};
     use crate::domain::faults::Fault;
+
+    fn encode_headers(record: &Record) -> Vec<u8> {
+        let mut out = Vec::new();
+        write_headers(record, &mut out);
+        out
+    }
 
     #[test]
     fn headers_survive_the_blob_in_order() {

@@ -60,7 +60,6 @@ pub async fn pending(client: &Client) -> Result<Vec<Message>, PgError> {
         .iter()
         .map(|r| Message {
             seq: Some(r.get(0)),
-            stream: None,
             topic: r.get(1),
             key: r.get(2),
             headers: r.get(3),

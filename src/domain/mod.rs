@@ -1,13 +1,14 @@
-//! The pure domain: entities, events, records and the ports adapters implement. No I/O crates here.
+//! The pure domain, grouped by context: e-commerce, store, stock and reference data, around a
+//! shared kernel (events, records, faults, ids, ports, traffic). No I/O crates here.
 
-pub mod catalog;
+pub mod commerce;
 pub mod events;
 pub mod faults;
 pub mod ids;
-pub mod inventory;
 pub mod message;
 pub mod ports;
 pub mod record;
 pub mod reference;
+pub mod stock;
 pub mod stream;
 pub mod traffic;

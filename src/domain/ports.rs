@@ -1,11 +1,11 @@
 //! Ports: what the engine and services need from the outside world, as traits adapters implement.
 
-use super::catalog::{Catalog, StockLevels, User};
 use super::events::Millis;
-use super::inventory::{Applied, StockKey, StockLevel};
 use super::message::MessageRef;
 use super::record::Record;
+use super::reference::catalog::{Catalog, StockLevels, User};
 use super::reference::Segment;
+use super::stock::{Applied, StockKey, StockLevel};
 use super::stream::Stream;
 
 /// Delivery figures of one topic at the end of a run.

@@ -4,7 +4,7 @@ use std::borrow::Cow;
 
 use super::events::Event;
 use super::faults::Fault;
-use super::inventory::StockKey;
+use super::stock::StockKey;
 use super::stream::Stream;
 
 /// Value of the `source` header on every record.

@@ -12,10 +12,10 @@ use super::*;
 use crate::adapters::memory::{MemoryLedger, MemoryStore};
 use crate::domain::events::{ChangeType, Event, PaymentStatus};
 use crate::domain::faults::BadKind;
-use crate::domain::inventory::{Applied, StockKey, StockLevel};
 use crate::domain::ports::{ReferenceStore, StockLedger};
 use crate::domain::record::Record;
 use crate::domain::reference::SeedCounts;
+use crate::domain::stock::{Applied, StockKey, StockLevel};
 use crate::domain::traffic::DiurnalCurve;
 use crate::services::interactions::InteractionService;
 use crate::services::inventory::InventoryService;
@@ -66,8 +66,8 @@ impl StockLedger for Shared {
 struct Outcome {
     report: RunReport,
     records: Vec<Record>,
-    catalog: crate::domain::catalog::Catalog,
-    initial: crate::domain::catalog::StockLevels,
+    catalog: crate::domain::reference::catalog::Catalog,
+    initial: crate::domain::reference::catalog::StockLevels,
     ledger: Shared,
 }
 

@@ -4,11 +4,11 @@
 use rand::Rng;
 
 use super::{weighted, Ctx, Emission, Service};
-use crate::domain::catalog::cents_to_usd;
 use crate::domain::events::{ChangeType, Event, InventoryChange};
-use crate::domain::inventory::{location_key, StockKey};
 use crate::domain::ports::RepositoryError;
 use crate::domain::record::{Effect, Record};
+use crate::domain::reference::catalog::cents_to_usd;
+use crate::domain::stock::{location_key, StockKey};
 
 const FULL_MIX: [(ChangeType, u32); 5] = [
     (ChangeType::Restock, 30),

@@ -6,13 +6,13 @@ use rand::Rng;
 use super::inventory::change;
 use super::world::Sale;
 use super::{weighted, Ctx, Emission, Service};
-use crate::domain::catalog::cents_to_usd;
 use crate::domain::events::{
     ChangeType, Event, Order, Payment, PaymentMethod, PaymentStatus, Shipment,
 };
-use crate::domain::inventory::StockKey;
 use crate::domain::ports::RepositoryError;
 use crate::domain::record::{Effect, Record};
+use crate::domain::reference::catalog::cents_to_usd;
+use crate::domain::stock::StockKey;
 
 pub const CARRIERS: [&str; 3] = ["UPS", "DHL", "FEDEX"];
 const QUANTITIES: [(i32, u32); 5] = [(1, 60), (2, 25), (3, 10), (4, 3), (5, 2)];

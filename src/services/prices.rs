@@ -3,10 +3,10 @@
 use rand::Rng;
 
 use super::{Ctx, Emission, Service};
-use crate::domain::catalog::cents_to_usd;
 use crate::domain::events::{Event, PriceChange, PriceReason};
 use crate::domain::ports::RepositoryError;
 use crate::domain::record::{Effect, Record};
+use crate::domain::reference::catalog::cents_to_usd;
 
 const FACTORS: [f64; 4] = [0.95, 0.97, 1.03, 1.05];
 

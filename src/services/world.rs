@@ -5,12 +5,12 @@ use std::collections::VecDeque;
 
 use rand::Rng;
 
-use crate::domain::catalog::{Catalog, User, COUNTRIES};
 use crate::domain::events::{Event, Millis};
-use crate::domain::inventory::{Applied, StockKey};
 use crate::domain::ports::{ReferenceStore, RepositoryError, StockLedger};
 use crate::domain::record::{Effect, Record};
+use crate::domain::reference::catalog::{Catalog, User, COUNTRIES};
 use crate::domain::reference::Segment;
+use crate::domain::stock::{Applied, StockKey};
 
 /// Sales kept for returns to refer to.
 const RECENT_SALES: usize = 1_000;

@@ -13,10 +13,10 @@ use crate::adapters::postgres::canonical::recovery::{catch_up_mirror, restatemen
 use crate::adapters::postgres::canonical::{Stage, StagedLedger};
 use crate::adapters::postgres::{self, PgStore};
 use crate::config::{describe_dsn, CanonInventory, Settings, StoreKind};
-use crate::domain::catalog::{Catalog, StockLevels};
-use crate::domain::inventory::location_key;
 use crate::domain::ports::{ReferenceStore, StockLedger};
+use crate::domain::reference::catalog::{Catalog, StockLevels};
 use crate::domain::reference::SeedCounts;
+use crate::domain::stock::location_key;
 use crate::services::inventory::Restatements;
 use crate::services::{Service, World};
 

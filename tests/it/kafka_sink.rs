@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use apache_avro::types::Value;
-use retailgen::domain::catalog::Catalog;
+use retailgen::domain::reference::catalog::Catalog;
 
 use crate::support::cmd::{assert_count, run};
 use crate::support::decode::{decode, decoder, dq, kafka_env, runtime, Row, POISON};

@@ -1,10 +1,10 @@
 //! The embedded default store: reference data generated in memory from the seed, and an
 //! in-memory stock ledger (the truth when inventory is Kafka-canonical).
 
-use crate::domain::catalog::{Catalog, StockLevels, User};
-use crate::domain::inventory::{Applied, StockBook, StockKey, StockLevel};
 use crate::domain::ports::{ReferenceStore, RepositoryError, StockLedger};
+use crate::domain::reference::catalog::{Catalog, StockLevels, User};
 use crate::domain::reference::{ReferenceData, SeedCounts, Segment};
+use crate::domain::stock::{Applied, StockBook, StockKey, StockLevel};
 
 /// The reference tables, in memory.
 pub struct MemoryStore {

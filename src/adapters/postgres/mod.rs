@@ -20,7 +20,7 @@ pub struct KeyNames {
 }
 
 impl KeyNames {
-    pub fn new(catalog: &crate::domain::catalog::Catalog) -> Self {
+    pub fn new(catalog: &crate::domain::reference::catalog::Catalog) -> Self {
         Self {
             warehouses: catalog.warehouses.clone(),
             products: catalog
@@ -32,7 +32,7 @@ impl KeyNames {
     }
 
     /// (warehouse_id, product_id) of a key.
-    pub fn of(&self, key: crate::domain::inventory::StockKey) -> (&String, &String) {
+    pub fn of(&self, key: crate::domain::stock::StockKey) -> (&String, &String) {
         (
             &self.warehouses[key.warehouse as usize],
             &self.products[key.product as usize],

@@ -6,8 +6,8 @@ use tokio::runtime::Handle;
 
 use super::canonical::Stage;
 use super::{client, query_error, PgError};
-use crate::domain::catalog::{Catalog, Product, StockLevels, User, CATEGORIES};
 use crate::domain::ports::{ReferenceStore, RepositoryError};
+use crate::domain::reference::catalog::{Catalog, Product, StockLevels, User, CATEGORIES};
 use crate::domain::reference::{ProductSupplier, Segment, StockRow};
 
 pub struct PgStore {

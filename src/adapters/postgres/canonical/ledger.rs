@@ -3,9 +3,9 @@
 
 use super::staging::{Stage, StockWrite};
 use crate::adapters::postgres::KeyNames;
-use crate::domain::catalog::{Catalog, StockLevels};
-use crate::domain::inventory::{Applied, StockBook, StockKey, StockLevel};
 use crate::domain::ports::{RepositoryError, StockLedger};
+use crate::domain::reference::catalog::{Catalog, StockLevels};
+use crate::domain::stock::{Applied, StockBook, StockKey, StockLevel};
 
 pub struct StagedLedger {
     book: StockBook,

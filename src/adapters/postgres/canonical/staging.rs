@@ -5,9 +5,9 @@ use std::mem;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
-use crate::domain::catalog::User;
 use crate::domain::message::Packed;
 use crate::domain::record::Record;
+use crate::domain::reference::catalog::User;
 use crate::domain::reference::Segment;
 
 /// A stock row's new level, as the batch leaves it.

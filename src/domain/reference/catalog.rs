@@ -4,8 +4,8 @@ use std::collections::HashMap;
 
 use rand::Rng;
 
-use super::inventory::{StockKey, StockLevel};
-use super::reference::{ProductSupplier, ReferenceData, SeedCounts, StockRow};
+use super::{ProductSupplier, ReferenceData, SeedCounts, StockRow};
+use crate::domain::stock::{StockKey, StockLevel};
 
 pub const COUNTRIES: [&str; 8] = ["US", "DE", "GB", "FR", "IL", "ES", "IT", "NL"];
 pub const CATEGORIES: [&str; 6] = [

@@ -5,7 +5,9 @@
 use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 
-use super::catalog::{Product, User, CATEGORIES, COUNTRIES};
+pub mod catalog;
+
+use catalog::{Product, User, CATEGORIES, COUNTRIES};
 
 /// 2024-01-01T00:00:00Z: seeded rows are created a minute apart from here.
 pub const SEED_EPOCH_MS: i64 = 1_704_067_200_000;

@@ -1,6 +1,8 @@
 //! Stock by (warehouse, product) and the one rule every change obeys: on-hand stock never drops
 //! below what is reserved (so never below 0), by clamping the delta, never the result.
 
+pub mod changes;
+
 use rustc_hash::FxHashMap;
 
 /// Indexes into the catalog's warehouses and products.

@@ -1,0 +1,118 @@
+//! The e-commerce context (reference 003): orders, payments, shipments, customer interactions
+//! and price changes.
+
+use serde::Serialize;
+
+use super::events::Millis;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Order {
+    pub order_id: String,
+    pub user_id: String,
+    pub product_id: String,
+    /// `quantity x unit_price`.
+    pub amount: f64,
+    pub currency: &'static str,
+    pub ts: Millis,
+    pub quantity: i32,
+    pub unit_price: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum PaymentMethod {
+    #[serde(rename = "CARD")]
+    Card,
+    #[serde(rename = "APPLE_PAY")]
+    ApplePay,
+    #[serde(rename = "PAYPAL")]
+    Paypal,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum PaymentStatus {
+    #[serde(rename = "PENDING")]
+    Pending,
+    #[serde(rename = "SETTLED")]
+    Settled,
+    #[serde(rename = "FAILED")]
+    Failed,
+    #[serde(rename = "UNKNOWN")]
+    Unknown,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Payment {
+    pub payment_id: String,
+    pub order_id: String,
+    pub method: PaymentMethod,
+    pub status: PaymentStatus,
+    pub ts: Millis,
+    /// The order's amount.
+    pub amount: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Shipment {
+    pub shipment_id: String,
+    pub order_id: String,
+    pub carrier: &'static str,
+    pub eta_days: i32,
+    pub ts: Millis,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum InteractionType {
+    #[serde(rename = "PAGE_VIEW")]
+    PageView,
+    #[serde(rename = "SEARCH")]
+    Search,
+    #[serde(rename = "CART_ADD")]
+    CartAdd,
+    #[serde(rename = "CART_REMOVE")]
+    CartRemove,
+    #[serde(rename = "WISHLIST_ADD")]
+    WishlistAdd,
+    #[serde(rename = "REVIEW")]
+    Review,
+    #[serde(rename = "SUPPORT_CHAT")]
+    SupportChat,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CustomerInteraction {
+    pub interaction_id: String,
+    pub user_id: String,
+    pub session_id: String,
+    pub interaction_type: InteractionType,
+    pub product_id: Option<String>,
+    pub search_query: Option<String>,
+    pub page_url: Option<String>,
+    pub duration_ms: Option<i64>,
+    pub user_agent: &'static str,
+    pub ip_address: String,
+    pub country: String,
+    pub ts: Millis,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PriceReason {
+    Promotion,
+    CostChange,
+    Seasonal,
+    Clearance,
+}
+
+/// A product's price changed (in Postgres too); orders after it use `new_price`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PriceChange {
+    pub price_change_id: String,
+    pub product_id: String,
+    pub old_price: f64,
+    pub new_price: f64,
+    /// Percent, e.g. -5.0.
+    pub change_pct: f64,
+    pub reason: PriceReason,
+    pub effective_date: Millis,
+    pub ts: Millis,
+}

@@ -15,6 +15,11 @@ pub fn schema_text(stream: Stream) -> &'static str {
         Stream::CustomerInteractions => include_str!("../../avro/customer-interactions.avsc"),
         Stream::InventoryChanges => include_str!("../../avro/inventory-changes.avsc"),
         Stream::PriceChanges => include_str!("../../avro/price-changes.avsc"),
+        Stream::PosEvents => include_str!("../../avro/pos-events.avsc"),
+        Stream::PosTransactions => include_str!("../../avro/pos-transactions.avsc"),
+        Stream::Refunds => include_str!("../../avro/refunds.avsc"),
+        Stream::StoreInventoryChanges => include_str!("../../avro/store-inventory-changes.avsc"),
+        Stream::RestockAlerts => include_str!("../../avro/restock-alerts.avsc"),
     }
 }
 

@@ -195,6 +195,54 @@ pub const FIELDS: &[Field] = &[
     field!("topics.price_changes", "TOPIC_PRICE_CHANGES", "a Kafka topic name", |s, v| s
         .topics
         .price_changes = topic(v)?),
+    field!("weights.store", "WEIGHT_STORE", "a number >= 0 (0 turns the store world off)", |s, v| s
+        .weights
+        .store = non_negative(v)?),
+    field!("stores.seed_stores", "SEED_STORES", "a whole number from 1 to 999", |s, v| s
+        .stores
+        .seed_stores = bounded(v, 1, 999)? as usize),
+    field!("stores.terminals_per_store", "TERMINALS_PER_STORE", "a whole number from 1 to 99", |s, v| s
+        .stores
+        .terminals_per_store = bounded(v, 1, 99)? as usize),
+    field!("stores.employees_per_store", "EMPLOYEES_PER_STORE", "a whole number from 1 to 999", |s, v| s
+        .stores
+        .employees_per_store = bounded(v, 1, 999)? as usize),
+    field!("stores.basket_lines_min", "BASKET_LINES_MIN", "a whole number from 1 to 50", |s, v| s
+        .stores
+        .basket_lines_min = bounded(v, 1, 50)? as usize),
+    field!("stores.basket_lines_max", "BASKET_LINES_MAX", "a whole number from 1 to 50", |s, v| s
+        .stores
+        .basket_lines_max = bounded(v, 1, 50)? as usize),
+    field!("stores.p_identified_customer", "P_IDENTIFIED_CUSTOMER", "a probability from 0 to 1", |s, v| s
+        .stores
+        .p_identified_customer = probability(v)?),
+    field!("stores.refund_probability", "REFUND_PROBABILITY", "a probability from 0 to 1", |s, v| s
+        .stores
+        .refund_probability = probability(v)?),
+    field!("stores.refund_delay_min", "REFUND_DELAY_MIN", "a duration such as 10m", |s, v| s
+        .stores
+        .refund_delay_min = duration(v)?),
+    field!("stores.refund_delay_max", "REFUND_DELAY_MAX", "a duration such as 3d", |s, v| s
+        .stores
+        .refund_delay_max = duration(v)?),
+    field!("stores.replenish_lead_time", "REPLENISH_LEAD_TIME", "a duration such as 30m", |s, v| s
+        .stores
+        .replenish_lead_time = duration(v)?),
+    field!("topics.pos_events", "TOPIC_POS_EVENTS", "a Kafka topic name", |s, v| s
+        .topics
+        .pos_events = topic(v)?),
+    field!("topics.pos_transactions", "TOPIC_POS_TRANSACTIONS", "a Kafka topic name", |s, v| s
+        .topics
+        .pos_transactions = topic(v)?),
+    field!("topics.refunds", "TOPIC_REFUNDS", "a Kafka topic name", |s, v| s
+        .topics
+        .refunds = topic(v)?),
+    field!("topics.store_inventory_changes", "TOPIC_STORE_INVENTORY_CHANGES", "a Kafka topic name", |s, v| s
+        .topics
+        .store_inventory_changes = topic(v)?),
+    field!("topics.restock_alerts", "TOPIC_RESTOCK_ALERTS", "a Kafka topic name", |s, v| s
+        .topics
+        .restock_alerts = topic(v)?),
     field!("topics.runs", "TOPIC_RUNS", "a Kafka topic name", |s, v| s
         .topics
         .runs = topic(v)?),

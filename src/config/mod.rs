@@ -160,12 +160,14 @@ fn scalar(v: &toml::Value) -> Option<String> {
 }
 
 fn validate(s: &Settings) -> Result<(), ConfigError> {
-    if s.weights.orders + s.weights.interactions + s.weights.inventory <= 0.0 {
+    let w = &s.weights;
+    if w.orders + w.interactions + w.inventory + w.store <= 0.0 {
         return Err(ConfigError(
-            "WEIGHT_ORDERS, WEIGHT_INTERACTIONS and WEIGHT_INVENTORY_CHG are all 0: at least one weight must be > 0 (weights are normalised)".into(),
+            "WEIGHT_ORDERS, WEIGHT_INTERACTIONS, WEIGHT_INVENTORY_CHG and WEIGHT_STORE are all 0: at least one weight must be > 0 (weights are normalised)".into(),
         ));
     }
     validate_store(s)?;
+    validate_store_world(s)?;
     if s.kafka.security_protocol.starts_with("sasl") && s.kafka.sasl_mechanism.is_empty() {
         return Err(ConfigError(format!(
             "KAFKA_SASL_MECHANISM is empty but KAFKA_SECURITY_PROTOCOL={}; valid: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER",
@@ -200,6 +202,14 @@ fn validate(s: &Settings) -> Result<(), ConfigError> {
         ),
         ("TOPIC_INVENTORY_CHANGES", &s.topics.inventory_changes),
         ("TOPIC_PRICE_CHANGES", &s.topics.price_changes),
+        ("TOPIC_POS_EVENTS", &s.topics.pos_events),
+        ("TOPIC_POS_TRANSACTIONS", &s.topics.pos_transactions),
+        ("TOPIC_REFUNDS", &s.topics.refunds),
+        (
+            "TOPIC_STORE_INVENTORY_CHANGES",
+            &s.topics.store_inventory_changes,
+        ),
+        ("TOPIC_RESTOCK_ALERTS", &s.topics.restock_alerts),
         ("TOPIC_RUNS", &s.topics.runs),
     ];
     for (i, (a, ta)) in topics.iter().enumerate() {
@@ -228,6 +238,23 @@ fn validate_store(s: &Settings) -> Result<(), ConfigError> {
         return Err(ConfigError(
             "MIRROR_INVENTORY_TO_DB=true mirrors a Kafka-canonical ledger into Postgres: valid only with STORE=postgres and CANON_INVENTORY=kafka".into(),
         ));
+    }
+    Ok(())
+}
+
+fn validate_store_world(s: &Settings) -> Result<(), ConfigError> {
+    let w = &s.stores;
+    if w.basket_lines_min > w.basket_lines_max {
+        return Err(ConfigError(format!(
+            "BASKET_LINES_MIN={} is above BASKET_LINES_MAX={}: valid is 1 <= BASKET_LINES_MIN <= BASKET_LINES_MAX <= 50",
+            w.basket_lines_min, w.basket_lines_max
+        )));
+    }
+    if w.refund_delay_min > w.refund_delay_max {
+        return Err(ConfigError(format!(
+            "REFUND_DELAY_MIN={:?} is above REFUND_DELAY_MAX={:?}: valid is REFUND_DELAY_MIN <= REFUND_DELAY_MAX",
+            w.refund_delay_min, w.refund_delay_max
+        )));
     }
     Ok(())
 }

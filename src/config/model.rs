@@ -126,6 +126,7 @@ pub struct Settings {
     pub orders: OrderSettings,
     pub interactions: InteractionSettings,
     pub store: StoreSettings,
+    pub stores: StoreWorldSettings,
     pub topics: TopicSettings,
     pub kafka: KafkaSettings,
     pub registry: RegistrySettings,
@@ -200,6 +201,27 @@ pub struct Weights {
     pub orders: f64,
     pub interactions: f64,
     pub inventory: f64,
+    /// Store-world steps: a terminal's next basket, shift changes, store stock movements.
+    pub store: f64,
+}
+
+/// The physical stores: how many, their staff, baskets, refunds and replenishment.
+#[derive(Debug, Clone, Default)]
+pub struct StoreWorldSettings {
+    pub seed_stores: usize,
+    pub terminals_per_store: usize,
+    pub employees_per_store: usize,
+    /// Lines per basket, inclusive.
+    pub basket_lines_min: usize,
+    pub basket_lines_max: usize,
+    /// Share of baskets with an identified (existing or newly signed-up) customer.
+    pub p_identified_customer: f64,
+    /// Chance a transaction gets a refund of one line later (reference 004's name).
+    pub refund_probability: f64,
+    pub refund_delay_min: Duration,
+    pub refund_delay_max: Duration,
+    /// From a restock alert to the replenishment that follows it (event time).
+    pub replenish_lead_time: Duration,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -235,6 +257,11 @@ pub struct TopicSettings {
     pub customer_interactions: String,
     pub inventory_changes: String,
     pub price_changes: String,
+    pub pos_events: String,
+    pub pos_transactions: String,
+    pub refunds: String,
+    pub store_inventory_changes: String,
+    pub restock_alerts: String,
     /// One record per run start (the run number of the id space), for targets without Postgres.
     pub runs: String,
     pub partitions: i32,

@@ -7,7 +7,9 @@ pub use super::commerce::{
     CustomerInteraction, InteractionType, Order, Payment, PaymentMethod, PaymentStatus,
     PriceChange, PriceReason, Shipment,
 };
+pub use super::stock::alerts::RestockAlert;
 pub use super::stock::changes::{ChangeType, InventoryChange};
+pub use super::store::events::{PosEvent, PosTransaction, Refund, StoreInventoryChange};
 use super::stream::Stream;
 
 /// Milliseconds since the Unix epoch (Avro `timestamp-millis`).
@@ -23,6 +25,11 @@ pub enum Event {
     Interaction(CustomerInteraction),
     Inventory(InventoryChange),
     Price(PriceChange),
+    Pos(PosEvent),
+    Transaction(PosTransaction),
+    Refund(Refund),
+    StoreInventory(StoreInventoryChange),
+    Alert(RestockAlert),
 }
 
 impl Event {
@@ -34,6 +41,28 @@ impl Event {
             Event::Interaction(_) => Stream::CustomerInteractions,
             Event::Inventory(_) => Stream::InventoryChanges,
             Event::Price(_) => Stream::PriceChanges,
+            Event::Pos(_) => Stream::PosEvents,
+            Event::Transaction(_) => Stream::PosTransactions,
+            Event::Refund(_) => Stream::Refunds,
+            Event::StoreInventory(_) => Stream::StoreInventoryChanges,
+            Event::Alert(_) => Stream::RestockAlerts,
+        }
+    }
+
+    /// The record's own id (`order_id`, `event_id`, `alert_id`...).
+    pub fn id(&self) -> &str {
+        match self {
+            Event::Order(e) => &e.order_id,
+            Event::Payment(e) => &e.payment_id,
+            Event::Shipment(e) => &e.shipment_id,
+            Event::Interaction(e) => &e.interaction_id,
+            Event::Inventory(e) => &e.change_id,
+            Event::Price(e) => &e.price_change_id,
+            Event::Pos(e) => &e.event_id,
+            Event::Transaction(e) => &e.transaction_id,
+            Event::Refund(e) => &e.refund_id,
+            Event::StoreInventory(e) => &e.change_id,
+            Event::Alert(e) => &e.alert_id,
         }
     }
 
@@ -45,6 +74,11 @@ impl Event {
             Event::Interaction(e) => e.ts,
             Event::Inventory(e) => e.ts,
             Event::Price(e) => e.ts,
+            Event::Pos(e) => e.timestamp,
+            Event::Transaction(e) => e.timestamp,
+            Event::Refund(e) => e.timestamp,
+            Event::StoreInventory(e) => e.timestamp,
+            Event::Alert(e) => e.timestamp,
         }
     }
 
@@ -59,6 +93,11 @@ impl Event {
                 e.ts = ts;
                 e.effective_date = ts;
             }
+            Event::Pos(e) => e.timestamp = ts,
+            Event::Transaction(e) => e.timestamp = ts,
+            Event::Refund(e) => e.timestamp = ts,
+            Event::StoreInventory(e) => e.timestamp = ts,
+            Event::Alert(e) => e.timestamp = ts,
         }
     }
 }

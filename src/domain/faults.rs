@@ -61,12 +61,15 @@ impl BadKind {
                 DanglingReference,
                 FutureTimestamp,
             ],
-            Stream::Payments | Stream::PriceChanges => {
+            Stream::Payments | Stream::PriceChanges | Stream::PosTransactions | Stream::Refunds => {
                 &[NonPositiveAmount, DanglingReference, FutureTimestamp]
             }
-            Stream::Shipments | Stream::CustomerInteractions | Stream::InventoryChanges => {
-                &[DanglingReference, FutureTimestamp]
-            }
+            Stream::Shipments
+            | Stream::CustomerInteractions
+            | Stream::InventoryChanges
+            | Stream::PosEvents
+            | Stream::StoreInventoryChanges
+            | Stream::RestockAlerts => &[DanglingReference, FutureTimestamp],
         }
     }
 }
@@ -155,6 +158,14 @@ pub fn bad_copy<R: Rng>(good: &Record, kind: BadKind, ids: &mut IdGen, rng: &mut
         Event::Interaction(i) => i.interaction_id = ids.next("int"),
         Event::Inventory(c) => c.change_id = ids.next("chg"),
         Event::Price(c) => c.price_change_id = ids.next("prc"),
+        Event::Pos(e) => e.event_id = ids.next("pev"),
+        Event::Transaction(t) => {
+            t.transaction_id = ids.next("txn");
+            bad.key = t.transaction_id.clone();
+        }
+        Event::Refund(r) => r.refund_id = ids.next("rfd"),
+        Event::StoreInventory(c) => c.change_id = ids.next("sch"),
+        Event::Alert(a) => a.alert_id = ids.next("alr"),
     }
     match kind {
         BadKind::NonPositiveAmount => {
@@ -167,6 +178,8 @@ pub fn bad_copy<R: Rng>(good: &Record, kind: BadKind, ids: &mut IdGen, rng: &mut
                 Event::Order(o) => o.amount = amount,
                 Event::Payment(p) => p.amount = Some(amount),
                 Event::Price(c) => c.new_price = amount,
+                Event::Transaction(t) => t.amount = amount,
+                Event::Refund(r) => r.refund_amount = amount,
                 _ => {}
             }
         }
@@ -182,6 +195,11 @@ pub fn bad_copy<R: Rng>(good: &Record, kind: BadKind, ids: &mut IdGen, rng: &mut
             Event::Interaction(i) => i.user_id = ids.next("usr"),
             Event::Inventory(c) => c.product_id = ids.next("prd"),
             Event::Price(c) => c.product_id = ids.next("prd"),
+            Event::Pos(e) => e.basket_id = Some(ids.next("bsk")),
+            Event::Transaction(t) => t.store_id = ids.next("sto"),
+            Event::Refund(r) => r.original_transaction_id = ids.next("txn"),
+            Event::StoreInventory(c) => c.product_id = ids.next("prd"),
+            Event::Alert(a) => a.product_id = ids.next("prd"),
         },
         BadKind::FutureTimestamp => {
             let ts = bad.event.ts() + rng.random_range(3_600_000..=48 * 3_600_000);
@@ -205,6 +223,7 @@ mod tests {
             trace_id: Some("tr_1".into()),
             fault: None,
             effect: None,
+            at: None,
             event: Event::Order(Order {
                 order_id: "ord_1".into(),
                 user_id: "U000001".into(),

@@ -10,5 +10,6 @@ pub mod ports;
 pub mod record;
 pub mod reference;
 pub mod stock;
+pub mod store;
 pub mod stream;
 pub mod traffic;

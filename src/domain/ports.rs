@@ -93,6 +93,8 @@ pub trait ReferenceStore: Send {
     fn insert_user(&mut self, user: &User, segment: &Segment) -> Result<(), RepositoryError>;
     /// A price change, visible to every later order.
     fn update_price(&mut self, product_id: &str, price_cents: i64) -> Result<(), RepositoryError>;
+    /// The discounts of ISO week `week` (`2024-W07`): (store_id, product_id, whole percent).
+    fn discounts(&mut self, week: &str) -> Result<Vec<(String, String, i64)>, RepositoryError>;
 }
 
 /// The canonical stock: each change is applied atomically and reported as the row went through it.

@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use super::events::Event;
+use super::events::{Event, Millis};
 use super::faults::Fault;
 use super::stock::StockKey;
 use super::stream::Stream;
@@ -20,6 +20,9 @@ pub struct Record {
     pub fault: Option<Fault>,
     /// What publishing this record changes in the reference data (applied when it is sent).
     pub effect: Option<Effect>,
+    /// An event time the service fixed itself (a basket's scans seconds apart, a logout at
+    /// closing); otherwise the record gets its group's stamp.
+    pub at: Option<Millis>,
     pub event: Event,
 }
 
@@ -44,8 +47,17 @@ impl Record {
             trace_id,
             fault: None,
             effect: None,
+            at: None,
             event,
         }
+    }
+
+    /// Whether applying its effect may take stock below a reorder point (and so bring an alert).
+    pub fn may_cross(&self) -> bool {
+        matches!(
+            self.effect,
+            Some(Effect::Stock { requested, .. }) if requested < 0
+        ) || matches!(self.effect, Some(Effect::Restate { .. }))
     }
 
     pub fn stream(&self) -> Stream {

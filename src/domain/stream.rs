@@ -9,16 +9,26 @@ pub enum Stream {
     CustomerInteractions,
     InventoryChanges,
     PriceChanges,
+    PosEvents,
+    PosTransactions,
+    Refunds,
+    StoreInventoryChanges,
+    RestockAlerts,
 }
 
 impl Stream {
-    pub const ALL: [Stream; 6] = [
+    pub const ALL: [Stream; 11] = [
         Stream::Orders,
         Stream::Payments,
         Stream::Shipments,
         Stream::CustomerInteractions,
         Stream::InventoryChanges,
         Stream::PriceChanges,
+        Stream::PosEvents,
+        Stream::PosTransactions,
+        Stream::Refunds,
+        Stream::StoreInventoryChanges,
+        Stream::RestockAlerts,
     ];
     pub const COUNT: usize = Self::ALL.len();
 
@@ -36,6 +46,11 @@ impl Stream {
             Stream::CustomerInteractions => "customer_interaction",
             Stream::InventoryChanges => "inventory_change",
             Stream::PriceChanges => "price_change",
+            Stream::PosEvents => "pos_event",
+            Stream::PosTransactions => "pos_transaction",
+            Stream::Refunds => "refund",
+            Stream::StoreInventoryChanges => "store_inventory_change",
+            Stream::RestockAlerts => "restock_alert",
         }
     }
 }

@@ -18,6 +18,7 @@ use crate::domain::ids::IdGen;
 use crate::domain::ports::{EventPublisher, PublishError, RepositoryError, TopicReport};
 use crate::domain::record::Record;
 use crate::domain::stream::Stream;
+use crate::services::restock::Restocker;
 use crate::services::{Ctx, DetRng, Emission, Service, ServiceTable, World};
 use clock::EventClock;
 use pacing::Pacer;
@@ -99,6 +100,8 @@ pub struct Generators {
     pub background: Vec<(f64, Box<dyn Service>)>,
     pub world: World,
     pub initial: Vec<Box<dyn Service>>,
+    /// What follows a crossing below a reorder point.
+    pub restocker: Restocker,
 }
 
 #[derive(Default)]
@@ -126,6 +129,7 @@ pub struct Engine {
     dropped_groups: u32,
     /// Emitted once, before the first step.
     initial: Vec<Box<dyn Service>>,
+    restocker: Restocker,
 }
 
 impl Engine {
@@ -153,6 +157,7 @@ impl Engine {
             tally: Tally::default(),
             dropped_groups: 0,
             initial: generators.initial,
+            restocker: generators.restocker,
         }
     }
 
@@ -222,7 +227,7 @@ impl Engine {
             rng: &mut self.rng,
             ids: &mut self.ids,
             world: &mut self.world,
-            now_ms: now / 1_000_000,
+            now_ms: self.clock.stamp(),
         };
         for service in &mut self.initial {
             service.emit(&mut ctx, emission)?;
@@ -243,6 +248,8 @@ impl Engine {
 
     /// One service pick, then the background mutations each of its records may trigger;
     /// their groups join the schedule at their due times.
+    /// A step that emits nothing (every store closed, nothing in stock) still moves logical
+    /// time on, so a run whose services are all idle for a while reaches the time they are not.
     fn step(&mut self, emission: &mut Emission) -> Result<(), RepositoryError> {
         let now = self.clock.logical_ns();
         let u: f64 = self.rng.random();
@@ -250,7 +257,7 @@ impl Engine {
             rng: &mut self.rng,
             ids: &mut self.ids,
             world: &mut self.world,
-            now_ms: now / 1_000_000,
+            now_ms: self.clock.stamp(),
         };
         self.services.pick(u).emit(&mut ctx, emission)?;
         for _ in 0..emission.records() {
@@ -260,6 +267,9 @@ impl Engine {
                 }
             }
         }
+        if emission.groups.is_empty() {
+            self.clock.advance(&mut self.rng);
+        }
         self.schedule_groups(now, emission);
         Ok(())
     }
@@ -268,9 +278,11 @@ impl Engine {
     /// unpublished (its effects were never applied) so a single record can fill the last slot;
     /// its follow-ups cannot surface, as logical time only moves when a record is published.
     fn emit_group(&mut self, group: Vec<Record>, stopper: &Stopper) -> Result<(), Halt> {
+        // Room for the group and the restock alerts its stock changes may bring.
+        let alerts = group.iter().filter(|r| r.may_cross()).count() as u64;
         if self
             .count
-            .is_some_and(|c| self.tally.records + group.len() as u64 > c)
+            .is_some_and(|c| self.tally.records + group.len() as u64 + alerts > c)
         {
             self.dropped_groups += 1;
             return match self.dropped_groups > MAX_DROPPED_GROUPS {
@@ -282,9 +294,9 @@ impl Engine {
         // The records of a group happen at one instant: they share its event time. Once the
         // group has begun it is finished, even if a stop arrives, and keeps room for its rest.
         let mut stamp = None;
-        let mut rest = group.len() as u64;
+        let mut rest = group.len() as u64 + alerts;
         for record in group {
-            rest -= 1;
+            rest -= 1 + u64::from(record.may_cross());
             let part = Part {
                 stamp: &mut stamp,
                 rest,
@@ -303,12 +315,14 @@ impl Engine {
             .settle(&mut record)
             .map_err(|e| Halt::Fail(e.into()))?;
         let stamp = *part.stamp.get_or_insert_with(|| self.clock.stamp());
-        record.event.set_ts(stamp);
+        let at = record.at.unwrap_or(stamp);
+        record.event.set_ts(at);
         if let Some(delay_ms) = self.faults.draw_late(&mut self.rng) {
-            record.event.set_ts(stamp - delay_ms);
+            record.event.set_ts(at - delay_ms);
             record.fault = Some(Fault::Late { delay_ms });
         }
         self.publish(&record)?;
+        self.restock(at)?;
         if let Some(kind) = self.faults.draw_bad(&mut self.rng, record.stream()) {
             let bad = bad_copy(&record, kind, &mut self.ids, &mut self.rng);
             self.send_extra(&bad, stopper, part.rest)?;
@@ -323,6 +337,28 @@ impl Engine {
             // Only unlabelled records are re-sent: a duplicate of a late one would hide its label.
             if record.fault.is_none() {
                 self.recent.remember(&record);
+            }
+        }
+        Ok(())
+    }
+
+    /// The alert of each crossing the last record caused goes out with it (at its time); the
+    /// replenishment is scheduled after the lead time.
+    fn restock(&mut self, at: Millis) -> Result<(), Halt> {
+        for crossing in self.world.take_crossings() {
+            let mut ctx = Ctx {
+                rng: &mut self.rng,
+                ids: &mut self.ids,
+                world: &mut self.world,
+                now_ms: at,
+            };
+            let reaction = self.restocker.react(&mut ctx, crossing);
+            let mut alert = reaction.alert;
+            alert.event.set_ts(at);
+            self.publish(&alert)?;
+            if let Some((delay_ms, group)) = reaction.replenishment {
+                let now = self.clock.logical_ns();
+                self.schedule.push(now + delay_ms * 1_000_000, group);
             }
         }
         Ok(())

@@ -92,6 +92,7 @@ mod tests {
             trace_id: None,
             fault: None,
             effect: None,
+            at: None,
             event: Event::Shipment(Shipment {
                 shipment_id: key.into(),
                 order_id: key.into(),

@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::clock::{Spacing, Stamping, SystemClock};
 use super::*;
+use crate::services::restock::Restocker;
 use crate::adapters::memory::{MemoryLedger, MemoryStore};
 use crate::domain::events::{ChangeType, Event, PaymentStatus};
 use crate::domain::faults::BadKind;
@@ -32,6 +33,9 @@ const PLENTY: SeedCounts = SeedCounts {
     products: 500,
     warehouses: 4,
     suppliers: 8,
+    stores: 3,
+    terminals_per_store: 2,
+    employees_per_store: 3,
 };
 
 #[derive(Clone, Default)]
@@ -165,6 +169,7 @@ fn run(setup: Setup) -> Outcome {
         background,
         world,
         initial: vec![],
+        restocker: Restocker { lead_ms: 60_000 },
     };
     let engine = Engine::new(
         config,
@@ -248,15 +253,7 @@ fn ids_of(records: &[Record]) -> std::collections::HashSet<String> {
     records
         .iter()
         .flat_map(|r| {
-            let own = match &r.event {
-                Event::Order(o) => o.order_id.clone(),
-                Event::Payment(p) => p.payment_id.clone(),
-                Event::Shipment(s) => s.shipment_id.clone(),
-                Event::Interaction(i) => i.interaction_id.clone(),
-                Event::Inventory(c) => c.change_id.clone(),
-                Event::Price(c) => c.price_change_id.clone(),
-            };
-            [own, r.key.clone()]
+            [r.event.id().to_owned(), r.key.clone()]
         })
         .collect()
 }
@@ -338,7 +335,7 @@ fn payments_follow_their_order_and_shipments_a_settled_payment() {
                 shipments += 1;
             }
             Event::Interaction(i) => assert_eq!(r.key, i.session_id),
-            Event::Inventory(_) | Event::Price(_) => {}
+            _ => {}
         }
     }
     assert!(
@@ -584,6 +581,7 @@ fn a_stop_request_ends_the_run_and_flushes() {
         background: vec![],
         world: world_with(COUNTS, 1, 0.0),
         initial: vec![],
+        restocker: Restocker { lead_ms: 60_000 },
     };
     let engine = Engine::new(
         config,
@@ -609,7 +607,7 @@ fn inventory_changes_replay_from_the_seeded_stock_to_the_ledger_and_never_go_neg
     });
     let name = |k: &StockKey| {
         (
-            o.catalog.warehouses[k.warehouse as usize].clone(),
+            o.catalog.warehouses[k.location as usize].clone(),
             o.catalog.products[k.product as usize].product_id.clone(),
         )
     };
@@ -800,6 +798,7 @@ fn a_stop_between_an_order_and_its_sale_still_sends_the_sale() {
         background: vec![],
         world: world_with(COUNTS, 1, 0.0),
         initial: vec![],
+        restocker: Restocker { lead_ms: 60_000 },
     };
     let publisher = Box::new(StopAtOrder(sink.clone(), token.clone()));
     let report = Engine::new(config, generators, publisher, clock, pacer)

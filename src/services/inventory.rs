@@ -88,7 +88,7 @@ impl Service for InventoryService {
             return Ok(());
         }
         let key = StockKey {
-            warehouse: stocked[ctx.rng.random_range(0..stocked.len())],
+            location: stocked[ctx.rng.random_range(0..stocked.len())],
             product: p as u32,
         };
         let stock = |requested| Effect::Stock { key, requested };
@@ -157,18 +157,18 @@ fn transfer(ctx: &mut Ctx<'_>, from: StockKey, out: &mut Emission) -> Result<(),
     let others: Vec<u32> = ctx.world.catalog.stocked_at[from.product as usize]
         .iter()
         .copied()
-        .filter(|w| *w != from.warehouse)
+        .filter(|w| *w != from.location)
         .collect();
     if others.is_empty() {
         return Ok(());
     }
     let to = StockKey {
-        warehouse: others[ctx.rng.random_range(0..others.len())],
+        location: others[ctx.rng.random_range(0..others.len())],
         product: from.product,
     };
     let (from_id, to_id) = (
-        ctx.world.catalog.warehouses[from.warehouse as usize].clone(),
-        ctx.world.catalog.warehouses[to.warehouse as usize].clone(),
+        ctx.world.catalog.warehouses[from.location as usize].clone(),
+        ctx.world.catalog.warehouses[to.location as usize].clone(),
     );
     let qty = ctx.rng.random_range(1..=20);
     let outbound = change(
@@ -234,7 +234,7 @@ mod tests {
     fn stock_changed_by_someone_else_is_bridged_from_the_reported_level() {
         let mut h = Harness::new(0.0, 4);
         let key = StockKey {
-            warehouse: h.world.catalog.stocked_at[0][0],
+            location: h.world.catalog.stocked_at[0][0],
             product: 0,
         };
         let now = h.world.ledger.level(key).unwrap().qty;

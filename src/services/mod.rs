@@ -4,6 +4,8 @@ pub mod interactions;
 pub mod inventory;
 pub mod orders;
 pub mod prices;
+pub mod restock;
+pub mod store;
 pub mod world;
 
 use rand::Rng;
@@ -132,6 +134,9 @@ pub mod testing {
         products: 30,
         warehouses: 4,
         suppliers: 8,
+        stores: 3,
+        terminals_per_store: 2,
+        employees_per_store: 3,
     };
 
     pub fn world(p_signup: f64) -> World {

@@ -40,7 +40,7 @@ fn fillable(ctx: &mut Ctx<'_>, p: usize, quantity: i32) -> Option<StockKey> {
     let mut seen = 0;
     for &w in &ctx.world.catalog.stocked_at[p] {
         let key = StockKey {
-            warehouse: w,
+            location: w,
             product: p as u32,
         };
         if ledger.level(key).is_some_and(|l| l.available() >= quantity) {

@@ -1,15 +1,19 @@
 //! What services act on: the catalog, the reference store and the stock ledger, and the rule
-//! that a record's effect on them is applied when the record is published.
+//! that a record's effect on them is applied when the record is published (noting every crossing
+//! of a reorder point it causes).
 
 use std::collections::VecDeque;
 
 use rand::Rng;
+use rustc_hash::FxHashMap;
 
 use crate::domain::events::{Event, Millis};
 use crate::domain::ports::{ReferenceStore, RepositoryError, StockLedger};
 use crate::domain::record::{Effect, Record};
-use crate::domain::reference::catalog::{Catalog, User, COUNTRIES};
+use crate::domain::reference::catalog::{Catalog, Reorder, User, COUNTRIES};
+use crate::domain::reference::stores::iso_week;
 use crate::domain::reference::Segment;
+use crate::domain::stock::alerts::crosses_below;
 use crate::domain::stock::{Applied, StockKey};
 
 /// Sales kept for returns to refer to.
@@ -24,6 +28,14 @@ pub struct Sale {
     pub quantity: i32,
 }
 
+/// A change took a location's stock below its reorder point: an alert and a replenishment follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Crossing {
+    pub key: StockKey,
+    pub applied: Applied,
+    pub reorder: Reorder,
+}
+
 pub struct World {
     pub catalog: Catalog,
     pub store: Box<dyn ReferenceStore>,
@@ -34,6 +46,11 @@ pub struct World {
     next_user: usize,
     /// What the last stock effect moved, for a transfer's inbound leg.
     last_moved: i32,
+    /// Crossings of reorder points since the engine last took them.
+    crossings: Vec<Crossing>,
+    /// The ISO week the discounts are of, and the discounts (whole percent) by store stock key.
+    week: String,
+    discounts: FxHashMap<StockKey, i64>,
 }
 
 impl World {
@@ -51,6 +68,61 @@ impl World {
             p_signup,
             sales: VecDeque::with_capacity(RECENT_SALES),
             last_moved: 0,
+            crossings: Vec::new(),
+            week: String::new(),
+            discounts: FxHashMap::default(),
+        }
+    }
+
+    /// The crossings of reorder points the last settled records caused.
+    pub fn take_crossings(&mut self) -> Vec<Crossing> {
+        std::mem::take(&mut self.crossings)
+    }
+
+    /// The discount (whole percent) of a store stock key at `t`; a new ISO week's discounts are
+    /// read from the reference store when it begins (a week's rows can change between weeks).
+    pub fn discount_pct(&mut self, key: StockKey, t: Millis) -> Result<i64, RepositoryError> {
+        let week = iso_week(t);
+        if week != self.week {
+            let rows = self.store.discounts(&week)?;
+            let stores: FxHashMap<&str, u32> = (0..self.catalog.stores.len())
+                .map(|s| {
+                    let id = self.catalog.stores[s].store_id.as_str();
+                    (id, self.catalog.store_location(s))
+                })
+                .collect();
+            let products: FxHashMap<&str, u32> = self
+                .catalog
+                .products
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (p.product_id.as_str(), i as u32))
+                .collect();
+            self.discounts = rows
+                .iter()
+                .filter_map(|(s, p, pct)| {
+                    let key = StockKey {
+                        location: *stores.get(s.as_str())?,
+                        product: *products.get(p.as_str())?,
+                    };
+                    Some((key, (*pct).clamp(0, 95)))
+                })
+                .collect();
+            self.week = week;
+        }
+        Ok(self.discounts.get(&key).copied().unwrap_or(0))
+    }
+
+    /// Notes a crossing of the key's reorder point, if the change made one.
+    fn watch(&mut self, key: StockKey, applied: Applied) {
+        if let Some(reorder) = self.catalog.reorder(key) {
+            if crosses_below(applied, reorder.point) {
+                self.crossings.push(Crossing {
+                    key,
+                    applied,
+                    reorder,
+                });
+            }
         }
     }
 
@@ -112,6 +184,7 @@ impl World {
             Some(Effect::Stock { key, requested }) => {
                 let applied = self.ledger.apply(key, requested)?;
                 self.last_moved = applied.quantity_delta;
+                self.watch(key, applied);
                 fill(record, applied);
             }
             Some(Effect::StockInbound { key }) => {
@@ -120,6 +193,7 @@ impl World {
             }
             Some(Effect::Restate { key, reported }) => {
                 let applied = self.ledger.restate(key, reported)?;
+                self.watch(key, applied);
                 fill(record, applied);
             }
             Some(Effect::Price { product, cents }) => {
@@ -133,9 +207,17 @@ impl World {
 }
 
 fn fill(record: &mut Record, applied: Applied) {
-    if let Event::Inventory(change) = &mut record.event {
-        change.previous_qty = applied.previous_qty;
-        change.quantity_delta = applied.quantity_delta;
-        change.new_qty = applied.new_qty;
+    match &mut record.event {
+        Event::Inventory(change) => {
+            change.previous_qty = applied.previous_qty;
+            change.quantity_delta = applied.quantity_delta;
+            change.new_qty = applied.new_qty;
+        }
+        Event::StoreInventory(change) => {
+            change.previous_qty = applied.previous_qty;
+            change.quantity_delta = applied.quantity_delta;
+            change.new_qty = applied.new_qty;
+        }
+        _ => {}
     }
 }

@@ -22,7 +22,10 @@ use crate::engine::{Engine, EngineConfig, Generators, RunReport, Stopper};
 use crate::services::interactions::InteractionService;
 use crate::services::inventory::InventoryService;
 use crate::services::orders::OrderService;
+use crate::domain::reference::catalog::Catalog;
 use crate::services::prices::PriceService;
+use crate::services::restock::Restocker;
+use crate::services::store::{StoreConfig, StoreService};
 use crate::services::{Service, ServiceTable};
 use crate::summary;
 pub use world::{data_seed, migrate_only, postgres_canonical, seed_counts, seed_only};
@@ -115,10 +118,13 @@ pub async fn run(settings: Settings, cancel: CancellationToken) -> anyhow::Resul
     };
     let (clock, pacer) = timing(s);
     let generators = Generators {
-        services: services(s),
+        services: services(s, &built.world.catalog),
         background: background(s),
         world: built.world,
         initial: built.initial,
+        restocker: Restocker {
+            lead_ms: s.stores.replenish_lead_time.as_millis() as i64,
+        },
     };
     let engine = Engine::new(config, generators, publisher, clock, pacer);
     let stopper = Stopper::new(cancel, s.run.duration);
@@ -137,13 +143,18 @@ pub fn topic_names(s: &Settings) -> TopicNames {
             Stream::CustomerInteractions => &s.topics.customer_interactions,
             Stream::InventoryChanges => &s.topics.inventory_changes,
             Stream::PriceChanges => &s.topics.price_changes,
+            Stream::PosEvents => &s.topics.pos_events,
+            Stream::PosTransactions => &s.topics.pos_transactions,
+            Stream::Refunds => &s.topics.refunds,
+            Stream::StoreInventoryChanges => &s.topics.store_inventory_changes,
+            Stream::RestockAlerts => &s.topics.restock_alerts,
         }
         .clone()
     }))
 }
 
 /// The service table: one line per weighted service.
-pub fn services(s: &Settings) -> ServiceTable {
+pub fn services(s: &Settings, catalog: &Catalog) -> ServiceTable {
     let sessions =
         NonZeroUsize::new(s.interactions.session_cache_size).unwrap_or(NonZeroUsize::MIN);
     ServiceTable::new(vec![
@@ -162,7 +173,27 @@ pub fn services(s: &Settings) -> ServiceTable {
             )),
         ),
         (s.weights.inventory, Box::new(InventoryService::new())),
+        (
+            s.weights.store,
+            Box::new(StoreService::new(store_config(s), catalog)),
+        ),
     ])
+}
+
+/// How the store world draws baskets, customers and refunds.
+pub fn store_config(s: &Settings) -> StoreConfig {
+    let w = &s.stores;
+    StoreConfig {
+        lines_min: w.basket_lines_min,
+        lines_max: w.basket_lines_max,
+        p_identified: w.p_identified_customer,
+        refund_probability: w.refund_probability,
+        refund_delay_ms: (
+            w.refund_delay_min.as_millis() as i64,
+            w.refund_delay_max.as_millis() as i64,
+        ),
+        curve: curve(s),
+    }
 }
 
 /// Background mutations, each with its chance per generated record.

@@ -26,6 +26,9 @@ pub fn seed_counts(s: &Settings) -> SeedCounts {
         products: s.store.seed_products,
         warehouses: s.store.seed_warehouses,
         suppliers: s.store.seed_suppliers,
+        stores: s.stores.seed_stores,
+        terminals_per_store: s.stores.terminals_per_store,
+        employees_per_store: s.stores.employees_per_store,
     }
 }
 
@@ -72,7 +75,7 @@ pub async fn build_world(
         });
     };
     let runtime = Handle::current();
-    let mut store = PgStore::new(pool.clone(), runtime, stage.clone());
+    let mut store = PgStore::new(pool.clone(), runtime, stage.clone(), data_seed(s));
     let (store, loaded) = tokio::task::spawn_blocking(move || {
         let loaded = store.load();
         (store, loaded)

@@ -3,18 +3,21 @@
 
 use crate::domain::ports::{ReferenceStore, RepositoryError, StockLedger};
 use crate::domain::reference::catalog::{Catalog, StockLevels, User};
+use crate::domain::reference::stores::discount_pct;
 use crate::domain::reference::{ReferenceData, SeedCounts, Segment};
 use crate::domain::stock::{Applied, StockBook, StockKey, StockLevel};
 
 /// The reference tables, in memory.
 pub struct MemoryStore {
     data: ReferenceData,
+    seed: u64,
 }
 
 impl MemoryStore {
     pub fn generate(counts: SeedCounts, seed: u64) -> Self {
         Self {
             data: ReferenceData::generate(counts, seed),
+            seed,
         }
     }
 }
@@ -39,6 +42,18 @@ impl ReferenceStore for MemoryStore {
             .ok_or_else(|| RepositoryError(format!("no product {product_id}")))?;
         product.price_cents = price_cents;
         Ok(())
+    }
+
+    fn discounts(&mut self, week: &str) -> Result<Vec<(String, String, i64)>, RepositoryError> {
+        Ok(self
+            .data
+            .store_stock
+            .iter()
+            .filter_map(|r| {
+                let pct = discount_pct(self.seed, &r.store_id, &r.product_id, week)?;
+                Some((r.store_id.clone(), r.product_id.clone(), pct))
+            })
+            .collect())
     }
 }
 

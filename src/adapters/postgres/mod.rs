@@ -13,16 +13,20 @@ use crate::domain::ports::RepositoryError;
 pub use seed::{seed, table_counts, SeedReport, TABLES};
 pub use store::PgStore;
 
-/// Warehouse and product ids by catalog index, to name a stock key in SQL.
+/// Location and product ids by catalog index, to name a stock key in SQL.
 pub struct KeyNames {
-    warehouses: Vec<String>,
+    /// Warehouses, then stores (the catalog's location order).
+    locations: Vec<String>,
+    warehouses: usize,
     products: Vec<String>,
 }
 
 impl KeyNames {
     pub fn new(catalog: &crate::domain::reference::catalog::Catalog) -> Self {
+        let stores = catalog.stores.iter().map(|s| s.store_id.clone());
         Self {
-            warehouses: catalog.warehouses.clone(),
+            locations: catalog.warehouses.iter().cloned().chain(stores).collect(),
+            warehouses: catalog.warehouses.len(),
             products: catalog
                 .products
                 .iter()
@@ -31,11 +35,12 @@ impl KeyNames {
         }
     }
 
-    /// (warehouse_id, product_id) of a key.
-    pub fn of(&self, key: crate::domain::stock::StockKey) -> (&String, &String) {
+    /// (location id, product_id, whether the location is a store) of a key.
+    pub fn of(&self, key: crate::domain::stock::StockKey) -> (&String, &String, bool) {
         (
-            &self.warehouses[key.warehouse as usize],
+            &self.locations[key.location as usize],
             &self.products[key.product as usize],
+            key.location as usize >= self.warehouses,
         )
     }
 }

@@ -9,10 +9,11 @@ use deadpool_postgres::Pool;
 use futures_util::SinkExt;
 
 use super::{client, query_error, PgError};
+use crate::domain::reference::stores;
 use crate::domain::reference::{self, SeedCounts};
 
 /// The tables, in the order they are seeded (parents before children).
-pub const TABLES: [&str; 8] = [
+pub const TABLES: [&str; 12] = [
     "warehouses",
     "suppliers",
     "products",
@@ -21,6 +22,10 @@ pub const TABLES: [&str; 8] = [
     "product_suppliers",
     "warehouse_inventory",
     "inventory",
+    "stores",
+    "terminals",
+    "employees",
+    "store_inventory",
 ];
 
 /// COPY chunks of about this many bytes.
@@ -159,6 +164,58 @@ fn rows(table: &str, counts: SeedCounts, seed: u64, emit: &mut dyn FnMut(&mut St
             let _ = write!(id, "P{:06}", p + 1);
             push(&mut buf, &[&id, &total.to_string(), &epoch]);
         }),
+        "stores" => (0..counts.stores).for_each(|i| {
+            let s = stores::store(seed, i);
+            let tax = format!("{}.{:04}", s.tax_rate_bp / 10_000, s.tax_rate_bp % 10_000);
+            let hm = |m: u32| format!("{:02}:{:02}", m / 60, m % 60);
+            push(
+                &mut buf,
+                &[
+                    &s.store_id,
+                    &s.name,
+                    s.city,
+                    s.region,
+                    s.country,
+                    s.timezone.name(),
+                    &tax,
+                    &hm(s.opens_min),
+                    &hm(s.closes_min),
+                    &s.size_sqft.to_string(),
+                    &epoch,
+                ],
+            );
+        }),
+        "terminals" => (0..counts.stores).for_each(|s| {
+            for t in 0..counts.terminals_per_store {
+                let t = stores::terminal(s, t);
+                push(&mut buf, &[&t.terminal_id, &stores::store_id(s), &epoch]);
+            }
+        }),
+        "employees" => (0..counts.stores).for_each(|s| {
+            for e in 0..counts.employees_per_store {
+                let e = stores::employee(seed, s, e);
+                push(
+                    &mut buf,
+                    &[&e.employee_id, &stores::store_id(s), &e.name, e.role, &epoch],
+                );
+            }
+        }),
+        "store_inventory" => (0..counts.stores).for_each(|s| {
+            for row in (0..counts.products).filter_map(|p| stores::store_stock(seed, s, p)) {
+                push(
+                    &mut buf,
+                    &[
+                        &row.store_id,
+                        &row.product_id,
+                        &row.qty.to_string(),
+                        &row.reserved_qty.to_string(),
+                        &row.reorder_point.to_string(),
+                        &row.reorder_qty.to_string(),
+                        &epoch,
+                    ],
+                );
+            }
+        }),
         other => unreachable!("no table {other}"),
     }
     if !buf.is_empty() {
@@ -177,6 +234,10 @@ fn columns(table: &str) -> &'static str {
         "product_suppliers" => "product_id, supplier_id, cost_usd, lead_time_days, updated_at",
         "warehouse_inventory" => "warehouse_id, product_id, qty, reserved_qty, updated_at",
         "inventory" => "product_id, qty, updated_at",
+        "stores" => "store_id, name, city, region, country, timezone, tax_rate, opens_at, closes_at, size_sqft, updated_at",
+        "terminals" => "terminal_id, store_id, updated_at",
+        "employees" => "employee_id, store_id, name, role, updated_at",
+        "store_inventory" => "store_id, product_id, qty, reserved_qty, reorder_point, reorder_qty, updated_at",
         other => unreachable!("no table {other}"),
     }
 }
@@ -290,6 +351,9 @@ mod tests {
             products: 3,
             warehouses: 4,
             suppliers: 2,
+            stores: 1,
+            terminals_per_store: 1,
+            employees_per_store: 1,
         };
         let mut text = String::new();
         rows("inventory", counts, 5, &mut |b| text.push_str(b));

@@ -1,10 +1,38 @@
-//! What events may point at: users, products, warehouses, suppliers and where stock is kept.
+//! What events may point at: users, products, warehouses, suppliers, stores with their terminals
+//! and staff, and where stock is kept (warehouses and stores: the locations).
 
 use std::collections::HashMap;
 
+use rustc_hash::FxHashMap;
+
 use rand::Rng;
 
+use super::stores::{Employee, Store, StoreStockRow, Terminal};
 use super::{ProductSupplier, ReferenceData, SeedCounts, StockRow};
+
+/// When a location reorders a product: an alert as stock crosses below `point`, then `qty` more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reorder {
+    pub point: i32,
+    pub qty: i32,
+}
+
+/// Warehouses reorder from suppliers at one policy for every product (their table has no column
+/// for it): below 20 units, 200 more.
+pub const WAREHOUSE_REORDER: Reorder = Reorder {
+    point: 20,
+    qty: 200,
+};
+
+/// The store world's rows as read from a store (memory or Postgres).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StoreRows {
+    pub stores: Vec<Store>,
+    /// Terminals and employees with their store's id.
+    pub terminals: Vec<(String, String)>,
+    pub employees: Vec<(String, Employee)>,
+    pub stock: Vec<StoreStockRow>,
+}
 use crate::domain::stock::{StockKey, StockLevel};
 
 pub const COUNTRIES: [&str; 8] = ["US", "DE", "GB", "FR", "IL", "ES", "IT", "NL"];
@@ -61,6 +89,13 @@ pub struct Catalog {
     pub offers: Vec<Vec<Offer>>,
     /// Warehouses (indexes) that hold a stock row of each product, by product index.
     pub stocked_at: Vec<Vec<u32>>,
+    pub stores: Vec<Store>,
+    pub terminals: Vec<Terminal>,
+    pub employees: Vec<Employee>,
+    /// Products (indexes) each store stocks, by store index.
+    pub store_products: Vec<Vec<u32>>,
+    /// Reorder policy of each store stock row (warehouses use [`WAREHOUSE_REORDER`]).
+    pub store_reorder: FxHashMap<StockKey, Reorder>,
 }
 
 /// Stock rows as (key, level), in catalog indexes.
@@ -74,6 +109,9 @@ impl Catalog {
             products,
             warehouses: 5,
             suppliers: 20,
+            stores: 3,
+            terminals_per_store: 2,
+            employees_per_store: 4,
         };
         Self::from_reference(&ReferenceData::generate(counts, seed)).0
     }
@@ -85,12 +123,24 @@ impl Catalog {
             .iter()
             .map(|w| w.warehouse_id.clone())
             .collect();
+        let ids = |i: usize| d.stores[i].store_id.clone();
+        let world = StoreRows {
+            stores: d.stores.clone(),
+            terminals: d
+                .terminals
+                .iter()
+                .map(|t| (ids(t.store), t.terminal_id.clone()))
+                .collect(),
+            employees: d.employees.iter().map(|e| (ids(e.store), e.clone())).collect(),
+            stock: d.store_stock.clone(),
+        };
         Self::from_rows(
             d.users.clone(),
             d.products.clone(),
             warehouses,
             &d.product_suppliers,
             &d.stock,
+            world,
         )
     }
 
@@ -101,6 +151,7 @@ impl Catalog {
         warehouses: Vec<String>,
         product_suppliers: &[ProductSupplier],
         stock: &[StockRow],
+        world: StoreRows,
     ) -> (Self, StockLevels) {
         let product_index: HashMap<&str, usize> = products
             .iter()
@@ -132,7 +183,7 @@ impl Catalog {
             };
             stocked_at[p].push(w as u32);
             let key = StockKey {
-                warehouse: w as u32,
+                location: w as u32,
                 product: p as u32,
             };
             levels.push((
@@ -143,12 +194,73 @@ impl Catalog {
                 },
             ));
         }
+        let store_index: HashMap<&str, usize> = world
+            .stores
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.store_id.as_str(), i))
+            .collect();
+        let terminals = world
+            .terminals
+            .iter()
+            .filter_map(|(store, id)| {
+                Some(Terminal {
+                    terminal_id: id.clone(),
+                    store: *store_index.get(store.as_str())?,
+                })
+            })
+            .collect();
+        let employees = world
+            .employees
+            .iter()
+            .filter_map(|(store, e)| {
+                Some(Employee {
+                    store: *store_index.get(store.as_str())?,
+                    ..e.clone()
+                })
+            })
+            .collect();
+        let mut store_products = vec![Vec::new(); world.stores.len()];
+        let mut store_reorder = FxHashMap::default();
+        for row in &world.stock {
+            let (Some(&s), Some(&p)) = (
+                store_index.get(row.store_id.as_str()),
+                product_index.get(row.product_id.as_str()),
+            ) else {
+                continue;
+            };
+            store_products[s].push(p as u32);
+            let key = StockKey {
+                location: (warehouse_index.len() + s) as u32,
+                product: p as u32,
+            };
+            store_reorder.insert(
+                key,
+                Reorder {
+                    point: row.reorder_point,
+                    qty: row.reorder_qty,
+                },
+            );
+            levels.push((
+                key,
+                StockLevel {
+                    qty: row.qty,
+                    reserved: row.reserved_qty,
+                },
+            ));
+        }
+        drop(store_index);
         let catalog = Self {
             users,
             products,
             warehouses,
             offers,
             stocked_at,
+            stores: world.stores,
+            terminals,
+            employees,
+            store_products,
+            store_reorder,
         };
         (catalog, levels)
     }
@@ -163,12 +275,40 @@ impl Catalog {
             + 1
     }
 
-    /// (warehouse_id, product_id) of a stock key.
+    /// (location id, product_id) of a stock key: a warehouse id or a store id.
     pub fn location_ids(&self, key: StockKey) -> (&str, &str) {
         (
-            &self.warehouses[key.warehouse as usize],
+            self.location_id(key.location),
             &self.products[key.product as usize].product_id,
         )
+    }
+
+    /// The id of a location: warehouses come first, then stores.
+    pub fn location_id(&self, location: u32) -> &str {
+        match self.store_at(location) {
+            Some(s) => &self.stores[s].store_id,
+            None => &self.warehouses[location as usize],
+        }
+    }
+
+    /// The store a location is, if it is one.
+    pub fn store_at(&self, location: u32) -> Option<usize> {
+        (location as usize)
+            .checked_sub(self.warehouses.len())
+            .filter(|s| *s < self.stores.len())
+    }
+
+    /// The location of store `s`.
+    pub fn store_location(&self, s: usize) -> u32 {
+        (self.warehouses.len() + s) as u32
+    }
+
+    /// When the location of `key` reorders its product.
+    pub fn reorder(&self, key: StockKey) -> Option<Reorder> {
+        match self.store_at(key.location) {
+            Some(_) => self.store_reorder.get(&key).copied(),
+            None => Some(WAREHOUSE_REORDER),
+        }
     }
 
     pub fn pick_user<R: Rng>(&self, rng: &mut R) -> usize {

@@ -6,8 +6,10 @@ use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 
 pub mod catalog;
+pub mod stores;
 
 use catalog::{Product, User, CATEGORIES, COUNTRIES};
+use stores::{Employee, Store, StoreStockRow, Terminal};
 
 /// 2024-01-01T00:00:00Z: seeded rows are created a minute apart from here.
 pub const SEED_EPOCH_MS: i64 = 1_704_067_200_000;
@@ -18,6 +20,9 @@ pub struct SeedCounts {
     pub products: usize,
     pub warehouses: usize,
     pub suppliers: usize,
+    pub stores: usize,
+    pub terminals_per_store: usize,
+    pub employees_per_store: usize,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -61,7 +66,7 @@ pub struct StockRow {
 }
 
 /// A random generator for one row of one table.
-fn row_rng(seed: u64, table: u64, index: usize) -> Pcg64Mcg {
+pub(crate) fn row_rng(seed: u64, table: u64, index: usize) -> Pcg64Mcg {
     Pcg64Mcg::seed_from_u64(
         seed ^ table.wrapping_mul(0x9e37_79b9_7f4a_7c15)
             ^ (index as u64).wrapping_mul(0xd1b5_4a32_d192_ed03),
@@ -194,6 +199,10 @@ pub struct ReferenceData {
     pub suppliers: Vec<Supplier>,
     pub product_suppliers: Vec<ProductSupplier>,
     pub stock: Vec<StockRow>,
+    pub stores: Vec<Store>,
+    pub terminals: Vec<Terminal>,
+    pub employees: Vec<Employee>,
+    pub store_stock: Vec<StoreStockRow>,
 }
 
 impl ReferenceData {
@@ -221,6 +230,20 @@ impl ReferenceData {
             suppliers: (0..counts.suppliers).map(|i| supplier(seed, i)).collect(),
             product_suppliers,
             stock,
+            stores: (0..counts.stores).map(|i| stores::store(seed, i)).collect(),
+            terminals: (0..counts.stores)
+                .flat_map(|s| (0..counts.terminals_per_store).map(move |t| stores::terminal(s, t)))
+                .collect(),
+            employees: (0..counts.stores)
+                .flat_map(|s| {
+                    (0..counts.employees_per_store).map(move |e| stores::employee(seed, s, e))
+                })
+                .collect(),
+            store_stock: (0..counts.stores)
+                .flat_map(|s| {
+                    (0..counts.products).filter_map(move |p| stores::store_stock(seed, s, p))
+                })
+                .collect(),
         }
     }
 }
@@ -234,12 +257,18 @@ mod tests {
         products: 30,
         warehouses: 3,
         suppliers: 5,
+        stores: 2,
+        terminals_per_store: 2,
+        employees_per_store: 2,
     };
     const LARGE: SeedCounts = SeedCounts {
         users: 80,
         products: 60,
         warehouses: 5,
         suppliers: 5,
+        stores: 2,
+        terminals_per_store: 2,
+        employees_per_store: 2,
     };
 
     #[test]

@@ -1,14 +1,15 @@
-//! Stock by (warehouse, product) and the one rule every change obeys: on-hand stock never drops
+//! Stock by (location, product) and the one rule every change obeys: on-hand stock never drops
 //! below what is reserved (so never below 0), by clamping the delta, never the result.
 
+pub mod alerts;
 pub mod changes;
 
 use rustc_hash::FxHashMap;
 
-/// Indexes into the catalog's warehouses and products.
+/// Indexes into the catalog's locations (warehouses, then stores) and products.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct StockKey {
-    pub warehouse: u32,
+    pub location: u32,
     pub product: u32,
 }
 
@@ -99,7 +100,7 @@ mod tests {
     use super::*;
 
     const KEY: StockKey = StockKey {
-        warehouse: 0,
+        location: 0,
         product: 0,
     };
 
@@ -135,7 +136,7 @@ mod tests {
         assert!(book
             .apply(
                 StockKey {
-                    warehouse: 1,
+                    location: 1,
                     product: 0
                 },
                 1

@@ -14,14 +14,20 @@ pub const COUNTS: SeedCounts = SeedCounts {
     products: 80,
     warehouses: 4,
     suppliers: 10,
+    stores: 3,
+    terminals_per_store: 2,
+    employees_per_store: 3,
 };
 
 /// The environment that seeds [`COUNTS`].
-pub const SEED_ENV: [(&str, &str); 4] = [
+pub const SEED_ENV: [(&str, &str); 7] = [
     ("SEED_USERS", "300"),
     ("SEED_PRODUCTS", "80"),
     ("SEED_WAREHOUSES", "4"),
     ("SEED_SUPPLIERS", "10"),
+    ("SEED_STORES", "3"),
+    ("TERMINALS_PER_STORE", "2"),
+    ("EMPLOYEES_PER_STORE", "3"),
 ];
 
 /// A run busy with every kind of effect and fault: stock moves, price changes, sign-ups,

@@ -17,15 +17,25 @@ pub enum StockMode {
     Mirror,
 }
 
-const SET_CHECKED: &str = "UPDATE warehouse_inventory w SET qty = v.qty, updated_at = now() \
-    FROM unnest($1::text[], $2::text[], $3::int[], $4::int[]) AS v(warehouse_id, product_id, previous, qty) \
-    WHERE w.warehouse_id = v.warehouse_id AND w.product_id = v.product_id AND w.qty = v.previous";
-const SET_MIRROR: &str = "UPDATE warehouse_inventory w SET qty = v.qty, updated_at = now() \
-    FROM unnest($1::text[], $2::text[], $3::int[], $4::int[]) AS v(warehouse_id, product_id, previous, qty) \
-    WHERE w.warehouse_id = v.warehouse_id AND w.product_id = v.product_id";
-const REPORTED: &str = "INSERT INTO retailgen_stock_reported (warehouse_id, product_id, qty) \
+/// The stock tables: (table, location column), warehouses and stores.
+const WAREHOUSE_TABLE: (&str, &str) = ("warehouse_inventory", "warehouse_id");
+const STORE_TABLE: (&str, &str) = ("store_inventory", "store_id");
+
+/// The update of a stock table's rows; in canonical mode only rows still at `previous` change.
+fn set_sql((table, column): (&str, &str), mode: StockMode) -> String {
+    let checked = match mode {
+        StockMode::Canonical => " AND w.qty = v.previous",
+        StockMode::Mirror => "",
+    };
+    format!(
+        "UPDATE {table} w SET qty = v.qty, updated_at = now() \
+         FROM unnest($1::text[], $2::text[], $3::int[], $4::int[]) AS v(location_id, product_id, previous, qty) \
+         WHERE w.{column} = v.location_id AND w.product_id = v.product_id{checked}"
+    )
+}
+const REPORTED: &str = "INSERT INTO retailgen_stock_reported (location_id, product_id, qty) \
     SELECT * FROM unnest($1::text[], $2::text[], $3::int[]) \
-    ON CONFLICT (warehouse_id, product_id) DO UPDATE SET qty = EXCLUDED.qty";
+    ON CONFLICT (location_id, product_id) DO UPDATE SET qty = EXCLUDED.qty";
 const GLOBAL: &str = "UPDATE inventory i SET qty = i.qty + v.delta, updated_at = now() \
     FROM unnest($1::text[], $2::int[]) AS v(product_id, delta) WHERE i.product_id = v.product_id";
 const USERS: &str = "INSERT INTO users (user_id, email, country, created_at, updated_at) \
@@ -41,12 +51,12 @@ const OUTBOX: &str = "INSERT INTO retailgen_outbox (seq, topic, record_key, head
     SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bytea[], $5::bytea[], $6::bigint[], $7::int[])";
 const ACKNOWLEDGED: &str = "DELETE FROM retailgen_outbox WHERE seq <= $1";
 
-/// Per row: the level it had before the batch, and the level after it.
-fn per_row(stock: &[StockWrite]) -> Vec<(&str, &str, i32, i32)> {
+/// Per row of one table (stores or warehouses): the level it had before the batch, and after it.
+fn per_row(stock: &[StockWrite], stores: bool) -> Vec<(&str, &str, i32, i32)> {
     let mut rows: FxHashMap<(&str, &str), usize> = FxHashMap::default();
     let mut out: Vec<(&str, &str, i32, i32)> = Vec::new();
-    for w in stock {
-        let key = (w.warehouse_id.as_str(), w.product_id.as_str());
+    for w in stock.iter().filter(|w| w.store == stores) {
+        let key = (w.location_id.as_str(), w.product_id.as_str());
         match rows.get(&key) {
             Some(&i) => out[i].3 = w.qty,
             None => {
@@ -91,37 +101,49 @@ async fn stock(tx: &Transaction<'_>, stock: &[StockWrite], mode: StockMode) -> R
     if stock.is_empty() {
         return Ok(());
     }
-    let what = "writing stock to warehouse_inventory";
-    let rows = per_row(stock);
-    let (w, p, before, after) = columns(&rows, |r| (r.0, r.1, r.2, r.3));
-    let sql = match mode {
-        StockMode::Canonical => SET_CHECKED,
-        StockMode::Mirror => SET_MIRROR,
-    };
-    let changed = tx
-        .execute(sql, &[&w, &p, &before, &after])
-        .await
-        .map_err(query_error(what))?;
-    if mode == StockMode::Canonical && changed != rows.len() as u64 {
-        return Err(PgError::Query {
-                what: what.into(),
-                cause: format!(
-                    "{} of {} rows no longer hold the stock retailgen last set: another writer changed \
-                     warehouse_inventory during the run (one writer per location; change stock between runs)",
-                    rows.len() as u64 - changed,
-                rows.len()
-            ),
-        });
+    for (stores, table) in [(false, WAREHOUSE_TABLE), (true, STORE_TABLE)] {
+        let rows = per_row(stock, stores);
+        if !rows.is_empty() {
+            table_rows(tx, &rows, table, mode).await?;
+        }
     }
-    tx.execute(REPORTED, &[&w, &p, &after])
-        .await
-        .map_err(query_error("recording reported stock"))?;
     let (products, deltas) = per_product(stock);
     if !products.is_empty() {
         tx.execute(GLOBAL, &[&products, &deltas])
             .await
             .map_err(query_error("updating global inventory"))?;
     }
+    Ok(())
+}
+
+/// Writes one stock table's rows and records them as reported.
+async fn table_rows(
+    tx: &Transaction<'_>,
+    rows: &[(&str, &str, i32, i32)],
+    table: (&str, &str),
+    mode: StockMode,
+) -> Result<(), PgError> {
+    let what = format!("writing stock to {}", table.0);
+    let (w, p, before, after) = columns(rows, |r| (r.0, r.1, r.2, r.3));
+    let changed = tx
+        .execute(&set_sql(table, mode), &[&w, &p, &before, &after])
+        .await
+        .map_err(query_error(&what))?;
+    if mode == StockMode::Canonical && changed != rows.len() as u64 {
+        return Err(PgError::Query {
+            what,
+            cause: format!(
+                "{} of {} rows no longer hold the stock retailgen last set: another writer changed \
+                 {} during the run (one writer per location; change stock between runs)",
+                rows.len() as u64 - changed,
+                rows.len(),
+                table.0
+            ),
+        });
+    }
+    tx.execute(REPORTED, &[&w, &p, &after])
+        .await
+        .map_err(query_error("recording reported stock"))?;
     Ok(())
 }
 
@@ -212,7 +234,8 @@ mod tests {
 
     fn w(p: &str, previous: i32, qty: i32) -> StockWrite {
         StockWrite {
-            warehouse_id: "WH001".into(),
+            location_id: "WH001".into(),
+            store: false,
             product_id: p.into(),
             previous,
             qty,
@@ -224,7 +247,7 @@ mod tests {
     fn a_row_changed_twice_in_a_batch_is_checked_against_its_first_level_and_set_to_its_last() {
         let writes = [w("P1", 10, 7), w("P2", 5, 9), w("P1", 7, 3)];
         assert_eq!(
-            per_row(&writes),
+            per_row(&writes, false),
             vec![("WH001", "P1", 10, 3), ("WH001", "P2", 5, 9)]
         );
         let (products, deltas) = per_product(&writes);

@@ -25,13 +25,15 @@ impl StagedLedger {
     /// Stages the row's new level; `row_before` is what the row holds now (the write checks it),
     /// `global` what the product's global total moves by.
     fn stage(&self, key: StockKey, applied: Applied, row_before: i32, global: i32) -> Applied {
-        let (warehouse_id, product_id) = self.names.of(key);
+        let (location_id, product_id, store) = self.names.of(key);
         let write = StockWrite {
-            warehouse_id: warehouse_id.clone(),
+            location_id: location_id.clone(),
             product_id: product_id.clone(),
+            store,
             previous: row_before,
             qty: applied.new_qty,
-            delta: global,
+            // The global `inventory` is the sum over warehouses only.
+            delta: if store { 0 } else { global },
         };
         self.stage.effects(|e| e.stock.push(write));
         applied

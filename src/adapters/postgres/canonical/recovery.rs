@@ -89,24 +89,24 @@ pub async fn remove_up_to(client: &Client, seq: i64) -> Result<u64, PgError> {
         .map_err(query_error("removing acknowledged outbox rows"))
 }
 
-/// Stock rows someone else changed since retailgen last reported them: (warehouse, product,
-/// reported qty). Rows never reported are taken as reported at their current level. The global
-/// totals of their products become the sums over warehouses again.
+/// Stock rows (warehouses and stores) someone else changed since retailgen last reported them:
+/// (location, product, reported qty). Rows never reported are taken as reported at their current
+/// level. The global totals of their products become the sums over warehouses again.
 pub async fn restatements(client: &Client) -> Result<Vec<(String, String, i32)>, PgError> {
-    let what = "comparing warehouse_inventory with what was reported";
+    let what = "comparing the stock tables with what was reported";
     client
         .execute(
-            "INSERT INTO retailgen_stock_reported (warehouse_id, product_id, qty) \
-             SELECT warehouse_id, product_id, qty FROM warehouse_inventory \
-             ON CONFLICT (warehouse_id, product_id) DO NOTHING",
+            "INSERT INTO retailgen_stock_reported (location_id, product_id, qty) \
+             SELECT location_id, product_id, qty FROM retailgen_stock_locations \
+             ON CONFLICT (location_id, product_id) DO NOTHING",
             &[],
         )
         .await
         .map_err(query_error(what))?;
     let rows = client
         .query(
-            "SELECT w.warehouse_id, w.product_id, r.qty FROM warehouse_inventory w \
-             JOIN retailgen_stock_reported r USING (warehouse_id, product_id) \
+            "SELECT w.location_id, w.product_id, r.qty FROM retailgen_stock_locations w \
+             JOIN retailgen_stock_reported r USING (location_id, product_id) \
              WHERE w.qty <> r.qty ORDER BY 1, 2",
             &[],
         )
@@ -158,6 +158,15 @@ pub async fn catch_up_mirror(
         )
         .await
         .map_err(query_error(what))?;
+    let stores = tx
+        .execute(
+            "UPDATE store_inventory w SET qty = v.qty, updated_at = now() \
+             FROM unnest($1::text[], $2::text[], $3::int[]) AS v(store_id, product_id, qty) \
+             WHERE w.store_id = v.store_id AND w.product_id = v.product_id AND w.qty <> v.qty",
+            &[&w, &p, &q],
+        )
+        .await
+        .map_err(query_error(what))?;
     let products: Vec<&str> = changed.iter().map(|r| r.get(0)).collect();
     resum_global(&tx, &products).await?;
     for (partition, next) in offsets {
@@ -170,5 +179,5 @@ pub async fn catch_up_mirror(
         .map_err(query_error(what))?;
     }
     tx.commit().await.map_err(query_error(what))?;
-    Ok(changed.len() as u64)
+    Ok(changed.len() as u64 + stores)
 }

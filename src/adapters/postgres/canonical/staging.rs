@@ -13,7 +13,9 @@ use crate::domain::reference::Segment;
 /// A stock row's new level, as the batch leaves it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StockWrite {
-    pub warehouse_id: String,
+    /// A warehouse id (`warehouse_inventory`) or a store id (`store_inventory`).
+    pub location_id: String,
+    pub store: bool,
     pub product_id: String,
     /// The level the row had before this change (checked: nobody else may have moved it).
     pub previous: i32,
@@ -201,7 +203,8 @@ mod tests {
 
     fn write(qty: i32) -> StockWrite {
         StockWrite {
-            warehouse_id: "WH001".into(),
+            location_id: "WH001".into(),
+            store: false,
             product_id: "P000001".into(),
             previous: 0,
             qty,

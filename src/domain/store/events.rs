@@ -1,0 +1,181 @@
+//! Store-world payloads with their references' record and field names: 000's terminal events
+//! (one record with an `event_type` and nullable fields), 001's transaction shape extended with
+//! 004's totals, 004's refund, and store stock changes.
+
+use serde::Serialize;
+
+use crate::domain::events::Millis;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PosEventType {
+    EmployeeLogin,
+    BasketStarted,
+    CustomerIdentified,
+    ItemAdded,
+    SubtotalCalculated,
+    PaymentCompleted,
+    EmployeeLogout,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TenderType {
+    CreditCard,
+    DebitCard,
+    Cash,
+    MobilePayment,
+}
+
+/// One event of a terminal's sequence; fields an event type does not carry are null.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PosEvent {
+    pub event_id: String,
+    pub event_type: PosEventType,
+    pub store_id: String,
+    pub terminal_id: String,
+    pub employee_id: Option<String>,
+    pub basket_id: Option<String>,
+    pub customer_id: Option<String>,
+    pub item_id: Option<String>,
+    pub quantity: Option<i32>,
+    /// Unit price before the discount.
+    pub price: Option<f64>,
+    pub discount: Option<f64>,
+    pub line_total: Option<f64>,
+    pub subtotal: Option<f64>,
+    pub tax: Option<f64>,
+    pub amount: Option<f64>,
+    pub payment_method: Option<TenderType>,
+    pub timestamp: Millis,
+}
+
+impl PosEvent {
+    /// An event of `event_type` at a terminal, with every optional field empty.
+    pub fn at(
+        event_id: String,
+        event_type: PosEventType,
+        store_id: &str,
+        terminal_id: &str,
+    ) -> Self {
+        Self {
+            event_id,
+            event_type,
+            store_id: store_id.to_owned(),
+            terminal_id: terminal_id.to_owned(),
+            employee_id: None,
+            basket_id: None,
+            customer_id: None,
+            item_id: None,
+            quantity: None,
+            price: None,
+            discount: None,
+            line_total: None,
+            subtotal: None,
+            tax: None,
+            amount: None,
+            payment_method: None,
+            timestamp: 0,
+        }
+    }
+}
+
+/// A transaction line (reference 001's `PosLineItem`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PosLineItem {
+    pub item_id: String,
+    pub quantity: i32,
+    pub unit_price: f64,
+    /// Fraction 0..0.95.
+    pub discount: f64,
+    pub total_price: f64,
+}
+
+/// A completed basket: 001's `pos_transaction` plus where, who and 004's totals.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PosTransaction {
+    pub event_type: &'static str,
+    pub transaction_id: String,
+    pub customer_id: Option<String>,
+    pub timestamp: Millis,
+    pub items: Vec<PosLineItem>,
+    pub store_id: String,
+    pub terminal_id: String,
+    pub employee_id: String,
+    pub basket_id: String,
+    pub subtotal: f64,
+    pub tax: f64,
+    pub amount: f64,
+    pub payment_method: TenderType,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundReason {
+    Defective,
+    WrongItem,
+    NotAsDescribed,
+    ChangedMind,
+    DamagedShipping,
+}
+
+impl RefundReason {
+    /// Whether the goods go back on the shelf (a RETURN to the store's stock).
+    pub fn restockable(self) -> bool {
+        matches!(
+            self,
+            Self::ChangedMind | Self::WrongItem | Self::NotAsDescribed
+        )
+    }
+}
+
+/// Reference 004's refund, plus the units refunded.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Refund {
+    pub refund_id: String,
+    pub original_transaction_id: String,
+    pub product_id: String,
+    pub store_id: String,
+    pub customer_id: Option<String>,
+    pub refund_amount: f64,
+    pub reason: RefundReason,
+    pub timestamp: Millis,
+    pub quantity: i32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum StoreChangeType {
+    #[serde(rename = "SALE")]
+    Sale,
+    #[serde(rename = "RETURN")]
+    Return,
+    #[serde(rename = "TRANSFER_IN")]
+    TransferIn,
+    #[serde(rename = "DAMAGE")]
+    Damage,
+    #[serde(rename = "ADJUSTMENT")]
+    Adjustment,
+    /// A supplier delivered straight to the store (no warehouse stocks the product).
+    #[serde(rename = "RESTOCK")]
+    Restock,
+}
+
+/// A movement of store stock: `new_qty = previous_qty + quantity_delta`, chained per key.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoreInventoryChange {
+    pub change_id: String,
+    pub store_id: String,
+    pub product_id: String,
+    pub change_type: StoreChangeType,
+    pub quantity_delta: i32,
+    pub previous_qty: i32,
+    pub new_qty: i32,
+    pub reason: Option<String>,
+    /// The sale's transaction (SALE).
+    pub transaction_id: Option<String>,
+    /// The refund that brought the goods back (RETURN).
+    pub refund_id: Option<String>,
+    /// Where a transfer came from (TRANSFER_IN).
+    pub warehouse_id: Option<String>,
+    pub timestamp: Millis,
+}

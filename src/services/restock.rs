@@ -1,0 +1,160 @@
+//! The restock loop: a crossing below a reorder point brings one alert at once and, after the
+//! lead time, a replenishment: a store gets a transfer from the warehouse holding most of the
+//! product (or a supplier delivery if none holds it), a warehouse a supplier restock.
+
+use super::inventory::change;
+use super::store::store_change;
+use super::world::Crossing;
+use super::Ctx;
+use crate::domain::events::{ChangeType, Event, Millis, RestockAlert};
+use crate::domain::record::{Effect, Record};
+use crate::domain::reference::catalog::{cents_to_usd, Offer};
+use crate::domain::stock::alerts::severity;
+use crate::domain::stock::{location_key, StockKey};
+use crate::domain::store::events::StoreChangeType;
+
+pub struct Restocker {
+    /// From the alert to the replenishment.
+    pub lead_ms: Millis,
+}
+
+/// What a crossing brings: the alert (published with the change) and the replenishment group.
+pub struct Reaction {
+    pub alert: Record,
+    pub replenishment: Option<(Millis, Vec<Record>)>,
+}
+
+impl Restocker {
+    pub fn react(&self, ctx: &mut Ctx<'_>, crossing: Crossing) -> Reaction {
+        let key = crossing.key;
+        let catalog = &ctx.world.catalog;
+        let store = catalog.store_at(key.location);
+        let p = key.product as usize;
+        let source = match store {
+            Some(_) => richest_warehouse(ctx, key),
+            None => None,
+        };
+        let offer = cheapest(&ctx.world.catalog.offers[p]).cloned();
+        let (location_id, product_id) = ctx.world.catalog.location_ids(key);
+        let (location_id, product_id) = (location_id.to_owned(), product_id.to_owned());
+        let supplier = match (source, &offer) {
+            (Some(w), _) => ctx.world.catalog.warehouses[w.location as usize].clone(),
+            (None, Some(o)) => o.supplier_id.clone(),
+            (None, None) => "none".to_owned(),
+        };
+        let current = crossing.applied.new_qty;
+        let alert = Record::new(
+            location_key(&location_id, &product_id),
+            None,
+            Event::Alert(RestockAlert {
+                alert_id: ctx.ids.next("alr"),
+                store_id: store.map(|_| location_id.clone()),
+                warehouse_id: store.is_none().then(|| location_id.clone()),
+                product_id,
+                current_quantity: current,
+                reorder_point: crossing.reorder.point,
+                supplier,
+                alert_type: "low_stock",
+                severity: severity(current),
+                timestamp: 0,
+                event_type: "restock_alert",
+                event_version: "1.0",
+            }),
+        );
+        let qty = crossing.reorder.qty;
+        let group = match (store, source, offer) {
+            (Some(_), Some(from), _) => Some(transfer(ctx, from, key, qty)),
+            (_, None, Some(offer)) => Some(vec![supplier_restock(ctx, key, qty, offer)]),
+            _ => None,
+        };
+        // A store receives while it is open; warehouses work around the clock.
+        let now = ctx.now_ms;
+        let due = match store {
+            Some(s) => ctx.world.catalog.stores[s].next_open(now + self.lead_ms.max(1)),
+            None => now + self.lead_ms.max(1),
+        };
+        let replenishment = group.map(|mut g| {
+            if store.is_some() {
+                g.iter_mut().for_each(|r| r.at = Some(due));
+            }
+            (due - now, g)
+        });
+        Reaction {
+            alert,
+            replenishment,
+        }
+    }
+}
+
+/// The warehouse with the most available stock of the key's product, if any has some.
+fn richest_warehouse(ctx: &Ctx<'_>, key: StockKey) -> Option<StockKey> {
+    ctx.world.catalog.stocked_at[key.product as usize]
+        .iter()
+        .map(|&w| StockKey {
+            location: w,
+            product: key.product,
+        })
+        .filter_map(|k| Some((ctx.world.ledger.level(k)?.available(), k)))
+        .filter(|(available, _)| *available > 0)
+        .max_by_key(|(available, k)| (*available, std::cmp::Reverse(k.location)))
+        .map(|(_, k)| k)
+}
+
+fn cheapest(offers: &[Offer]) -> Option<&Offer> {
+    offers.iter().min_by_key(|o| (o.cost_cents, o.supplier_id.clone()))
+}
+
+/// A warehouse TRANSFER out and the store's TRANSFER_IN of what left, as one group.
+fn transfer(ctx: &mut Ctx<'_>, from: StockKey, to: StockKey, qty: i32) -> Vec<Record> {
+    let store_id = ctx.world.catalog.location_id(to.location).to_owned();
+    let warehouse_id = ctx.world.catalog.warehouses[from.location as usize].clone();
+    let mut outbound = change(
+        ctx,
+        from,
+        ChangeType::Transfer,
+        Effect::Stock {
+            key: from,
+            requested: -qty,
+        },
+    );
+    if let Event::Inventory(c) = &mut outbound.event {
+        c.reason = Some(format!("transfer to {store_id}"));
+    }
+    let mut inbound = store_change(
+        ctx,
+        to,
+        StoreChangeType::TransferIn,
+        Effect::StockInbound { key: to },
+    );
+    if let Event::StoreInventory(c) = &mut inbound.event {
+        c.warehouse_id = Some(warehouse_id);
+        c.reason = Some("replenishment".into());
+    }
+    vec![outbound, inbound]
+}
+
+/// A supplier delivers `qty` to a warehouse (RESTOCK at its cost) or straight to a store.
+fn supplier_restock(ctx: &mut Ctx<'_>, key: StockKey, qty: i32, offer: Offer) -> Record {
+    let effect = Effect::Stock {
+        key,
+        requested: qty,
+    };
+    match ctx.world.catalog.store_at(key.location) {
+        Some(_) => {
+            let mut r = store_change(ctx, key, StoreChangeType::Restock, effect);
+            if let Event::StoreInventory(c) = &mut r.event {
+                c.reason = Some(format!("delivered by {}", offer.supplier_id));
+            }
+            r
+        }
+        None => {
+            let mut r = change(ctx, key, ChangeType::Restock, effect);
+            if let Event::Inventory(c) = &mut r.event {
+                c.supplier_id = Some(offer.supplier_id);
+                c.cost_per_unit = Some(cents_to_usd(offer.cost_cents));
+                c.reason = Some("reorder point reached".into());
+            }
+            r
+        }
+    }
+}

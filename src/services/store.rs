@@ -1,0 +1,538 @@
+//! The store world: terminal shifts (login, baskets one after another, logout at the shift's
+//! end), each basket's POS events, transaction and SALE changes as one group, refunds later,
+//! and shelf damage and stock-takes. Stores trade only while open in their own time zone, and
+//! their traffic follows the diurnal curve in local time.
+
+use rand::Rng;
+
+use super::{weighted, Ctx, Emission, Service};
+use crate::domain::events::{Event, Millis, PosEvent, PosTransaction, Refund, StoreInventoryChange};
+use crate::domain::ports::RepositoryError;
+use crate::domain::record::{Effect, Record};
+use crate::domain::reference::catalog::{cents_to_usd, Catalog};
+use crate::domain::stock::{location_key, StockKey};
+use crate::domain::store::events::{
+    PosEventType, PosLineItem, RefundReason, StoreChangeType, TenderType,
+};
+use crate::domain::store::{line_total_cents, refund_cents, tax_cents};
+use crate::domain::traffic::DiurnalCurve;
+
+const QUANTITIES: [(i32, u32); 3] = [(1, 60), (2, 30), (3, 10)];
+const TENDERS: [(TenderType, u32); 4] = [
+    (TenderType::CreditCard, 45),
+    (TenderType::DebitCard, 30),
+    (TenderType::Cash, 15),
+    (TenderType::MobilePayment, 10),
+];
+const REASONS: [RefundReason; 5] = [
+    RefundReason::Defective,
+    RefundReason::WrongItem,
+    RefundReason::NotAsDescribed,
+    RefundReason::ChangedMind,
+    RefundReason::DamagedShipping,
+];
+/// Share of store steps that are a shelf event (damage, stock-take) instead of a basket.
+const P_SHELF_CHANGE: f64 = 0.03;
+/// A trading day longer than this is worked in two shifts.
+const SINGLE_SHIFT_MS: Millis = 9 * 3_600_000;
+
+/// How baskets, customers and refunds are drawn.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    pub lines_min: usize,
+    pub lines_max: usize,
+    pub p_identified: f64,
+    pub refund_probability: f64,
+    pub refund_delay_ms: (Millis, Millis),
+    /// The diurnal curve; each store follows it in its own time zone.
+    pub curve: DiurnalCurve,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Till {
+    /// The employee logged in, if any.
+    employee: Option<usize>,
+    shift_end: Millis,
+    /// The time of the terminal's last event (login or payment).
+    last_event: Millis,
+    /// When the next basket may start.
+    free_at: Millis,
+}
+
+pub struct StoreService {
+    config: StoreConfig,
+    tills: Vec<Till>,
+    on_shift: Vec<bool>,
+    /// Terminals and employees of each store.
+    terminals_of: Vec<Vec<usize>>,
+    employees_of: Vec<Vec<usize>>,
+    curves: Vec<DiurnalCurve>,
+}
+
+impl StoreService {
+    pub fn new(config: StoreConfig, catalog: &Catalog) -> Self {
+        let mut terminals_of = vec![Vec::new(); catalog.stores.len()];
+        for (i, t) in catalog.terminals.iter().enumerate() {
+            terminals_of[t.store].push(i);
+        }
+        let mut employees_of = vec![Vec::new(); catalog.stores.len()];
+        for (i, e) in catalog.employees.iter().enumerate() {
+            employees_of[e.store].push(i);
+        }
+        let curves = catalog
+            .stores
+            .iter()
+            .map(|s| DiurnalCurve {
+                tz: s.timezone,
+                ..config.curve.clone()
+            })
+            .collect();
+        Self {
+            config,
+            tills: vec![Till::default(); catalog.terminals.len()],
+            on_shift: vec![false; catalog.employees.len()],
+            terminals_of,
+            employees_of,
+            curves,
+        }
+    }
+}
+
+/// A store stock change whose quantities are filled in when its effect is applied.
+pub fn store_change(
+    ctx: &mut Ctx<'_>,
+    key: StockKey,
+    kind: StoreChangeType,
+    effect: Effect,
+) -> Record {
+    let (store_id, product_id) = ctx.world.catalog.location_ids(key);
+    let (store_id, product_id) = (store_id.to_owned(), product_id.to_owned());
+    let mut record = Record::new(
+        location_key(&store_id, &product_id),
+        None,
+        Event::StoreInventory(StoreInventoryChange {
+            change_id: ctx.ids.next("sch"),
+            store_id,
+            product_id,
+            change_type: kind,
+            quantity_delta: 0,
+            previous_qty: 0,
+            new_qty: 0,
+            reason: None,
+            transaction_id: None,
+            refund_id: None,
+            warehouse_id: None,
+            timestamp: 0,
+        }),
+    );
+    record.effect = Some(effect);
+    record
+}
+
+/// A POS event record of a terminal at a fixed time.
+fn pos(ctx: &mut Ctx<'_>, terminal: usize, kind: PosEventType, at: Millis) -> (Record, PosEvent) {
+    let t = &ctx.world.catalog.terminals[terminal];
+    let store_id = &ctx.world.catalog.stores[t.store].store_id;
+    let event = PosEvent::at(ctx.ids.next("pev"), kind, store_id, &t.terminal_id);
+    let mut record = Record::new(t.terminal_id.clone(), None, Event::Pos(event.clone()));
+    record.at = Some(at);
+    (record, event)
+}
+
+fn with_pos(mut record: Record, edit: impl FnOnce(&mut PosEvent)) -> Record {
+    if let Event::Pos(e) = &mut record.event {
+        edit(e);
+    }
+    record
+}
+
+/// One basket line as decided.
+struct Line {
+    key: StockKey,
+    quantity: i32,
+    unit_cents: i64,
+    discount_pct: i64,
+    total_cents: i64,
+}
+
+impl Service for StoreService {
+    fn name(&self) -> &'static str {
+        "store"
+    }
+
+    fn emit(&mut self, ctx: &mut Ctx<'_>, out: &mut Emission) -> Result<(), RepositoryError> {
+        let now = ctx.now_ms;
+        self.end_shifts(ctx, now, out);
+        let Some(store) = self.pick_store(ctx, now) else {
+            return Ok(());
+        };
+        if ctx.rng.random_bool(P_SHELF_CHANGE) {
+            shelf_change(ctx, store, now, out);
+            return Ok(());
+        }
+        let free: Vec<usize> = self.terminals_of[store]
+            .iter()
+            .copied()
+            .filter(|&t| self.tills[t].free_at <= now)
+            .collect();
+        if free.is_empty() {
+            return Ok(());
+        }
+        let terminal = free[ctx.rng.random_range(0..free.len())];
+        match self.tills[terminal].employee {
+            None => self.log_in(ctx, store, terminal, now, out),
+            Some(employee) => self.basket(ctx, store, terminal, employee, now, out)?,
+        }
+        Ok(())
+    }
+}
+
+impl StoreService {
+    /// Logs out every employee whose shift is over, at the shift's end.
+    fn end_shifts(&mut self, ctx: &mut Ctx<'_>, now: Millis, out: &mut Emission) {
+        for terminal in 0..self.tills.len() {
+            let till = self.tills[terminal];
+            let Some(employee) = till.employee.filter(|_| till.shift_end <= now) else {
+                continue;
+            };
+            let at = till.shift_end.max(till.last_event + 1);
+            let employee_id = ctx.world.catalog.employees[employee].employee_id.clone();
+            let (record, _) = pos(ctx, terminal, PosEventType::EmployeeLogout, at);
+            out.group_now(vec![with_pos(record, |e| e.employee_id = Some(employee_id))]);
+            self.on_shift[employee] = false;
+            self.tills[terminal] = Till {
+                employee: None,
+                last_event: at,
+                free_at: at,
+                shift_end: at,
+            };
+        }
+    }
+
+    /// An open store, drawn by its local diurnal multiplier.
+    fn pick_store(&self, ctx: &mut Ctx<'_>, now: Millis) -> Option<usize> {
+        let stores = &ctx.world.catalog.stores;
+        let weights: Vec<f64> = stores
+            .iter()
+            .zip(&self.curves)
+            .map(|(s, c)| if s.is_open(now) { c.at(now) } else { 0.0 })
+            .collect();
+        let total: f64 = weights.iter().sum();
+        if total <= 0.0 {
+            return None;
+        }
+        let mut r = ctx.rng.random_range(0.0..total);
+        for (i, w) in weights.iter().enumerate() {
+            if r < *w {
+                return Some(i);
+            }
+            r -= w;
+        }
+        weights.iter().rposition(|w| *w > 0.0)
+    }
+
+    /// An employee not on shift logs in; the shift ends at closing, or at mid-day on a long day.
+    fn log_in(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        store: usize,
+        terminal: usize,
+        now: Millis,
+        out: &mut Emission,
+    ) {
+        let idle: Vec<usize> = self.employees_of[store]
+            .iter()
+            .copied()
+            .filter(|&e| !self.on_shift[e])
+            .collect();
+        let Some((open, close)) = ctx.world.catalog.stores[store].trading_day(now) else {
+            return;
+        };
+        if idle.is_empty() {
+            return;
+        }
+        let employee = idle[ctx.rng.random_range(0..idle.len())];
+        let mid = open + (close - open) / 2;
+        let shift_end = if close - open > SINGLE_SHIFT_MS && now < mid {
+            mid
+        } else {
+            close
+        };
+        let employee_id = ctx.world.catalog.employees[employee].employee_id.clone();
+        let (record, _) = pos(ctx, terminal, PosEventType::EmployeeLogin, now);
+        out.group_now(vec![with_pos(record, |e| e.employee_id = Some(employee_id))]);
+        self.on_shift[employee] = true;
+        self.tills[terminal] = Till {
+            employee: Some(employee),
+            shift_end,
+            last_event: now,
+            free_at: now + ctx.rng.random_range(30_000..=120_000),
+        };
+    }
+
+    /// Lines from what the store has on hand: out-of-stock products are skipped, and a line
+    /// never takes more than is available.
+    fn lines(&self, ctx: &mut Ctx<'_>, store: usize, now: Millis) -> Result<Vec<Line>, RepositoryError> {
+        let wanted = ctx
+            .rng
+            .random_range(self.config.lines_min..=self.config.lines_max);
+        let location = ctx.world.catalog.store_location(store);
+        let stocked = ctx.world.catalog.store_products[store].len();
+        let mut lines: Vec<Line> = Vec::with_capacity(wanted);
+        if stocked == 0 {
+            return Ok(lines);
+        }
+        for _ in 0..wanted {
+            let p = ctx.world.catalog.store_products[store][ctx.rng.random_range(0..stocked)];
+            let key = StockKey {
+                location,
+                product: p,
+            };
+            let drawn = weighted(ctx.rng, &QUANTITIES);
+            if lines.iter().any(|l| l.key == key) {
+                continue;
+            }
+            let available = ctx.world.ledger.level(key).map_or(0, |l| l.available());
+            let quantity = drawn.min(available);
+            if quantity <= 0 {
+                continue;
+            }
+            let unit_cents = ctx.world.catalog.products[p as usize].price_cents;
+            let discount_pct = ctx.world.discount_pct(key, now)?;
+            lines.push(Line {
+                key,
+                quantity,
+                unit_cents,
+                discount_pct,
+                total_cents: line_total_cents(quantity, unit_cents, discount_pct),
+            });
+        }
+        Ok(lines)
+    }
+
+    /// One basket at a terminal, ending with its payment now: its POS events (scans seconds
+    /// apart), its transaction and its SALE changes, published as one group.
+    fn basket(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        store: usize,
+        terminal: usize,
+        employee: usize,
+        now: Millis,
+        out: &mut Emission,
+    ) -> Result<(), RepositoryError> {
+        let lines = self.lines(ctx, store, now)?;
+        if lines.is_empty() {
+            return Ok(());
+        }
+        let customer = match ctx.rng.random_bool(self.config.p_identified) {
+            true => {
+                let u = ctx.world.customer(ctx.rng, now)?;
+                Some(ctx.world.catalog.users[u].user_id.clone())
+            }
+            false => None,
+        };
+        // Gaps before each event after basket_started, then scaled to fit since the last event.
+        let mut gaps: Vec<Millis> = Vec::with_capacity(lines.len() + 4);
+        if customer.is_some() {
+            gaps.push(ctx.rng.random_range(5_000..=20_000));
+        }
+        gaps.extend((0..lines.len()).map(|_| ctx.rng.random_range(3_000..=15_000)));
+        gaps.push(ctx.rng.random_range(2_000..=5_000));
+        gaps.push(ctx.rng.random_range(10_000..=40_000));
+        let total: Millis = gaps.iter().sum();
+        let room = now - self.tills[terminal].last_event - 1;
+        if room < total {
+            gaps.iter_mut().for_each(|g| *g = *g * room / total);
+        }
+        let start = now - gaps.iter().sum::<Millis>();
+        let mut times = gaps.iter().scan(start, |t, g| {
+            *t += g;
+            Some(*t)
+        });
+
+        let subtotal: i64 = lines.iter().map(|l| l.total_cents).sum();
+        let rate = ctx.world.catalog.stores[store].tax_rate_bp;
+        let tax = tax_cents(subtotal, rate);
+        let tender = weighted(ctx.rng, &TENDERS);
+        let basket_id = ctx.ids.next("bsk");
+        let employee_id = ctx.world.catalog.employees[employee].employee_id.clone();
+        let mut group = Vec::with_capacity(lines.len() * 2 + 5);
+
+        let (r, _) = pos(ctx, terminal, PosEventType::BasketStarted, start);
+        group.push(with_pos(r, |e| {
+            e.basket_id = Some(basket_id.clone());
+            e.employee_id = Some(employee_id.clone());
+        }));
+        if let Some(c) = &customer {
+            let at = times.next().unwrap_or(now);
+            let (r, _) = pos(ctx, terminal, PosEventType::CustomerIdentified, at);
+            group.push(with_pos(r, |e| {
+                e.basket_id = Some(basket_id.clone());
+                e.customer_id = Some(c.clone());
+            }));
+        }
+        let mut items = Vec::with_capacity(lines.len());
+        for l in &lines {
+            let at = times.next().unwrap_or(now);
+            let item = PosLineItem {
+                item_id: ctx.world.catalog.products[l.key.product as usize]
+                    .product_id
+                    .clone(),
+                quantity: l.quantity,
+                unit_price: cents_to_usd(l.unit_cents),
+                discount: l.discount_pct as f64 / 100.0,
+                total_price: cents_to_usd(l.total_cents),
+            };
+            let (r, _) = pos(ctx, terminal, PosEventType::ItemAdded, at);
+            group.push(with_pos(r, |e| {
+                e.basket_id = Some(basket_id.clone());
+                e.item_id = Some(item.item_id.clone());
+                e.quantity = Some(item.quantity);
+                e.price = Some(item.unit_price);
+                e.discount = Some(item.discount);
+                e.line_total = Some(item.total_price);
+            }));
+            items.push(item);
+        }
+        let at = times.next().unwrap_or(now);
+        let (r, _) = pos(ctx, terminal, PosEventType::SubtotalCalculated, at);
+        group.push(with_pos(r, |e| {
+            e.basket_id = Some(basket_id.clone());
+            e.subtotal = Some(cents_to_usd(subtotal));
+            e.tax = Some(cents_to_usd(tax));
+        }));
+        let (r, _) = pos(ctx, terminal, PosEventType::PaymentCompleted, now);
+        group.push(with_pos(r, |e| {
+            e.basket_id = Some(basket_id.clone());
+            e.amount = Some(cents_to_usd(subtotal + tax));
+            e.payment_method = Some(tender);
+        }));
+
+        let transaction_id = ctx.ids.next("txn");
+        let t = &ctx.world.catalog.terminals[terminal];
+        let mut transaction = Record::new(
+            transaction_id.clone(),
+            None,
+            Event::Transaction(PosTransaction {
+                event_type: "pos_transaction",
+                transaction_id: transaction_id.clone(),
+                customer_id: customer.clone(),
+                timestamp: now,
+                items,
+                store_id: ctx.world.catalog.stores[store].store_id.clone(),
+                terminal_id: t.terminal_id.clone(),
+                employee_id,
+                basket_id,
+                subtotal: cents_to_usd(subtotal),
+                tax: cents_to_usd(tax),
+                amount: cents_to_usd(subtotal + tax),
+                payment_method: tender,
+            }),
+        );
+        transaction.at = Some(now);
+        group.push(transaction);
+        for l in &lines {
+            let effect = Effect::Stock {
+                key: l.key,
+                requested: -l.quantity,
+            };
+            let mut sale = store_change(ctx, l.key, StoreChangeType::Sale, effect);
+            if let Event::StoreInventory(c) = &mut sale.event {
+                c.transaction_id = Some(transaction_id.clone());
+            }
+            sale.at = Some(now);
+            group.push(sale);
+        }
+        out.group_now(group);
+        self.tills[terminal].last_event = now;
+        self.tills[terminal].free_at = now + ctx.rng.random_range(5_000..=60_000);
+
+        if ctx.rng.random_bool(self.config.refund_probability) {
+            self.refund(ctx, store, &transaction_id, customer, &lines, now, out);
+        }
+        Ok(())
+    }
+
+    /// A later refund of part of one line, while the store is open; restockable goods return
+    /// to its stock.
+    #[allow(clippy::too_many_arguments)]
+    fn refund(
+        &self,
+        ctx: &mut Ctx<'_>,
+        store: usize,
+        transaction_id: &str,
+        customer: Option<String>,
+        lines: &[Line],
+        now: Millis,
+        out: &mut Emission,
+    ) {
+        let line = &lines[ctx.rng.random_range(0..lines.len())];
+        let units = ctx.rng.random_range(1..=line.quantity);
+        let reason = REASONS[ctx.rng.random_range(0..REASONS.len())];
+        let (lo, hi) = self.config.refund_delay_ms;
+        let due = now + ctx.rng.random_range(lo..=hi).max(1);
+        let at = ctx.world.catalog.stores[store].next_open(due);
+        let refund_id = ctx.ids.next("rfd");
+        let mut refund = Record::new(
+            transaction_id.to_owned(),
+            None,
+            Event::Refund(Refund {
+                refund_id: refund_id.clone(),
+                original_transaction_id: transaction_id.to_owned(),
+                product_id: ctx.world.catalog.products[line.key.product as usize]
+                    .product_id
+                    .clone(),
+                store_id: ctx.world.catalog.stores[store].store_id.clone(),
+                customer_id: customer,
+                refund_amount: cents_to_usd(refund_cents(
+                    line.total_cents,
+                    line.quantity,
+                    units,
+                )),
+                reason,
+                timestamp: at,
+                quantity: units,
+            }),
+        );
+        refund.at = Some(at);
+        let mut group = vec![refund];
+        if reason.restockable() {
+            let effect = Effect::Stock {
+                key: line.key,
+                requested: units,
+            };
+            let mut back = store_change(ctx, line.key, StoreChangeType::Return, effect);
+            if let Event::StoreInventory(c) = &mut back.event {
+                c.refund_id = Some(refund_id);
+                c.reason = Some(format!("{reason:?} refund").to_lowercase());
+            }
+            back.at = Some(at);
+            group.push(back);
+        }
+        out.groups.push((at - now, group));
+    }
+}
+
+/// Shelf damage or a stock-take at an open store.
+fn shelf_change(ctx: &mut Ctx<'_>, store: usize, now: Millis, out: &mut Emission) {
+    let products = &ctx.world.catalog.store_products[store];
+    if products.is_empty() {
+        return;
+    }
+    let key = StockKey {
+        location: ctx.world.catalog.store_location(store),
+        product: products[ctx.rng.random_range(0..products.len())],
+    };
+    let (kind, requested, reason) = if ctx.rng.random_bool(0.6) {
+        (StoreChangeType::Damage, -ctx.rng.random_range(1..=3), "damaged on the shelf")
+    } else {
+        (StoreChangeType::Adjustment, ctx.rng.random_range(-3..=3), "stock-take")
+    };
+    let mut record = store_change(ctx, key, kind, Effect::Stock { key, requested });
+    if let Event::StoreInventory(c) = &mut record.event {
+        c.reason = Some(reason.into());
+    }
+    record.at = Some(now);
+    out.now(record);
+}

@@ -58,11 +58,35 @@ fn all_weights_zero_is_rejected_naming_the_weights() {
         ("WEIGHT_ORDERS", "0"),
         ("WEIGHT_INTERACTIONS", "0"),
         ("WEIGHT_INVENTORY_CHG", "0"),
+        ("WEIGHT_STORE", "0"),
     ]);
     assert!(
-        e.contains("WEIGHT_ORDERS") && e.contains("WEIGHT_INTERACTIONS"),
+        e.contains("WEIGHT_ORDERS") && e.contains("WEIGHT_STORE"),
         "{e}"
     );
+}
+
+#[test]
+fn store_world_nonsense_is_rejected_naming_the_setting() {
+    for (pairs, name) in [
+        (vec![("SEED_STORES", "-1")], "SEED_STORES"),
+        (vec![("SEED_STORES", "0")], "SEED_STORES"),
+        (vec![("TERMINALS_PER_STORE", "0")], "TERMINALS_PER_STORE"),
+        (vec![("REFUND_PROBABILITY", "1.5")], "REFUND_PROBABILITY"),
+        (vec![("P_IDENTIFIED_CUSTOMER", "-0.1")], "P_IDENTIFIED_CUSTOMER"),
+        (
+            vec![("BASKET_LINES_MIN", "5"), ("BASKET_LINES_MAX", "3")],
+            "BASKET_LINES_MIN",
+        ),
+        (
+            vec![("REFUND_DELAY_MIN", "2d"), ("REFUND_DELAY_MAX", "1h")],
+            "REFUND_DELAY_MIN",
+        ),
+        (vec![("WEIGHT_STORE", "-1")], "WEIGHT_STORE"),
+    ] {
+        let e = err(&pairs);
+        assert!(e.contains(name), "{pairs:?}: {e}");
+    }
 }
 
 #[test]

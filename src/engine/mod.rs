@@ -30,6 +30,9 @@ pub use stop::{StopReason, Stopper};
 const STOP_CHECK_EVERY: u64 = 64;
 /// Groups dropped in a row at the end of `--count` before giving up on filling the last slot.
 const MAX_DROPPED_GROUPS: u32 = 10_000;
+/// Empty steps in a row after which each further one moves logical time by a record's spacing
+/// (an occasional empty step does not, so it never changes the rate).
+const IDLE_STEPS_BEFORE_TICK: u32 = 16;
 
 pub struct EngineConfig {
     pub seed: u64,
@@ -127,6 +130,7 @@ pub struct Engine {
     recent: Recent,
     tally: Tally,
     dropped_groups: u32,
+    idle_steps: u32,
     /// Emitted once, before the first step.
     initial: Vec<Box<dyn Service>>,
     restocker: Restocker,
@@ -156,6 +160,7 @@ impl Engine {
             recent: Recent::default(),
             tally: Tally::default(),
             dropped_groups: 0,
+            idle_steps: 0,
             initial: generators.initial,
             restocker: generators.restocker,
         }
@@ -248,8 +253,8 @@ impl Engine {
 
     /// One service pick, then the background mutations each of its records may trigger;
     /// their groups join the schedule at their due times.
-    /// A step that emits nothing (every store closed, nothing in stock) still moves logical
-    /// time on, so a run whose services are all idle for a while reaches the time they are not.
+    /// Steps that keep emitting nothing (every store closed, nothing in stock) move logical time
+    /// on, so a run whose services are all idle for a while reaches the time they are not.
     fn step(&mut self, emission: &mut Emission) -> Result<(), RepositoryError> {
         let now = self.clock.logical_ns();
         let u: f64 = self.rng.random();
@@ -267,7 +272,11 @@ impl Engine {
                 }
             }
         }
-        if emission.groups.is_empty() {
+        self.idle_steps = match emission.groups.is_empty() {
+            true => self.idle_steps + 1,
+            false => 0,
+        };
+        if self.idle_steps > IDLE_STEPS_BEFORE_TICK {
             self.clock.advance(&mut self.rng);
         }
         self.schedule_groups(now, emission);

@@ -607,7 +607,7 @@ fn inventory_changes_replay_from_the_seeded_stock_to_the_ledger_and_never_go_neg
     });
     let name = |k: &StockKey| {
         (
-            o.catalog.warehouses[k.location as usize].clone(),
+            o.catalog.location_id(k.location).to_owned(),
             o.catalog.products[k.product as usize].product_id.clone(),
         )
     };

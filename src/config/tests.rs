@@ -73,7 +73,10 @@ fn store_world_nonsense_is_rejected_naming_the_setting() {
         (vec![("SEED_STORES", "0")], "SEED_STORES"),
         (vec![("TERMINALS_PER_STORE", "0")], "TERMINALS_PER_STORE"),
         (vec![("REFUND_PROBABILITY", "1.5")], "REFUND_PROBABILITY"),
-        (vec![("P_IDENTIFIED_CUSTOMER", "-0.1")], "P_IDENTIFIED_CUSTOMER"),
+        (
+            vec![("P_IDENTIFIED_CUSTOMER", "-0.1")],
+            "P_IDENTIFIED_CUSTOMER",
+        ),
         (
             vec![("BASKET_LINES_MIN", "5"), ("BASKET_LINES_MAX", "3")],
             "BASKET_LINES_MIN",

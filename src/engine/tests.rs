@@ -9,7 +9,6 @@ use tokio_util::sync::CancellationToken;
 
 use super::clock::{Spacing, Stamping, SystemClock};
 use super::*;
-use crate::services::restock::Restocker;
 use crate::adapters::memory::{MemoryLedger, MemoryStore};
 use crate::domain::events::{ChangeType, Event, PaymentStatus};
 use crate::domain::faults::BadKind;
@@ -22,6 +21,7 @@ use crate::services::interactions::InteractionService;
 use crate::services::inventory::InventoryService;
 use crate::services::orders::OrderService;
 use crate::services::prices::PriceService;
+use crate::services::restock::Restocker;
 use crate::services::testing::{world_with, COUNTS};
 
 /// 2024-01-01T00:00:00Z, a Monday.
@@ -252,9 +252,7 @@ fn the_same_seed_gives_the_same_records_in_the_same_order() {
 fn ids_of(records: &[Record]) -> std::collections::HashSet<String> {
     records
         .iter()
-        .flat_map(|r| {
-            [r.event.id().to_owned(), r.key.clone()]
-        })
+        .flat_map(|r| [r.event.id().to_owned(), r.key.clone()])
         .collect()
 }
 

@@ -101,7 +101,9 @@ fn richest_warehouse(ctx: &Ctx<'_>, key: StockKey) -> Option<StockKey> {
 }
 
 fn cheapest(offers: &[Offer]) -> Option<&Offer> {
-    offers.iter().min_by_key(|o| (o.cost_cents, o.supplier_id.clone()))
+    offers
+        .iter()
+        .min_by_key(|o| (o.cost_cents, o.supplier_id.clone()))
 }
 
 /// A warehouse TRANSFER out and the store's TRANSFER_IN of what left, as one group.

@@ -6,7 +6,9 @@
 use rand::Rng;
 
 use super::{weighted, Ctx, Emission, Service};
-use crate::domain::events::{Event, Millis, PosEvent, PosTransaction, Refund, StoreInventoryChange};
+use crate::domain::events::{
+    Event, Millis, PosEvent, PosTransaction, Refund, StoreInventoryChange,
+};
 use crate::domain::ports::RepositoryError;
 use crate::domain::record::{Effect, Record};
 use crate::domain::reference::catalog::{cents_to_usd, Catalog};
@@ -198,7 +200,9 @@ impl StoreService {
             let at = till.shift_end.max(till.last_event + 1);
             let employee_id = ctx.world.catalog.employees[employee].employee_id.clone();
             let (record, _) = pos(ctx, terminal, PosEventType::EmployeeLogout, at);
-            out.group_now(vec![with_pos(record, |e| e.employee_id = Some(employee_id))]);
+            out.group_now(vec![with_pos(record, |e| {
+                e.employee_id = Some(employee_id)
+            })]);
             self.on_shift[employee] = false;
             self.tills[terminal] = Till {
                 employee: None,
@@ -260,7 +264,9 @@ impl StoreService {
         };
         let employee_id = ctx.world.catalog.employees[employee].employee_id.clone();
         let (record, _) = pos(ctx, terminal, PosEventType::EmployeeLogin, now);
-        out.group_now(vec![with_pos(record, |e| e.employee_id = Some(employee_id))]);
+        out.group_now(vec![with_pos(record, |e| {
+            e.employee_id = Some(employee_id)
+        })]);
         self.on_shift[employee] = true;
         self.tills[terminal] = Till {
             employee: Some(employee),
@@ -272,7 +278,12 @@ impl StoreService {
 
     /// Lines from what the store has on hand: out-of-stock products are skipped, and a line
     /// never takes more than is available.
-    fn lines(&self, ctx: &mut Ctx<'_>, store: usize, now: Millis) -> Result<Vec<Line>, RepositoryError> {
+    fn lines(
+        &self,
+        ctx: &mut Ctx<'_>,
+        store: usize,
+        now: Millis,
+    ) -> Result<Vec<Line>, RepositoryError> {
         let wanted = ctx
             .rng
             .random_range(self.config.lines_min..=self.config.lines_max);
@@ -485,11 +496,7 @@ impl StoreService {
                     .clone(),
                 store_id: ctx.world.catalog.stores[store].store_id.clone(),
                 customer_id: customer,
-                refund_amount: cents_to_usd(refund_cents(
-                    line.total_cents,
-                    line.quantity,
-                    units,
-                )),
+                refund_amount: cents_to_usd(refund_cents(line.total_cents, line.quantity, units)),
                 reason,
                 timestamp: at,
                 quantity: units,
@@ -525,9 +532,17 @@ fn shelf_change(ctx: &mut Ctx<'_>, store: usize, now: Millis, out: &mut Emission
         product: products[ctx.rng.random_range(0..products.len())],
     };
     let (kind, requested, reason) = if ctx.rng.random_bool(0.6) {
-        (StoreChangeType::Damage, -ctx.rng.random_range(1..=3), "damaged on the shelf")
+        (
+            StoreChangeType::Damage,
+            -ctx.rng.random_range(1..=3),
+            "damaged on the shelf",
+        )
     } else {
-        (StoreChangeType::Adjustment, ctx.rng.random_range(-3..=3), "stock-take")
+        (
+            StoreChangeType::Adjustment,
+            ctx.rng.random_range(-3..=3),
+            "stock-take",
+        )
     };
     let mut record = store_change(ctx, key, kind, Effect::Stock { key, requested });
     if let Event::StoreInventory(c) = &mut record.event {

@@ -14,6 +14,7 @@ use crate::adapters::postgres::canonical::Stage;
 use crate::config::{describe_dsn, redact, PacingKind, Secret, Settings, SinkKind, StoreKind};
 use crate::domain::faults::FaultPolicy;
 use crate::domain::ports::Clock;
+use crate::domain::reference::catalog::Catalog;
 use crate::domain::stream::{Stream, TopicNames};
 use crate::domain::traffic::DiurnalCurve;
 use crate::engine::clock::{EventClock, Spacing, Stamping, SystemClock};
@@ -22,7 +23,6 @@ use crate::engine::{Engine, EngineConfig, Generators, RunReport, Stopper};
 use crate::services::interactions::InteractionService;
 use crate::services::inventory::InventoryService;
 use crate::services::orders::OrderService;
-use crate::domain::reference::catalog::Catalog;
 use crate::services::prices::PriceService;
 use crate::services::restock::Restocker;
 use crate::services::store::{StoreConfig, StoreService};
@@ -100,7 +100,15 @@ pub async fn run(settings: Settings, cancel: CancellationToken) -> anyhow::Resul
     let run = recovery::number_run(s, pool.as_ref(), &found, seed).await?;
     let stock = match (kafka_canonical, ids) {
         (true, Some(ids)) => {
-            Some(recovery::read_stock(s, ids[Stream::InventoryChanges.index()]).await?)
+            let id = |stream: Stream| ids[stream.index()];
+            let (warehouses, stores) = (Stream::InventoryChanges, Stream::StoreInventoryChanges);
+            let mut stock = recovery::read_stock(s, topics.of(warehouses), id(warehouses)).await?;
+            let store_stock = recovery::read_stock(s, topics.of(stores), id(stores)).await?;
+            // Keys never collide: warehouse and store ids differ. The mirror's offsets are
+            // those of the warehouse topic.
+            stock.changes += store_stock.changes;
+            stock.last.extend(store_stock.last);
+            Some(stock)
         }
         _ => None,
     };

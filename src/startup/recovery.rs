@@ -213,16 +213,20 @@ pub async fn number_run(
 }
 
 /// The last level of every key on the stock topic (empty if the topic is new).
-pub async fn read_stock(s: &Settings, inventory_schema_id: u32) -> anyhow::Result<StockTopic> {
+pub async fn read_stock(
+    s: &Settings,
+    topic: &str,
+    inventory_schema_id: u32,
+) -> anyhow::Result<StockTopic> {
     let started = Instant::now();
     let (client, runtime, url) = (
         RegistryClient::new(&s.registry)?,
         Handle::current(),
         s.registry.url.clone(),
     );
-    let (k, topic) = (s.kafka.clone(), s.topics.inventory_changes.clone());
+    let (k, name) = (s.kafka.clone(), topic.to_owned());
     let read = tokio::task::spawn_blocking(move || {
-        read_stock_topic(&k, &topic, || {
+        read_stock_topic(&k, &name, || {
             let mut reader = StockLevelReader::new(
                 inventory_schema_id,
                 client.clone(),
@@ -243,7 +247,7 @@ pub async fn read_stock(s: &Settings, inventory_schema_id: u32) -> anyhow::Resul
     eprintln!(
         "retailgen: rebuilt the stock ledger from {} changes on {} ({} locations) in {:.2} s",
         read.changes,
-        s.topics.inventory_changes,
+        topic,
         read.last.len(),
         started.elapsed().as_secs_f64()
     );

@@ -33,10 +33,25 @@ fn all_weights_zero_exits_2() {
             ("WEIGHT_ORDERS", "0"),
             ("WEIGHT_INTERACTIONS", "0"),
             ("WEIGHT_INVENTORY_CHG", "0"),
+            ("WEIGHT_STORE", "0"),
         ],
     );
     assert_eq!(out.code, Some(2), "{out:?}");
     assert!(out.stderr.contains("WEIGHT_ORDERS"), "{}", out.stderr);
+}
+
+#[test]
+fn store_world_nonsense_exits_2_naming_the_setting() {
+    for (env, name) in [
+        (("SEED_STORES", "-3"), "SEED_STORES"),
+        (("REFUND_PROBABILITY", "1.2"), "REFUND_PROBABILITY"),
+        (("EMPLOYEES_PER_STORE", "0"), "EMPLOYEES_PER_STORE"),
+    ] {
+        let out = run(&["run", "--count", "1"], &[env]);
+        assert_eq!(out.code, Some(2), "{out:?}");
+        assert!(out.stderr.contains(name), "{}", out.stderr);
+        assert!(out.stdout.is_empty(), "nothing written");
+    }
 }
 
 #[test]

@@ -31,10 +31,9 @@ fn the_file_sink_writes_one_readable_container_file_per_topic() {
         let n = reader
             .inspect(|v| assert!(v.is_ok(), "every record decodes: {v:?}"))
             .count();
-        assert!(
-            n > 0 || topic == "shipments.v1" || topic == "price-changes.v1",
-            "{topic} has records"
-        );
+        // Rare streams, and the store world (stores may all be closed at this wall-clock time).
+        let may_be_empty = TOPICS[5..].contains(&topic) || topic == "shipments.v1";
+        assert!(n > 0 || may_be_empty, "{topic} has records");
         total += n;
     }
     assert_eq!(total, assert_count(&out.stderr, 1000));

@@ -8,4 +8,5 @@ mod file_sink;
 mod kafka_sink;
 mod postgres_store;
 mod stdout_sink;
+mod store_world;
 mod support;

@@ -19,6 +19,7 @@ fn without_ts(mut v: Value) -> Value {
     let value = v["value"].as_object_mut().unwrap();
     value.remove("ts");
     value.remove("effective_date");
+    value.remove("timestamp");
     v
 }
 

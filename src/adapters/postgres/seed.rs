@@ -196,7 +196,13 @@ fn rows(table: &str, counts: SeedCounts, seed: u64, emit: &mut dyn FnMut(&mut St
                 let e = stores::employee(seed, s, e);
                 push(
                     &mut buf,
-                    &[&e.employee_id, &stores::store_id(s), &e.name, e.role, &epoch],
+                    &[
+                        &e.employee_id,
+                        &stores::store_id(s),
+                        &e.name,
+                        e.role,
+                        &epoch,
+                    ],
                 );
             }
         }),

@@ -72,26 +72,35 @@ impl PgStore {
             .iter()
             .map(|r| (r.get(0), r.get(1)))
             .collect();
-        let employees = q("SELECT store_id, employee_id, name, role FROM employees ORDER BY employee_id")
-            .await?
-            .iter()
-            .map(|r| {
-                let role: String = r.get(3);
-                let employee = Employee {
-                    employee_id: r.get(1),
-                    store: 0,
-                    name: r.get(2),
-                    role: ROLES.iter().find(|(n, _)| *n == role).map_or("other", |(n, _)| n),
-                };
-                (r.get(0), employee)
-            })
-            .collect();
+        let employees =
+            q("SELECT store_id, employee_id, name, role FROM employees ORDER BY employee_id")
+                .await?
+                .iter()
+                .map(|r| {
+                    let role: String = r.get(3);
+                    let employee = Employee {
+                        employee_id: r.get(1),
+                        store: 0,
+                        name: r.get(2),
+                        role: ROLES
+                            .iter()
+                            .find(|(n, _)| *n == role)
+                            .map_or("other", |(n, _)| n),
+                    };
+                    (r.get(0), employee)
+                })
+                .collect();
         let stock = q("SELECT store_id, product_id, qty, reserved_qty, reorder_point, reorder_qty FROM store_inventory ORDER BY store_id, product_id")
             .await?
             .iter()
             .map(|r| StoreStockRow { store_id: r.get(0), product_id: r.get(1), qty: r.get(2), reserved_qty: r.get(3), reorder_point: r.get(4), reorder_qty: r.get(5) })
             .collect();
-        Ok(StoreRows { stores, terminals, employees, stock })
+        Ok(StoreRows {
+            stores,
+            terminals,
+            employees,
+            stock,
+        })
     }
 
     /// The week's discounts: written from the seed for every stocked row when the week is first
@@ -126,13 +135,15 @@ impl PgStore {
             .await
             .map_err(query_error(&what))?;
         }
-        Ok(c
-            .query("SELECT store_id, product_id, (discount * 100)::bigint FROM discounts WHERE week = $1", &[&week])
-            .await
-            .map_err(query_error(&what))?
-            .iter()
-            .map(|r| (r.get(0), r.get(1), r.get(2)))
-            .collect())
+        Ok(c.query(
+            "SELECT store_id, product_id, (discount * 100)::bigint FROM discounts WHERE week = $1",
+            &[&week],
+        )
+        .await
+        .map_err(query_error(&what))?
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect())
     }
 
     async fn load_rows(&self) -> Result<(Catalog, StockLevels), PgError> {

@@ -38,8 +38,9 @@ fn skip_string(buf: &mut &[u8]) -> Option<()> {
     Some(())
 }
 
-/// `new_qty` of a body in the current InventoryChange schema: change_id, warehouse_id,
-/// product_id, change_type, quantity_delta, previous_qty, new_qty, ...
+/// `new_qty` of a body in the current InventoryChange or StoreInventoryChange schema (they
+/// start alike): change_id, warehouse_id or store_id, product_id, change_type, quantity_delta,
+/// previous_qty, new_qty, ...
 pub fn new_qty_of_current(mut body: &[u8]) -> Option<i32> {
     let buf = &mut body;
     for _ in 0..3 {

@@ -131,7 +131,11 @@ impl Catalog {
                 .iter()
                 .map(|t| (ids(t.store), t.terminal_id.clone()))
                 .collect(),
-            employees: d.employees.iter().map(|e| (ids(e.store), e.clone())).collect(),
+            employees: d
+                .employees
+                .iter()
+                .map(|e| (ids(e.store), e.clone()))
+                .collect(),
             stock: d.store_stock.clone(),
         };
         Self::from_rows(

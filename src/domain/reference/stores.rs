@@ -16,7 +16,13 @@ pub const CITIES: [(&str, &str, &str, &str, i64); 10] = [
     ("Berlin", "Europe", "DE", "Europe/Berlin", 1900),
     ("Chicago", "North America", "US", "America/Chicago", 1025),
     ("Tokyo", "Asia Pacific", "JP", "Asia/Tokyo", 1000),
-    ("Los Angeles", "North America", "US", "America/Los_Angeles", 950),
+    (
+        "Los Angeles",
+        "North America",
+        "US",
+        "America/Los_Angeles",
+        950,
+    ),
     ("Paris", "Europe", "FR", "Europe/Paris", 2000),
     ("Riyadh", "Middle East", "SA", "Asia/Riyadh", 1500),
     ("Sydney", "Asia Pacific", "AU", "Australia/Sydney", 1000),
@@ -68,7 +74,10 @@ impl Store {
             return None;
         }
         let day = self.local(t)?.date_naive();
-        Some((self.at(day, self.opens_min)?, self.at(day, self.closes_min)?))
+        Some((
+            self.at(day, self.opens_min)?,
+            self.at(day, self.closes_min)?,
+        ))
     }
 
     /// `t` if the store is open then, else its next opening after `t`.
@@ -153,7 +162,9 @@ pub fn terminal(store: usize, t: usize) -> Terminal {
     }
 }
 
-const FIRST_NAMES: [&str; 8] = ["Ana", "Ben", "Chen", "Dana", "Eli", "Fatima", "Goran", "Hana"];
+const FIRST_NAMES: [&str; 8] = [
+    "Ana", "Ben", "Chen", "Dana", "Eli", "Fatima", "Goran", "Hana",
+];
 const LAST_NAMES: [&str; 8] = [
     "Ito", "Jones", "Khan", "Lopez", "Meyer", "Novak", "Okafor", "Price",
 ];
@@ -228,7 +239,8 @@ mod tests {
     #[test]
     fn stores_span_time_zones_and_open_before_they_close() {
         let stores: Vec<Store> = (0..10).map(|i| store(7, i)).collect();
-        let zones: std::collections::BTreeSet<_> = stores.iter().map(|s| s.timezone.name()).collect();
+        let zones: std::collections::BTreeSet<_> =
+            stores.iter().map(|s| s.timezone.name()).collect();
         assert_eq!(zones.len(), 10);
         assert!(stores.iter().all(|s| s.opens_min < s.closes_min));
         assert_eq!(stores[0].store_id, "STORE-001");

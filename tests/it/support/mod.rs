@@ -9,11 +9,16 @@ pub mod stock;
 pub mod tansu;
 
 /// Every topic retailgen writes, by default name.
-pub const TOPICS: [&str; 6] = [
+pub const TOPICS: [&str; 11] = [
     "orders.v1",
     "payments.v1",
     "shipments.v1",
     "customer-interactions.v1",
     "inventory-changes.v1",
     "price-changes.v1",
+    "pos-events.v1",
+    "pos-transactions.v1",
+    "refunds.v1",
+    "store-inventory-changes.v1",
+    "restock-alerts.v1",
 ];

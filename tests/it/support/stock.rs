@@ -43,19 +43,25 @@ pub const BUSY_ENV: [(&str, &str); 5] = [
 /// Replays the stock changes among `rows` in topic order from the seeded stock, checking every
 /// chain on the way: `previous_qty` is the key's last level, `new_qty` adds up, never negative.
 pub fn replay(rows: &[&Row], counts: SeedCounts, seed: u64) -> HashMap<(String, String), i64> {
-    let mut stock: HashMap<(String, String), i64> = ReferenceData::generate(counts, seed)
+    let data = ReferenceData::generate(counts, seed);
+    let mut stock: HashMap<(String, String), i64> = data
         .stock
         .into_iter()
         .map(|s| ((s.warehouse_id, s.product_id), i64::from(s.qty)))
+        .chain(
+            data.store_stock
+                .into_iter()
+                .map(|s| ((s.store_id, s.product_id), i64::from(s.qty))),
+        )
         .collect();
-    for c in rows
-        .iter()
-        .filter(|r| r.kafka.topic == "inventory-changes.v1")
-    {
-        let key = (
-            c.str("warehouse_id").to_owned(),
-            c.str("product_id").to_owned(),
-        );
+    for c in rows.iter().filter(|r| {
+        r.kafka.topic == "inventory-changes.v1" || r.kafka.topic == "store-inventory-changes.v1"
+    }) {
+        let location = match c.kafka.topic.as_str() {
+            "inventory-changes.v1" => c.str("warehouse_id"),
+            _ => c.str("store_id"),
+        };
+        let key = (location.to_owned(), c.str("product_id").to_owned());
         assert_eq!(
             c.i64("previous_qty"),
             stock[&key],
@@ -73,7 +79,7 @@ pub fn replay(rows: &[&Row], counts: SeedCounts, seed: u64) -> HashMap<(String, 
 }
 
 pub fn table_stock(db: &TestDb) -> HashMap<(String, String), i64> {
-    db.query("SELECT warehouse_id, product_id, qty FROM warehouse_inventory")
+    db.query("SELECT location_id, product_id, qty FROM retailgen_stock_locations")
         .into_iter()
         .map(|r| ((r[0].clone(), r[1].clone()), r[2].parse().unwrap()))
         .collect()

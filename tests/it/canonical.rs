@@ -82,6 +82,11 @@ fn own_id(r: &Row) -> &str {
         "customer-interactions.v1" => "interaction_id",
         "inventory-changes.v1" => "change_id",
         "price-changes.v1" => "price_change_id",
+        "pos-events.v1" => "event_id",
+        "pos-transactions.v1" => "transaction_id",
+        "refunds.v1" => "refund_id",
+        "store-inventory-changes.v1" => "change_id",
+        "restock-alerts.v1" => "alert_id",
         t => panic!("unexpected topic {t}"),
     };
     r.str(field)

@@ -99,9 +99,13 @@ fn check_rules(rows: &[Row], catalog: &Catalog) {
     let on_time = |r: &Row| r.header("dq") != "late";
     for r in rows {
         assert_eq!(r.header("source"), "retailgen");
+        let ts = match r.fields.contains_key("ts") {
+            true => r.i64("ts"),
+            false => r.i64("timestamp"),
+        };
         assert_eq!(
             r.kafka.timestamp,
-            Some(r.i64("ts")),
+            Some(ts),
             "Kafka timestamp is the event time"
         );
     }

@@ -116,6 +116,9 @@ fn seeding_more_rows_later_keeps_the_rows_already_there() {
         ("SEED_PRODUCTS", "30"),
         ("SEED_WAREHOUSES", "4"),
         ("SEED_SUPPLIERS", "10"),
+        ("SEED_STORES", "3"),
+        ("TERMINALS_PER_STORE", "2"),
+        ("EMPLOYEES_PER_STORE", "3"),
     ];
     assert_eq!(run(&["seed", "--seed", "5"], &small).code, Some(0));
     assert_eq!(

@@ -69,7 +69,8 @@ pub fn change(ctx: &mut Ctx<'_>, key: StockKey, kind: ChangeType, effect: Effect
     record
 }
 
-fn with(mut record: Record, edit: impl FnOnce(&mut InventoryChange)) -> Record {
+/// The record with its warehouse change edited (reason, order, supplier...).
+pub fn with(mut record: Record, edit: impl FnOnce(&mut InventoryChange)) -> Record {
     if let Event::Inventory(c) = &mut record.event {
         edit(c);
     }

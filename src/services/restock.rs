@@ -2,8 +2,8 @@
 //! lead time, a replenishment: a store gets a transfer from the warehouse holding most of the
 //! product (or a supplier delivery if none holds it), a warehouse a supplier restock.
 
-use super::inventory::change;
-use super::store::store_change;
+use super::inventory::{change, with};
+use super::store::{store_change, with_change};
 use super::world::Crossing;
 use super::Ctx;
 use crate::domain::events::{ChangeType, Event, Millis, RestockAlert};
@@ -110,7 +110,7 @@ fn cheapest(offers: &[Offer]) -> Option<&Offer> {
 fn transfer(ctx: &mut Ctx<'_>, from: StockKey, to: StockKey, qty: i32) -> Vec<Record> {
     let store_id = ctx.world.catalog.location_id(to.location).to_owned();
     let warehouse_id = ctx.world.catalog.warehouses[from.location as usize].clone();
-    let mut outbound = change(
+    let outbound = change(
         ctx,
         from,
         ChangeType::Transfer,
@@ -119,20 +119,21 @@ fn transfer(ctx: &mut Ctx<'_>, from: StockKey, to: StockKey, qty: i32) -> Vec<Re
             requested: -qty,
         },
     );
-    if let Event::Inventory(c) = &mut outbound.event {
-        c.reason = Some(format!("transfer to {store_id}"));
-    }
-    let mut inbound = store_change(
+    let inbound = store_change(
         ctx,
         to,
         StoreChangeType::TransferIn,
         Effect::StockInbound { key: to },
     );
-    if let Event::StoreInventory(c) = &mut inbound.event {
-        c.warehouse_id = Some(warehouse_id);
-        c.reason = Some("replenishment".into());
-    }
-    vec![outbound, inbound]
+    vec![
+        with(outbound, |c| {
+            c.reason = Some(format!("transfer to {store_id}"))
+        }),
+        with_change(inbound, |c| {
+            c.warehouse_id = Some(warehouse_id);
+            c.reason = Some("replenishment".into());
+        }),
+    ]
 }
 
 /// A supplier delivers `qty` to a warehouse (RESTOCK at its cost) or straight to a store.
@@ -142,21 +143,14 @@ fn supplier_restock(ctx: &mut Ctx<'_>, key: StockKey, qty: i32, offer: Offer) ->
         requested: qty,
     };
     match ctx.world.catalog.store_at(key.location) {
-        Some(_) => {
-            let mut r = store_change(ctx, key, StoreChangeType::Restock, effect);
-            if let Event::StoreInventory(c) = &mut r.event {
-                c.reason = Some(format!("delivered by {}", offer.supplier_id));
-            }
-            r
-        }
-        None => {
-            let mut r = change(ctx, key, ChangeType::Restock, effect);
-            if let Event::Inventory(c) = &mut r.event {
-                c.supplier_id = Some(offer.supplier_id);
-                c.cost_per_unit = Some(cents_to_usd(offer.cost_cents));
-                c.reason = Some("reorder point reached".into());
-            }
-            r
-        }
+        Some(_) => with_change(
+            store_change(ctx, key, StoreChangeType::Restock, effect),
+            |c| c.reason = Some(format!("delivered by {}", offer.supplier_id)),
+        ),
+        None => with(change(ctx, key, ChangeType::Restock, effect), |c| {
+            c.supplier_id = Some(offer.supplier_id);
+            c.cost_per_unit = Some(cents_to_usd(offer.cost_cents));
+            c.reason = Some("reorder point reached".into());
+        }),
     }
 }

@@ -131,14 +131,22 @@ pub fn store_change(
     record
 }
 
+/// The record with its store change edited (reason, transaction, refund...).
+pub fn with_change(mut record: Record, edit: impl FnOnce(&mut StoreInventoryChange)) -> Record {
+    if let Event::StoreInventory(c) = &mut record.event {
+        edit(c);
+    }
+    record
+}
+
 /// A POS event record of a terminal at a fixed time.
-fn pos(ctx: &mut Ctx<'_>, terminal: usize, kind: PosEventType, at: Millis) -> (Record, PosEvent) {
+fn pos(ctx: &mut Ctx<'_>, terminal: usize, kind: PosEventType, at: Millis) -> Record {
     let t = &ctx.world.catalog.terminals[terminal];
     let store_id = &ctx.world.catalog.stores[t.store].store_id;
     let event = PosEvent::at(ctx.ids.next("pev"), kind, store_id, &t.terminal_id);
-    let mut record = Record::new(t.terminal_id.clone(), None, Event::Pos(event.clone()));
+    let mut record = Record::new(t.terminal_id.clone(), None, Event::Pos(event));
     record.at = Some(at);
-    (record, event)
+    record
 }
 
 fn with_pos(mut record: Record, edit: impl FnOnce(&mut PosEvent)) -> Record {
@@ -199,7 +207,7 @@ impl StoreService {
             };
             let at = till.shift_end.max(till.last_event + 1);
             let employee_id = ctx.world.catalog.employees[employee].employee_id.clone();
-            let (record, _) = pos(ctx, terminal, PosEventType::EmployeeLogout, at);
+            let record = pos(ctx, terminal, PosEventType::EmployeeLogout, at);
             out.group_now(vec![with_pos(record, |e| {
                 e.employee_id = Some(employee_id)
             })]);
@@ -263,7 +271,7 @@ impl StoreService {
             close
         };
         let employee_id = ctx.world.catalog.employees[employee].employee_id.clone();
-        let (record, _) = pos(ctx, terminal, PosEventType::EmployeeLogin, now);
+        let record = pos(ctx, terminal, PosEventType::EmployeeLogin, now);
         out.group_now(vec![with_pos(record, |e| {
             e.employee_id = Some(employee_id)
         })]);
@@ -370,14 +378,14 @@ impl StoreService {
         let employee_id = ctx.world.catalog.employees[employee].employee_id.clone();
         let mut group = Vec::with_capacity(lines.len() * 2 + 5);
 
-        let (r, _) = pos(ctx, terminal, PosEventType::BasketStarted, start);
+        let r = pos(ctx, terminal, PosEventType::BasketStarted, start);
         group.push(with_pos(r, |e| {
             e.basket_id = Some(basket_id.clone());
             e.employee_id = Some(employee_id.clone());
         }));
         if let Some(c) = &customer {
             let at = times.next().unwrap_or(now);
-            let (r, _) = pos(ctx, terminal, PosEventType::CustomerIdentified, at);
+            let r = pos(ctx, terminal, PosEventType::CustomerIdentified, at);
             group.push(with_pos(r, |e| {
                 e.basket_id = Some(basket_id.clone());
                 e.customer_id = Some(c.clone());
@@ -395,7 +403,7 @@ impl StoreService {
                 discount: l.discount_pct as f64 / 100.0,
                 total_price: cents_to_usd(l.total_cents),
             };
-            let (r, _) = pos(ctx, terminal, PosEventType::ItemAdded, at);
+            let r = pos(ctx, terminal, PosEventType::ItemAdded, at);
             group.push(with_pos(r, |e| {
                 e.basket_id = Some(basket_id.clone());
                 e.item_id = Some(item.item_id.clone());
@@ -407,13 +415,13 @@ impl StoreService {
             items.push(item);
         }
         let at = times.next().unwrap_or(now);
-        let (r, _) = pos(ctx, terminal, PosEventType::SubtotalCalculated, at);
+        let r = pos(ctx, terminal, PosEventType::SubtotalCalculated, at);
         group.push(with_pos(r, |e| {
             e.basket_id = Some(basket_id.clone());
             e.subtotal = Some(cents_to_usd(subtotal));
             e.tax = Some(cents_to_usd(tax));
         }));
-        let (r, _) = pos(ctx, terminal, PosEventType::PaymentCompleted, now);
+        let r = pos(ctx, terminal, PosEventType::PaymentCompleted, now);
         group.push(with_pos(r, |e| {
             e.basket_id = Some(basket_id.clone());
             e.amount = Some(cents_to_usd(subtotal + tax));
@@ -448,10 +456,8 @@ impl StoreService {
                 key: l.key,
                 requested: -l.quantity,
             };
-            let mut sale = store_change(ctx, l.key, StoreChangeType::Sale, effect);
-            if let Event::StoreInventory(c) = &mut sale.event {
-                c.transaction_id = Some(transaction_id.clone());
-            }
+            let sale = store_change(ctx, l.key, StoreChangeType::Sale, effect);
+            let mut sale = with_change(sale, |c| c.transaction_id = Some(transaction_id.clone()));
             sale.at = Some(now);
             group.push(sale);
         }
@@ -509,11 +515,11 @@ impl StoreService {
                 key: line.key,
                 requested: units,
             };
-            let mut back = store_change(ctx, line.key, StoreChangeType::Return, effect);
-            if let Event::StoreInventory(c) = &mut back.event {
+            let back = store_change(ctx, line.key, StoreChangeType::Return, effect);
+            let mut back = with_change(back, |c| {
                 c.refund_id = Some(refund_id);
                 c.reason = Some(format!("{reason:?} refund").to_lowercase());
-            }
+            });
             back.at = Some(at);
             group.push(back);
         }
@@ -544,10 +550,8 @@ fn shelf_change(ctx: &mut Ctx<'_>, store: usize, now: Millis, out: &mut Emission
             "stock-take",
         )
     };
-    let mut record = store_change(ctx, key, kind, Effect::Stock { key, requested });
-    if let Event::StoreInventory(c) = &mut record.event {
-        c.reason = Some(reason.into());
-    }
+    let record = store_change(ctx, key, kind, Effect::Stock { key, requested });
+    let mut record = with_change(record, |c| c.reason = Some(reason.into()));
     record.at = Some(now);
     out.now(record);
 }

@@ -23,6 +23,16 @@ fn without_ts(mut v: Value) -> Value {
     v
 }
 
+/// A record's event time: `ts` (reference 003's streams) or `timestamp` (the store world's,
+/// and restock alerts, which any stream's stock change may bring).
+fn event_time(r: &Value) -> i64 {
+    let value = &r["value"];
+    value["ts"]
+        .as_i64()
+        .or(value["timestamp"].as_i64())
+        .unwrap()
+}
+
 #[test]
 fn run_with_no_configuration_prints_json_lines_and_says_how_to_switch() {
     let out = run(&["run", "--count", "300", "--eps", "0"], &[]);
@@ -159,11 +169,7 @@ fn two_simulated_runs_with_the_same_seed_are_byte_identical() {
     let records = lines(&a.stdout);
     let (from, to) = (1_709_251_200_000_i64, 1_709_251_200_000_i64 + 7_200_000);
     for r in records.iter().filter(|r| r["headers"]["dq"].is_null()) {
-        let value = &r["value"];
-        let ts = value["ts"]
-            .as_i64()
-            .or(value["timestamp"].as_i64())
-            .unwrap();
+        let ts = event_time(r);
         assert!(
             (from..to).contains(&ts),
             "event time {ts} inside [--from, --to)"
@@ -201,10 +207,7 @@ fn gap_pacing_spaces_records_between_min_and_max_delta() {
         ],
     );
     assert_eq!(out.code, Some(0), "{}", out.stderr);
-    let ts: Vec<i64> = lines(&out.stdout)
-        .iter()
-        .map(|r| r["value"]["ts"].as_i64().unwrap())
-        .collect();
+    let ts: Vec<i64> = lines(&out.stdout).iter().map(event_time).collect();
     assert_eq!(ts.len(), assert_count(&out.stderr, 300));
     // Records of one group (an order and its sale) share a time; each record then draws a gap.
     let mut runs: Vec<(i64, i64)> = Vec::new();

@@ -225,6 +225,18 @@ pub const FIELDS: &[Field] = &[
     field!("stores.refund_delay_max", "REFUND_DELAY_MAX", "a duration such as 3d", |s, v| s
         .stores
         .refund_delay_max = duration(v)?),
+    field!(
+        "stores.timezones",
+        "STORE_TIMEZONES",
+        "comma-separated IANA time zones such as Europe/Berlin,America/New_York, given to the stores in turn (empty: ten built-in cities)",
+        |s, v| s.stores.timezones = time_zones(v)?
+    ),
+    field!(
+        "stores.hours",
+        "STORE_HOURS",
+        "local opening and closing time HH:MM-HH:MM with opening before closing, such as 08:00-21:00, or varied",
+        |s, v| s.stores.hours = opening_hours(v)?
+    ),
     field!("stores.replenish_lead_time", "REPLENISH_LEAD_TIME", "a duration such as 30m", |s, v| s
         .stores
         .replenish_lead_time = duration(v)?),

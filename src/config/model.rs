@@ -220,6 +220,10 @@ pub struct StoreWorldSettings {
     pub refund_probability: f64,
     pub refund_delay_min: Duration,
     pub refund_delay_max: Duration,
+    /// The stores' time zones, in turn (`STORE_TIMEZONES`); empty: the built-in cities.
+    pub timezones: &'static [chrono_tz::Tz],
+    /// Every store's local opening and closing minute (`STORE_HOURS`); `None`: varied per store.
+    pub hours: Option<(u32, u32)>,
     /// From a restock alert to the replenishment that follows it (event time).
     pub replenish_lead_time: Duration,
 }

@@ -212,3 +212,42 @@ pub(super) fn user_info(s: &mut Settings, v: &str) -> Result<(), String> {
     s.registry.password = Secret::new(password);
     Ok(())
 }
+
+/// Comma-separated IANA time zones (leaked: settings live as long as the process).
+pub(super) fn time_zones(v: &str) -> Result<&'static [chrono_tz::Tz], String> {
+    let zones = v
+        .split(',')
+        .map(str::trim)
+        .filter(|z| !z.is_empty())
+        .map(|z| {
+            z.parse()
+                .map_err(|_| format!("'{z}' is not an IANA time zone"))
+        })
+        .collect::<Result<Vec<chrono_tz::Tz>, String>>()?;
+    Ok(Box::leak(zones.into_boxed_slice()))
+}
+
+/// `HH:MM-HH:MM` local opening and closing time (opening first), or `varied`.
+pub(super) fn opening_hours(v: &str) -> Result<Option<(u32, u32)>, String> {
+    let t = v.trim();
+    if t.is_empty() || t.eq_ignore_ascii_case("varied") {
+        return Ok(None);
+    }
+    let minute = |hm: &str| -> Result<u32, String> {
+        let (h, m) = hm.trim().split_once(':').ok_or("not HH:MM")?;
+        let (h, m): (u32, u32) = (
+            h.parse().map_err(|_| "not HH:MM")?,
+            m.parse().map_err(|_| "not HH:MM")?,
+        );
+        match h < 24 && m < 60 {
+            true => Ok(h * 60 + m),
+            false => Err(format!("{hm} is not a time of day")),
+        }
+    };
+    let (open, close) = t.split_once('-').ok_or("not HH:MM-HH:MM")?;
+    let (open, close) = (minute(open)?, minute(close)?);
+    if open >= close {
+        return Err("opening is not before closing".into());
+    }
+    Ok(Some((open, close)))
+}

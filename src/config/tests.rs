@@ -86,10 +86,36 @@ fn store_world_nonsense_is_rejected_naming_the_setting() {
             "REFUND_DELAY_MIN",
         ),
         (vec![("WEIGHT_STORE", "-1")], "WEIGHT_STORE"),
+        (
+            vec![("STORE_TIMEZONES", "Europe/Berlin,Mars/Olympus_Mons")],
+            "Mars/Olympus_Mons",
+        ),
+        (
+            vec![("STORE_HOURS", "21:00-08:00")],
+            "opening is not before",
+        ),
+        (vec![("STORE_HOURS", "9-17")], "STORE_HOURS"),
+        (vec![("STORE_HOURS", "09:00-24:30")], "STORE_HOURS"),
     ] {
         let e = err(&pairs);
         assert!(e.contains(name), "{pairs:?}: {e}");
     }
+}
+
+#[test]
+fn store_zones_and_hours_are_read() {
+    let pairs = [
+        ("STORE_TIMEZONES", " Asia/Tokyo , America/Sao_Paulo"),
+        ("STORE_HOURS", "08:30-20:00"),
+    ];
+    let s = load(None, &env(&pairs), &[]).unwrap();
+    assert_eq!(
+        s.stores.timezones,
+        [chrono_tz::Asia::Tokyo, chrono_tz::America::Sao_Paulo]
+    );
+    assert_eq!(s.stores.hours, Some((510, 1200)));
+    let d = load(None, &env(&[]), &[]).unwrap();
+    assert!(d.stores.timezones.is_empty() && d.stores.hours.is_none());
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! Ports: what the engine and services need from the outside world, as traits adapters implement.
 
-use super::events::Millis;
+use super::events::{Millis, PosTransaction, Refund};
 use super::message::MessageRef;
 use super::record::Record;
 use super::reference::catalog::{Catalog, StockLevels, User};
@@ -108,6 +108,17 @@ pub trait StockLedger: Send {
     /// A level someone else changed since it was last reported as `reported`: the change that
     /// bridges the two, so the reported chain stays gapless.
     fn restate(&mut self, key: StockKey, reported: i32) -> Result<Applied, RepositoryError>;
+}
+
+/// The store sales kept beside the stock they move: in Postgres-canonical mode transactions,
+/// their lines and refunds are rows committed with it (the database caps each line's refunds).
+/// Elsewhere the topics are that record and this port keeps nothing.
+///
+/// # Errors
+/// [`RepositoryError`] when the journal cannot be written.
+pub trait SalesJournal: Send {
+    fn transaction(&mut self, transaction: &PosTransaction) -> Result<(), RepositoryError>;
+    fn refund(&mut self, refund: &Refund) -> Result<(), RepositoryError>;
 }
 
 /// Wall-clock time, injectable so runs can be simulated.

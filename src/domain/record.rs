@@ -38,6 +38,11 @@ pub enum Effect {
     Price { product: u32, cents: i64 },
     /// Report a level someone else changed since it was last reported as `reported`.
     Restate { key: StockKey, reported: i32 },
+    /// The record is a paid store transaction (of store index `store`): its lines become
+    /// refundable and, in Postgres-canonical mode, rows beside the stock they moved.
+    Sale { store: u32 },
+    /// The record is a refund: in Postgres-canonical mode a row, checked against its line.
+    Refund,
 }
 
 impl Record {

@@ -9,12 +9,12 @@ use tokio_util::sync::CancellationToken;
 
 use super::clock::{Spacing, Stamping, SystemClock};
 use super::*;
-use crate::adapters::memory::{MemoryLedger, MemoryStore};
+use crate::adapters::memory::{MemoryLedger, MemoryStore, NoJournal};
 use crate::domain::events::{ChangeType, Event, PaymentStatus};
 use crate::domain::faults::BadKind;
 use crate::domain::ports::{ReferenceStore, StockLedger};
 use crate::domain::record::Record;
-use crate::domain::reference::SeedCounts;
+use crate::domain::reference::{SeedCounts, StoreLayout};
 use crate::domain::stock::{Applied, StockKey, StockLevel};
 use crate::domain::traffic::DiurnalCurve;
 use crate::services::interactions::InteractionService;
@@ -36,6 +36,7 @@ const PLENTY: SeedCounts = SeedCounts {
     stores: 3,
     terminals_per_store: 2,
     employees_per_store: 3,
+    layout: StoreLayout::VARIED,
 };
 
 #[derive(Clone, Default)]
@@ -139,6 +140,7 @@ fn run(setup: Setup) -> Outcome {
         catalog.clone(),
         Box::new(store),
         Box::new(ledger.clone()),
+        Box::new(NoJournal),
         0.0,
     );
     let (clock, end_ms) = match setup.simulated {

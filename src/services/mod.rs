@@ -122,11 +122,11 @@ pub fn weighted<T: Copy, R: Rng>(rng: &mut R, items: &[(T, u32)]) -> T {
 #[cfg(test)]
 pub mod testing {
     use super::{Ctx, DetRng, Emission, Service, World};
-    use crate::adapters::memory::{MemoryLedger, MemoryStore};
+    use crate::adapters::memory::{MemoryLedger, MemoryStore, NoJournal};
     use crate::domain::ids::IdGen;
     use crate::domain::ports::ReferenceStore;
     use crate::domain::record::Record;
-    use crate::domain::reference::SeedCounts;
+    use crate::domain::reference::{SeedCounts, StoreLayout};
     use rand::SeedableRng;
 
     pub const COUNTS: SeedCounts = SeedCounts {
@@ -137,6 +137,7 @@ pub mod testing {
         stores: 3,
         terminals_per_store: 2,
         employees_per_store: 3,
+        layout: StoreLayout::VARIED,
     };
 
     pub fn world(p_signup: f64) -> World {
@@ -182,6 +183,7 @@ pub mod testing {
             catalog,
             Box::new(store),
             Box::new(MemoryLedger::new(levels)),
+            Box::new(NoJournal),
             p_signup,
         )
     }

@@ -16,7 +16,7 @@ use crate::domain::stock::{location_key, StockKey};
 use crate::domain::store::events::{
     PosEventType, PosLineItem, RefundReason, StoreChangeType, TenderType,
 };
-use crate::domain::store::{line_total_cents, refund_cents, tax_cents};
+use crate::domain::store::{line_total_cents, tax_cents};
 use crate::domain::traffic::DiurnalCurve;
 
 const QUANTITIES: [(i32, u32); 3] = [(1, 60), (2, 30), (3, 10)];
@@ -436,7 +436,7 @@ impl StoreService {
             Event::Transaction(PosTransaction {
                 event_type: "pos_transaction",
                 transaction_id: transaction_id.clone(),
-                customer_id: customer.clone(),
+                customer_id: customer,
                 timestamp: now,
                 items,
                 store_id: ctx.world.catalog.stores[store].store_id.clone(),
@@ -450,6 +450,9 @@ impl StoreService {
             }),
         );
         transaction.at = Some(now);
+        transaction.effect = Some(Effect::Sale {
+            store: store as u32,
+        });
         group.push(transaction);
         for l in &lines {
             let effect = Effect::Stock {
@@ -466,64 +469,59 @@ impl StoreService {
         self.tills[terminal].free_at = now + ctx.rng.random_range(5_000..=60_000);
 
         if ctx.rng.random_bool(self.config.refund_probability) {
-            self.refund(ctx, store, &transaction_id, customer, &lines, now, out);
+            self.refund(ctx, store, now, out);
         }
         Ok(())
     }
 
-    /// A later refund of part of one line, while the store is open; restockable goods return
-    /// to its stock.
-    #[allow(clippy::too_many_arguments)]
-    fn refund(
-        &self,
-        ctx: &mut Ctx<'_>,
-        store: usize,
-        transaction_id: &str,
-        customer: Option<String>,
-        lines: &[Line],
-        now: Millis,
-        out: &mut Emission,
-    ) {
-        let line = &lines[ctx.rng.random_range(0..lines.len())];
-        let units = ctx.rng.random_range(1..=line.quantity);
-        let reason = REASONS[ctx.rng.random_range(0..REASONS.len())];
+    /// A refund now, at an open store, of part of one line of one of its transactions paid
+    /// between `REFUND_DELAY_MIN` and `REFUND_DELAY_MAX` ago, for at most what is left of that
+    /// line; restockable goods go back to its stock.
+    fn refund(&self, ctx: &mut Ctx<'_>, store: usize, now: Millis, out: &mut Emission) {
         let (lo, hi) = self.config.refund_delay_ms;
-        let due = now + ctx.rng.random_range(lo..=hi).max(1);
-        let at = ctx.world.catalog.stores[store].next_open(due);
+        let Some(r) = ctx.world.refunds.take(ctx.rng, store, now - hi, now - lo) else {
+            return;
+        };
+        let key = StockKey {
+            location: ctx.world.catalog.store_location(store),
+            product: r.product,
+        };
+        let reason = REASONS[ctx.rng.random_range(0..REASONS.len())];
         let refund_id = ctx.ids.next("rfd");
         let mut refund = Record::new(
-            transaction_id.to_owned(),
+            r.transaction_id.clone(),
             None,
             Event::Refund(Refund {
                 refund_id: refund_id.clone(),
-                original_transaction_id: transaction_id.to_owned(),
-                product_id: ctx.world.catalog.products[line.key.product as usize]
+                original_transaction_id: r.transaction_id,
+                product_id: ctx.world.catalog.products[r.product as usize]
                     .product_id
                     .clone(),
                 store_id: ctx.world.catalog.stores[store].store_id.clone(),
-                customer_id: customer,
-                refund_amount: cents_to_usd(refund_cents(line.total_cents, line.quantity, units)),
+                customer_id: r.customer_id,
+                refund_amount: cents_to_usd(r.cents),
                 reason,
-                timestamp: at,
-                quantity: units,
+                timestamp: now,
+                quantity: r.units,
             }),
         );
-        refund.at = Some(at);
+        refund.at = Some(now);
+        refund.effect = Some(Effect::Refund);
         let mut group = vec![refund];
         if reason.restockable() {
             let effect = Effect::Stock {
-                key: line.key,
-                requested: units,
+                key,
+                requested: r.units,
             };
-            let back = store_change(ctx, line.key, StoreChangeType::Return, effect);
+            let back = store_change(ctx, key, StoreChangeType::Return, effect);
             let mut back = with_change(back, |c| {
                 c.refund_id = Some(refund_id);
-                c.reason = Some(format!("{reason:?} refund").to_lowercase());
+                c.reason = Some(format!("{} refund", reason.as_str()));
             });
-            back.at = Some(at);
+            back.at = Some(now);
             group.push(back);
         }
-        out.groups.push((at - now, group));
+        out.group_now(group);
     }
 }
 

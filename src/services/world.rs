@@ -8,16 +8,26 @@ use rand::Rng;
 use rustc_hash::FxHashMap;
 
 use crate::domain::events::{Event, Millis};
-use crate::domain::ports::{ReferenceStore, RepositoryError, StockLedger};
+use crate::domain::ports::{ReferenceStore, RepositoryError, SalesJournal, StockLedger};
 use crate::domain::record::{Effect, Record};
-use crate::domain::reference::catalog::{Catalog, Reorder, User, COUNTRIES};
+use crate::domain::reference::catalog::{usd_to_cents, Catalog, Reorder, User, COUNTRIES};
 use crate::domain::reference::stores::iso_week;
 use crate::domain::reference::Segment;
 use crate::domain::stock::alerts::crosses_below;
 use crate::domain::stock::{Applied, StockKey};
+use crate::domain::store::refunds::{RefundBook, Sold, SoldLine};
 
 /// Sales kept for returns to refer to.
 const RECENT_SALES: usize = 1_000;
+/// Store transactions kept for refunds to draw on, over all stores (bounds memory; a store
+/// keeps at least [`MIN_REFUNDABLE_PER_STORE`]).
+pub const REFUNDABLE_TRANSACTIONS: usize = 40_000;
+const MIN_REFUNDABLE_PER_STORE: usize = 100;
+
+/// How many transactions each of `stores` stores keeps refundable.
+pub fn refundable_per_store(stores: usize) -> usize {
+    (REFUNDABLE_TRANSACTIONS / stores.max(1)).max(MIN_REFUNDABLE_PER_STORE)
+}
 
 /// An order's stock movement, remembered so a later return can name it.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,6 +50,9 @@ pub struct World {
     pub catalog: Catalog,
     pub store: Box<dyn ReferenceStore>,
     pub ledger: Box<dyn StockLedger>,
+    pub journal: Box<dyn SalesJournal>,
+    /// The stores' recent transactions, with what is left to refund of each line.
+    pub refunds: RefundBook,
     /// Chance that an order or interaction comes from a new customer (a sign-up).
     pub p_signup: f64,
     sales: VecDeque<Sale>,
@@ -51,6 +64,8 @@ pub struct World {
     /// The ISO week the discounts are of, and the discounts (whole percent) by store stock key.
     week: String,
     discounts: FxHashMap<StockKey, i64>,
+    /// Catalog index of each product id.
+    product_at: FxHashMap<String, u32>,
 }
 
 impl World {
@@ -58,13 +73,23 @@ impl World {
         catalog: Catalog,
         store: Box<dyn ReferenceStore>,
         ledger: Box<dyn StockLedger>,
+        journal: Box<dyn SalesJournal>,
         p_signup: f64,
     ) -> Self {
+        let stores = catalog.stores.len();
         Self {
             next_user: catalog.next_user_number(),
+            product_at: catalog
+                .products
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (p.product_id.clone(), i as u32))
+                .collect(),
             catalog,
             store,
             ledger,
+            journal,
+            refunds: RefundBook::new(stores, refundable_per_store(stores)),
             p_signup,
             sales: VecDeque::with_capacity(RECENT_SALES),
             last_moved: 0,
@@ -72,6 +97,11 @@ impl World {
             week: String::new(),
             discounts: FxHashMap::default(),
         }
+    }
+
+    /// The catalog index of a product id.
+    pub fn product_index(&self, product_id: &str) -> Option<u32> {
+        self.product_at.get(product_id).copied()
     }
 
     /// The crossings of reorder points the last settled records caused.
@@ -91,19 +121,12 @@ impl World {
                     (id, self.catalog.store_location(s))
                 })
                 .collect();
-            let products: FxHashMap<&str, u32> = self
-                .catalog
-                .products
-                .iter()
-                .enumerate()
-                .map(|(i, p)| (p.product_id.as_str(), i as u32))
-                .collect();
             self.discounts = rows
                 .iter()
                 .filter_map(|(s, p, pct)| {
                     let key = StockKey {
                         location: *stores.get(s.as_str())?,
-                        product: *products.get(p.as_str())?,
+                        product: *self.product_at.get(p.as_str())?,
                     };
                     Some((key, (*pct).clamp(0, 95)))
                 })
@@ -200,6 +223,34 @@ impl World {
                 let p = &mut self.catalog.products[product as usize];
                 self.store.update_price(&p.product_id, cents)?;
                 p.price_cents = cents;
+            }
+            Some(Effect::Sale { store }) => {
+                if let Event::Transaction(t) = &record.event {
+                    self.journal.transaction(t)?;
+                    let lines = t
+                        .items
+                        .iter()
+                        .filter_map(|i| {
+                            Some(SoldLine {
+                                product: self.product_index(&i.item_id)?,
+                                units: i.quantity,
+                                cents: usd_to_cents(i.total_price),
+                            })
+                        })
+                        .collect();
+                    let sold = Sold {
+                        transaction_id: t.transaction_id.clone(),
+                        customer_id: t.customer_id.clone(),
+                        at: t.timestamp,
+                        lines,
+                    };
+                    self.refunds.sold(store as usize, sold);
+                }
+            }
+            Some(Effect::Refund) => {
+                if let Event::Refund(r) = &record.event {
+                    self.journal.refund(r)?;
+                }
             }
         }
         Ok(())

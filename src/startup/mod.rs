@@ -98,22 +98,26 @@ pub async fn run(settings: Settings, cancel: CancellationToken) -> anyhow::Resul
         recovery::replay_outbox(s, pool, &topics).await?;
     }
     let run = recovery::number_run(s, pool.as_ref(), &found, seed).await?;
-    let stock = match (kafka_canonical, ids) {
-        (true, Some(ids)) => {
-            let id = |stream: Stream| ids[stream.index()];
-            let (warehouses, stores) = (Stream::InventoryChanges, Stream::StoreInventoryChanges);
-            let mut stock = recovery::read_stock(s, topics.of(warehouses), id(warehouses)).await?;
-            let store_stock = recovery::read_stock(s, topics.of(stores), id(stores)).await?;
-            // Keys never collide: warehouse and store ids differ. The mirror's offsets are
-            // those of the warehouse topic.
-            stock.changes += store_stock.changes;
-            stock.last.extend(store_stock.last);
-            Some(stock)
+    // Refunds draw on transactions paid within the refund window before the run's start.
+    let start_ms = s.run.from_ms.unwrap_or_else(|| SystemClock.now_ms());
+    let since = start_ms - s.stores.refund_delay_max.as_millis() as i64;
+    let mut read = world::ReadBack::default();
+    if let (true, Some(ids)) = (kafka_canonical, ids) {
+        let id = |stream: Stream| ids[stream.index()];
+        let (warehouses, stores) = (Stream::InventoryChanges, Stream::StoreInventoryChanges);
+        let mut stock = recovery::read_stock(s, topics.of(warehouses), id(warehouses)).await?;
+        let store_stock = recovery::read_stock(s, topics.of(stores), id(stores)).await?;
+        // Keys never collide: warehouse and store ids differ. The mirror's offsets are
+        // those of the warehouse topic.
+        stock.changes += store_stock.changes;
+        stock.last.extend(store_stock.last);
+        read.stock = Some(stock);
+        if s.weights.store > 0.0 {
+            read.sales = Some(recovery::read_sales(s, &topics, since).await?);
         }
-        _ => None,
-    };
+    }
     let stage = Stage::default();
-    let built = world::build_world(s, pool.as_ref(), &stage, stock).await?;
+    let built = world::build_world(s, pool.as_ref(), &stage, read, since).await?;
     let publisher = publisher::build_publisher(s, &topics, seed, ids, pool.as_ref(), stage).await?;
     eprintln!("{}", banner(s, seed, run));
     let config = EngineConfig {

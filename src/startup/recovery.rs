@@ -1,6 +1,7 @@
 //! Before a run generates anything, against a durable target: check that what earlier runs left
 //! can be recovered (read-only; exit 2 if not), publish the outbox rows still pending, number
-//! the run, rebuild a Kafka-canonical ledger from its topic, and find stock changed by others.
+//! the run, rebuild a Kafka-canonical ledger and refundable sales from their topics, and find
+//! stock changed by others.
 
 use std::time::Instant;
 
@@ -9,13 +10,19 @@ use deadpool_postgres::Pool;
 use tokio::runtime::Handle;
 
 use crate::adapters::avro::subject;
-use crate::adapters::kafka::replay::{last_run, read_stock_topic, record_run, StockTopic};
+use crate::adapters::kafka::replay::{
+    last_run, read_stock_topic, read_values, record_run, ReplayError, StockTopic,
+};
 use crate::adapters::kafka::{ensure_topics, existing_topics, KafkaRelay};
 use crate::adapters::postgres::canonical::recovery::{self as pg, OWN_TABLES};
 use crate::adapters::postgres::{self as postgres};
+use crate::adapters::registry::decoder::WireDecoder;
+use crate::adapters::registry::sales::{past_lines, past_refund};
 use crate::adapters::registry::{RegistryClient, StockLevelReader, UNKNOWN_SCHEMA_ID};
 use crate::config::{describe_dsn, Settings};
+use crate::domain::events::Millis;
 use crate::domain::ports::MessageRelay;
+use crate::domain::store::refunds::{PastLine, PastRefund};
 use crate::domain::stream::{Stream, TopicNames};
 
 /// Start-up found state it cannot recover from: nothing was written; exit code 2.
@@ -238,9 +245,9 @@ pub async fn read_stock(
     })
     .await?
     .map_err(|e| match e {
-        crate::adapters::kafka::replay::ReplayError::Record(m) => anyhow::Error::new(
-            Unrecoverable(format!("the stock ledger cannot be rebuilt: {m}")),
-        ),
+        ReplayError::Record(m) => anyhow::Error::new(Unrecoverable(format!(
+            "the stock ledger cannot be rebuilt: {m}"
+        ))),
         other => other.into(),
     })?
     .unwrap_or_default();
@@ -249,6 +256,67 @@ pub async fn read_stock(
         read.changes,
         topic,
         read.last.len(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(read)
+}
+
+/// What the partitions' readers collected, in one list.
+fn joined<T>(parts: Option<Vec<(WireDecoder, Vec<T>)>>) -> Vec<T> {
+    parts.into_iter().flatten().flat_map(|(_, v)| v).collect()
+}
+
+/// The store sales a Kafka-canonical run draws refunds from: the lines of the transactions on
+/// `pos-transactions` paid at or after `since`, and every refund on `refunds`.
+pub async fn read_sales(
+    s: &Settings,
+    topics: &TopicNames,
+    since: Millis,
+) -> anyhow::Result<(Vec<PastLine>, Vec<PastRefund>)> {
+    let started = Instant::now();
+    let (client, runtime, url) = (
+        RegistryClient::new(&s.registry)?,
+        Handle::current(),
+        s.registry.url.clone(),
+    );
+    let k = s.kafka.clone();
+    let (transactions, refunds) = (
+        topics.of(Stream::PosTransactions).to_owned(),
+        topics.of(Stream::Refunds).to_owned(),
+    );
+    let decoder = move || WireDecoder::new(client.clone(), runtime.clone(), url.clone());
+    let read = tokio::task::spawn_blocking(move || {
+        let lines = read_values(
+            &k,
+            &transactions,
+            || (decoder(), Vec::new()),
+            |(d, out), value| {
+                out.extend(past_lines(&d.decode(value)?, since)?);
+                Ok(())
+            },
+        )?;
+        let refunds = read_values(
+            &k,
+            &refunds,
+            || (decoder(), Vec::new()),
+            |(d, out), value| {
+                out.push(past_refund(&d.decode(value)?)?);
+                Ok(())
+            },
+        )?;
+        Ok::<_, ReplayError>((joined(lines), joined(refunds)))
+    })
+    .await?
+    .map_err(|e| match e {
+        ReplayError::Record(m) => anyhow::Error::new(Unrecoverable(format!(
+            "the refundable store transactions cannot be rebuilt: {m}"
+        ))),
+        other => other.into(),
+    })?;
+    eprintln!(
+        "retailgen: read {} transaction lines and {} refunds back for refunds to draw on in {:.2} s",
+        read.0.len(),
+        read.1.len(),
         started.elapsed().as_secs_f64()
     );
     Ok(read)

@@ -8,16 +8,20 @@ use deadpool_postgres::Pool;
 use tokio::runtime::Handle;
 
 use crate::adapters::kafka::replay::StockTopic;
-use crate::adapters::memory::{MemoryLedger, MemoryStore};
+use crate::adapters::memory::{MemoryLedger, MemoryStore, NoJournal};
+use crate::adapters::postgres::canonical::journal::open_lines;
 use crate::adapters::postgres::canonical::recovery::{catch_up_mirror, restatements};
-use crate::adapters::postgres::canonical::{Stage, StagedLedger};
+use crate::adapters::postgres::canonical::{Stage, StagedJournal, StagedLedger};
 use crate::adapters::postgres::{self, PgStore};
 use crate::config::{describe_dsn, CanonInventory, Settings, StoreKind};
-use crate::domain::ports::{ReferenceStore, StockLedger};
+use crate::domain::events::Millis;
+use crate::domain::ports::{ReferenceStore, SalesJournal, StockLedger};
 use crate::domain::reference::catalog::{Catalog, StockLevels};
-use crate::domain::reference::SeedCounts;
+use crate::domain::reference::{SeedCounts, StoreLayout};
 use crate::domain::stock::location_key;
+use crate::domain::store::refunds::{PastLine, PastRefund, RefundBook};
 use crate::services::inventory::Restatements;
+use crate::services::world::refundable_per_store;
 use crate::services::{Service, World};
 
 pub fn seed_counts(s: &Settings) -> SeedCounts {
@@ -29,6 +33,10 @@ pub fn seed_counts(s: &Settings) -> SeedCounts {
         stores: s.stores.seed_stores,
         terminals_per_store: s.stores.terminals_per_store,
         employees_per_store: s.stores.employees_per_store,
+        layout: StoreLayout {
+            zones: s.stores.timezones,
+            hours: s.stores.hours,
+        },
     }
 }
 
@@ -52,15 +60,27 @@ pub struct Built {
     pub initial: Vec<Box<dyn Service>>,
 }
 
-/// Builds the world: reference data from memory or Postgres, the ledger as the canonical mode
-/// wants it; `stock` (read back from a Kafka-canonical topic) overrides the starting levels.
+/// What a Kafka-canonical start-up read back from the topics.
+#[derive(Default)]
+pub struct ReadBack {
+    /// The last stock levels (they override the starting levels).
+    pub stock: Option<StockTopic>,
+    /// Lines of store transactions paid since the refund window began, and the refunds made.
+    pub sales: Option<(Vec<PastLine>, Vec<PastRefund>)>,
+}
+
+/// Builds the world: reference data from memory or Postgres, the ledger and the sales journal
+/// as the canonical mode wants them, and the refundable transactions paid since `since` (from
+/// the tables, or `read` back from the topics).
 pub async fn build_world(
     s: &Settings,
     pool: Option<&Pool>,
     stage: &Stage,
-    stock: Option<StockTopic>,
+    read: ReadBack,
+    since: Millis,
 ) -> anyhow::Result<Built> {
     let p_signup = s.mutations.p_new_customer;
+    let ReadBack { stock, sales } = read;
     let Some(pool) = pool else {
         let mut store = MemoryStore::generate(seed_counts(s), data_seed(s));
         let (catalog, mut levels) = store.load()?;
@@ -68,7 +88,17 @@ pub async fn build_world(
             overlay(&catalog, &mut levels, stock);
         }
         let ledger = MemoryLedger::new(levels);
-        let world = World::new(catalog, Box::new(store), Box::new(ledger), p_signup);
+        let book = sales.map(|(lines, refunds)| refund_book(&catalog, lines, &refunds));
+        let mut world = World::new(
+            catalog,
+            Box::new(store),
+            Box::new(ledger),
+            Box::new(NoJournal),
+            p_signup,
+        );
+        if let Some(book) = book {
+            world.refunds = book;
+        }
         return Ok(Built {
             world,
             initial: vec![],
@@ -88,7 +118,12 @@ pub async fn build_world(
         describe_dsn(&s.store.pg_dsn)
     );
     let mut initial: Vec<Box<dyn Service>> = vec![];
+    let mut sales = sales;
+    let mut journal: Box<dyn SalesJournal> = Box::new(NoJournal);
     let ledger: Box<dyn StockLedger> = if postgres_canonical(s) {
+        let client = postgres::client(pool, "reading refundable store transactions").await?;
+        sales = Some((open_lines(&client, since).await?, Vec::new()));
+        journal = Box::new(StagedJournal::new(stage.clone()));
         let client = postgres::client(pool, "finding stock changed by others").await?;
         let index = locations(&catalog, &levels);
         let reported: Vec<_> = restatements(&client)
@@ -116,8 +151,37 @@ pub async fn build_world(
             false => Box::new(MemoryLedger::new(levels)),
         }
     };
-    let world = World::new(catalog, Box::new(store), ledger, p_signup);
+    let book = sales.map(|(lines, refunds)| refund_book(&catalog, lines, &refunds));
+    let mut world = World::new(catalog, Box::new(store), ledger, journal, p_signup);
+    if let Some(book) = book {
+        world.refunds = book;
+    }
     Ok(Built { world, initial })
+}
+
+/// The refund book of the lines and refunds read back, in catalog indexes.
+fn refund_book(catalog: &Catalog, lines: Vec<PastLine>, refunds: &[PastRefund]) -> RefundBook {
+    let stores: HashMap<&str, usize> = catalog
+        .stores
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.store_id.as_str(), i))
+        .collect();
+    let products: HashMap<&str, u32> = catalog
+        .products
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.product_id.as_str(), i as u32))
+        .collect();
+    let n = catalog.stores.len();
+    RefundBook::rebuild(
+        n,
+        refundable_per_store(n),
+        lines,
+        refunds,
+        |s| stores.get(s).copied(),
+        |p| products.get(p).copied(),
+    )
 }
 
 /// The position of each stock row in `levels`, by its location key (`warehouse:product`).

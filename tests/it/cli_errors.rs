@@ -46,6 +46,8 @@ fn store_world_nonsense_exits_2_naming_the_setting() {
         (("SEED_STORES", "-3"), "SEED_STORES"),
         (("REFUND_PROBABILITY", "1.2"), "REFUND_PROBABILITY"),
         (("EMPLOYEES_PER_STORE", "0"), "EMPLOYEES_PER_STORE"),
+        (("STORE_TIMEZONES", "Europe/Atlantis"), "STORE_TIMEZONES"),
+        (("STORE_HOURS", "22:00-06:00"), "STORE_HOURS"),
     ] {
         let out = run(&["run", "--count", "1"], &[env]);
         assert_eq!(out.code, Some(2), "{out:?}");

@@ -222,6 +222,11 @@ fn a_simulated_day_of_the_store_world_obeys_the_rules() {
     for r in &refunds {
         let (t, items) = &paid[s(&r["original_transaction_id"])];
         assert_eq!(t["store_id"], r["store_id"]);
+        let delay = r["timestamp"].as_i64().unwrap() - t["timestamp"].as_i64().unwrap();
+        assert!(
+            (600_000..=6 * 3_600_000).contains(&delay),
+            "a refund {delay} ms after its sale, outside REFUND_DELAY_MIN..MAX: {r}"
+        );
         let (q, c) = items[s(&r["product_id"])];
         let sum = refunded
             .entry((
@@ -263,6 +268,7 @@ fn a_simulated_day_of_the_store_world_obeys_the_rules() {
             stores: 4,
             terminals_per_store: 4,
             employees_per_store: 8,
+            layout: retailgen::domain::reference::StoreLayout::VARIED,
         },
         SEED,
     );

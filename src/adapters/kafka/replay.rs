@@ -1,6 +1,7 @@
 //! Reading topics back at start-up, each partition from its beginning to the end the broker
 //! reports with its fetches (partition EOF; ListOffsets is not trusted): the last stock level of
-//! every location on the stock topic, and the last run recorded on the runs topic.
+//! every location on the stock topic, the values of a topic (store sales), and the last run
+//! recorded on the runs topic.
 
 use std::time::{Duration, Instant};
 
@@ -154,12 +155,35 @@ fn read_partition<S>(
     }
 }
 
-/// The `dq` label of a record, if any.
-fn label<'a>(m: &'a BorrowedMessage<'_>) -> Option<&'a [u8]> {
-    m.headers()?
-        .iter()
-        .find(|h| h.key == "dq")
-        .and_then(|h| h.value)
+/// Whether the record is labelled bad or duplicate (it does not count for what is rebuilt).
+fn labelled_out(m: &BorrowedMessage<'_>) -> bool {
+    m.headers()
+        .and_then(|h| h.iter().find(|h| h.key == "dq").and_then(|h| h.value))
+        .is_some_and(|dq| dq.starts_with(b"bad:") || dq == b"duplicate")
+}
+
+/// Reads `topic` to its end, handing the value of every record not labelled bad or duplicate to
+/// `each`; what `each` rejects is an error naming the record's position. Each partition has its
+/// own state (`init`), read in parallel; `None` if the topic does not exist.
+pub fn read_values<S: Send>(
+    k: &KafkaSettings,
+    topic: &str,
+    init: impl Fn() -> S + Sync,
+    each: impl Fn(&mut S, &[u8]) -> Result<(), String> + Sync,
+) -> Result<Option<Vec<S>>, ReplayError> {
+    let parts = read_all(k, topic, init, |state, m| {
+        if labelled_out(m) {
+            return Ok(());
+        }
+        each(state, m.payload().unwrap_or_default()).map_err(|e| {
+            ReplayError::Record(format!(
+                "{e} (at {topic} partition {} offset {})",
+                m.partition(),
+                m.offset()
+            ))
+        })
+    })?;
+    Ok(parts.map(|parts| parts.into_iter().map(|read| read.state).collect()))
 }
 
 /// What the stock topic says.
@@ -193,7 +217,7 @@ pub fn read_stock_topic<R: FnMut(&[u8]) -> Result<i32, String> + Send>(
         topic,
         || (StockPart::default(), reader()),
         |(part, new_qty), m| {
-            if label(m).is_some_and(|dq| dq.starts_with(b"bad:") || dq == b"duplicate") {
+            if labelled_out(m) {
                 return Ok(());
             }
             let at = || format!("{topic} partition {} offset {}", m.partition(), m.offset());

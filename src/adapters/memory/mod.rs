@@ -1,7 +1,8 @@
 //! The embedded default store: reference data generated in memory from the seed, and an
 //! in-memory stock ledger (the truth when inventory is Kafka-canonical).
 
-use crate::domain::ports::{ReferenceStore, RepositoryError, StockLedger};
+use crate::domain::events::{PosTransaction, Refund};
+use crate::domain::ports::{ReferenceStore, RepositoryError, SalesJournal, StockLedger};
 use crate::domain::reference::catalog::{Catalog, StockLevels, User};
 use crate::domain::reference::stores::discount_pct;
 use crate::domain::reference::{ReferenceData, SeedCounts, Segment};
@@ -85,5 +86,19 @@ impl StockLedger for MemoryLedger {
         self.book
             .restate(key, reported)
             .ok_or_else(|| RepositoryError(format!("no stock row for {key:?}")))
+    }
+}
+
+/// No sales journal: the topics are the record of transactions and refunds (memory store,
+/// Kafka-canonical mode), and the refund book lives in the world.
+pub struct NoJournal;
+
+impl SalesJournal for NoJournal {
+    fn transaction(&mut self, _: &PosTransaction) -> Result<(), RepositoryError> {
+        Ok(())
+    }
+
+    fn refund(&mut self, _: &Refund) -> Result<(), RepositoryError> {
+        Ok(())
     }
 }

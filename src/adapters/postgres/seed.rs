@@ -360,6 +360,7 @@ mod tests {
             stores: 1,
             terminals_per_store: 1,
             employees_per_store: 1,
+            layout: reference::StoreLayout::VARIED,
         };
         let mut text = String::new();
         rows("inventory", counts, 5, &mut |b| text.push_str(b));

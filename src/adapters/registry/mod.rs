@@ -1,7 +1,10 @@
-//! The Confluent Schema Registry side: registering schemas and encoding values in its wire format.
+//! The Confluent Schema Registry side: registering schemas, encoding values in its wire format and
+//! decoding them again.
 
 mod client;
+pub mod decoder;
 mod encoder;
+pub mod sales;
 mod stock_levels;
 
 pub use client::{RegistryClient, RegistryError};

@@ -2,20 +2,14 @@
 //! for rebuilding the ledger from the topic: the current schema by field position (fast), any
 //! other version the registry knows by name; an id the registry does not know is an error.
 
-use apache_avro::reader::datum::GenericDatumReader;
-use apache_avro::types::Value;
-use apache_avro::Schema;
-use rustc_hash::FxHashMap;
 use tokio::runtime::Handle;
 
+use super::decoder::{as_long, field, split_wire, WireDecoder};
 use super::RegistryClient;
 
 pub struct StockLevelReader {
     current_id: u32,
-    client: RegistryClient,
-    runtime: Handle,
-    url: String,
-    writers: FxHashMap<u32, Schema>,
+    decoder: WireDecoder,
 }
 
 /// A zig-zag varint (Avro int and long).
@@ -57,61 +51,23 @@ impl StockLevelReader {
     pub fn new(current_id: u32, client: RegistryClient, runtime: Handle, url: String) -> Self {
         Self {
             current_id,
-            client,
-            runtime,
-            url,
-            writers: FxHashMap::default(),
+            decoder: WireDecoder::new(client, runtime, url),
         }
     }
 
     /// Call from outside the runtime (it may look a schema up).
     pub fn new_qty(&mut self, value: &[u8]) -> Result<i32, String> {
-        let (Some(0), Some(id), Some(body)) =
-            (value.first().copied(), value.get(1..5), value.get(5..))
-        else {
-            return Err("an unlabelled record that is not in Confluent wire format".into());
-        };
-        let id = u32::from_be_bytes([id[0], id[1], id[2], id[3]]);
-        let qty = if id == self.current_id {
-            new_qty_of_current(body)
-        } else {
-            let schema = self.writer(id)?;
-            let decoded = GenericDatumReader::builder(schema)
-                .build()
-                .and_then(|r| r.read_value(&mut &body[..]))
-                .ok();
-            match decoded {
-                Some(Value::Record(fields)) => {
-                    fields.into_iter().find_map(|(n, v)| match (n.as_str(), v) {
-                        ("new_qty", Value::Int(q)) => Some(q),
-                        _ => None,
-                    })
-                }
-                _ => None,
+        let (id, body) = split_wire(value)?;
+        let qty = match id == self.current_id {
+            true => new_qty_of_current(body),
+            false => {
+                let decoded = self.decoder.decode_body(id, body)?;
+                as_long(field(&decoded, "new_qty")).and_then(|q| i32::try_from(q).ok())
             }
         };
         qty.ok_or_else(|| {
             format!("an inventory change (schema id {id}) without a readable new_qty")
         })
-    }
-
-    fn writer(&mut self, id: u32) -> Result<&Schema, String> {
-        if !self.writers.contains_key(&id) {
-            let text = self
-                .runtime
-                .block_on(self.client.schema_by_id(id))
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| {
-                    format!(
-                        "schema id {id} is unknown to the schema registry at {} (SCHEMA_REGISTRY_URL): \
-                         point retailgen at the registry that wrote the topic",
-                        self.url
-                    )
-                })?;
-            let schema = Schema::parse_str(&text).map_err(|e| format!("schema id {id}: {e}"))?;
-            self.writers.insert(id, schema);
-        }
-        Ok(&self.writers[&id])
     }
 }
 

@@ -8,7 +8,7 @@ use rustc_hash::FxHashMap;
 use rand::Rng;
 
 use super::stores::{Employee, Store, StoreStockRow, Terminal};
-use super::{ProductSupplier, ReferenceData, SeedCounts, StockRow};
+use super::{ProductSupplier, ReferenceData, SeedCounts, StockRow, StoreLayout};
 
 /// When a location reorders a product: an alert as stock crosses below `point`, then `qty` more.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +72,11 @@ pub fn cents_to_usd(cents: i64) -> f64 {
     cents as f64 / 100.0
 }
 
+/// The cents of an amount written as dollars with two decimals (as `cents_to_usd` writes them).
+pub fn usd_to_cents(usd: f64) -> i64 {
+    (usd * 100.0).round() as i64
+}
+
 /// A supplier of a product and what it charges, from `product_suppliers`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Offer {
@@ -112,6 +117,7 @@ impl Catalog {
             stores: 3,
             terminals_per_store: 2,
             employees_per_store: 4,
+            layout: StoreLayout::VARIED,
         };
         Self::from_reference(&ReferenceData::generate(counts, seed)).0
     }

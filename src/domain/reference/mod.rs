@@ -23,6 +23,24 @@ pub struct SeedCounts {
     pub stores: usize,
     pub terminals_per_store: usize,
     pub employees_per_store: usize,
+    pub layout: StoreLayout,
+}
+
+/// Where stores are and when they open: `STORE_TIMEZONES` and `STORE_HOURS`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreLayout {
+    /// The stores' time zones, in turn; empty: the built-in cities in turn.
+    pub zones: &'static [chrono_tz::Tz],
+    /// Local opening and closing minute of every store; `None`: varied per store.
+    pub hours: Option<(u32, u32)>,
+}
+
+impl StoreLayout {
+    /// The built-in cities and hours that vary per store.
+    pub const VARIED: Self = Self {
+        zones: &[],
+        hours: None,
+    };
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -230,7 +248,9 @@ impl ReferenceData {
             suppliers: (0..counts.suppliers).map(|i| supplier(seed, i)).collect(),
             product_suppliers,
             stock,
-            stores: (0..counts.stores).map(|i| stores::store(seed, i)).collect(),
+            stores: (0..counts.stores)
+                .map(|i| stores::store_in(seed, i, counts.layout))
+                .collect(),
             terminals: (0..counts.stores)
                 .flat_map(|s| (0..counts.terminals_per_store).map(move |t| stores::terminal(s, t)))
                 .collect(),
@@ -260,6 +280,7 @@ mod tests {
         stores: 2,
         terminals_per_store: 2,
         employees_per_store: 2,
+        layout: StoreLayout::VARIED,
     };
     const LARGE: SeedCounts = SeedCounts {
         users: 80,
@@ -269,6 +290,7 @@ mod tests {
         stores: 2,
         terminals_per_store: 2,
         employees_per_store: 2,
+        layout: StoreLayout::VARIED,
     };
 
     #[test]

@@ -6,7 +6,7 @@ use chrono::{DateTime, Datelike, NaiveDate, TimeZone};
 use chrono_tz::Tz;
 use rand::Rng;
 
-use super::row_rng;
+use super::{row_rng, StoreLayout};
 use crate::domain::events::Millis;
 
 /// (city, region, country, IANA zone, tax rate in basis points).
@@ -136,18 +136,52 @@ pub fn store_id(i: usize) -> String {
     format!("STORE-{:03}", i + 1)
 }
 
+/// Store `i` in the built-in cities, with hours that vary per store.
 pub fn store(seed: u64, i: usize) -> Store {
+    store_in(seed, i, StoreLayout::VARIED)
+}
+
+/// Where a store in zone `tz` is: a built-in city of that zone, or one named after the zone
+/// (10% sales tax, no country).
+fn place(tz: Tz) -> (&'static str, &'static str, &'static str, Tz, i64) {
+    if let Some(&(city, region, country, _, tax)) = CITIES.iter().find(|c| c.3 == tz.name()) {
+        return (city, region, country, tz, tax);
+    }
+    let name = tz.name();
+    let (region, city) = name.split_once('/').unwrap_or((name, name));
+    let city = city.rsplit('/').next().unwrap_or(city);
+    let city: &'static str = Box::leak(city.replace('_', " ").into_boxed_str());
+    let region: &'static str = Box::leak(region.to_owned().into_boxed_str());
+    (city, region, "", tz, 1000)
+}
+
+/// Store `i` of a layout: the zones in turn (or the built-in cities), the layout's hours (or
+/// hours that vary per store).
+pub fn store_in(seed: u64, i: usize, layout: StoreLayout) -> Store {
     let mut r = row_rng(seed, 20, i);
-    let (city, region, country, zone, tax) = CITIES[i % CITIES.len()];
+    let (city, region, country, timezone, tax) = match layout.zones {
+        [] => {
+            let (city, region, country, zone, tax) = CITIES[i % CITIES.len()];
+            let tz = zone.parse().expect("the built-in zones exist");
+            (city, region, country, tz, tax)
+        }
+        zones => place(zones[i % zones.len()]),
+    };
     let opens = [7, 8, 9, 10][r.random_range(0..4)] * 60;
     let closes = [19, 20, 21, 22][r.random_range(0..4)] * 60;
+    let (opens, closes) = layout.hours.unwrap_or((opens, closes));
+    let places = match layout.zones.len() {
+        0 => CITIES.len(),
+        n => n,
+    };
+    let turn = i / places;
     Store {
         store_id: store_id(i),
-        name: format!("{city} #{}", i / CITIES.len() + 1),
+        name: format!("{city} #{}", turn + 1),
         city,
         region,
         country,
-        timezone: zone.parse().expect("the built-in zones exist"),
+        timezone,
         tax_rate_bp: tax,
         opens_min: opens,
         closes_min: closes,
@@ -235,6 +269,26 @@ pub fn discount_pct(seed: u64, store_id: &str, product_id: &str, week: &str) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_layout_gives_the_stores_its_zones_in_turn_and_its_hours() {
+        static ZONES: [Tz; 2] = [chrono_tz::Europe::Berlin, chrono_tz::America::Sao_Paulo];
+        let layout = StoreLayout {
+            zones: &ZONES,
+            hours: Some((8 * 60, 21 * 60)),
+        };
+        let stores: Vec<Store> = (0..4).map(|i| store_in(7, i, layout)).collect();
+        let zones: Vec<Tz> = stores.iter().map(|s| s.timezone).collect();
+        assert_eq!(zones, [ZONES[0], ZONES[1], ZONES[0], ZONES[1]]);
+        assert_eq!((stores[0].city, stores[0].tax_rate_bp), ("Berlin", 1900));
+        assert_eq!((stores[1].city, stores[1].region), ("Sao Paulo", "America"));
+        assert_eq!(stores[3].name, "Sao Paulo #2");
+        assert!(stores
+            .iter()
+            .all(|s| (s.opens_min, s.closes_min) == (480, 1260)));
+        // Other columns stay as the seed made them.
+        assert_eq!(stores[2].size_sqft, store(7, 2).size_sqft);
+    }
 
     #[test]
     fn stores_span_time_zones_and_open_before_they_close() {

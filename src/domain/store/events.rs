@@ -27,6 +27,18 @@ pub enum TenderType {
     MobilePayment,
 }
 
+impl TenderType {
+    /// The name as written in records and rows.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::CreditCard => "credit_card",
+            Self::DebitCard => "debit_card",
+            Self::Cash => "cash",
+            Self::MobilePayment => "mobile_payment",
+        }
+    }
+}
+
 /// One event of a terminal's sequence; fields an event type does not carry are null.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PosEvent {
@@ -120,6 +132,17 @@ pub enum RefundReason {
 }
 
 impl RefundReason {
+    /// The name as written in records and rows.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Defective => "defective",
+            Self::WrongItem => "wrong_item",
+            Self::NotAsDescribed => "not_as_described",
+            Self::ChangedMind => "changed_mind",
+            Self::DamagedShipping => "damaged_shipping",
+        }
+    }
+
     /// Whether the goods go back on the shelf (a RETURN to the store's stock).
     pub fn restockable(self) -> bool {
         matches!(

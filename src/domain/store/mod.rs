@@ -2,6 +2,7 @@
 //! transactions, refunds and store stock, and the arithmetic that makes them add up to the cent.
 
 pub mod events;
+pub mod refunds;
 
 /// A line's total in cents: `quantity x unit_price x (1 - discount)`, rounded half up.
 pub fn line_total_cents(quantity: i32, unit_cents: i64, discount_pct: i64) -> i64 {

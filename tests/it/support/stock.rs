@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use retailgen::domain::reference::{ReferenceData, SeedCounts};
+use retailgen::domain::reference::{ReferenceData, SeedCounts, StoreLayout};
 
 use super::decode::Row;
 use super::pg::TestDb;
@@ -17,6 +17,7 @@ pub const COUNTS: SeedCounts = SeedCounts {
     stores: 3,
     terminals_per_store: 2,
     employees_per_store: 3,
+    layout: StoreLayout::VARIED,
 };
 
 /// The environment that seeds [`COUNTS`].

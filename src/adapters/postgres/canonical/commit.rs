@@ -1,10 +1,11 @@
-//! One group commit: a batch's effects, its outbox rows and the removal of rows the broker has
+//! One group commit: a batch's effects (stock, reference rows, store sales), its outbox rows and the removal of rows the broker has
 //! acknowledged, in one transaction, each kind of change in one statement. What each stock row
 //! last reported is recorded in `retailgen_stock_reported`, to find changes made by others.
 
 use rustc_hash::FxHashMap;
 use tokio_postgres::Transaction;
 
+use super::journal;
 use super::staging::{Batch, StockWrite};
 use crate::adapters::postgres::{query_error, PgError};
 
@@ -219,6 +220,7 @@ pub async fn commit(
     let tx = client.transaction().await.map_err(query_error(what))?;
     stock(&tx, &batch.effects.stock, mode).await?;
     reference(&tx, batch).await?;
+    journal::write(&tx, &batch.effects.transactions, &batch.effects.refunds).await?;
     outbox(&tx, batch).await?;
     if let Some(seq) = acknowledged {
         tx.execute(ACKNOWLEDGED, &[&seq])

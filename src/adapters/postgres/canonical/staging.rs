@@ -5,6 +5,7 @@ use std::mem;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
+use crate::domain::events::{PosTransaction, Refund};
 use crate::domain::message::Packed;
 use crate::domain::record::Record;
 use crate::domain::reference::catalog::User;
@@ -31,17 +32,26 @@ pub struct Effects {
     pub sign_ups: Vec<(User, Segment)>,
     /// (product_id, cents)
     pub prices: Vec<(String, i64)>,
+    /// Store transactions and refunds (Postgres-canonical mode).
+    pub transactions: Vec<PosTransaction>,
+    pub refunds: Vec<Refund>,
 }
 
 impl Effects {
     pub fn is_empty(&self) -> bool {
-        self.stock.is_empty() && self.sign_ups.is_empty() && self.prices.is_empty()
+        self.stock.is_empty()
+            && self.sign_ups.is_empty()
+            && self.prices.is_empty()
+            && self.transactions.is_empty()
+            && self.refunds.is_empty()
     }
 
     fn append(&mut self, other: &mut Effects) {
         self.stock.append(&mut other.stock);
         self.sign_ups.append(&mut other.sign_ups);
         self.prices.append(&mut other.prices);
+        self.transactions.append(&mut other.transactions);
+        self.refunds.append(&mut other.refunds);
     }
 }
 

@@ -1,5 +1,6 @@
-//! Throughput figures (not a test): records/s of the `null` sink and of the `kafka` sink against a
-//! local tansu broker, beside a plain librdkafka loop to the same broker measured in the same run.
+//! Throughput figures (not a test): records/s of the `null` sink (also with and without the store
+//! world), and of the `kafka` sink against a local tansu broker beside a plain librdkafka loop to
+//! the same broker, measured in the same run.
 //!
 //! `cargo bench --bench throughput`; sizes: BENCH_NULL_RECORDS (2,000,000), BENCH_KAFKA_RECORDS (1,000,000).
 
@@ -82,6 +83,30 @@ fn main() {
         ],
         &[],
     );
+    // The store world trades only while stores are open: both runs simulate the same afternoon
+    // (UTC) in which most of the ten cities' stores are open.
+    let simulated = |weight_store: &str| {
+        retailgen_rate(
+            &[
+                "run",
+                "--sink",
+                "null",
+                "--count",
+                &null_n,
+                "--seed",
+                "1",
+                "--from",
+                "2024-07-01T12:00:00Z",
+                "--eps",
+                "100",
+            ],
+            &[("WEIGHT_STORE", weight_store)],
+        )
+    };
+    eprintln!("null sink, simulated afternoon, e-commerce only (WEIGHT_STORE=0):");
+    let commerce = simulated("0");
+    eprintln!("null sink, simulated afternoon, default weights with the store world:");
+    let with_stores = simulated("0.1");
 
     let broker = Tansu::start();
     let registry = Registry::start();
@@ -113,6 +138,12 @@ fn main() {
     let raw = raw_librdkafka_rate(&broker.bootstrap, "customer-interactions.v1", kafka_n);
 
     println!("null sink:                       {null:>12.0} records/s");
+    println!("null sink, e-commerce only:      {commerce:>12.0} records/s (simulated afternoon)");
+    println!("null sink, with the store world: {with_stores:>12.0} records/s (same span)");
+    println!(
+        "with stores / e-commerce only:   {:>12.2}",
+        with_stores / commerce
+    );
     println!("kafka sink (to tansu):           {kafka:>12.0} records/s");
     println!("plain librdkafka loop (150 B):   {raw:>12.0} records/s");
     println!("kafka sink / plain loop:         {:>12.2}", kafka / raw);

@@ -315,32 +315,46 @@ impl Engine {
         self.publisher.end_group().map_err(halt)
     }
 
-    /// Sends a due record (its effect applied, maybe late), then maybe a bad copy of it and a
-    /// duplicate of a recent one, as room under `--count` allows.
+    /// Sends a due record (its effect applied) with its faults, then the restock alerts its
+    /// stock change brought, each with its faults too.
     fn emit(&mut self, mut record: Record, stopper: &Stopper, part: Part<'_>) -> Result<(), Halt> {
         let started = part.stamp.is_some();
         self.admit(stopper, started)?;
+        // What must stay free under `--count` beside this record's extras: the rest of the
+        // group and the alert this record may bring.
+        let reserved = part.rest + u64::from(record.may_cross());
         self.world
             .settle(&mut record)
             .map_err(|e| Halt::Fail(e.into()))?;
         let stamp = *part.stamp.get_or_insert_with(|| self.clock.stamp());
         let at = record.at.unwrap_or(stamp);
         record.event.set_ts(at);
+        self.send_faulted(record, stopper, reserved)?;
+        self.restock(at, stopper, part.rest)
+    }
+
+    /// Sends a record, maybe late, then maybe a bad copy of it and a duplicate of a recent one,
+    /// as room under `--count` beside `reserved` allows.
+    fn send_faulted(
+        &mut self,
+        mut record: Record,
+        stopper: &Stopper,
+        reserved: u64,
+    ) -> Result<(), Halt> {
         if let Some(delay_ms) = self.faults.draw_late(&mut self.rng) {
-            record.event.set_ts(at - delay_ms);
+            record.event.set_ts(record.event.ts() - delay_ms);
             record.fault = Some(Fault::Late { delay_ms });
         }
         self.publish(&record)?;
-        self.restock(at)?;
         if let Some(kind) = self.faults.draw_bad(&mut self.rng, record.stream()) {
             let bad = bad_copy(&record, kind, &mut self.ids, &mut self.rng);
-            self.send_extra(&bad, stopper, part.rest)?;
+            self.send_extra(&bad, stopper, reserved)?;
         }
         if self.faults.p_duplicate > 0.0 {
             if self.faults.draw_duplicate(&mut self.rng) {
                 if let Some(mut again) = self.recent.pick(&mut self.rng) {
                     again.fault = Some(Fault::Duplicate);
-                    self.send_extra(&again, stopper, part.rest)?;
+                    self.send_extra(&again, stopper, reserved)?;
                 }
             }
             // Only unlabelled records are re-sent: a duplicate of a late one would hide its label.
@@ -351,9 +365,9 @@ impl Engine {
         Ok(())
     }
 
-    /// The alert of each crossing the last record caused goes out with it (at its time); the
-    /// replenishment is scheduled after the lead time.
-    fn restock(&mut self, at: Millis) -> Result<(), Halt> {
+    /// The alert of each crossing the last record caused goes out after it (at its time, with
+    /// its faults); the replenishment is scheduled after the lead time.
+    fn restock(&mut self, at: Millis, stopper: &Stopper, reserved: u64) -> Result<(), Halt> {
         for crossing in self.world.take_crossings() {
             let mut ctx = Ctx {
                 rng: &mut self.rng,
@@ -364,7 +378,7 @@ impl Engine {
             let reaction = self.restocker.react(&mut ctx, crossing);
             let mut alert = reaction.alert;
             alert.event.set_ts(at);
-            self.publish(&alert)?;
+            self.send_faulted(alert, stopper, reserved)?;
             if let Some((delay_ms, group)) = reaction.replenishment {
                 let now = self.clock.logical_ns();
                 self.schedule.push(now + delay_ms * 1_000_000, group);

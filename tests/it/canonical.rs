@@ -6,116 +6,12 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use crate::support::cmd::{command, finish, finish_or_kill, run, Output};
-use crate::support::decode::{decode, kafka_env, Row};
-use crate::support::kafka::consume_all;
-use crate::support::pg::TestDb;
-use crate::support::registry::Registry;
+use crate::support::cmd::{command, finish, run};
+use crate::support::decode::Row;
 use crate::support::stock::{
-    global_is_the_sum_over_warehouses, prices_are_the_last_changes, replay, table_stock, BUSY_ENV,
-    COUNTS, SEED_ENV,
+    global_is_the_sum_over_warehouses, prices_are_the_last_changes, replay, table_stock, COUNTS,
 };
-use crate::support::tansu::Tansu;
-use crate::support::TOPICS;
-
-const SEED: u64 = 3;
-
-struct Target {
-    broker: Tansu,
-    registry: Registry,
-    db: Option<TestDb>,
-}
-
-impl Target {
-    fn new(postgres: bool) -> Self {
-        Self {
-            broker: Tansu::start(),
-            registry: Registry::start(),
-            db: postgres.then(TestDb::create),
-        }
-    }
-
-    fn db(&self) -> &TestDb {
-        self.db.as_ref().expect("a database")
-    }
-
-    /// The environment of a busy run against this target, plus `extra`.
-    fn env<'a>(&'a self, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
-        let mut env = kafka_env(&self.broker, &self.registry);
-        if let Some(db) = &self.db {
-            env.extend([("PG_DSN", db.dsn.as_str()), ("STORE", "postgres")]);
-        }
-        env.extend(SEED_ENV);
-        env.extend(BUSY_ENV);
-        env.extend([("SINK", "kafka"), ("TARGET_EPS", "0"), ("RANDOM_SEED", "3")]);
-        env.extend(extra.iter().copied());
-        env
-    }
-
-    fn finish_run(&self, count: &str, extra: &[(&str, &str)]) -> Output {
-        let out = run(&["run", "--count", count], &self.env(extra));
-        assert_eq!(out.code, Some(0), "{}", out.stderr);
-        out
-    }
-
-    /// A run killed with SIGKILL after `after` (or before, by `RETAILGEN_TEST_CRASH_AT` in `extra`).
-    fn killed_run(&self, after: Duration, extra: &[(&str, &str)]) -> Output {
-        let child = command(&["run"], &self.env(extra)).spawn().unwrap();
-        let out = finish_or_kill(child, after);
-        assert_eq!(out.code, None, "killed by a signal: {}", out.stderr);
-        out
-    }
-
-    /// Every record on the topics, decoded (wire-level poison pills left out).
-    fn rows(&self) -> Vec<Row> {
-        let consumed = consume_all(&self.broker.bootstrap, &TOPICS, Duration::from_secs(120));
-        decode(&self.registry, ("", ""), consumed)
-    }
-}
-
-/// The record's own id (the one a consumer de-duplicates by).
-fn own_id(r: &Row) -> &str {
-    let field = match r.kafka.topic.as_str() {
-        "orders.v1" => "order_id",
-        "payments.v1" => "payment_id",
-        "shipments.v1" => "shipment_id",
-        "customer-interactions.v1" => "interaction_id",
-        "inventory-changes.v1" => "change_id",
-        "price-changes.v1" => "price_change_id",
-        "pos-events.v1" => "event_id",
-        "pos-transactions.v1" => "transaction_id",
-        "refunds.v1" => "refund_id",
-        "store-inventory-changes.v1" => "change_id",
-        "restock-alerts.v1" => "alert_id",
-        t => panic!("unexpected topic {t}"),
-    };
-    r.str(field)
-}
-
-/// Unlabelled (or late) records, de-duplicated by their own id (first copy kept); asserts
-/// every copy of an id carries the same value: a republished record is the same record.
-fn good_once(rows: &[Row]) -> Vec<&Row> {
-    let mut seen: HashMap<&str, &[u8]> = HashMap::new();
-    let mut out = Vec::new();
-    for r in rows {
-        match seen.get(own_id(r)) {
-            Some(first) => assert_eq!(
-                *first,
-                &r.kafka.payload[..],
-                "id {} was published for two different records",
-                own_id(r)
-            ),
-            None => {
-                seen.insert(own_id(r), &r.kafka.payload);
-                let dq = r.header("dq");
-                if !dq.starts_with("bad:") && dq != "duplicate" {
-                    out.push(r);
-                }
-            }
-        }
-    }
-    out
-}
+use crate::support::target::{good_once, Target, SEED};
 
 /// The topics and the tables tell one story.
 fn topics_and_tables_agree(target: &Target) -> Vec<Row> {

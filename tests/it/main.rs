@@ -8,5 +8,6 @@ mod file_sink;
 mod kafka_sink;
 mod postgres_store;
 mod stdout_sink;
+mod store_sales;
 mod store_world;
 mod support;

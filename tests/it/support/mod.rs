@@ -6,7 +6,9 @@ pub mod kafka;
 pub mod pg;
 pub mod registry;
 pub mod stock;
+pub mod store_rules;
 pub mod tansu;
+pub mod target;
 
 /// Every topic retailgen writes, by default name.
 pub const TOPICS: [&str; 11] = [

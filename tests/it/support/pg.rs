@@ -53,15 +53,16 @@ impl TestDb {
 
     /// Rows of `sql` as text.
     pub fn query(&self, sql: &str) -> Vec<Vec<String>> {
+        self.try_query(sql).unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    /// Rows of `sql` as text, or the database's error.
+    pub fn try_query(&self, sql: &str) -> Result<Vec<Vec<String>>, String> {
         let client = connect(&self.runtime, &self.dsn);
-        self.runtime
+        Ok(self
+            .runtime
             .block_on(client.simple_query(sql))
-            .unwrap_or_else(|e| {
-                panic!(
-                    "{sql}: {}",
-                    e.as_db_error().map_or(e.to_string(), |d| d.to_string())
-                )
-            })
+            .map_err(|e| e.as_db_error().map_or(e.to_string(), |d| d.to_string()))?
             .into_iter()
             .filter_map(|m| match m {
                 SimpleQueryMessage::Row(row) => Some(
@@ -71,7 +72,7 @@ impl TestDb {
                 ),
                 _ => None,
             })
-            .collect()
+            .collect())
     }
 
     pub fn count(&self, table: &str) -> i64 {

@@ -1,0 +1,315 @@
+//! The store world's rules (DESIGN.md 1-5 and 8), checked on records read back as JSON values
+//! in topic order: terminal sequences, arithmetic to the cent, transactions equal to their
+//! events, refunds within their line and window, stores silent while closed, store stock chains,
+//! and exactly one alert per crossing with replenishments following.
+
+use std::collections::HashMap;
+
+use retailgen::domain::reference::stores::Store;
+use retailgen::domain::reference::{ReferenceData, SeedCounts};
+use serde_json::Value;
+
+use super::decode::Row;
+
+/// What a basket's events said: subtotal, tax and amount in cents, and (item, quantity, cents) per line.
+type Said = (i64, i64, i64, Vec<(String, i64, i64)>);
+/// A transaction and its (quantity, cents) per item.
+type Paid<'a> = (&'a Value, HashMap<String, (i64, i64)>);
+
+pub fn cents(v: &Value) -> i64 {
+    (v.as_f64().unwrap() * 100.0).round() as i64
+}
+
+pub fn s(v: &Value) -> &str {
+    v.as_str().unwrap_or("")
+}
+
+fn ms(v: &Value) -> i64 {
+    v.as_i64().unwrap()
+}
+
+/// The stores and the seeded store stock: (level, reorder point) by (store, product).
+pub struct Seeded {
+    pub stores: HashMap<String, Store>,
+    pub levels: HashMap<(String, String), (i64, i64)>,
+}
+
+pub fn seeded(counts: SeedCounts, seed: u64) -> Seeded {
+    let data = ReferenceData::generate(counts, seed);
+    Seeded {
+        stores: data
+            .stores
+            .iter()
+            .map(|st| (st.store_id.clone(), st.clone()))
+            .collect(),
+        levels: data
+            .store_stock
+            .iter()
+            .map(|r| {
+                (
+                    (r.store_id.clone(), r.product_id.clone()),
+                    (i64::from(r.qty), i64::from(r.reorder_point)),
+                )
+            })
+            .collect(),
+    }
+}
+
+/// A decoded Avro record as the JSON a stdout run prints.
+pub fn json(row: &Row) -> (String, Value) {
+    let fields = row
+        .fields
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::try_from(v.clone()).unwrap()))
+        .collect();
+    (row.kafka.topic.clone(), Value::Object(fields))
+}
+
+/// Figures of a checked stream, for statistical checks.
+#[derive(Debug, Default)]
+pub struct Figures {
+    pub transactions: usize,
+    pub refunds: usize,
+    /// Refunds made in a later run than their transaction.
+    pub refunds_across_runs: usize,
+    pub identified_share: f64,
+    pub mean_basket: f64,
+    pub max_basket: usize,
+    pub store_crossings: usize,
+    pub replenishments: usize,
+}
+
+/// Checks every rule; `runs` are the runs' start times (event time, ascending; every terminal
+/// starts a run logged out), `refund_delay` the (min, max) ms from a sale to its refunds.
+pub fn check(
+    records: &[(String, Value)],
+    seeded: &Seeded,
+    runs: &[i64],
+    refund_delay: (i64, i64),
+) -> Figures {
+    let of = |topic: &str| -> Vec<&Value> {
+        records
+            .iter()
+            .filter(|(t, _)| t == topic)
+            .map(|(_, v)| v)
+            .collect()
+    };
+    let run_of = |t: i64| runs.partition_point(|start| *start <= t);
+    let stores = &seeded.stores;
+
+    // Stores are silent while closed: every record naming a store happened while it was open
+    // (a logout may fall on the closing minute itself).
+    for topic in [
+        "pos-events.v1",
+        "pos-transactions.v1",
+        "refunds.v1",
+        "store-inventory-changes.v1",
+    ] {
+        for e in of(topic) {
+            let st = &stores[s(&e["store_id"])];
+            let t = ms(&e["timestamp"]);
+            let open = st.is_open(t) || st.is_open(t - 1);
+            assert!(open, "{topic} {e} at {t} while {} is closed", st.store_id);
+        }
+    }
+
+    // Sequences per terminal and run: login, baskets (no two open, no foreign basket ids), logout.
+    let mut by_terminal: HashMap<(&str, usize), Vec<&Value>> = HashMap::new();
+    for e in of("pos-events.v1") {
+        let key = (s(&e["terminal_id"]), run_of(ms(&e["timestamp"])));
+        by_terminal.entry(key).or_default().push(e);
+    }
+    let mut said: HashMap<String, Said> = HashMap::new();
+    for ((terminal, _), evs) in &by_terminal {
+        let ts: Vec<i64> = evs.iter().map(|e| ms(&e["timestamp"])).collect();
+        assert!(
+            ts.windows(2).all(|w| w[0] <= w[1]),
+            "{terminal}: events in time order on the key"
+        );
+        let (mut logged_in, mut basket): (bool, Option<String>) = (false, None);
+        let mut lines_total = 0;
+        for e in evs {
+            let kind = s(&e["event_type"]);
+            let b = s(&e["basket_id"]).to_owned();
+            match kind {
+                "employee_login" => {
+                    assert!(
+                        !logged_in && basket.is_none(),
+                        "{terminal}: login while open"
+                    );
+                    logged_in = true;
+                }
+                "employee_logout" => {
+                    assert!(
+                        logged_in && basket.is_none(),
+                        "{terminal}: logout with a basket open"
+                    );
+                    logged_in = false;
+                }
+                "basket_started" => {
+                    assert!(
+                        logged_in && basket.is_none(),
+                        "{terminal}: two baskets open"
+                    );
+                    basket = Some(b.clone());
+                    lines_total = 0;
+                    said.insert(b, (0, 0, 0, vec![]));
+                }
+                _ => {
+                    assert_eq!(
+                        basket.as_deref(),
+                        Some(b.as_str()),
+                        "{terminal}: {kind} of its own basket"
+                    );
+                    let entry = said.get_mut(&b).unwrap();
+                    match kind {
+                        "item_added" => {
+                            let (q, p, d) = (
+                                e["quantity"].as_i64().unwrap(),
+                                cents(&e["price"]),
+                                (e["discount"].as_f64().unwrap() * 100.0).round() as i64,
+                            );
+                            let exact = q * p * (100 - d);
+                            assert!(
+                                (cents(&e["line_total"]) * 100 - exact).abs() <= 50,
+                                "line total to the cent: {e}"
+                            );
+                            lines_total += cents(&e["line_total"]);
+                            entry
+                                .3
+                                .push((s(&e["item_id"]).to_owned(), q, cents(&e["line_total"])));
+                        }
+                        "subtotal_calculated" => {
+                            assert_eq!(
+                                cents(&e["subtotal"]),
+                                lines_total,
+                                "subtotal = sum of lines"
+                            );
+                            entry.0 = cents(&e["subtotal"]);
+                            entry.1 = cents(&e["tax"]);
+                        }
+                        "payment_completed" => {
+                            assert_eq!(
+                                cents(&e["amount"]),
+                                entry.0 + entry.1,
+                                "payment = subtotal + tax"
+                            );
+                            entry.2 = cents(&e["amount"]);
+                            basket = None;
+                        }
+                        "customer_identified" => {}
+                        other => panic!("unknown event type {other}"),
+                    }
+                }
+            }
+        }
+    }
+
+    // Each transaction equals its basket's events; tax is the store's rate.
+    let transactions = of("pos-transactions.v1");
+    let mut paid: HashMap<&str, Paid> = HashMap::new();
+    for t in &transactions {
+        let (subtotal, tax, amount, lines) = &said[s(&t["basket_id"])];
+        let items: Vec<(String, i64, i64)> = t["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                (
+                    s(&i["item_id"]).to_owned(),
+                    i["quantity"].as_i64().unwrap(),
+                    cents(&i["total_price"]),
+                )
+            })
+            .collect();
+        assert_eq!(&items, lines, "transaction lines = item_added events");
+        assert_eq!(
+            (cents(&t["subtotal"]), cents(&t["tax"]), cents(&t["amount"])),
+            (*subtotal, *tax, *amount)
+        );
+        let rate = stores[s(&t["store_id"])].tax_rate_bp;
+        assert_eq!(
+            *tax,
+            (subtotal * rate + 5_000).div_euclid(10_000),
+            "tax = rate x subtotal"
+        );
+        let per_item = items.into_iter().map(|(i, q, c)| (i, (q, c))).collect();
+        paid.insert(s(&t["transaction_id"]), (t, per_item));
+    }
+
+    // Refunds name a transaction line of their store, fall in the window after it, and never
+    // exceed what was paid for the line.
+    let refunds = of("refunds.v1");
+    let mut refunded: HashMap<(String, String), (i64, i64)> = HashMap::new();
+    let mut across = 0;
+    for r in &refunds {
+        let (t, items) = &paid[s(&r["original_transaction_id"])];
+        assert_eq!(t["store_id"], r["store_id"]);
+        let (sold_at, at) = (ms(&t["timestamp"]), ms(&r["timestamp"]));
+        let delay = at - sold_at;
+        assert!(
+            (refund_delay.0..=refund_delay.1).contains(&delay),
+            "a refund {delay} ms after its sale, outside REFUND_DELAY_MIN..MAX: {r}"
+        );
+        across += usize::from(run_of(sold_at) < run_of(at));
+        let (q, c) = items[s(&r["product_id"])];
+        let sum = refunded
+            .entry((
+                s(&r["original_transaction_id"]).to_owned(),
+                s(&r["product_id"]).to_owned(),
+            ))
+            .or_default();
+        sum.0 += r["quantity"].as_i64().unwrap();
+        sum.1 += cents(&r["refund_amount"]);
+        assert!(sum.0 <= q && sum.1 <= c, "refund within the line: {r}");
+    }
+
+    // Store stock chains; every crossing below a reorder point has exactly one alert, and a
+    // replenishment of that key follows it.
+    let mut level = seeded.levels.clone();
+    let (mut crossings, mut replenishments) = (0, 0);
+    for c in of("store-inventory-changes.v1") {
+        let key = (s(&c["store_id"]).to_owned(), s(&c["product_id"]).to_owned());
+        let (qty, point) = level[&key];
+        assert_eq!(c["previous_qty"].as_i64().unwrap(), qty, "chain of {key:?}");
+        let new = c["new_qty"].as_i64().unwrap();
+        assert_eq!(new, qty + c["quantity_delta"].as_i64().unwrap());
+        assert!(new >= 0);
+        if qty >= point && new < point {
+            crossings += 1;
+        }
+        if matches!(s(&c["change_type"]), "TRANSFER_IN" | "RESTOCK") {
+            replenishments += 1;
+        }
+        level.insert(key, (new, point));
+    }
+    let alerts = of("restock-alerts.v1")
+        .iter()
+        .filter(|a| !a["store_id"].is_null())
+        .count();
+    assert_eq!(alerts, crossings, "one alert per store crossing, no more");
+
+    let n = transactions.len().max(1) as f64;
+    Figures {
+        transactions: transactions.len(),
+        refunds: refunds.len(),
+        refunds_across_runs: across,
+        identified_share: transactions
+            .iter()
+            .filter(|t| !t["customer_id"].is_null())
+            .count() as f64
+            / n,
+        mean_basket: transactions
+            .iter()
+            .map(|t| t["items"].as_array().unwrap().len())
+            .sum::<usize>() as f64
+            / n,
+        max_basket: transactions
+            .iter()
+            .map(|t| t["items"].as_array().unwrap().len())
+            .max()
+            .unwrap_or(0),
+        store_crossings: crossings,
+        replenishments,
+    }
+}

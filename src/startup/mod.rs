@@ -115,6 +115,9 @@ pub async fn run(settings: Settings, cancel: CancellationToken) -> anyhow::Resul
         if s.weights.store > 0.0 {
             read.sales = Some(recovery::read_sales(s, &topics, since).await?);
         }
+        if s.store.kind == StoreKind::Memory {
+            read.prices = Some(recovery::read_prices(s, &topics).await?);
+        }
     }
     let stage = Stage::default();
     let built = world::build_world(s, pool.as_ref(), &stage, read, since).await?;

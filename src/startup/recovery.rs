@@ -3,6 +3,7 @@
 //! the run, rebuild a Kafka-canonical ledger and refundable sales from their topics, and find
 //! stock changed by others.
 
+use std::collections::HashMap;
 use std::time::Instant;
 
 use anyhow::Context;
@@ -17,7 +18,7 @@ use crate::adapters::kafka::{ensure_topics, existing_topics, KafkaRelay};
 use crate::adapters::postgres::canonical::recovery::{self as pg, OWN_TABLES};
 use crate::adapters::postgres::{self as postgres};
 use crate::adapters::registry::decoder::WireDecoder;
-use crate::adapters::registry::sales::{past_lines, past_refund};
+use crate::adapters::registry::read_back::{past_lines, past_refund, price_change};
 use crate::adapters::registry::{RegistryClient, StockLevelReader, UNKNOWN_SCHEMA_ID};
 use crate::config::{describe_dsn, Settings};
 use crate::domain::events::Millis;
@@ -320,4 +321,49 @@ pub async fn read_sales(
         started.elapsed().as_secs_f64()
     );
     Ok(read)
+}
+
+/// The last price of every product changed on `price-changes` (Kafka-canonical runs on the
+/// memory store, whose prices start from the seed: the topic is the record of prices since).
+pub async fn read_prices(
+    s: &Settings,
+    topics: &TopicNames,
+) -> anyhow::Result<HashMap<String, i64>> {
+    let (client, runtime, url) = (
+        RegistryClient::new(&s.registry)?,
+        Handle::current(),
+        s.registry.url.clone(),
+    );
+    let (k, topic) = (s.kafka.clone(), topics.of(Stream::PriceChanges).to_owned());
+    let parts = tokio::task::spawn_blocking(move || {
+        read_values(
+            &k,
+            &topic,
+            || {
+                (
+                    WireDecoder::new(client.clone(), runtime.clone(), url.clone()),
+                    HashMap::new(),
+                )
+            },
+            |(d, last), value| {
+                let (product, cents) = price_change(&d.decode(value)?)?;
+                last.insert(product, cents);
+                Ok(())
+            },
+        )
+    })
+    .await?
+    .map_err(|e| match e {
+        ReplayError::Record(m) => anyhow::Error::new(Unrecoverable(format!(
+            "the prices cannot be rebuilt from {}: {m}",
+            s.topics.price_changes
+        ))),
+        other => other.into(),
+    })?;
+    // A product's changes share its key, so they live in one partition.
+    Ok(parts
+        .into_iter()
+        .flatten()
+        .flat_map(|(_, last)| last)
+        .collect())
 }

@@ -67,6 +67,8 @@ pub struct ReadBack {
     pub stock: Option<StockTopic>,
     /// Lines of store transactions paid since the refund window began, and the refunds made.
     pub sales: Option<(Vec<PastLine>, Vec<PastRefund>)>,
+    /// The last price (cents) of every product changed on the topic (memory store only).
+    pub prices: Option<HashMap<String, i64>>,
 }
 
 /// Builds the world: reference data from memory or Postgres, the ledger and the sales journal
@@ -80,10 +82,21 @@ pub async fn build_world(
     since: Millis,
 ) -> anyhow::Result<Built> {
     let p_signup = s.mutations.p_new_customer;
-    let ReadBack { stock, sales } = read;
+    let ReadBack {
+        stock,
+        sales,
+        prices,
+    } = read;
     let Some(pool) = pool else {
         let mut store = MemoryStore::generate(seed_counts(s), data_seed(s));
-        let (catalog, mut levels) = store.load()?;
+        let (mut catalog, mut levels) = store.load()?;
+        if let Some(prices) = &prices {
+            for p in &mut catalog.products {
+                if let Some(cents) = prices.get(&p.product_id) {
+                    p.price_cents = *cents;
+                }
+            }
+        }
         if let Some(stock) = &stock {
             overlay(&catalog, &mut levels, stock);
         }

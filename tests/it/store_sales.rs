@@ -111,6 +111,7 @@ fn postgres_canonical_store_sales_obey_the_rules_across_a_crash_after_commit_and
     );
     eprintln!("{f:?}");
     assert!(f.transactions > 300 && f.refunds > 50, "{f:?}");
+    assert!(f.replenishments > 0, "replenishments follow alerts: {f:?}");
     assert!(
         f.refunds_across_runs > 0,
         "refunds of earlier runs' transactions: {f:?}"
@@ -167,6 +168,7 @@ fn kafka_canonical_store_sales_obey_the_rules_across_a_sigkill_and_a_restart() {
     );
     eprintln!("{f:?}");
     assert!(f.transactions > 300 && f.refunds > 50, "{f:?}");
+    assert!(f.replenishments > 0, "replenishments follow alerts: {f:?}");
     assert!(
         f.refunds_across_runs > 0,
         "refunds drawn on the rebuilt window: {f:?}"

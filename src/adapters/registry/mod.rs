@@ -4,7 +4,7 @@
 mod client;
 pub mod decoder;
 mod encoder;
-pub mod sales;
+pub mod read_back;
 mod stock_levels;
 
 pub use client::{RegistryClient, RegistryError};

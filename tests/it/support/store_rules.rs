@@ -32,6 +32,8 @@ fn ms(v: &Value) -> i64 {
 pub struct Seeded {
     pub stores: HashMap<String, Store>,
     pub levels: HashMap<(String, String), (i64, i64)>,
+    /// Seeded price of each product, in cents.
+    pub prices: HashMap<String, i64>,
 }
 
 pub fn seeded(counts: SeedCounts, seed: u64) -> Seeded {
@@ -52,7 +54,29 @@ pub fn seeded(counts: SeedCounts, seed: u64) -> Seeded {
                 )
             })
             .collect(),
+        prices: data
+            .products
+            .iter()
+            .map(|p| (p.product_id.clone(), p.price_cents))
+            .collect(),
     }
+}
+
+/// The prices a line sold at `t` may carry: the one in effect then (the last change before `t`,
+/// or the seeded price), or either side of a change at `t` itself.
+fn prices_at(seeded: &Seeded, changes: &[(i64, i64, i64)], product: &str, t: i64) -> Vec<i64> {
+    let before = changes.partition_point(|c| c.0 < t);
+    let mut ok = vec![match before {
+        0 => seeded.prices[product],
+        n => changes[n - 1].2,
+    }];
+    ok.extend(
+        changes[before..]
+            .iter()
+            .take_while(|c| c.0 == t)
+            .flat_map(|c| [c.1, c.2]),
+    );
+    ok
 }
 
 /// A decoded Avro record as the JSON a stdout run prints.
@@ -205,7 +229,16 @@ pub fn check(
         }
     }
 
-    // Each transaction equals its basket's events; tax is the store's rate.
+    // Price changes per product: (ts, old, new) in cents, in time order.
+    let mut changes: HashMap<&str, Vec<(i64, i64, i64)>> = HashMap::new();
+    for c in of("price-changes.v1") {
+        let change = (ms(&c["ts"]), cents(&c["old_price"]), cents(&c["new_price"]));
+        changes.entry(s(&c["product_id"])).or_default().push(change);
+    }
+    changes.values_mut().for_each(|c| c.sort());
+
+    // Each transaction equals its basket's events; tax is the store's rate; lines carry the
+    // price in effect at the payment.
     let transactions = of("pos-transactions.v1");
     let mut paid: HashMap<&str, Paid> = HashMap::new();
     for t in &transactions {
@@ -223,6 +256,15 @@ pub fn check(
             })
             .collect();
         assert_eq!(&items, lines, "transaction lines = item_added events");
+        for i in t["items"].as_array().unwrap() {
+            let product = s(&i["item_id"]);
+            let history = changes.get(product).map_or(&[][..], Vec::as_slice);
+            let allowed = prices_at(seeded, history, product, ms(&t["timestamp"]));
+            assert!(
+                allowed.contains(&cents(&i["unit_price"])),
+                "a line at the price in effect ({allowed:?}): {t}"
+            );
+        }
         assert_eq!(
             (cents(&t["subtotal"]), cents(&t["tax"]), cents(&t["amount"])),
             (*subtotal, *tax, *amount)

@@ -1,6 +1,6 @@
-//! Store sales read back from their topics (Kafka-canonical mode): the lines of each
-//! transaction and the refunds made of them, out of decoded `pos-transactions` and `refunds`
-//! values of any schema version that has the fields.
+//! What a Kafka-canonical start-up reads back from decoded values (of any schema version that
+//! has the fields): the lines of each store transaction and the refunds made of them, and the
+//! prices products were changed to.
 
 use apache_avro::types::Value;
 
@@ -41,6 +41,17 @@ pub fn past_lines(v: &Value, since: Millis) -> Result<Vec<PastLine>, String> {
             })
         })
         .collect()
+}
+
+/// The product and new price (cents) of a decoded price change.
+pub fn price_change(v: &Value) -> Result<(String, i64), String> {
+    let missing = |what: &str| format!("a price change without a readable {what}");
+    Ok((
+        as_text(field(v, "product_id")).ok_or_else(|| missing("product_id"))?,
+        as_double(field(v, "new_price"))
+            .map(usd_to_cents)
+            .ok_or_else(|| missing("new_price"))?,
+    ))
 }
 
 /// A decoded refund.

@@ -553,3 +553,85 @@ fn shelf_change(ctx: &mut Ctx<'_>, store: usize, now: Millis, out: &mut Emission
     record.at = Some(now);
     out.now(record);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ids::IdGen;
+    use crate::services::testing::world;
+    use crate::services::DetRng;
+    use rand::SeedableRng;
+
+    /// 2024-07-01T16:00:00Z: New York 12:00, London 17:00, Berlin 18:00 (the test world's stores).
+    const AFTERNOON: Millis = 1_719_849_600_000;
+
+    fn service(catalog: &Catalog) -> StoreService {
+        let config = StoreConfig {
+            lines_min: 2,
+            lines_max: 4,
+            p_identified: 0.5,
+            refund_probability: 0.1,
+            refund_delay_ms: (1, 2),
+            curve: DiurnalCurve {
+                min: 0.2,
+                max: 2.0,
+                peak_hour: 19.0,
+                tz: chrono_tz::UTC,
+                weekdays: None,
+            },
+        };
+        StoreService::new(config, catalog)
+    }
+
+    /// How often each store is picked at `now`, out of `n` picks.
+    fn picks(now: Millis, n: usize) -> (Vec<f64>, StoreService, crate::services::World) {
+        let mut w = world(0.0);
+        let service = service(&w.catalog);
+        let (mut rng, mut ids) = (DetRng::seed_from_u64(4), IdGen::new(4));
+        let mut ctx = Ctx {
+            rng: &mut rng,
+            ids: &mut ids,
+            world: &mut w,
+            now_ms: now,
+        };
+        let mut counts = vec![0.0; service.curves.len()];
+        for _ in 0..n {
+            if let Some(s) = service.pick_store(&mut ctx, now) {
+                counts[s] += 1.0 / n as f64;
+            }
+        }
+        (counts, service, w)
+    }
+
+    #[test]
+    fn open_stores_are_picked_by_their_local_diurnal_multiplier() {
+        let (shares, service, w) = picks(AFTERNOON, 40_000);
+        let stores = &w.catalog.stores;
+        assert!(stores.iter().all(|s| s.is_open(AFTERNOON)), "all open then");
+        let local: Vec<f64> = service.curves.iter().map(|c| c.at(AFTERNOON)).collect();
+        let total: f64 = local.iter().sum();
+        for (i, share) in shares.iter().enumerate() {
+            let expected = local[i] / total;
+            assert!(
+                (share - expected).abs() < 0.015,
+                "{}: picked {share:.3}, its local multiplier's share is {expected:.3}",
+                stores[i].store_id
+            );
+        }
+        // The same hour of the day weighs differently in different zones.
+        assert!(
+            local[2] > local[0] * 1.2,
+            "Berlin nearer its peak than New York"
+        );
+    }
+
+    #[test]
+    fn a_closed_store_is_never_picked() {
+        // 06:00Z: 02:00 in New York (closed), 07:00 in London, 08:00 in Berlin.
+        let early = AFTERNOON - 10 * 3_600_000;
+        let (shares, _, w) = picks(early, 2_000);
+        for (s, share) in w.catalog.stores.iter().zip(&shares) {
+            assert_eq!(*share > 0.0, s.is_open(early), "{}", s.store_id);
+        }
+    }
+}

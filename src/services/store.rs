@@ -69,6 +69,12 @@ pub struct StoreService {
     terminals_of: Vec<Vec<usize>>,
     employees_of: Vec<Vec<usize>>,
     curves: Vec<DiurnalCurve>,
+    /// Each store's pick weight (its local multiplier while open, else 0) in the minute
+    /// `weights_minute`; opening hours are whole minutes and the curve moves slowly.
+    weights: Vec<f64>,
+    weights_minute: Option<Millis>,
+    /// The earliest shift end of a logged-in terminal: nobody is due to log out before it.
+    next_shift_end: Millis,
 }
 
 impl StoreService {
@@ -81,7 +87,7 @@ impl StoreService {
         for (i, e) in catalog.employees.iter().enumerate() {
             employees_of[e.store].push(i);
         }
-        let curves = catalog
+        let curves: Vec<DiurnalCurve> = catalog
             .stores
             .iter()
             .map(|s| DiurnalCurve {
@@ -95,7 +101,10 @@ impl StoreService {
             on_shift: vec![false; catalog.employees.len()],
             terminals_of,
             employees_of,
+            weights: vec![0.0; curves.len()],
             curves,
+            weights_minute: None,
+            next_shift_end: Millis::MAX,
         }
     }
 }
@@ -180,15 +189,18 @@ impl Service for StoreService {
             shelf_change(ctx, store, now, out);
             return Ok(());
         }
-        let free: Vec<usize> = self.terminals_of[store]
+        let tills = &self.tills;
+        let mut free = self.terminals_of[store]
             .iter()
             .copied()
-            .filter(|&t| self.tills[t].free_at <= now)
-            .collect();
-        if free.is_empty() {
+            .filter(|&t| tills[t].free_at <= now);
+        let count = free.clone().count();
+        if count == 0 {
             return Ok(());
         }
-        let terminal = free[ctx.rng.random_range(0..free.len())];
+        let Some(terminal) = free.nth(ctx.rng.random_range(0..count)) else {
+            return Ok(());
+        };
         match self.tills[terminal].employee {
             None => self.log_in(ctx, store, terminal, now, out),
             Some(employee) => self.basket(ctx, store, terminal, employee, now, out)?,
@@ -200,6 +212,9 @@ impl Service for StoreService {
 impl StoreService {
     /// Logs out every employee whose shift is over, at the shift's end.
     fn end_shifts(&mut self, ctx: &mut Ctx<'_>, now: Millis, out: &mut Emission) {
+        if now < self.next_shift_end {
+            return;
+        }
         for terminal in 0..self.tills.len() {
             let till = self.tills[terminal];
             let Some(employee) = till.employee.filter(|_| till.shift_end <= now) else {
@@ -219,28 +234,38 @@ impl StoreService {
                 shift_end: at,
             };
         }
+        self.next_shift_end = self
+            .tills
+            .iter()
+            .filter(|t| t.employee.is_some())
+            .map(|t| t.shift_end)
+            .min()
+            .unwrap_or(Millis::MAX);
     }
 
-    /// An open store, drawn by its local diurnal multiplier.
-    fn pick_store(&self, ctx: &mut Ctx<'_>, now: Millis) -> Option<usize> {
-        let stores = &ctx.world.catalog.stores;
-        let weights: Vec<f64> = stores
-            .iter()
-            .zip(&self.curves)
-            .map(|(s, c)| if s.is_open(now) { c.at(now) } else { 0.0 })
-            .collect();
-        let total: f64 = weights.iter().sum();
+    /// An open store, drawn by its local diurnal multiplier (taken at the start of the minute).
+    fn pick_store(&mut self, ctx: &mut Ctx<'_>, now: Millis) -> Option<usize> {
+        let minute = now.div_euclid(60_000);
+        if self.weights_minute != Some(minute) {
+            let start = minute * 60_000;
+            let stores = &ctx.world.catalog.stores;
+            for (i, (s, c)) in stores.iter().zip(&self.curves).enumerate() {
+                self.weights[i] = if s.is_open(start) { c.at(start) } else { 0.0 };
+            }
+            self.weights_minute = Some(minute);
+        }
+        let total: f64 = self.weights.iter().sum();
         if total <= 0.0 {
             return None;
         }
         let mut r = ctx.rng.random_range(0.0..total);
-        for (i, w) in weights.iter().enumerate() {
+        for (i, w) in self.weights.iter().enumerate() {
             if r < *w {
                 return Some(i);
             }
             r -= w;
         }
-        weights.iter().rposition(|w| *w > 0.0)
+        self.weights.iter().rposition(|w| *w > 0.0)
     }
 
     /// An employee not on shift logs in; the shift ends at closing, or at mid-day on a long day.
@@ -276,6 +301,7 @@ impl StoreService {
             e.employee_id = Some(employee_id)
         })]);
         self.on_shift[employee] = true;
+        self.next_shift_end = self.next_shift_end.min(shift_end);
         self.tills[terminal] = Till {
             employee: Some(employee),
             shift_end,
@@ -562,7 +588,8 @@ mod tests {
     use crate::services::DetRng;
     use rand::SeedableRng;
 
-    /// 2024-07-01T16:00:00Z: New York 12:00, London 17:00, Berlin 18:00 (the test world's stores).
+    /// 2024-07-01T16:00:00Z: New York 12:00, London 17:00, Berlin 18:00 (the test world's stores),
+    /// a minute's start.
     const AFTERNOON: Millis = 1_719_849_600_000;
 
     fn service(catalog: &Catalog) -> StoreService {
@@ -586,7 +613,7 @@ mod tests {
     /// How often each store is picked at `now`, out of `n` picks.
     fn picks(now: Millis, n: usize) -> (Vec<f64>, StoreService, crate::services::World) {
         let mut w = world(0.0);
-        let service = service(&w.catalog);
+        let mut service = service(&w.catalog);
         let (mut rng, mut ids) = (DetRng::seed_from_u64(4), IdGen::new(4));
         let mut ctx = Ctx {
             rng: &mut rng,

@@ -11,7 +11,7 @@ use crate::domain::events::{Event, Millis};
 use crate::domain::ports::{ReferenceStore, RepositoryError, SalesJournal, StockLedger};
 use crate::domain::record::{Effect, Record};
 use crate::domain::reference::catalog::{usd_to_cents, Catalog, Reorder, User, COUNTRIES};
-use crate::domain::reference::stores::iso_week;
+use crate::domain::reference::stores::{iso_week, week_span};
 use crate::domain::reference::Segment;
 use crate::domain::stock::alerts::crosses_below;
 use crate::domain::stock::{Applied, StockKey};
@@ -63,6 +63,8 @@ pub struct World {
     crossings: Vec<Crossing>,
     /// The ISO week the discounts are of, and the discounts (whole percent) by store stock key.
     week: String,
+    /// The UTC span [start, end) of that week.
+    week_span: (Millis, Millis),
     discounts: FxHashMap<StockKey, i64>,
     /// Catalog index of each product id.
     product_at: FxHashMap<String, u32>,
@@ -95,6 +97,7 @@ impl World {
             last_moved: 0,
             crossings: Vec::new(),
             week: String::new(),
+            week_span: (0, 0),
             discounts: FxHashMap::default(),
         }
     }
@@ -112,28 +115,37 @@ impl World {
     /// The discount (whole percent) of a store stock key at `t`; a new ISO week's discounts are
     /// read from the reference store when it begins (a week's rows can change between weeks).
     pub fn discount_pct(&mut self, key: StockKey, t: Millis) -> Result<i64, RepositoryError> {
-        let week = iso_week(t);
-        if week != self.week {
-            let rows = self.store.discounts(&week)?;
-            let stores: FxHashMap<&str, u32> = (0..self.catalog.stores.len())
-                .map(|s| {
-                    let id = self.catalog.stores[s].store_id.as_str();
-                    (id, self.catalog.store_location(s))
-                })
-                .collect();
-            self.discounts = rows
-                .iter()
-                .filter_map(|(s, p, pct)| {
-                    let key = StockKey {
-                        location: *stores.get(s.as_str())?,
-                        product: *self.product_at.get(p.as_str())?,
-                    };
-                    Some((key, (*pct).clamp(0, 95)))
-                })
-                .collect();
-            self.week = week;
+        if !(self.week_span.0..self.week_span.1).contains(&t) {
+            self.week_span = week_span(t);
+            let week = iso_week(t);
+            if week != self.week {
+                self.load_discounts(&week)?;
+                self.week = week;
+            }
         }
         Ok(self.discounts.get(&key).copied().unwrap_or(0))
+    }
+
+    /// The discounts of ISO week `week`, by store stock key.
+    fn load_discounts(&mut self, week: &str) -> Result<(), RepositoryError> {
+        let rows = self.store.discounts(week)?;
+        let stores: FxHashMap<&str, u32> = (0..self.catalog.stores.len())
+            .map(|s| {
+                let id = self.catalog.stores[s].store_id.as_str();
+                (id, self.catalog.store_location(s))
+            })
+            .collect();
+        self.discounts = rows
+            .iter()
+            .filter_map(|(s, p, pct)| {
+                let key = StockKey {
+                    location: *stores.get(s.as_str())?,
+                    product: *self.product_at.get(p.as_str())?,
+                };
+                Some((key, (*pct).clamp(0, 95)))
+            })
+            .collect();
+        Ok(())
     }
 
     /// Notes a crossing of the key's reorder point, if the change made one.

@@ -252,6 +252,15 @@ pub fn iso_week(t: Millis) -> String {
     format!("{}-W{:02}", w.year(), w.week())
 }
 
+/// The UTC span [Monday 00:00, next Monday 00:00) of the ISO week of `t`.
+pub fn week_span(t: Millis) -> (Millis, Millis) {
+    const DAY: Millis = 86_400_000;
+    let day = t.div_euclid(DAY);
+    // 1970-01-01 was a Thursday: days since a Monday.
+    let start = (day - (day + 3).rem_euclid(7)) * DAY;
+    (start, start + 7 * DAY)
+}
+
 /// The discount (whole percent) of a product at a store in ISO week `week`, if any: a pure
 /// function of the seed, so memory and Postgres agree and a week's rows can be written on demand.
 pub fn discount_pct(seed: u64, store_id: &str, product_id: &str, week: &str) -> Option<i64> {
@@ -269,6 +278,18 @@ pub fn discount_pct(seed: u64, store_id: &str, product_id: &str, week: &str) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_week_span_holds_exactly_one_iso_week() {
+        for t in [0, 1_719_849_600_000, 1_704_067_199_999, -86_400_001] {
+            let (start, end) = week_span(t);
+            assert!(start <= t && t < end);
+            assert_eq!(iso_week(start), iso_week(t));
+            assert_eq!(iso_week(end - 1), iso_week(t));
+            assert_ne!(iso_week(start - 1), iso_week(t));
+            assert_ne!(iso_week(end), iso_week(t));
+        }
+    }
 
     #[test]
     fn a_layout_gives_the_stores_its_zones_in_turn_and_its_hours() {

@@ -105,7 +105,7 @@ pub fn assert_count(stderr: &str, n: usize) -> usize {
 pub fn rate(stderr: &str) -> f64 {
     stderr
         .lines()
-        .find(|l| l.contains("records/s"))
+        .find(|l| l.contains(" records in ") && l.contains("records/s"))
         .and_then(|l| l.split('(').nth(1)?.split_whitespace().next()?.parse().ok())
         .unwrap_or_else(|| panic!("no rate in the summary: {stderr}"))
 }

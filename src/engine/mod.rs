@@ -196,6 +196,18 @@ impl Engine {
                 }
             }
         };
+        if matches!(
+            stop,
+            StopReason::Duration | StopReason::Signal | StopReason::SpanEnd
+        ) {
+            if let Err(Halt::Fail(source)) = self.close() {
+                let _ = self.publisher.flush();
+                return Err(EngineError {
+                    records: self.tally.records,
+                    source,
+                });
+            }
+        }
         let records = self.tally.records;
         let failed = |source: Failure| EngineError { records, source };
         let topics = self.publisher.flush().map_err(|e| failed(e.into()))?;
@@ -208,6 +220,35 @@ impl Engine {
             unsent_follow_ups: self.schedule.len(),
             topics,
         })
+    }
+
+    /// A clean stop: the services close their open state (terminals log out), published at
+    /// once and without faults; a `--to` span keeps them inside it. A `--count` stop has no room
+    /// for them.
+    fn close(&mut self) -> Result<(), Halt> {
+        let mut emission = Emission::default();
+        let mut now = self.clock.stamp();
+        if let Some(end_ns) = self.end_ns {
+            now = now.min(end_ns / 1_000_000 - 1);
+        }
+        let mut ctx = Ctx {
+            rng: &mut self.rng,
+            ids: &mut self.ids,
+            world: &mut self.world,
+            now_ms: now,
+        };
+        self.services.close(&mut ctx, &mut emission);
+        for (_, group) in emission.groups {
+            for mut record in group {
+                self.world
+                    .settle(&mut record)
+                    .map_err(|e| Halt::Fail(e.into()))?;
+                record.event.set_ts(record.at.unwrap_or(now));
+                self.publish(&record)?;
+            }
+            self.publisher.end_group().map_err(halt)?;
+        }
+        Ok(())
     }
 
     fn stop_due(&self, stopper: &Stopper) -> Option<StopReason> {

@@ -61,6 +61,9 @@ impl Emission {
 pub trait Service: Send {
     fn name(&self) -> &'static str;
     fn emit(&mut self, ctx: &mut Ctx<'_>, out: &mut Emission) -> Result<(), RepositoryError>;
+
+    /// The run stops cleanly: what closes the service's open state (a terminal's logout).
+    fn close(&mut self, _ctx: &mut Ctx<'_>, _out: &mut Emission) {}
 }
 
 /// Services with normalised weights; zero-weight services are never picked.
@@ -98,6 +101,13 @@ impl ServiceTable {
             .position(|&c| u < c)
             .unwrap_or(self.services.len() - 1);
         self.services[i].as_mut()
+    }
+
+    /// Every service closes its open state (see [`Service::close`]).
+    pub fn close(&mut self, ctx: &mut Ctx<'_>, out: &mut Emission) {
+        for s in &mut self.services {
+            s.close(ctx, out);
+        }
     }
 
     pub fn names(&self) -> Vec<&'static str> {

@@ -207,6 +207,17 @@ impl Service for StoreService {
         }
         Ok(())
     }
+
+    /// A clean stop logs every employee still on shift out: at the shift's end if it has
+    /// passed, else now.
+    fn close(&mut self, ctx: &mut Ctx<'_>, out: &mut Emission) {
+        let now = ctx.now_ms;
+        for terminal in 0..self.tills.len() {
+            let at = self.tills[terminal].shift_end.min(now);
+            self.log_out(ctx, terminal, at, out);
+        }
+        self.next_shift_end = Millis::MAX;
+    }
 }
 
 impl StoreService {
@@ -217,22 +228,9 @@ impl StoreService {
         }
         for terminal in 0..self.tills.len() {
             let till = self.tills[terminal];
-            let Some(employee) = till.employee.filter(|_| till.shift_end <= now) else {
-                continue;
-            };
-            let at = till.shift_end.max(till.last_event + 1);
-            let employee_id = ctx.world.catalog.employees[employee].employee_id.clone();
-            let record = pos(ctx, terminal, PosEventType::EmployeeLogout, at);
-            out.group_now(vec![with_pos(record, |e| {
-                e.employee_id = Some(employee_id)
-            })]);
-            self.on_shift[employee] = false;
-            self.tills[terminal] = Till {
-                employee: None,
-                last_event: at,
-                free_at: at,
-                shift_end: at,
-            };
+            if till.employee.is_some() && till.shift_end <= now {
+                self.log_out(ctx, terminal, till.shift_end, out);
+            }
         }
         self.next_shift_end = self
             .tills
@@ -241,6 +239,27 @@ impl StoreService {
             .map(|t| t.shift_end)
             .min()
             .unwrap_or(Millis::MAX);
+    }
+
+    /// The terminal's employee logs out at `at` (after the terminal's last event).
+    fn log_out(&mut self, ctx: &mut Ctx<'_>, terminal: usize, at: Millis, out: &mut Emission) {
+        let till = self.tills[terminal];
+        let Some(employee) = till.employee else {
+            return;
+        };
+        let at = at.max(till.last_event + 1);
+        let employee_id = ctx.world.catalog.employees[employee].employee_id.clone();
+        let record = pos(ctx, terminal, PosEventType::EmployeeLogout, at);
+        out.group_now(vec![with_pos(record, |e| {
+            e.employee_id = Some(employee_id)
+        })]);
+        self.on_shift[employee] = false;
+        self.tills[terminal] = Till {
+            employee: None,
+            last_event: at,
+            free_at: at,
+            shift_end: at,
+        };
     }
 
     /// An open store, drawn by its local diurnal multiplier (taken at the start of the minute).

@@ -167,6 +167,17 @@ fn two_simulated_runs_with_the_same_seed_are_byte_identical() {
         a.stderr
     );
     let records = lines(&a.stdout);
+    // Tokyo's and Sydney's stores are open: the store world is part of what is reproduced.
+    for topic in [
+        "pos-events.v1",
+        "pos-transactions.v1",
+        "store-inventory-changes.v1",
+    ] {
+        assert!(
+            records.iter().any(|r| r["topic"] == topic),
+            "{topic} in the simulated span"
+        );
+    }
     let (from, to) = (1_709_251_200_000_i64, 1_709_251_200_000_i64 + 7_200_000);
     for r in records.iter().filter(|r| r["headers"]["dq"].is_null()) {
         let ts = event_time(r);

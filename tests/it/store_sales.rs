@@ -13,7 +13,7 @@ use crate::support::cmd::{command, finish_or_kill, run};
 use crate::support::decode::{dq, Row};
 use crate::support::kafka::consume_all;
 use crate::support::stock::{replay, table_stock, COUNTS};
-use crate::support::store_rules::{cents, check, json, s, seeded};
+use crate::support::store_rules::{cents, check, json, s, seeded, Figures};
 use crate::support::target::{good_once, Target, SEED};
 
 /// A store-heavy run without late records (they move event time, which the rules check).
@@ -81,6 +81,26 @@ fn records(good: &[&Row]) -> Vec<(String, Value)> {
     good.iter().map(|r| json(r)).collect()
 }
 
+/// Every store rule holds over the three runs, with enough of everything to mean something,
+/// replenishments after alerts, and refunds of transactions paid in an earlier run (drawn on
+/// the refundable window rebuilt at start-up).
+fn three_runs_obey_the_rules(records: &[(String, Value)]) -> Figures {
+    let f = check(
+        records,
+        &seeded(COUNTS, SEED),
+        &RUN_STARTS,
+        (600_000, 4 * DAY),
+    );
+    eprintln!("{f:?}");
+    assert!(f.transactions > 300 && f.refunds > 50, "{f:?}");
+    assert!(f.replenishments > 0, "replenishments follow alerts: {f:?}");
+    assert!(
+        f.refunds_across_runs > 0,
+        "refunds of earlier runs' transactions: {f:?}"
+    );
+    f
+}
+
 /// Refund (count, cents) per (transaction, product) on the topics.
 fn refunded(records: &[(String, Value)]) -> HashMap<(String, String), (i64, i64)> {
     let mut out: HashMap<(String, String), (i64, i64)> = HashMap::new();
@@ -103,19 +123,7 @@ fn postgres_canonical_store_sales_obey_the_rules_across_a_crash_after_commit_and
     let rows = three_runs(&target, &[("RETAILGEN_TEST_CRASH_AT", "after_commit:3")]);
     let good = good_once(&rows);
     let records = records(&good);
-    let f = check(
-        &records,
-        &seeded(COUNTS, SEED),
-        &RUN_STARTS,
-        (600_000, 4 * DAY),
-    );
-    eprintln!("{f:?}");
-    assert!(f.transactions > 300 && f.refunds > 50, "{f:?}");
-    assert!(f.replenishments > 0, "replenishments follow alerts: {f:?}");
-    assert!(
-        f.refunds_across_runs > 0,
-        "refunds of earlier runs' transactions: {f:?}"
-    );
+    let f = three_runs_obey_the_rules(&records);
 
     // The tables hold exactly the transactions and refunds on the topics, each line's refunds
     // summed by the database, and the store stock the topic replays to.
@@ -160,19 +168,7 @@ fn kafka_canonical_store_sales_obey_the_rules_across_a_sigkill_and_a_restart() {
     let target = Target::new(false);
     let rows = three_runs(&target, &[]);
     let records = records(&good_once(&rows));
-    let f = check(
-        &records,
-        &seeded(COUNTS, SEED),
-        &RUN_STARTS,
-        (600_000, 4 * DAY),
-    );
-    eprintln!("{f:?}");
-    assert!(f.transactions > 300 && f.refunds > 50, "{f:?}");
-    assert!(f.replenishments > 0, "replenishments follow alerts: {f:?}");
-    assert!(
-        f.refunds_across_runs > 0,
-        "refunds drawn on the rebuilt window: {f:?}"
-    );
+    three_runs_obey_the_rules(&records);
 }
 
 #[test]

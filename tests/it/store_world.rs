@@ -70,4 +70,9 @@ fn a_simulated_day_of_the_store_world_obeys_the_rules() {
         "{f:?}"
     );
     assert!(f.store_crossings > 0 && f.replenishments > 0, "{f:?}");
+    assert_eq!(
+        f.left_logged_in,
+        [0],
+        "the end of the span logs every terminal out"
+    );
 }

@@ -101,6 +101,9 @@ pub struct Figures {
     pub max_basket: usize,
     pub store_crossings: usize,
     pub replenishments: usize,
+    /// Terminals still logged in at the end of each run (index into `runs`): none after a
+    /// clean stop.
+    pub left_logged_in: Vec<usize>,
 }
 
 /// Checks every rule; `runs` are the runs' start times (event time, ascending; every terminal
@@ -144,7 +147,8 @@ pub fn check(
         by_terminal.entry(key).or_default().push(e);
     }
     let mut said: HashMap<String, Said> = HashMap::new();
-    for ((terminal, _), evs) in &by_terminal {
+    let mut left_logged_in = vec![0; runs.len()];
+    for ((terminal, run), evs) in &by_terminal {
         let ts: Vec<i64> = evs.iter().map(|e| ms(&e["timestamp"])).collect();
         assert!(
             ts.windows(2).all(|w| w[0] <= w[1]),
@@ -226,6 +230,10 @@ pub fn check(
                     }
                 }
             }
+        }
+        assert!(basket.is_none(), "{terminal}: a basket left open");
+        if logged_in {
+            left_logged_in[run - 1] += 1;
         }
     }
 
@@ -353,5 +361,6 @@ pub fn check(
             .unwrap_or(0),
         store_crossings: crossings,
         replenishments,
+        left_logged_in,
     }
 }

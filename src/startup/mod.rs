@@ -107,10 +107,10 @@ pub async fn run(settings: Settings, cancel: CancellationToken) -> anyhow::Resul
         let (warehouses, stores) = (Stream::InventoryChanges, Stream::StoreInventoryChanges);
         let mut stock = recovery::read_stock(s, topics.of(warehouses), id(warehouses)).await?;
         let store_stock = recovery::read_stock(s, topics.of(stores), id(stores)).await?;
-        // Keys never collide: warehouse and store ids differ. The mirror's offsets are
-        // those of the warehouse topic.
+        // Keys never collide: warehouse and store ids differ.
         stock.changes += store_stock.changes;
         stock.last.extend(store_stock.last);
+        stock.next_offsets.extend(store_stock.next_offsets);
         read.stock = Some(stock);
         if s.weights.store > 0.0 {
             read.sales = Some(recovery::read_sales(s, &topics, since).await?);

@@ -156,7 +156,7 @@ pub async fn build_world(
         if let Some(stock) = &stock {
             overlay(&catalog, &mut levels, stock);
             if s.store.mirror_inventory_to_db {
-                catch_up(s, pool, &catalog, &levels, stock).await?;
+                catch_up(pool, &catalog, &levels, stock).await?;
             }
         }
         match s.store.mirror_inventory_to_db {
@@ -226,7 +226,6 @@ fn overlay(catalog: &Catalog, levels: &mut StockLevels, stock: &StockTopic) {
 
 /// The mirror takes the rebuilt levels where it differs, and records the offsets applied.
 async fn catch_up(
-    s: &Settings,
     pool: &Pool,
     catalog: &Catalog,
     levels: &StockLevels,
@@ -240,13 +239,7 @@ async fn catch_up(
         })
         .collect();
     let mut client = postgres::client(pool, "catching the stock mirror up").await?;
-    let changed = catch_up_mirror(
-        &mut client,
-        &rows,
-        &s.topics.inventory_changes,
-        &stock.next_offsets,
-    )
-    .await?;
+    let changed = catch_up_mirror(&mut client, &rows, &stock.next_offsets).await?;
     if changed > 0 {
         eprintln!("retailgen: the stock mirror caught up with the topic ({changed} rows)");
     }

@@ -217,8 +217,8 @@ fn a_kafka_canonical_mirror_equals_the_topic_after_a_sigkill_and_a_restart() {
         .db()
         .query("SELECT count(*) FROM retailgen_mirror_offsets");
     assert_eq!(
-        offsets[0][0], "3",
-        "the mirror records how far it applied each partition"
+        offsets[0][0], "6",
+        "the mirror records how far it applied each partition of both stock topics"
     );
 }
 

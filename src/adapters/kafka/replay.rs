@@ -193,7 +193,8 @@ pub struct StockTopic {
     pub last: FxHashMap<String, i32>,
     /// Records that count (not labelled bad or duplicate).
     pub changes: u64,
-    pub next_offsets: Vec<(i32, i64)>,
+    /// (topic, partition, the offset after its last record)
+    pub next_offsets: Vec<(String, i32, i64)>,
 }
 
 /// A partition's share of the stock topic.
@@ -245,7 +246,8 @@ pub fn read_stock_topic<R: FnMut(&[u8]) -> Result<i32, String> + Send>(
             let (part, _) = read.state;
             out.last.extend(part.last);
             out.changes += part.changes;
-            out.next_offsets.push((read.partition, read.next));
+            out.next_offsets
+                .push((topic.to_owned(), read.partition, read.next));
         }
         out
     }))

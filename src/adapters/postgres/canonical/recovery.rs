@@ -140,8 +140,7 @@ async fn resum_global(client: &impl GenericClient, products: &[&str]) -> Result<
 pub async fn catch_up_mirror(
     client: &mut Client,
     levels: &[(String, String, i32)],
-    topic: &str,
-    offsets: &[(i32, i64)],
+    offsets: &[(String, i32, i64)],
 ) -> Result<u64, PgError> {
     let what = "catching the stock mirror up with the topic";
     let tx = client.transaction().await.map_err(query_error(what))?;
@@ -169,7 +168,7 @@ pub async fn catch_up_mirror(
         .map_err(query_error(what))?;
     let products: Vec<&str> = changed.iter().map(|r| r.get(0)).collect();
     resum_global(&tx, &products).await?;
-    for (partition, next) in offsets {
+    for (topic, partition, next) in offsets {
         tx.execute(
             "INSERT INTO retailgen_mirror_offsets (topic, partition, next_offset) VALUES ($1, $2, $3) \
              ON CONFLICT (topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset, updated_at = now()",

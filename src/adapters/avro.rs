@@ -20,6 +20,8 @@ pub fn schema_text(stream: Stream) -> &'static str {
         Stream::Refunds => include_str!("../../avro/refunds.avsc"),
         Stream::StoreInventoryChanges => include_str!("../../avro/store-inventory-changes.avsc"),
         Stream::RestockAlerts => include_str!("../../avro/restock-alerts.avsc"),
+        Stream::FootTraffic => include_str!("../../avro/foot-traffic.avsc"),
+        Stream::ShelfEvents => include_str!("../../avro/shelf-events.avsc"),
     }
 }
 

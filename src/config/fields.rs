@@ -255,6 +255,12 @@ pub const FIELDS: &[Field] = &[
     field!("topics.restock_alerts", "TOPIC_RESTOCK_ALERTS", "a Kafka topic name", |s, v| s
         .topics
         .restock_alerts = topic(v)?),
+    field!("topics.foot_traffic", "TOPIC_FOOT_TRAFFIC", "a Kafka topic name", |s, v| s
+        .topics
+        .foot_traffic = topic(v)?),
+    field!("topics.shelf_events", "TOPIC_SHELF_EVENTS", "a Kafka topic name", |s, v| s
+        .topics
+        .shelf_events = topic(v)?),
     field!("topics.runs", "TOPIC_RUNS", "a Kafka topic name", |s, v| s
         .topics
         .runs = topic(v)?),

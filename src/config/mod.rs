@@ -210,6 +210,8 @@ fn validate(s: &Settings) -> Result<(), ConfigError> {
             &s.topics.store_inventory_changes,
         ),
         ("TOPIC_RESTOCK_ALERTS", &s.topics.restock_alerts),
+        ("TOPIC_FOOT_TRAFFIC", &s.topics.foot_traffic),
+        ("TOPIC_SHELF_EVENTS", &s.topics.shelf_events),
         ("TOPIC_RUNS", &s.topics.runs),
     ];
     for (i, (a, ta)) in topics.iter().enumerate() {

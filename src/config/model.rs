@@ -266,6 +266,8 @@ pub struct TopicSettings {
     pub refunds: String,
     pub store_inventory_changes: String,
     pub restock_alerts: String,
+    pub foot_traffic: String,
+    pub shelf_events: String,
     /// One record per run start (the run number of the id space), for targets without Postgres.
     pub runs: String,
     pub partitions: i32,

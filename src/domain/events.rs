@@ -10,6 +10,7 @@ pub use super::commerce::{
 pub use super::stock::alerts::RestockAlert;
 pub use super::stock::changes::{ChangeType, InventoryChange};
 pub use super::store::events::{PosEvent, PosTransaction, Refund, StoreInventoryChange};
+pub use super::store::visits::{FootTraffic, ShelfEvent};
 use super::stream::Stream;
 
 /// Milliseconds since the Unix epoch (Avro `timestamp-millis`).
@@ -30,6 +31,8 @@ pub enum Event {
     Refund(Refund),
     StoreInventory(StoreInventoryChange),
     Alert(RestockAlert),
+    Foot(FootTraffic),
+    Shelf(ShelfEvent),
 }
 
 impl Event {
@@ -46,6 +49,8 @@ impl Event {
             Event::Refund(_) => Stream::Refunds,
             Event::StoreInventory(_) => Stream::StoreInventoryChanges,
             Event::Alert(_) => Stream::RestockAlerts,
+            Event::Foot(_) => Stream::FootTraffic,
+            Event::Shelf(_) => Stream::ShelfEvents,
         }
     }
 
@@ -63,6 +68,8 @@ impl Event {
             Event::Refund(e) => &e.refund_id,
             Event::StoreInventory(e) => &e.change_id,
             Event::Alert(e) => &e.alert_id,
+            Event::Foot(e) => &e.visit_id,
+            Event::Shelf(e) => &e.event_id,
         }
     }
 
@@ -79,6 +86,8 @@ impl Event {
             Event::Refund(e) => e.timestamp,
             Event::StoreInventory(e) => e.timestamp,
             Event::Alert(e) => e.timestamp,
+            Event::Foot(e) => e.entry_time,
+            Event::Shelf(e) => e.timestamp,
         }
     }
 
@@ -98,6 +107,12 @@ impl Event {
             Event::Refund(e) => e.timestamp = ts,
             Event::StoreInventory(e) => e.timestamp = ts,
             Event::Alert(e) => e.timestamp = ts,
+            // The visit moves whole: its planned exit keeps its distance from the entry.
+            Event::Foot(e) => {
+                e.exit_time += ts - e.entry_time;
+                e.entry_time = ts;
+            }
+            Event::Shelf(e) => e.timestamp = ts,
         }
     }
 }

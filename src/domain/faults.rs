@@ -69,7 +69,9 @@ impl BadKind {
             | Stream::InventoryChanges
             | Stream::PosEvents
             | Stream::StoreInventoryChanges
-            | Stream::RestockAlerts => &[DanglingReference, FutureTimestamp],
+            | Stream::RestockAlerts
+            | Stream::FootTraffic
+            | Stream::ShelfEvents => &[DanglingReference, FutureTimestamp],
         }
     }
 }
@@ -166,6 +168,8 @@ pub fn bad_copy<R: Rng>(good: &Record, kind: BadKind, ids: &mut IdGen, rng: &mut
         Event::Refund(r) => r.refund_id = ids.next("rfd"),
         Event::StoreInventory(c) => c.change_id = ids.next("sch"),
         Event::Alert(a) => a.alert_id = ids.next("alr"),
+        Event::Foot(f) => f.visit_id = ids.next("vst"),
+        Event::Shelf(e) => e.event_id = ids.next("shv"),
     }
     match kind {
         BadKind::NonPositiveAmount => {
@@ -200,6 +204,8 @@ pub fn bad_copy<R: Rng>(good: &Record, kind: BadKind, ids: &mut IdGen, rng: &mut
             Event::Refund(r) => r.original_transaction_id = ids.next("txn"),
             Event::StoreInventory(c) => c.product_id = ids.next("prd"),
             Event::Alert(a) => a.product_id = ids.next("prd"),
+            Event::Foot(f) => f.store_id = ids.next("sto"),
+            Event::Shelf(e) => e.item_id = ids.next("prd"),
         },
         BadKind::FutureTimestamp => {
             let ts = bad.event.ts() + rng.random_range(3_600_000..=48 * 3_600_000);

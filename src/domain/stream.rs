@@ -14,10 +14,12 @@ pub enum Stream {
     Refunds,
     StoreInventoryChanges,
     RestockAlerts,
+    FootTraffic,
+    ShelfEvents,
 }
 
 impl Stream {
-    pub const ALL: [Stream; 11] = [
+    pub const ALL: [Stream; 13] = [
         Stream::Orders,
         Stream::Payments,
         Stream::Shipments,
@@ -29,6 +31,8 @@ impl Stream {
         Stream::Refunds,
         Stream::StoreInventoryChanges,
         Stream::RestockAlerts,
+        Stream::FootTraffic,
+        Stream::ShelfEvents,
     ];
     pub const COUNT: usize = Self::ALL.len();
 
@@ -51,6 +55,8 @@ impl Stream {
             Stream::Refunds => "refund",
             Stream::StoreInventoryChanges => "store_inventory_change",
             Stream::RestockAlerts => "restock_alert",
+            Stream::FootTraffic => "foot_traffic",
+            Stream::ShelfEvents => "shelf_event",
         }
     }
 }

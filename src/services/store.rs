@@ -3,6 +3,8 @@
 //! and shelf damage and stock-takes. Stores trade only while open in their own time zone, and
 //! their traffic follows the diurnal curve in local time.
 
+use std::collections::BTreeMap;
+
 use rand::Rng;
 
 use super::{weighted, Ctx, Emission, Service};
@@ -16,6 +18,7 @@ use crate::domain::stock::{location_key, StockKey};
 use crate::domain::store::events::{
     PosEventType, PosLineItem, RefundReason, StoreChangeType, TenderType,
 };
+use crate::domain::store::visits::{self, FootTraffic, ShelfEvent, ShelfEventType};
 use crate::domain::store::{line_total_cents, tax_cents};
 use crate::domain::traffic::DiurnalCurve;
 
@@ -37,6 +40,12 @@ const REASONS: [RefundReason; 5] = [
 const P_SHELF_CHANGE: f64 = 0.03;
 /// A trading day longer than this is worked in two shifts.
 const SINGLE_SHIFT_MS: Millis = 9 * 3_600_000;
+/// No visit starts in a store's last 15 minutes; every visit ends 5 minutes before closing.
+const LAST_ENTRY_MS: Millis = 15 * 60_000;
+/// Chance per item of a cart that one more unit is picked up and put back later (reference 001).
+const P_PUTBACK: f64 = 0.15;
+/// Visits checked out per step at most (the rest wait for the next step).
+const CHECKOUTS_PER_STEP: usize = 8;
 
 /// How baskets, customers and refunds are drawn.
 #[derive(Debug, Clone)]
@@ -75,6 +84,9 @@ pub struct StoreService {
     weights_minute: Option<Millis>,
     /// The earliest shift end of a logged-in terminal: nobody is due to log out before it.
     next_shift_end: Millis,
+    /// Visits in the store, by (planned exit, sequence).
+    visits: BTreeMap<(Millis, u64), Visit>,
+    visit_seq: u64,
 }
 
 impl StoreService {
@@ -105,6 +117,8 @@ impl StoreService {
             curves,
             weights_minute: None,
             next_shift_end: Millis::MAX,
+            visits: BTreeMap::new(),
+            visit_seq: 0,
         }
     }
 }
@@ -165,6 +179,82 @@ fn with_pos(mut record: Record, edit: impl FnOnce(&mut PosEvent)) -> Record {
     record
 }
 
+/// Units per product (catalog index).
+type Units = Vec<(u32, i32)>;
+
+/// A visit between its entry and its checkout.
+struct Visit {
+    store: usize,
+    /// The identified customer (a user), if any.
+    customer: Option<String>,
+    /// The foot-traffic `customer_id`: the user, or an anonymous visitor id.
+    visitor: String,
+    visit_id: String,
+    entry: Millis,
+    /// What the shelf events put in the cart.
+    cart: Vec<(StockKey, i32)>,
+}
+
+/// Who pays a basket, after which visit.
+struct Buyer {
+    customer: Option<String>,
+    visit_id: String,
+}
+
+/// A shelf event of a visit at a fixed time.
+#[allow(clippy::too_many_arguments)]
+fn shelf_event(
+    ctx: &mut Ctx<'_>,
+    visitor: &str,
+    store_id: &str,
+    visit_id: &str,
+    kind: ShelfEventType,
+    product: u32,
+    quantity: i32,
+    at: Millis,
+) -> Record {
+    let mut record = Record::new(
+        visitor.to_owned(),
+        None,
+        Event::Shelf(ShelfEvent {
+            event_type: kind,
+            customer_id: visitor.to_owned(),
+            item_id: ctx.world.catalog.products[product as usize]
+                .product_id
+                .clone(),
+            weight: f64::from(quantity) * visits::unit_grams(product),
+            quantity,
+            timestamp: at,
+            store_id: store_id.to_owned(),
+            visit_id: visit_id.to_owned(),
+            event_id: ctx.ids.next("shv"),
+        }),
+    );
+    record.at = Some(at);
+    record
+}
+
+/// Putbacks, just before the exit, of what a visitor's cart holds but will not buy.
+fn put_back(ctx: &mut Ctx<'_>, visit: &Visit, left: &[(u32, i32)], exit: Millis) -> Vec<Record> {
+    let at = (exit - 1).max(visit.entry);
+    let store_id = ctx.world.catalog.stores[visit.store].store_id.clone();
+    left.iter()
+        .filter(|(_, q)| *q > 0)
+        .map(|&(product, quantity)| {
+            shelf_event(
+                ctx,
+                &visit.visitor,
+                &store_id,
+                &visit.visit_id,
+                ShelfEventType::Putback,
+                product,
+                quantity,
+                at,
+            )
+        })
+        .collect()
+}
+
 /// One basket line as decided.
 struct Line {
     key: StockKey,
@@ -182,6 +272,7 @@ impl Service for StoreService {
     fn emit(&mut self, ctx: &mut Ctx<'_>, out: &mut Emission) -> Result<(), RepositoryError> {
         let now = ctx.now_ms;
         self.end_shifts(ctx, now, out);
+        self.check_out_due(ctx, now, out)?;
         let Some(store) = self.pick_store(ctx, now) else {
             return Ok(());
         };
@@ -190,20 +281,15 @@ impl Service for StoreService {
             return Ok(());
         }
         let tills = &self.tills;
-        let mut free = self.terminals_of[store]
+        let closed = self.terminals_of[store]
             .iter()
             .copied()
-            .filter(|&t| tills[t].free_at <= now);
-        let count = free.clone().count();
-        if count == 0 {
-            return Ok(());
-        }
-        let Some(terminal) = free.nth(ctx.rng.random_range(0..count)) else {
-            return Ok(());
-        };
-        match self.tills[terminal].employee {
-            None => self.log_in(ctx, store, terminal, now, out),
-            Some(employee) => self.basket(ctx, store, terminal, employee, now, out)?,
+            .find(|&t| tills[t].employee.is_none() && tills[t].free_at <= now);
+        match closed {
+            Some(terminal) if self.employees_of[store].iter().any(|&e| !self.on_shift[e]) => {
+                self.log_in(ctx, store, terminal, now, out);
+            }
+            _ => self.start_visit(ctx, store, now, out)?,
         }
         Ok(())
     }
@@ -329,22 +415,17 @@ impl StoreService {
         };
     }
 
-    /// Lines from what the store has on hand: out-of-stock products are skipped, and a line
-    /// never takes more than is available.
-    fn lines(
-        &self,
-        ctx: &mut Ctx<'_>,
-        store: usize,
-        now: Millis,
-    ) -> Result<Vec<Line>, RepositoryError> {
+    /// What a visitor comes to buy: lines from what the store has on hand (out-of-stock
+    /// products are skipped, and a line never takes more than is available).
+    fn wanted(&self, ctx: &mut Ctx<'_>, store: usize) -> Vec<(StockKey, i32)> {
         let wanted = ctx
             .rng
             .random_range(self.config.lines_min..=self.config.lines_max);
         let location = ctx.world.catalog.store_location(store);
         let stocked = ctx.world.catalog.store_products[store].len();
-        let mut lines: Vec<Line> = Vec::with_capacity(wanted);
+        let mut cart: Vec<(StockKey, i32)> = Vec::with_capacity(wanted);
         if stocked == 0 {
-            return Ok(lines);
+            return cart;
         }
         for _ in 0..wanted {
             let p = ctx.world.catalog.store_products[store][ctx.rng.random_range(0..stocked)];
@@ -353,15 +434,37 @@ impl StoreService {
                 product: p,
             };
             let drawn = weighted(ctx.rng, &QUANTITIES);
-            if lines.iter().any(|l| l.key == key) {
+            if cart.iter().any(|(k, _)| *k == key) {
                 continue;
             }
             let available = ctx.world.ledger.level(key).map_or(0, |l| l.available());
             let quantity = drawn.min(available);
-            if quantity <= 0 {
+            if quantity > 0 {
+                cart.push((key, quantity));
+            }
+        }
+        cart
+    }
+
+    /// The cart's lines at the price in effect at `now` times (1 - the week's discount), each
+    /// taking at most what is on hand; and what could not be had, per product.
+    fn priced(
+        ctx: &mut Ctx<'_>,
+        cart: &[(StockKey, i32)],
+        now: Millis,
+    ) -> Result<(Vec<Line>, Units), RepositoryError> {
+        let mut lines = Vec::with_capacity(cart.len());
+        let mut short = Vec::new();
+        for &(key, wanted) in cart {
+            let available = ctx.world.ledger.level(key).map_or(0, |l| l.available());
+            let quantity = wanted.min(available).max(0);
+            if quantity < wanted {
+                short.push((key.product, wanted - quantity));
+            }
+            if quantity == 0 {
                 continue;
             }
-            let unit_cents = ctx.world.catalog.products[p as usize].price_cents;
+            let unit_cents = ctx.world.catalog.products[key.product as usize].price_cents;
             let discount_pct = ctx.world.discount_pct(key, now)?;
             lines.push(Line {
                 key,
@@ -371,24 +474,32 @@ impl StoreService {
                 total_cents: line_total_cents(quantity, unit_cents, discount_pct),
             });
         }
-        Ok(lines)
+        Ok((lines, short))
     }
 
-    /// One basket at a terminal, ending with its payment now: its POS events (scans seconds
-    /// apart), its transaction and its SALE changes, published as one group.
-    fn basket(
+    /// A visitor enters an open store (not in its last 15 minutes): the foot-traffic session
+    /// now with its planned exit, the shelf events that fill the cart at their times, and a
+    /// checkout due at the exit.
+    fn start_visit(
         &mut self,
         ctx: &mut Ctx<'_>,
         store: usize,
-        terminal: usize,
-        employee: usize,
         now: Millis,
         out: &mut Emission,
     ) -> Result<(), RepositoryError> {
-        let lines = self.lines(ctx, store, now)?;
-        if lines.is_empty() {
+        let Some((_, close)) = ctx.world.catalog.stores[store].trading_day(now) else {
+            return Ok(());
+        };
+        let last_exit = close - LAST_ENTRY_MS / 3;
+        if now + LAST_ENTRY_MS > close {
             return Ok(());
         }
+        let cart = self.wanted(ctx, store);
+        if cart.is_empty() {
+            return Ok(());
+        }
+        let minutes = visits::trip_minutes(ctx.rng);
+        let exit = (now + i64::from(minutes) * 60_000).min(last_exit);
         let customer = match ctx.rng.random_bool(self.config.p_identified) {
             true => {
                 let u = ctx.world.customer(ctx.rng, now)?;
@@ -396,6 +507,152 @@ impl StoreService {
             }
             false => None,
         };
+        let visitor = customer.clone().unwrap_or_else(|| ctx.ids.next("anon"));
+        let visit_id = ctx.ids.next("vst");
+        let store_id = ctx.world.catalog.stores[store].store_id.clone();
+        let mut session = Record::new(
+            visitor.clone(),
+            None,
+            Event::Foot(FootTraffic {
+                event_type: "foot_traffic",
+                customer_id: visitor.clone(),
+                entry_time: now,
+                exit_time: exit,
+                trip_duration_minutes: ((exit - now) / 60_000) as i32,
+                weekday: visits::weekday(now),
+                time_slot: visits::time_slot(now),
+                store_id: store_id.clone(),
+                visit_id: visit_id.clone(),
+            }),
+        );
+        session.at = Some(now);
+        out.now(session);
+        let units: Vec<(u32, i32)> = cart.iter().map(|(k, q)| (k.product, *q)).collect();
+        for a in visits::plan_shelf(ctx.rng, now, exit, &units, P_PUTBACK) {
+            let kind = match a.pickup {
+                true => ShelfEventType::Pickup,
+                false => ShelfEventType::Putback,
+            };
+            let record = shelf_event(
+                ctx, &visitor, &store_id, &visit_id, kind, a.product, a.quantity, a.at,
+            );
+            out.groups.push((a.at - now, vec![record]));
+        }
+        self.visits.insert(
+            (exit, self.visit_seq),
+            Visit {
+                store,
+                customer,
+                visitor,
+                visit_id,
+                entry: now,
+                cart,
+            },
+        );
+        self.visit_seq += 1;
+        Ok(())
+    }
+
+    /// Visits past their exit check out at a free terminal of their store, in exit order (a
+    /// few per step); one whose store has closed without serving it leaves its goods behind.
+    fn check_out_due(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        now: Millis,
+        out: &mut Emission,
+    ) -> Result<(), RepositoryError> {
+        let due: Vec<(Millis, u64)> = self
+            .visits
+            .range(..(now + 1, 0))
+            .take(CHECKOUTS_PER_STEP)
+            .map(|(k, _)| *k)
+            .collect();
+        for key in due {
+            let store = self.visits[&key].store;
+            let tills = &self.tills;
+            let terminal = self.terminals_of[store]
+                .iter()
+                .copied()
+                .find(|&t| tills[t].employee.is_some() && tills[t].free_at <= now);
+            let open = ctx.world.catalog.stores[store].is_open(now);
+            if terminal.is_none() && open {
+                continue;
+            }
+            let Some(visit) = self.visits.remove(&key) else {
+                continue;
+            };
+            let exit = key.0;
+            match terminal {
+                Some(t) => self.check_out(ctx, t, visit, exit, now, out)?,
+                None => {
+                    // Closed with nobody to serve it: everything goes back on the shelf.
+                    let left: Vec<(u32, i32)> =
+                        visit.cart.iter().map(|(k, q)| (k.product, *q)).collect();
+                    out.group_now(put_back(ctx, &visit, &left, exit));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A visit's checkout at `terminal`: its cart priced now, what is no longer on hand put
+    /// back on the shelf just before the exit (so the shelf events still net to the basket).
+    fn check_out(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        terminal: usize,
+        visit: Visit,
+        exit: Millis,
+        now: Millis,
+        out: &mut Emission,
+    ) -> Result<(), RepositoryError> {
+        let (lines, short) = Self::priced(ctx, &visit.cart, now)?;
+        let mut group = put_back(ctx, &visit, &short, exit);
+        if lines.is_empty() {
+            if !group.is_empty() {
+                out.group_now(group);
+            }
+            return Ok(());
+        }
+        let Some(employee) = self.tills[terminal].employee else {
+            return Ok(());
+        };
+        let buyer = Buyer {
+            customer: visit.customer,
+            visit_id: visit.visit_id,
+        };
+        self.basket(
+            ctx,
+            visit.store,
+            terminal,
+            employee,
+            now,
+            lines,
+            buyer,
+            &mut group,
+        )?;
+        out.group_now(group);
+        if ctx.rng.random_bool(self.config.refund_probability) {
+            self.refund(ctx, visit.store, now, out);
+        }
+        Ok(())
+    }
+
+    /// One basket at a terminal, ending with its payment now: its POS events (scans seconds
+    /// apart), its transaction and its SALE changes, added to `group`.
+    #[allow(clippy::too_many_arguments)]
+    fn basket(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        store: usize,
+        terminal: usize,
+        employee: usize,
+        now: Millis,
+        lines: Vec<Line>,
+        buyer: Buyer,
+        group: &mut Vec<Record>,
+    ) -> Result<(), RepositoryError> {
+        let Buyer { customer, visit_id } = buyer;
         // Gaps before each event after basket_started, then scaled to fit since the last event.
         let mut gaps: Vec<Millis> = Vec::with_capacity(lines.len() + 4);
         if customer.is_some() {
@@ -421,7 +678,7 @@ impl StoreService {
         let tender = weighted(ctx.rng, &TENDERS);
         let basket_id = ctx.ids.next("bsk");
         let employee_id = ctx.world.catalog.employees[employee].employee_id.clone();
-        let mut group = Vec::with_capacity(lines.len() * 2 + 5);
+        group.reserve(lines.len() * 2 + 5);
 
         let r = pos(ctx, terminal, PosEventType::BasketStarted, start);
         group.push(with_pos(r, |e| {
@@ -492,6 +749,7 @@ impl StoreService {
                 tax: cents_to_usd(tax),
                 amount: cents_to_usd(subtotal + tax),
                 payment_method: tender,
+                visit_id: Some(visit_id),
             }),
         );
         transaction.at = Some(now);
@@ -509,13 +767,8 @@ impl StoreService {
             sale.at = Some(now);
             group.push(sale);
         }
-        out.group_now(group);
         self.tills[terminal].last_event = now;
         self.tills[terminal].free_at = now + ctx.rng.random_range(5_000..=60_000);
-
-        if ctx.rng.random_bool(self.config.refund_probability) {
-            self.refund(ctx, store, now, out);
-        }
         Ok(())
     }
 

@@ -163,6 +163,8 @@ pub fn topic_names(s: &Settings) -> TopicNames {
             Stream::Refunds => &s.topics.refunds,
             Stream::StoreInventoryChanges => &s.topics.store_inventory_changes,
             Stream::RestockAlerts => &s.topics.restock_alerts,
+            Stream::FootTraffic => &s.topics.foot_traffic,
+            Stream::ShelfEvents => &s.topics.shelf_events,
         }
         .clone()
     }))

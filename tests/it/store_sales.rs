@@ -179,7 +179,7 @@ fn faults_on_the_store_topics_are_labelled_like_the_others() {
         ("REFUND_PROBABILITY", "0.5"),
         ("P_LATE_EVENT", "0.05"),
         ("P_BAD_RECORD", "0.05"),
-        ("P_DUPLICATE", "0.05"),
+        ("P_DUPLICATE", "0.2"),
     ];
     let out = run(&args(&FIRST), &target.env(&env));
     assert_eq!(out.code, Some(0), "{}", out.stderr);
@@ -189,6 +189,8 @@ fn faults_on_the_store_topics_are_labelled_like_the_others() {
         "refunds.v1",
         "store-inventory-changes.v1",
         "restock-alerts.v1",
+        "foot-traffic.v1",
+        "shelf-events.v1",
     ];
     let consumed = consume_all(&target.broker.bootstrap, &topics, Duration::from_secs(120));
     for topic in topics {

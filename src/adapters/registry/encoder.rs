@@ -79,7 +79,7 @@ mod tests {
 
     #[test]
     fn wire_level_bad_records_are_poisoned_as_labelled() {
-        let enc = WireEncoder::new([11, 22, 33, 44, 55, 66, 77, 88, 99, 110, 121]);
+        let enc = WireEncoder::new([11, 22, 33, 44, 55, 66, 77, 88, 99, 110, 121, 132, 143]);
         let mut record = Record::new(
             "ord_1".into(),
             None,
@@ -116,7 +116,7 @@ mod tests {
     #[test]
     #[allow(deprecated)]
     fn a_payment_is_magic_byte_schema_id_then_a_body_that_decodes() {
-        let enc = WireEncoder::new([11, 22, 33, 44, 55, 66, 77, 88, 99, 110, 121]);
+        let enc = WireEncoder::new([11, 22, 33, 44, 55, 66, 77, 88, 99, 110, 121, 132, 143]);
         let record = Record {
             key: "ord_1".into(),
             trace_id: None,

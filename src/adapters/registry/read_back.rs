@@ -119,6 +119,7 @@ mod tests {
             tax: 0.0,
             amount: 10.36,
             payment_method: TenderType::Cash,
+            visit_id: None,
         }));
         let lines = past_lines(&v, 5_000).unwrap();
         assert_eq!(lines.len(), 2);

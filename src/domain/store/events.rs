@@ -119,6 +119,8 @@ pub struct PosTransaction {
     pub tax: f64,
     pub amount: f64,
     pub payment_method: TenderType,
+    /// The foot-traffic visit that checked out (its shelf events net to the lines).
+    pub visit_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -3,6 +3,7 @@
 
 pub mod events;
 pub mod refunds;
+pub mod visits;
 
 /// A line's total in cents: `quantity x unit_price x (1 - discount)`, rounded half up.
 pub fn line_total_cents(quantity: i32, unit_cents: i64, discount_pct: i64) -> i64 {

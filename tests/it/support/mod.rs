@@ -11,7 +11,7 @@ pub mod tansu;
 pub mod target;
 
 /// Every topic retailgen writes, by default name.
-pub const TOPICS: [&str; 11] = [
+pub const TOPICS: [&str; 13] = [
     "orders.v1",
     "payments.v1",
     "shipments.v1",
@@ -23,4 +23,6 @@ pub const TOPICS: [&str; 11] = [
     "refunds.v1",
     "store-inventory-changes.v1",
     "restock-alerts.v1",
+    "foot-traffic.v1",
+    "shelf-events.v1",
 ];

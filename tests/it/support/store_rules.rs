@@ -104,6 +104,13 @@ pub struct Figures {
     /// Terminals still logged in at the end of each run (index into `runs`): none after a
     /// clean stop.
     pub left_logged_in: Vec<usize>,
+    pub visits: usize,
+    pub shelf_events: usize,
+    pub putbacks: usize,
+    /// Transactions that check a visit out.
+    pub checkouts: usize,
+    /// Planned exits of visits with a non-empty cart and no checkout (a run ended first).
+    pub unchecked_exits: Vec<i64>,
 }
 
 /// Checks every rule; `runs` are the runs' start times (event time, ascending; every terminal
@@ -339,8 +346,14 @@ pub fn check(
         .count();
     assert_eq!(alerts, crossings, "one alert per store crossing, no more");
 
+    let visits = check_visits(&of, &transactions, stores);
     let n = transactions.len().max(1) as f64;
     Figures {
+        visits: visits.visits,
+        shelf_events: visits.shelf_events,
+        putbacks: visits.putbacks,
+        checkouts: visits.checkouts,
+        unchecked_exits: visits.unchecked_exits,
         transactions: transactions.len(),
         refunds: refunds.len(),
         refunds_across_runs: across,
@@ -363,4 +376,113 @@ pub fn check(
         replenishments,
         left_logged_in,
     }
+}
+
+#[derive(Default)]
+struct VisitFigures {
+    visits: usize,
+    shelf_events: usize,
+    putbacks: usize,
+    checkouts: usize,
+    unchecked_exits: Vec<i64>,
+}
+
+/// Store visits (rule 8): every shelf event falls inside its visit, names its customer and
+/// store, and puts back only what was picked and not yet put back; a visit's checkout (the
+/// transaction naming it) is paid at or after its exit, at its store, and its lines are the net
+/// of its shelf events; a visit whose net cart is not empty is checked out, unless a run ended.
+fn check_visits<'a>(
+    of: &dyn Fn(&str) -> Vec<&'a Value>,
+    transactions: &[&'a Value],
+    stores: &HashMap<String, Store>,
+) -> VisitFigures {
+    let mut f = VisitFigures::default();
+    let mut visits: HashMap<&str, &Value> = HashMap::new();
+    for v in of("foot-traffic.v1") {
+        let (entry, exit) = (ms(&v["entry_time"]), ms(&v["exit_time"]));
+        assert!(entry < exit, "a visit ends after it starts: {v}");
+        assert_eq!(
+            v["trip_duration_minutes"].as_i64().unwrap(),
+            (exit - entry) / 60_000
+        );
+        let st = &stores[s(&v["store_id"])];
+        assert!(
+            st.is_open(entry) && st.is_open(exit),
+            "a visit while its store is open: {v}"
+        );
+        visits.insert(s(&v["visit_id"]), v);
+    }
+    f.visits = visits.len();
+    let mut net: HashMap<&str, HashMap<String, i64>> = HashMap::new();
+    for e in of("shelf-events.v1") {
+        let v = visits[s(&e["visit_id"])];
+        let t = ms(&e["timestamp"]);
+        assert!(
+            (ms(&v["entry_time"])..=ms(&v["exit_time"])).contains(&t),
+            "a shelf event inside its visit: {e} {v}"
+        );
+        assert_eq!(
+            (&e["customer_id"], &e["store_id"]),
+            (&v["customer_id"], &v["store_id"])
+        );
+        let held = net
+            .entry(s(&e["visit_id"]))
+            .or_default()
+            .entry(s(&e["item_id"]).to_owned())
+            .or_default();
+        let q = e["quantity"].as_i64().unwrap();
+        match s(&e["event_type"]) {
+            "pickup" => *held += q,
+            "putback" => {
+                assert!(*held >= q, "a putback of what is not held: {e}");
+                *held -= q;
+                f.putbacks += 1;
+            }
+            other => panic!("unknown shelf event type {other}"),
+        }
+        f.shelf_events += 1;
+    }
+    let mut checked: HashMap<&str, usize> = HashMap::new();
+    for t in transactions {
+        let Some(visit_id) = t["visit_id"].as_str() else {
+            continue;
+        };
+        let v = visits[visit_id];
+        assert!(
+            ms(&t["timestamp"]) >= ms(&v["exit_time"]),
+            "checked out at or after the exit: {t}"
+        );
+        assert_eq!(t["store_id"], v["store_id"]);
+        let mut lines: Vec<(String, i64)> = t["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| (s(&i["item_id"]).to_owned(), i["quantity"].as_i64().unwrap()))
+            .collect();
+        lines.sort();
+        let mut cart: Vec<(String, i64)> = net
+            .get(visit_id)
+            .map(|n| {
+                n.iter()
+                    .filter(|(_, q)| **q > 0)
+                    .map(|(i, q)| (i.clone(), *q))
+                    .collect()
+            })
+            .unwrap_or_default();
+        cart.sort();
+        assert_eq!(
+            lines, cart,
+            "the basket of visit {visit_id} is the net of its shelf events"
+        );
+        *checked.entry(visit_id).or_default() += 1;
+        f.checkouts += 1;
+    }
+    assert!(checked.values().all(|n| *n == 1), "one checkout per visit");
+    for (id, v) in &visits {
+        let bought = net.get(id).is_some_and(|n| n.values().any(|q| *q > 0));
+        if bought && !checked.contains_key(id) {
+            f.unchecked_exits.push(ms(&v["exit_time"]));
+        }
+    }
+    f
 }

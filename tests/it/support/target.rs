@@ -83,6 +83,8 @@ pub fn own_id(r: &Row) -> &str {
         "refunds.v1" => "refund_id",
         "store-inventory-changes.v1" => "change_id",
         "restock-alerts.v1" => "alert_id",
+        "foot-traffic.v1" => "visit_id",
+        "shelf-events.v1" => "event_id",
         t => panic!("unexpected topic {t}"),
     };
     r.str(field)

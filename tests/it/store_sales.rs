@@ -98,6 +98,19 @@ fn three_runs_obey_the_rules(records: &[(String, Value)]) -> Figures {
         f.refunds_across_runs > 0,
         "refunds of earlier runs' transactions: {f:?}"
     );
+    let [first, _, last] = f.left_logged_in[..] else {
+        panic!("three runs")
+    };
+    assert_eq!(
+        (first, last),
+        (0, 0),
+        "clean stops log every terminal out: {f:?}"
+    );
+    assert_eq!(
+        f.checkouts, f.transactions,
+        "every basket checks a visit out: {f:?}"
+    );
+    assert!(f.shelf_events > f.visits, "{f:?}");
     f
 }
 

@@ -75,4 +75,15 @@ fn a_simulated_day_of_the_store_world_obeys_the_rules() {
         [0],
         "the end of the span logs every terminal out"
     );
+    // Every basket is a visit's checkout; only visits ending near the end of the span wait.
+    assert_eq!(f.checkouts, f.transactions, "{f:?}");
+    assert!(f.visits > f.transactions && f.putbacks > 0, "{f:?}");
+    let end = 1_719_921_600_000; // 2024-07-02T12:00:00Z
+    assert!(
+        f.unchecked_exits
+            .iter()
+            .all(|exit| *exit > end - 30 * 60_000),
+        "visits left unchecked well before the end: {:?}",
+        f.unchecked_exits
+    );
 }

@@ -99,10 +99,12 @@ fn check_rules(rows: &[Row], catalog: &Catalog) {
     let on_time = |r: &Row| r.header("dq") != "late";
     for r in rows {
         assert_eq!(r.header("source"), "retailgen");
-        let ts = match r.fields.contains_key("ts") {
-            true => r.i64("ts"),
-            false => r.i64("timestamp"),
-        };
+        // Event time: `ts` (reference 003), `entry_time` (a visit), else `timestamp`.
+        let ts = ["ts", "entry_time", "timestamp"]
+            .into_iter()
+            .find(|f| r.fields.contains_key(*f))
+            .map(|f| r.i64(f))
+            .unwrap();
         assert_eq!(
             r.kafka.timestamp,
             Some(ts),

@@ -14,21 +14,25 @@ fn lines(stdout: &str) -> Vec<Value> {
         .collect()
 }
 
-/// The record without its wall-clock event time (`ts`, and `effective_date` of price changes).
+/// The record without its wall-clock event times (`ts`, `timestamp`, a visit's entry and exit,
+/// and `effective_date` of price changes).
 fn without_ts(mut v: Value) -> Value {
     let value = v["value"].as_object_mut().unwrap();
     value.remove("ts");
     value.remove("effective_date");
     value.remove("timestamp");
+    value.remove("entry_time");
+    value.remove("exit_time");
     v
 }
 
-/// A record's event time: `ts` (reference 003's streams) or `timestamp` (the store world's,
-/// and restock alerts, which any stream's stock change may bring).
+/// A record's event time: `ts` (reference 003's streams), `entry_time` (a visit) or
+/// `timestamp` (the store world's, and restock alerts, which any stream's stock change may bring).
 fn event_time(r: &Value) -> i64 {
     let value = &r["value"];
     value["ts"]
         .as_i64()
+        .or(value["entry_time"].as_i64())
         .or(value["timestamp"].as_i64())
         .unwrap()
 }

@@ -3,7 +3,7 @@
 //! and shelf damage and stock-takes. Stores trade only while open in their own time zone, and
 //! their traffic follows the diurnal curve in local time.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use rand::Rng;
 
@@ -46,6 +46,11 @@ const LAST_ENTRY_MS: Millis = 15 * 60_000;
 const P_PUTBACK: f64 = 0.15;
 /// Visits checked out per step at most (the rest wait for the next step).
 const CHECKOUTS_PER_STEP: usize = 8;
+/// Shelf events released per step at most.
+const SHELF_EVENTS_PER_STEP: usize = 32;
+/// Visitors a store holds at once (bounds memory in unthrottled real-time runs); at capacity
+/// nobody else enters until someone leaves.
+const MAX_VISITORS_PER_STORE: usize = 1_000;
 
 /// How baskets, customers and refunds are drawn.
 #[derive(Debug, Clone)]
@@ -81,12 +86,16 @@ pub struct StoreService {
     /// Each store's pick weight (its local multiplier while open, else 0) in the minute
     /// `weights_minute`; opening hours are whole minutes and the curve moves slowly.
     weights: Vec<f64>,
+    open: Vec<bool>,
     weights_minute: Option<Millis>,
     /// The earliest shift end of a logged-in terminal: nobody is due to log out before it.
     next_shift_end: Millis,
-    /// Visits in the store, by (planned exit, sequence).
-    visits: BTreeMap<(Millis, u64), Visit>,
+    /// Each store's visits, by (planned exit, sequence), and the earliest exit among them.
+    visits: Vec<BTreeMap<(Millis, u64), Visit>>,
+    next_exit: Vec<Millis>,
     visit_seq: u64,
+    /// The next shelf event of each visit: (its time, the visit's sequence, exit and store).
+    shelf: BTreeSet<(Millis, u64, Millis, usize)>,
 }
 
 impl StoreService {
@@ -114,11 +123,14 @@ impl StoreService {
             terminals_of,
             employees_of,
             weights: vec![0.0; curves.len()],
+            open: vec![false; curves.len()],
             curves,
             weights_minute: None,
             next_shift_end: Millis::MAX,
-            visits: BTreeMap::new(),
+            visits: (0..catalog.stores.len()).map(|_| BTreeMap::new()).collect(),
+            next_exit: vec![Millis::MAX; catalog.stores.len()],
             visit_seq: 0,
+            shelf: BTreeSet::new(),
         }
     }
 }
@@ -193,6 +205,9 @@ struct Visit {
     entry: Millis,
     /// What the shelf events put in the cart.
     cart: Vec<(StockKey, i32)>,
+    /// Its shelf events, in time order, and how many went out.
+    actions: Vec<visits::ShelfAction>,
+    next: usize,
 }
 
 /// Who pays a basket, after which visit.
@@ -271,7 +286,9 @@ impl Service for StoreService {
 
     fn emit(&mut self, ctx: &mut Ctx<'_>, out: &mut Emission) -> Result<(), RepositoryError> {
         let now = ctx.now_ms;
+        self.refresh_minute(ctx, now);
         self.end_shifts(ctx, now, out);
+        self.release_shelf(ctx, now, out);
         self.check_out_due(ctx, now, out)?;
         let Some(store) = self.pick_store(ctx, now) else {
             return Ok(());
@@ -348,17 +365,24 @@ impl StoreService {
         };
     }
 
-    /// An open store, drawn by its local diurnal multiplier (taken at the start of the minute).
-    fn pick_store(&mut self, ctx: &mut Ctx<'_>, now: Millis) -> Option<usize> {
+    /// Each store's open state and pick weight in the minute of `now` (opening hours are
+    /// whole minutes; the curve moves slowly).
+    fn refresh_minute(&mut self, ctx: &Ctx<'_>, now: Millis) {
         let minute = now.div_euclid(60_000);
         if self.weights_minute != Some(minute) {
             let start = minute * 60_000;
             let stores = &ctx.world.catalog.stores;
             for (i, (s, c)) in stores.iter().zip(&self.curves).enumerate() {
-                self.weights[i] = if s.is_open(start) { c.at(start) } else { 0.0 };
+                self.open[i] = s.is_open(start);
+                self.weights[i] = if self.open[i] { c.at(start) } else { 0.0 };
             }
             self.weights_minute = Some(minute);
         }
+    }
+
+    /// An open store, drawn by its local diurnal multiplier (taken at the start of the minute).
+    fn pick_store(&mut self, ctx: &mut Ctx<'_>, now: Millis) -> Option<usize> {
+        self.refresh_minute(ctx, now);
         let total: f64 = self.weights.iter().sum();
         if total <= 0.0 {
             return None;
@@ -487,6 +511,9 @@ impl StoreService {
         now: Millis,
         out: &mut Emission,
     ) -> Result<(), RepositoryError> {
+        if self.visits[store].len() >= MAX_VISITORS_PER_STORE {
+            return Ok(());
+        }
         let Some((_, close)) = ctx.world.catalog.stores[store].trading_day(now) else {
             return Ok(());
         };
@@ -528,18 +555,15 @@ impl StoreService {
         session.at = Some(now);
         out.now(session);
         let units: Vec<(u32, i32)> = cart.iter().map(|(k, q)| (k.product, *q)).collect();
-        for a in visits::plan_shelf(ctx.rng, now, exit, &units, P_PUTBACK) {
-            let kind = match a.pickup {
-                true => ShelfEventType::Pickup,
-                false => ShelfEventType::Putback,
-            };
-            let record = shelf_event(
-                ctx, &visitor, &store_id, &visit_id, kind, a.product, a.quantity, a.at,
-            );
-            out.groups.push((a.at - now, vec![record]));
+        let actions = visits::plan_shelf(ctx.rng, now, exit, &units, P_PUTBACK);
+        let seq = self.visit_seq;
+        self.visit_seq += 1;
+        if let Some(first) = actions.first() {
+            self.shelf.insert((first.at, seq, exit, store));
         }
-        self.visits.insert(
-            (exit, self.visit_seq),
+        self.next_exit[store] = self.next_exit[store].min(exit);
+        self.visits[store].insert(
+            (exit, seq),
             Visit {
                 store,
                 customer,
@@ -547,48 +571,88 @@ impl StoreService {
                 visit_id,
                 entry: now,
                 cart,
+                actions,
+                next: 0,
             },
         );
-        self.visit_seq += 1;
         Ok(())
     }
 
-    /// Visits past their exit check out at a free terminal of their store, in exit order (a
-    /// few per step); one whose store has closed without serving it leaves its goods behind.
+    /// The shelf events of visits that are due by `now` (a bounded number per step), each at
+    /// its own time; a visit's next one is due after it.
+    fn release_shelf(&mut self, ctx: &mut Ctx<'_>, now: Millis, out: &mut Emission) {
+        for _ in 0..SHELF_EVENTS_PER_STEP {
+            let Some(&(at, seq, exit, store)) = self.shelf.first() else {
+                break;
+            };
+            if at > now {
+                break;
+            }
+            self.shelf.pop_first();
+            let Some(visit) = self.visits[store].get_mut(&(exit, seq)) else {
+                continue;
+            };
+            let a = visit.actions[visit.next];
+            visit.next += 1;
+            if let Some(next) = visit.actions.get(visit.next) {
+                self.shelf.insert((next.at, seq, exit, store));
+            }
+            let kind = match a.pickup {
+                true => ShelfEventType::Pickup,
+                false => ShelfEventType::Putback,
+            };
+            let (visitor, visit_id) = (visit.visitor.clone(), visit.visit_id.clone());
+            let store_id = ctx.world.catalog.stores[visit.store].store_id.clone();
+            let record = shelf_event(
+                ctx, &visitor, &store_id, &visit_id, kind, a.product, a.quantity, a.at,
+            );
+            out.group_now(vec![record]);
+        }
+    }
+
+    /// Visits past their exit check out at a free terminal of their store, each store's in exit
+    /// order (a few per step); one whose store has closed without serving it leaves its goods
+    /// behind.
     fn check_out_due(
         &mut self,
         ctx: &mut Ctx<'_>,
         now: Millis,
         out: &mut Emission,
     ) -> Result<(), RepositoryError> {
-        let due: Vec<(Millis, u64)> = self
-            .visits
-            .range(..(now + 1, 0))
-            .take(CHECKOUTS_PER_STEP)
-            .map(|(k, _)| *k)
-            .collect();
-        for key in due {
-            let store = self.visits[&key].store;
-            let tills = &self.tills;
-            let terminal = self.terminals_of[store]
-                .iter()
-                .copied()
-                .find(|&t| tills[t].employee.is_some() && tills[t].free_at <= now);
-            let open = ctx.world.catalog.stores[store].is_open(now);
-            if terminal.is_none() && open {
+        for store in 0..self.visits.len() {
+            if self.next_exit[store] > now {
                 continue;
             }
-            let Some(visit) = self.visits.remove(&key) else {
-                continue;
-            };
-            let exit = key.0;
-            match terminal {
-                Some(t) => self.check_out(ctx, t, visit, exit, now, out)?,
-                None => {
-                    // Closed with nobody to serve it: everything goes back on the shelf.
-                    let left: Vec<(u32, i32)> =
-                        visit.cart.iter().map(|(k, q)| (k.product, *q)).collect();
-                    out.group_now(put_back(ctx, &visit, &left, exit));
+            for _ in 0..CHECKOUTS_PER_STEP {
+                let Some((key, visit)) = self.visits[store].first_key_value() else {
+                    break;
+                };
+                // In exit order; the earliest waits for its last shelf events to go out.
+                if key.0 > now || visit.next < visit.actions.len() {
+                    break;
+                }
+                let tills = &self.tills;
+                let terminal = self.terminals_of[store]
+                    .iter()
+                    .copied()
+                    .find(|&t| tills[t].employee.is_some() && tills[t].free_at <= now);
+                if terminal.is_none() && self.open[store] {
+                    break;
+                }
+                let Some(((exit, _), visit)) = self.visits[store].pop_first() else {
+                    break;
+                };
+                self.next_exit[store] = self.visits[store]
+                    .first_key_value()
+                    .map_or(Millis::MAX, |(k, _)| k.0);
+                match terminal {
+                    Some(t) => self.check_out(ctx, t, visit, exit, now, out)?,
+                    None => {
+                        // Closed with nobody to serve it: everything goes back on the shelf.
+                        let left: Vec<(u32, i32)> =
+                            visit.cart.iter().map(|(k, q)| (k.product, *q)).collect();
+                        out.group_now(put_back(ctx, &visit, &left, exit));
+                    }
                 }
             }
         }

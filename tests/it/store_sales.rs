@@ -194,7 +194,16 @@ fn faults_on_the_store_topics_are_labelled_like_the_others() {
         ("P_BAD_RECORD", "0.05"),
         ("P_DUPLICATE", "0.2"),
     ];
-    let out = run(&args(&FIRST), &target.env(&env));
+    // Busier than the other runs, so that even restock alerts get every kind of fault.
+    let busy = [
+        "--from",
+        "2024-07-01T00:00:00Z",
+        "--to",
+        "2024-07-01T18:00:00Z",
+        "--eps",
+        "2",
+    ];
+    let out = run(&args(&busy), &target.env(&env));
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     let topics = [
         "pos-events.v1",

@@ -3,6 +3,7 @@
 
 pub mod events;
 pub mod refunds;
+pub mod simulator;
 pub mod visits;
 
 /// A line's total in cents: `quantity x unit_price x (1 - discount)`, rounded half up.

@@ -1,7 +1,8 @@
 //! The store world: terminal shifts (login, baskets one after another, logout at the shift's
-//! end), each basket's POS events, transaction and SALE changes as one group, refunds later,
-//! and shelf damage and stock-takes. Stores trade only while open in their own time zone, and
-//! their traffic follows the diurnal curve in local time.
+//! end); visits (a foot-traffic session, shelf events at their times, a checkout at a terminal
+//! after the exit: the basket's POS events, transaction and SALE changes as one group); refunds
+//! of earlier transactions; shelf damage and stock-takes. Stores trade only while open in their
+//! own time zone, and their traffic follows the diurnal curve in local time.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -191,8 +192,8 @@ fn with_pos(mut record: Record, edit: impl FnOnce(&mut PosEvent)) -> Record {
     record
 }
 
-/// Units per product (catalog index).
-type Units = Vec<(u32, i32)>;
+/// Units of each store stock key (what a visitor holds, or could not have).
+type Cart = Vec<(StockKey, i32)>;
 
 /// A visit between its entry and its checkout.
 struct Visit {
@@ -204,7 +205,7 @@ struct Visit {
     visit_id: String,
     entry: Millis,
     /// What the shelf events put in the cart.
-    cart: Vec<(StockKey, i32)>,
+    cart: Cart,
     /// Its shelf events, in time order, and how many went out.
     actions: Vec<visits::ShelfAction>,
     next: usize,
@@ -216,56 +217,51 @@ struct Buyer {
     visit_id: String,
 }
 
-/// A shelf event of a visit at a fixed time.
-#[allow(clippy::too_many_arguments)]
-fn shelf_event(
-    ctx: &mut Ctx<'_>,
-    visitor: &str,
-    store_id: &str,
-    visit_id: &str,
-    kind: ShelfEventType,
-    product: u32,
-    quantity: i32,
-    at: Millis,
-) -> Record {
+/// A shelf event of a visit: `quantity` of `product` picked up or put back at `at`.
+fn shelf_event(ctx: &mut Ctx<'_>, visit: &Visit, action: visits::ShelfAction) -> Record {
+    let kind = match action.pickup {
+        true => ShelfEventType::Pickup,
+        false => ShelfEventType::Putback,
+    };
     let mut record = Record::new(
-        visitor.to_owned(),
+        visit.visitor.clone(),
         None,
         Event::Shelf(ShelfEvent {
             event_type: kind,
-            customer_id: visitor.to_owned(),
-            item_id: ctx.world.catalog.products[product as usize]
+            customer_id: visit.visitor.clone(),
+            item_id: ctx.world.catalog.products[action.product as usize]
                 .product_id
                 .clone(),
-            weight: f64::from(quantity) * visits::unit_grams(product),
-            quantity,
-            timestamp: at,
-            store_id: store_id.to_owned(),
-            visit_id: visit_id.to_owned(),
+            weight: f64::from(action.quantity) * visits::unit_grams(action.product),
+            quantity: action.quantity,
+            timestamp: action.at,
+            store_id: ctx.world.catalog.stores[visit.store].store_id.clone(),
+            visit_id: visit.visit_id.clone(),
             event_id: ctx.ids.next("shv"),
         }),
     );
-    record.at = Some(at);
+    record.at = Some(action.at);
     record
 }
 
 /// Putbacks, just before the exit, of what a visitor's cart holds but will not buy.
-fn put_back(ctx: &mut Ctx<'_>, visit: &Visit, left: &[(u32, i32)], exit: Millis) -> Vec<Record> {
+fn put_back(
+    ctx: &mut Ctx<'_>,
+    visit: &Visit,
+    left: &[(StockKey, i32)],
+    exit: Millis,
+) -> Vec<Record> {
     let at = (exit - 1).max(visit.entry);
-    let store_id = ctx.world.catalog.stores[visit.store].store_id.clone();
     left.iter()
         .filter(|(_, q)| *q > 0)
-        .map(|&(product, quantity)| {
-            shelf_event(
-                ctx,
-                &visit.visitor,
-                &store_id,
-                &visit.visit_id,
-                ShelfEventType::Putback,
-                product,
-                quantity,
+        .map(|&(key, quantity)| {
+            let action = visits::ShelfAction {
                 at,
-            )
+                product: key.product,
+                quantity,
+                pickup: false,
+            };
+            shelf_event(ctx, visit, action)
         })
         .collect()
 }
@@ -290,7 +286,7 @@ impl Service for StoreService {
         self.end_shifts(ctx, now, out);
         self.release_shelf(ctx, now, out);
         self.check_out_due(ctx, now, out)?;
-        let Some(store) = self.pick_store(ctx, now) else {
+        let Some(store) = self.pick_store(ctx) else {
             return Ok(());
         };
         if ctx.rng.random_bool(P_SHELF_CHANGE) {
@@ -380,9 +376,9 @@ impl StoreService {
         }
     }
 
-    /// An open store, drawn by its local diurnal multiplier (taken at the start of the minute).
-    fn pick_store(&mut self, ctx: &mut Ctx<'_>, now: Millis) -> Option<usize> {
-        self.refresh_minute(ctx, now);
+    /// An open store, drawn by its local diurnal multiplier (as `refresh_minute` took it at
+    /// the start of the minute).
+    fn pick_store(&self, ctx: &mut Ctx<'_>) -> Option<usize> {
         let total: f64 = self.weights.iter().sum();
         if total <= 0.0 {
             return None;
@@ -441,13 +437,13 @@ impl StoreService {
 
     /// What a visitor comes to buy: lines from what the store has on hand (out-of-stock
     /// products are skipped, and a line never takes more than is available).
-    fn wanted(&self, ctx: &mut Ctx<'_>, store: usize) -> Vec<(StockKey, i32)> {
+    fn wanted(&self, ctx: &mut Ctx<'_>, store: usize) -> Cart {
         let wanted = ctx
             .rng
             .random_range(self.config.lines_min..=self.config.lines_max);
         let location = ctx.world.catalog.store_location(store);
         let stocked = ctx.world.catalog.store_products[store].len();
-        let mut cart: Vec<(StockKey, i32)> = Vec::with_capacity(wanted);
+        let mut cart: Cart = Vec::with_capacity(wanted);
         if stocked == 0 {
             return cart;
         }
@@ -471,19 +467,19 @@ impl StoreService {
     }
 
     /// The cart's lines at the price in effect at `now` times (1 - the week's discount), each
-    /// taking at most what is on hand; and what could not be had, per product.
+    /// taking at most what is on hand; and what could not be had.
     fn priced(
         ctx: &mut Ctx<'_>,
         cart: &[(StockKey, i32)],
         now: Millis,
-    ) -> Result<(Vec<Line>, Units), RepositoryError> {
+    ) -> Result<(Vec<Line>, Cart), RepositoryError> {
         let mut lines = Vec::with_capacity(cart.len());
         let mut short = Vec::new();
         for &(key, wanted) in cart {
             let available = ctx.world.ledger.level(key).map_or(0, |l| l.available());
             let quantity = wanted.min(available).max(0);
             if quantity < wanted {
-                short.push((key.product, wanted - quantity));
+                short.push((key, wanted - quantity));
             }
             if quantity == 0 {
                 continue;
@@ -592,21 +588,12 @@ impl StoreService {
             let Some(visit) = self.visits[store].get_mut(&(exit, seq)) else {
                 continue;
             };
-            let a = visit.actions[visit.next];
+            let action = visit.actions[visit.next];
             visit.next += 1;
             if let Some(next) = visit.actions.get(visit.next) {
                 self.shelf.insert((next.at, seq, exit, store));
             }
-            let kind = match a.pickup {
-                true => ShelfEventType::Pickup,
-                false => ShelfEventType::Putback,
-            };
-            let (visitor, visit_id) = (visit.visitor.clone(), visit.visit_id.clone());
-            let store_id = ctx.world.catalog.stores[visit.store].store_id.clone();
-            let record = shelf_event(
-                ctx, &visitor, &store_id, &visit_id, kind, a.product, a.quantity, a.at,
-            );
-            out.group_now(vec![record]);
+            out.group_now(vec![shelf_event(ctx, visit, action)]);
         }
     }
 
@@ -649,9 +636,7 @@ impl StoreService {
                     Some(t) => self.check_out(ctx, t, visit, exit, now, out)?,
                     None => {
                         // Closed with nobody to serve it: everything goes back on the shelf.
-                        let left: Vec<(u32, i32)> =
-                            visit.cart.iter().map(|(k, q)| (k.product, *q)).collect();
-                        out.group_now(put_back(ctx, &visit, &left, exit));
+                        out.group_now(put_back(ctx, &visit, &visit.cart, exit));
                     }
                 }
             }
@@ -959,7 +944,8 @@ mod tests {
         };
         let mut counts = vec![0.0; service.curves.len()];
         for _ in 0..n {
-            if let Some(s) = service.pick_store(&mut ctx, now) {
+            service.refresh_minute(&ctx, now);
+            if let Some(s) = service.pick_store(&mut ctx) {
                 counts[s] += 1.0 / n as f64;
             }
         }

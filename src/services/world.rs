@@ -15,17 +15,17 @@ use crate::domain::reference::stores::{iso_week, week_span};
 use crate::domain::reference::Segment;
 use crate::domain::stock::alerts::crosses_below;
 use crate::domain::stock::{Applied, StockKey};
-use crate::domain::store::refunds::{RefundBook, Sold, SoldLine};
+use crate::domain::store::refunds::{PastLine, PastRefund, RefundBook, Sold, SoldLine};
 
 /// Sales kept for returns to refer to.
 const RECENT_SALES: usize = 1_000;
 /// Store transactions kept for refunds to draw on, over all stores (bounds memory; a store
 /// keeps at least [`MIN_REFUNDABLE_PER_STORE`]).
-pub const REFUNDABLE_TRANSACTIONS: usize = 40_000;
+const REFUNDABLE_TRANSACTIONS: usize = 40_000;
 const MIN_REFUNDABLE_PER_STORE: usize = 100;
 
 /// How many transactions each of `stores` stores keeps refundable.
-pub fn refundable_per_store(stores: usize) -> usize {
+fn refundable_per_store(stores: usize) -> usize {
     (REFUNDABLE_TRANSACTIONS / stores.max(1)).max(MIN_REFUNDABLE_PER_STORE)
 }
 
@@ -61,9 +61,8 @@ pub struct World {
     last_moved: i32,
     /// Crossings of reorder points since the engine last took them.
     crossings: Vec<Crossing>,
-    /// The ISO week the discounts are of, and the discounts (whole percent) by store stock key.
-    week: String,
-    /// The UTC span [start, end) of that week.
+    /// The UTC span [start, end) of the ISO week the discounts are of, and the discounts (whole
+    /// percent) by store stock key.
     week_span: (Millis, Millis),
     discounts: FxHashMap<StockKey, i64>,
     /// Catalog index of each product id.
@@ -96,10 +95,25 @@ impl World {
             sales: VecDeque::with_capacity(RECENT_SALES),
             last_moved: 0,
             crossings: Vec::new(),
-            week: String::new(),
             week_span: (0, 0),
             discounts: FxHashMap::default(),
         }
+    }
+
+    /// The refundable transactions read back at start-up (from the tables or the topics).
+    pub fn restore_refunds(&mut self, lines: Vec<PastLine>, refunds: &[PastRefund]) {
+        let stores: FxHashMap<&str, usize> = (0..self.catalog.stores.len())
+            .map(|s| (self.catalog.stores[s].store_id.as_str(), s))
+            .collect();
+        let n = self.catalog.stores.len();
+        self.refunds = RefundBook::rebuild(
+            n,
+            refundable_per_store(n),
+            lines,
+            refunds,
+            |s| stores.get(s).copied(),
+            |p| self.product_at.get(p).copied(),
+        );
     }
 
     /// The catalog index of a product id.
@@ -116,12 +130,9 @@ impl World {
     /// read from the reference store when it begins (a week's rows can change between weeks).
     pub fn discount_pct(&mut self, key: StockKey, t: Millis) -> Result<i64, RepositoryError> {
         if !(self.week_span.0..self.week_span.1).contains(&t) {
+            // A span is exactly one ISO week: leaving it means another week.
+            self.load_discounts(&iso_week(t))?;
             self.week_span = week_span(t);
-            let week = iso_week(t);
-            if week != self.week {
-                self.load_discounts(&week)?;
-                self.week = week;
-            }
         }
         Ok(self.discounts.get(&key).copied().unwrap_or(0))
     }

@@ -227,30 +227,16 @@ pub async fn read_stock(
     inventory_schema_id: u32,
 ) -> anyhow::Result<StockTopic> {
     let started = Instant::now();
-    let (client, runtime, url) = (
-        RegistryClient::new(&s.registry)?,
-        Handle::current(),
-        s.registry.url.clone(),
-    );
+    let decoder = decoders(s)?;
     let (k, name) = (s.kafka.clone(), topic.to_owned());
     let read = tokio::task::spawn_blocking(move || {
         read_stock_topic(&k, &name, || {
-            let mut reader = StockLevelReader::new(
-                inventory_schema_id,
-                client.clone(),
-                runtime.clone(),
-                url.clone(),
-            );
+            let mut reader = StockLevelReader::new(inventory_schema_id, decoder());
             move |value: &[u8]| reader.new_qty(value)
         })
     })
     .await?
-    .map_err(|e| match e {
-        ReplayError::Record(m) => anyhow::Error::new(Unrecoverable(format!(
-            "the stock ledger cannot be rebuilt: {m}"
-        ))),
-        other => other.into(),
-    })?
+    .map_err(cannot_rebuild("the stock ledger cannot be rebuilt".into()))?
     .unwrap_or_default();
     eprintln!(
         "retailgen: rebuilt the stock ledger from {} changes on {} ({} locations) in {:.2} s",
@@ -260,6 +246,24 @@ pub async fn read_stock(
         started.elapsed().as_secs_f64()
     );
     Ok(read)
+}
+
+/// A decoder per partition reader: each looks the writers' schemas up in the registry.
+fn decoders(s: &Settings) -> anyhow::Result<impl Fn() -> WireDecoder + Send + Sync + 'static> {
+    let (client, runtime, url) = (
+        RegistryClient::new(&s.registry)?,
+        Handle::current(),
+        s.registry.url.clone(),
+    );
+    Ok(move || WireDecoder::new(client.clone(), runtime.clone(), url.clone()))
+}
+
+/// A record a rebuild cannot read stops start-up with exit 2: `what: ` and the record's fault.
+fn cannot_rebuild(what: String) -> impl FnOnce(ReplayError) -> anyhow::Error {
+    move |e| match e {
+        ReplayError::Record(m) => anyhow::Error::new(Unrecoverable(format!("{what}: {m}"))),
+        other => other.into(),
+    }
 }
 
 /// What the partitions' readers collected, in one list.
@@ -275,17 +279,12 @@ pub async fn read_sales(
     since: Millis,
 ) -> anyhow::Result<(Vec<PastLine>, Vec<PastRefund>)> {
     let started = Instant::now();
-    let (client, runtime, url) = (
-        RegistryClient::new(&s.registry)?,
-        Handle::current(),
-        s.registry.url.clone(),
-    );
+    let decoder = decoders(s)?;
     let k = s.kafka.clone();
     let (transactions, refunds) = (
         topics.of(Stream::PosTransactions).to_owned(),
         topics.of(Stream::Refunds).to_owned(),
     );
-    let decoder = move || WireDecoder::new(client.clone(), runtime.clone(), url.clone());
     let read = tokio::task::spawn_blocking(move || {
         let lines = read_values(
             &k,
@@ -308,12 +307,9 @@ pub async fn read_sales(
         Ok::<_, ReplayError>((joined(lines), joined(refunds)))
     })
     .await?
-    .map_err(|e| match e {
-        ReplayError::Record(m) => anyhow::Error::new(Unrecoverable(format!(
-            "the refundable store transactions cannot be rebuilt: {m}"
-        ))),
-        other => other.into(),
-    })?;
+    .map_err(cannot_rebuild(
+        "the refundable store transactions cannot be rebuilt".into(),
+    ))?;
     eprintln!(
         "retailgen: read {} transaction lines and {} refunds back for refunds to draw on in {:.2} s",
         read.0.len(),
@@ -329,22 +325,13 @@ pub async fn read_prices(
     s: &Settings,
     topics: &TopicNames,
 ) -> anyhow::Result<HashMap<String, i64>> {
-    let (client, runtime, url) = (
-        RegistryClient::new(&s.registry)?,
-        Handle::current(),
-        s.registry.url.clone(),
-    );
+    let decoder = decoders(s)?;
     let (k, topic) = (s.kafka.clone(), topics.of(Stream::PriceChanges).to_owned());
     let parts = tokio::task::spawn_blocking(move || {
         read_values(
             &k,
             &topic,
-            || {
-                (
-                    WireDecoder::new(client.clone(), runtime.clone(), url.clone()),
-                    HashMap::new(),
-                )
-            },
+            || (decoder(), HashMap::new()),
             |(d, last), value| {
                 let (product, cents) = price_change(&d.decode(value)?)?;
                 last.insert(product, cents);
@@ -353,13 +340,10 @@ pub async fn read_prices(
         )
     })
     .await?
-    .map_err(|e| match e {
-        ReplayError::Record(m) => anyhow::Error::new(Unrecoverable(format!(
-            "the prices cannot be rebuilt from {}: {m}",
-            s.topics.price_changes
-        ))),
-        other => other.into(),
-    })?;
+    .map_err(cannot_rebuild(format!(
+        "the prices cannot be rebuilt from {}",
+        s.topics.price_changes
+    )))?;
     // A product's changes share its key, so they live in one partition.
     Ok(parts
         .into_iter()

@@ -19,9 +19,8 @@ use crate::domain::ports::{ReferenceStore, SalesJournal, StockLedger};
 use crate::domain::reference::catalog::{Catalog, StockLevels};
 use crate::domain::reference::{SeedCounts, StoreLayout};
 use crate::domain::stock::location_key;
-use crate::domain::store::refunds::{PastLine, PastRefund, RefundBook};
+use crate::domain::store::refunds::{PastLine, PastRefund};
 use crate::services::inventory::Restatements;
-use crate::services::world::refundable_per_store;
 use crate::services::{Service, World};
 
 pub fn seed_counts(s: &Settings) -> SeedCounts {
@@ -101,7 +100,6 @@ pub async fn build_world(
             overlay(&catalog, &mut levels, stock);
         }
         let ledger = MemoryLedger::new(levels);
-        let book = sales.map(|(lines, refunds)| refund_book(&catalog, lines, &refunds));
         let mut world = World::new(
             catalog,
             Box::new(store),
@@ -109,8 +107,8 @@ pub async fn build_world(
             Box::new(NoJournal),
             p_signup,
         );
-        if let Some(book) = book {
-            world.refunds = book;
+        if let Some((lines, refunds)) = sales {
+            world.restore_refunds(lines, &refunds);
         }
         return Ok(Built {
             world,
@@ -134,10 +132,9 @@ pub async fn build_world(
     let mut sales = sales;
     let mut journal: Box<dyn SalesJournal> = Box::new(NoJournal);
     let ledger: Box<dyn StockLedger> = if postgres_canonical(s) {
-        let client = postgres::client(pool, "reading refundable store transactions").await?;
+        let client = postgres::client(pool, "reading refundable sales and changed stock").await?;
         sales = Some((open_lines(&client, since).await?, Vec::new()));
         journal = Box::new(StagedJournal::new(stage.clone()));
-        let client = postgres::client(pool, "finding stock changed by others").await?;
         let index = locations(&catalog, &levels);
         let reported: Vec<_> = restatements(&client)
             .await?
@@ -164,37 +161,11 @@ pub async fn build_world(
             false => Box::new(MemoryLedger::new(levels)),
         }
     };
-    let book = sales.map(|(lines, refunds)| refund_book(&catalog, lines, &refunds));
     let mut world = World::new(catalog, Box::new(store), ledger, journal, p_signup);
-    if let Some(book) = book {
-        world.refunds = book;
+    if let Some((lines, refunds)) = sales {
+        world.restore_refunds(lines, &refunds);
     }
     Ok(Built { world, initial })
-}
-
-/// The refund book of the lines and refunds read back, in catalog indexes.
-fn refund_book(catalog: &Catalog, lines: Vec<PastLine>, refunds: &[PastRefund]) -> RefundBook {
-    let stores: HashMap<&str, usize> = catalog
-        .stores
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.store_id.as_str(), i))
-        .collect();
-    let products: HashMap<&str, u32> = catalog
-        .products
-        .iter()
-        .enumerate()
-        .map(|(i, p)| (p.product_id.as_str(), i as u32))
-        .collect();
-    let n = catalog.stores.len();
-    RefundBook::rebuild(
-        n,
-        refundable_per_store(n),
-        lines,
-        refunds,
-        |s| stores.get(s).copied(),
-        |p| products.get(p).copied(),
-    )
 }
 
 /// The position of each stock row in `levels`, by its location key (`warehouse:product`).

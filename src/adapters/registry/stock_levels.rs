@@ -2,10 +2,7 @@
 //! for rebuilding the ledger from the topic: the current schema by field position (fast), any
 //! other version the registry knows by name; an id the registry does not know is an error.
 
-use tokio::runtime::Handle;
-
 use super::decoder::{as_long, field, split_wire, WireDecoder};
-use super::RegistryClient;
 
 pub struct StockLevelReader {
     current_id: u32,
@@ -47,11 +44,12 @@ pub fn new_qty_of_current(mut body: &[u8]) -> Option<i32> {
 }
 
 impl StockLevelReader {
-    /// `current_id`: the id the registry gave this version's inventory-change schema.
-    pub fn new(current_id: u32, client: RegistryClient, runtime: Handle, url: String) -> Self {
+    /// `current_id`: the id the registry gave this version's inventory-change schema; other
+    /// versions are decoded by `decoder`.
+    pub fn new(current_id: u32, decoder: WireDecoder) -> Self {
         Self {
             current_id,
-            decoder: WireDecoder::new(client, runtime, url),
+            decoder,
         }
     }
 

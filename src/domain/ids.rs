@@ -10,6 +10,14 @@ pub struct IdGen {
     counter: u64,
 }
 
+/// FNV-1a of `bytes`: a hash that is stable across versions and platforms (for ids and draws
+/// derived from names).
+pub fn fnv1a(bytes: impl IntoIterator<Item = u8>) -> u64 {
+    bytes.into_iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
+}
+
 const ALPHABET: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
 /// 36^13 > 2^64, so 13 digits hold any u64.
 const DIGITS: usize = 13;
@@ -58,6 +66,12 @@ fn mix(mut z: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fnv1a_is_the_published_function() {
+        assert_eq!(fnv1a(*b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a(*b"a"), 0xaf63_dc4c_8601_ec8c);
+    }
     use std::collections::HashSet;
 
     #[test]

@@ -8,6 +8,7 @@ use rand::Rng;
 
 use super::{row_rng, StoreLayout};
 use crate::domain::events::Millis;
+use crate::domain::ids::fnv1a;
 
 /// (city, region, country, IANA zone, tax rate in basis points).
 pub const CITIES: [(&str, &str, &str, &str, i64); 10] = [
@@ -264,12 +265,11 @@ pub fn week_span(t: Millis) -> (Millis, Millis) {
 /// The discount (whole percent) of a product at a store in ISO week `week`, if any: a pure
 /// function of the seed, so memory and Postgres agree and a week's rows can be written on demand.
 pub fn discount_pct(seed: u64, store_id: &str, product_id: &str, week: &str) -> Option<i64> {
-    let hash = [store_id, "|", product_id, "|", week]
-        .iter()
-        .flat_map(|part| part.bytes())
-        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-        });
+    let hash = fnv1a(
+        [store_id, "|", product_id, "|", week]
+            .iter()
+            .flat_map(|part| part.bytes()),
+    );
     let mut r = row_rng(seed, 23, hash as usize);
     r.random_bool(DISCOUNTED_SHARE)
         .then(|| DISCOUNTS[r.random_range(0..DISCOUNTS.len())])

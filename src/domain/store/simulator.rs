@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::domain::events::Millis;
+use crate::domain::ids::fnv1a;
 
 /// A foot-traffic session as read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,10 +83,7 @@ pub fn transaction_id(s: &SessionIn) -> String {
         Some(v) => v.clone(),
         None => format!("{}@{}", s.customer_id, s.entry),
     };
-    // FNV-1a: stable across versions and platforms.
-    let h = basis.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    });
+    let h = fnv1a(basis.bytes());
     format!("sim_{h:016x}")
 }
 

@@ -222,7 +222,22 @@ fn gap_pacing_spaces_records_between_min_and_max_delta() {
         ],
     );
     assert_eq!(out.code, Some(0), "{}", out.stderr);
-    let ts: Vec<i64> = lines(&out.stdout).iter().map(event_time).collect();
+    let records = lines(&out.stdout);
+    let store_topics = [
+        "pos-events.v1",
+        "pos-transactions.v1",
+        "refunds.v1",
+        "store-inventory-changes.v1",
+        "foot-traffic.v1",
+        "shelf-events.v1",
+    ];
+    assert!(
+        records
+            .iter()
+            .all(|r| !store_topics.contains(&r["topic"].as_str().unwrap())),
+        "WEIGHT_STORE=0 turns the store world off"
+    );
+    let ts: Vec<i64> = records.iter().map(event_time).collect();
     assert_eq!(ts.len(), assert_count(&out.stderr, 300));
     // Records of one group (an order and its sale) share a time; each record then draws a gap.
     let mut runs: Vec<(i64, i64)> = Vec::new();

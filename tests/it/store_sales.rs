@@ -96,6 +96,10 @@ fn three_runs_obey_the_rules(records: &[(String, Value)]) -> Figures {
     assert!(f.transactions > 300 && f.refunds > 50, "{f:?}");
     assert!(f.replenishments > 0, "replenishments follow alerts: {f:?}");
     assert!(
+        f.discounted_lines > 0,
+        "weekly discounts were checked: {f:?}"
+    );
+    assert!(
         f.refunds_across_runs > 0,
         "refunds of earlier runs' transactions: {f:?}"
     );
@@ -159,6 +163,27 @@ fn postgres_canonical_store_sales_obey_the_rules_across_a_crash_after_commit_and
         replay(&good, COUNTS, SEED),
         "stock tables = replay of the topics"
     );
+
+    // Each line carries the discount the `discounts` table holds for its store, product and
+    // ISO week; reference 004's SQL runs unchanged against the dimension views.
+    let wrong = db.query(
+        "SELECT count(*), count(*) FILTER (WHERE l.discount > 0) FROM transaction_lines l JOIN transactions t USING (transaction_id) \
+         LEFT JOIN discounts d ON d.store_id = t.store_id AND d.product_id = l.product_id \
+           AND d.week = to_char(t.ts AT TIME ZONE 'UTC', 'IYYY-\"W\"IW') \
+         WHERE l.discount <> coalesce(d.discount, 0) OR l.discount > 0",
+    );
+    let (mismatched_or_discounted, discounted): (i64, i64) =
+        (wrong[0][0].parse().unwrap(), wrong[0][1].parse().unwrap());
+    assert!(discounted > 0, "some lines were discounted");
+    assert_eq!(
+        mismatched_or_discounted, discounted,
+        "every line at its week's discount"
+    );
+    let joined = db.query(
+        "SELECT count(*) FROM refunds r JOIN dim_stores s ON s.store_id = r.store_id \
+         JOIN dim_products p ON p.product_id = r.product_id",
+    );
+    assert_eq!(joined[0][0].parse::<usize>().unwrap(), f.refunds);
 
     // The database itself refuses a refund beyond what is left of a line.
     let line = &db.query("SELECT transaction_id, product_id, store_id, total_price - refunded_amount FROM transaction_lines JOIN transactions USING (transaction_id) ORDER BY 1, 2 LIMIT 1")[0];

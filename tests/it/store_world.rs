@@ -70,6 +70,7 @@ fn a_simulated_day_of_the_store_world_obeys_the_rules() {
         "{f:?}"
     );
     assert!(f.store_crossings > 0 && f.replenishments > 0, "{f:?}");
+    assert!(f.discounted_lines > 0 && f.warehouse_crossings > 0, "{f:?}");
     assert_eq!(
         f.left_logged_in,
         [0],

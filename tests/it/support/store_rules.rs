@@ -1,11 +1,13 @@
 //! The store world's rules (DESIGN.md 1-5 and 8), checked on records read back as JSON values
 //! in topic order: terminal sequences, arithmetic to the cent, transactions equal to their
-//! events, refunds within their line and window, stores silent while closed, store stock chains,
-//! and exactly one alert per crossing with replenishments following.
+//! events at the price in effect and that week's discount, refunds within their line and window
+//! (restockable ones returned to the shelf), stores silent while closed, store and warehouse
+//! stock chains, and exactly one alert per crossing with replenishments following.
 
 use std::collections::HashMap;
 
-use retailgen::domain::reference::stores::Store;
+use retailgen::domain::reference::catalog::WAREHOUSE_REORDER;
+use retailgen::domain::reference::stores::{discount_pct, iso_week, Store};
 use retailgen::domain::reference::{ReferenceData, SeedCounts};
 use serde_json::Value;
 
@@ -30,8 +32,12 @@ fn ms(v: &Value) -> i64 {
 
 /// The stores and the seeded store stock: (level, reorder point) by (store, product).
 pub struct Seeded {
+    /// The reference-data seed (weekly discounts derive from it).
+    pub seed: u64,
     pub stores: HashMap<String, Store>,
     pub levels: HashMap<(String, String), (i64, i64)>,
+    /// Seeded warehouse stock by (warehouse, product).
+    pub warehouse_levels: HashMap<(String, String), i64>,
     /// Seeded price of each product, in cents.
     pub prices: HashMap<String, i64>,
 }
@@ -39,6 +45,17 @@ pub struct Seeded {
 pub fn seeded(counts: SeedCounts, seed: u64) -> Seeded {
     let data = ReferenceData::generate(counts, seed);
     Seeded {
+        seed,
+        warehouse_levels: data
+            .stock
+            .iter()
+            .map(|r| {
+                (
+                    (r.warehouse_id.clone(), r.product_id.clone()),
+                    i64::from(r.qty),
+                )
+            })
+            .collect(),
         stores: data
             .stores
             .iter()
@@ -100,6 +117,9 @@ pub struct Figures {
     pub mean_basket: f64,
     pub max_basket: usize,
     pub store_crossings: usize,
+    pub warehouse_crossings: usize,
+    /// Lines sold at a weekly discount.
+    pub discounted_lines: usize,
     pub replenishments: usize,
     /// Terminals still logged in at the end of each run (index into `runs`): none after a
     /// clean stop.
@@ -256,6 +276,7 @@ pub fn check(
     // price in effect at the payment.
     let transactions = of("pos-transactions.v1");
     let mut paid: HashMap<&str, Paid> = HashMap::new();
+    let mut discounted = 0;
     for t in &transactions {
         let (subtotal, tax, amount, lines) = &said[s(&t["basket_id"])];
         let items: Vec<(String, i64, i64)> = t["items"]
@@ -279,6 +300,14 @@ pub fn check(
                 allowed.contains(&cents(&i["unit_price"])),
                 "a line at the price in effect ({allowed:?}): {t}"
             );
+            let week = iso_week(ms(&t["timestamp"]));
+            let discount = discount_pct(seeded.seed, s(&t["store_id"]), product, &week);
+            assert_eq!(
+                (i["discount"].as_f64().unwrap() * 100.0).round() as i64,
+                discount.unwrap_or(0),
+                "a line at that week's discount ({week}): {t}"
+            );
+            discounted += usize::from(discount.is_some());
         }
         assert_eq!(
             (cents(&t["subtotal"]), cents(&t["tax"]), cents(&t["amount"])),
@@ -320,6 +349,63 @@ pub fn check(
         sum.1 += cents(&r["refund_amount"]);
         assert!(sum.0 <= q && sum.1 <= c, "refund within the line: {r}");
     }
+
+    // Restockable refunds go back on the shelf: one RETURN of their units, naming them; the
+    // others never do.
+    let mut returns: HashMap<&str, Vec<&Value>> = HashMap::new();
+    for c in of("store-inventory-changes.v1") {
+        if s(&c["change_type"]) == "RETURN" {
+            returns.entry(s(&c["refund_id"])).or_default().push(c);
+        }
+    }
+    for r in &refunds {
+        let back = returns.remove(s(&r["refund_id"])).unwrap_or_default();
+        let restockable = matches!(
+            s(&r["reason"]),
+            "changed_mind" | "wrong_item" | "not_as_described"
+        );
+        match restockable {
+            true => {
+                assert_eq!(back.len(), 1, "one RETURN of a restockable refund: {r}");
+                let c = back[0];
+                assert_eq!(
+                    (&c["store_id"], &c["product_id"]),
+                    (&r["store_id"], &r["product_id"])
+                );
+                assert_eq!(c["quantity_delta"], r["quantity"], "{r} {c}");
+            }
+            false => assert!(
+                back.is_empty(),
+                "no RETURN of a {} refund: {r}",
+                r["reason"]
+            ),
+        }
+    }
+    assert!(returns.is_empty(), "RETURNs of no refund: {returns:?}");
+
+    // Warehouse stock chains, and one alert per crossing below the warehouses' reorder point.
+    let mut stock = seeded.warehouse_levels.clone();
+    let mut warehouse_crossings = 0;
+    for c in of("inventory-changes.v1") {
+        let key = (
+            s(&c["warehouse_id"]).to_owned(),
+            s(&c["product_id"]).to_owned(),
+        );
+        let qty = stock[&key];
+        assert_eq!(c["previous_qty"].as_i64().unwrap(), qty, "chain of {key:?}");
+        let new = c["new_qty"].as_i64().unwrap();
+        let point = i64::from(WAREHOUSE_REORDER.point);
+        warehouse_crossings += usize::from(qty >= point && new < point);
+        stock.insert(key, new);
+    }
+    let warehouse_alerts = of("restock-alerts.v1")
+        .iter()
+        .filter(|a| !a["warehouse_id"].is_null())
+        .count();
+    assert_eq!(
+        warehouse_alerts, warehouse_crossings,
+        "one alert per warehouse crossing"
+    );
 
     // Store stock chains; every crossing below a reorder point has exactly one alert, and a
     // replenishment of that key follows it.
@@ -373,6 +459,8 @@ pub fn check(
             .max()
             .unwrap_or(0),
         store_crossings: crossings,
+        warehouse_crossings,
+        discounted_lines: discounted,
         replenishments,
         left_logged_in,
     }

@@ -18,11 +18,11 @@ type Said = (i64, i64, i64, Vec<(String, i64, i64)>);
 /// A transaction and its (quantity, cents) per item.
 type Paid<'a> = (&'a Value, HashMap<String, (i64, i64)>);
 
-pub fn cents(v: &Value) -> i64 {
+fn cents(v: &Value) -> i64 {
     (v.as_f64().unwrap() * 100.0).round() as i64
 }
 
-pub fn s(v: &Value) -> &str {
+fn s(v: &Value) -> &str {
     v.as_str().unwrap_or("")
 }
 
@@ -111,6 +111,8 @@ pub fn json(row: &Row) -> (String, Value) {
 pub struct Figures {
     pub transactions: usize,
     pub refunds: usize,
+    /// Units and cents refunded per (transaction, product).
+    pub refunded: HashMap<(String, String), (i64, i64)>,
     /// Refunds made in a later run than their transaction.
     pub refunds_across_runs: usize,
     pub identified_share: f64,
@@ -442,6 +444,7 @@ pub fn check(
         unchecked_exits: visits.unchecked_exits,
         transactions: transactions.len(),
         refunds: refunds.len(),
+        refunded,
         refunds_across_runs: across,
         identified_share: transactions
             .iter()

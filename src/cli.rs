@@ -26,6 +26,17 @@ pub enum Command {
     Migrate(StoreArgs),
     /// Migrate, then seed the reference tables deterministically from --seed (default 0); safe to repeat.
     Seed(StoreArgs),
+    /// Reference 001's POS simulator: read foot traffic and shelf events from Kafka, write one
+    /// transaction per visit with a non-empty cart (POS_TOPIC), until Ctrl+C or SIGTERM.
+    PosSimulator(SimulatorArgs),
+}
+
+/// Settings for the POS simulator (all from the environment or a config file).
+#[derive(Debug, Args)]
+pub struct SimulatorArgs {
+    /// A TOML file layered over the defaults (also RETAILGEN_CONFIG).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 /// Settings for the Postgres commands.
@@ -56,6 +67,7 @@ impl Command {
         let (file, overrides) = match self {
             Command::Run(a) => (a.config.clone(), a.overrides()),
             Command::Migrate(a) | Command::Seed(a) => (a.config.clone(), a.overrides()),
+            Command::PosSimulator(a) => (a.config.clone(), Vec::new()),
         };
         (
             file.or_else(|| env.get("RETAILGEN_CONFIG").map(PathBuf::from)),

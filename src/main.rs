@@ -35,6 +35,7 @@ fn main() -> ExitCode {
                 startup::report(startup::migrate_only(&settings).await, &settings)
             }
             Command::Seed(_) => startup::report(startup::seed_only(&settings).await, &settings),
+            Command::PosSimulator(_) => startup::simulator::run_until_stopped(settings).await,
         }
     })
 }

@@ -5,4 +5,5 @@ pub mod kafka;
 pub mod memory;
 pub mod postgres;
 pub mod registry;
+pub mod simulator;
 pub mod sinks;

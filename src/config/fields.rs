@@ -1,6 +1,6 @@
 //! The one table of settings: TOML key, environment variable, valid values and how to apply each.
 
-use super::model::{CanonInventory, PacingKind, Settings, SinkKind, StoreKind};
+use super::model::{CanonInventory, PacingKind, Settings, SinkKind, StartFrom, StoreKind};
 use super::parse::*;
 use super::secret::Secret;
 
@@ -350,6 +350,15 @@ pub const FIELDS: &[Field] = &[
         "a whole number from 1 to 32",
         |s, v| s.topics.replication_factor = bounded(v, 1, 32)?
     ),
+    // Reference 001's name, applied before KAFKA_BOOTSTRAP so that one wins when both are set.
+    field!(
+        "kafka.broker",
+        "KAFKA_BROKER",
+        "host:port[,host:port...] (an alias of KAFKA_BOOTSTRAP), or empty",
+        |s, v| if let Some(b) = optional(v, "", bootstrap)? {
+            s.kafka.bootstrap = b
+        }
+    ),
     field!(
         "kafka.bootstrap",
         "KAFKA_BOOTSTRAP",
@@ -407,6 +416,78 @@ pub const FIELDS: &[Field] = &[
         "SCHEMA_REGISTRY_TIMEOUT",
         "a duration such as 10s",
         |s, v| s.registry.timeout = duration(v)?
+    ),
+    field!(
+        "simulator.foot_topic",
+        "FOOT_TOPIC",
+        "a Kafka topic name, or empty (the TOPIC_FOOT_TRAFFIC topic)",
+        |s, v| s.simulator.foot_topic = optional(v, "", topic)?
+    ),
+    field!(
+        "simulator.shelf_topic",
+        "SHELF_TOPIC",
+        "a Kafka topic name, or empty (the TOPIC_SHELF_EVENTS topic)",
+        |s, v| s.simulator.shelf_topic = optional(v, "", topic)?
+    ),
+    field!(
+        "simulator.pos_topic",
+        "POS_TOPIC",
+        "a Kafka topic name",
+        |s, v| s.simulator.pos_topic = topic(v)?
+    ),
+    field!(
+        "simulator.group_id_foot",
+        "GROUP_ID_FOOT",
+        "a consumer group id",
+        |s, v| s.simulator.group_id_foot = non_empty(v)?
+    ),
+    field!(
+        "simulator.group_id_shelf",
+        "GROUP_ID_SHELF",
+        "a consumer group id",
+        |s, v| s.simulator.group_id_shelf = non_empty(v)?
+    ),
+    field!(
+        "simulator.force_checkout_if_empty",
+        "FORCE_CHECKOUT_IF_EMPTY",
+        "1 or 0 (true or false)",
+        |s, v| s.simulator.force_checkout_if_empty = boolean(v)?
+    ),
+    field!(
+        "simulator.max_session_age",
+        "MAX_SESSION_AGE_SEC",
+        "whole seconds >= 1",
+        |s, v| s.simulator.max_session_age = std::time::Duration::from_secs(positive(v)?)
+    ),
+    field!(
+        "simulator.lateness",
+        "WATERMARK_LATENESS",
+        "a duration such as 2m",
+        |s, v| s.simulator.lateness = duration(v)?
+    ),
+    field!(
+        "simulator.start",
+        "START_OFFSET",
+        "earliest or latest",
+        |s, v| s.simulator.start = StartFrom::parse(v).ok_or("unknown start position")?
+    ),
+    field!(
+        "simulator.store_parquet",
+        "STORE_PARQUET",
+        "a parquet file with shelf_id and item_price, or empty (prices from PG_DSN)",
+        |s, v| s.simulator.store_parquet = optional(v, "", non_empty)?.map(Into::into)
+    ),
+    field!(
+        "simulator.discount_parquet",
+        "DISCOUNT_PARQUET_PATH",
+        "a parquet file with shelf_id, discount and week, or empty (no discounts)",
+        |s, v| s.simulator.discount_parquet = optional(v, "", non_empty)?.map(Into::into)
+    ),
+    field!(
+        "simulator.commit_interval",
+        "COMMIT_INTERVAL",
+        "a duration such as 1s",
+        |s, v| s.simulator.commit_interval = duration(v)?
     ),
 ];
 

@@ -130,6 +130,7 @@ pub struct Settings {
     pub topics: TopicSettings,
     pub kafka: KafkaSettings,
     pub registry: RegistrySettings,
+    pub simulator: SimulatorSettings,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -311,6 +312,52 @@ impl fmt::Debug for KafkaSettings {
             .field("flush_timeout", &self.flush_timeout)
             .field("properties", &props)
             .finish()
+    }
+}
+
+/// `retailgen pos-simulator`: reference 001's POS simulator settings.
+#[derive(Debug, Clone, Default)]
+pub struct SimulatorSettings {
+    /// Input topics; `None` reads the topics `retailgen run` writes.
+    pub foot_topic: Option<String>,
+    pub shelf_topic: Option<String>,
+    pub pos_topic: String,
+    pub group_id_foot: String,
+    pub group_id_shelf: String,
+    pub force_checkout_if_empty: bool,
+    pub max_session_age: Duration,
+    /// How late a shelf event may come, in event time, and still count.
+    pub lateness: Duration,
+    /// Where both groups start when they have no committed offsets: earliest or latest.
+    pub start: StartFrom,
+    /// 001's parquet files; without `store_parquet` prices come from Postgres (PG_DSN).
+    pub store_parquet: Option<PathBuf>,
+    pub discount_parquet: Option<PathBuf>,
+    pub commit_interval: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StartFrom {
+    #[default]
+    Earliest,
+    Latest,
+}
+
+impl StartFrom {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "earliest" => Some(Self::Earliest),
+            "latest" => Some(Self::Latest),
+            _ => None,
+        }
+    }
+
+    /// librdkafka's `auto.offset.reset`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Earliest => "earliest",
+            Self::Latest => "latest",
+        }
     }
 }
 

@@ -6,6 +6,7 @@ use super::record::Record;
 use super::reference::catalog::{Catalog, StockLevels, User};
 use super::reference::Segment;
 use super::stock::{Applied, StockKey, StockLevel};
+use super::store::simulator::Quote;
 use super::stream::Stream;
 
 /// Delivery figures of one topic at the end of a run.
@@ -91,8 +92,13 @@ pub trait ReferenceStore: Send {
     fn load(&mut self) -> Result<(Catalog, StockLevels), RepositoryError>;
     /// A sign-up: the user and their segment exist before any event names them.
     fn insert_user(&mut self, user: &User, segment: &Segment) -> Result<(), RepositoryError>;
-    /// A price change, visible to every later order.
-    fn update_price(&mut self, product_id: &str, price_cents: i64) -> Result<(), RepositoryError>;
+    /// A price change taking effect at `at`, visible to every later order.
+    fn update_price(
+        &mut self,
+        product_id: &str,
+        price_cents: i64,
+        at: Millis,
+    ) -> Result<(), RepositoryError>;
     /// The discounts of ISO week `week` (`2024-W07`): (store_id, product_id, whole percent).
     fn discounts(&mut self, week: &str) -> Result<Vec<(String, String, i64)>, RepositoryError>;
 }
@@ -119,6 +125,21 @@ pub trait StockLedger: Send {
 pub trait SalesJournal: Send {
     fn transaction(&mut self, transaction: &PosTransaction) -> Result<(), RepositoryError>;
     fn refund(&mut self, refund: &Refund) -> Result<(), RepositoryError>;
+}
+
+/// Prices and discounts as the POS simulator reads them.
+///
+/// # Errors
+/// [`RepositoryError`] when the source cannot be read.
+pub trait PriceBook: Send {
+    /// The price in effect at `at` and that week's discount of an item (at a store, where the
+    /// source knows stores); `None` if the source does not list the item.
+    fn quote(
+        &mut self,
+        item_id: &str,
+        store_id: Option<&str>,
+        at: Millis,
+    ) -> Result<Option<Quote>, RepositoryError>;
 }
 
 /// Wall-clock time, injectable so runs can be simulated.

@@ -240,10 +240,10 @@ impl Engine {
         self.services.close(&mut ctx, &mut emission);
         for (_, group) in emission.groups {
             for mut record in group {
+                record.event.set_ts(record.at.unwrap_or(now));
                 self.world
                     .settle(&mut record)
                     .map_err(|e| Halt::Fail(e.into()))?;
-                record.event.set_ts(record.at.unwrap_or(now));
                 self.publish(&record)?;
             }
             self.publisher.end_group().map_err(halt)?;
@@ -364,12 +364,13 @@ impl Engine {
         // What must stay free under `--count` beside this record's extras: the rest of the
         // group and the alert this record may bring.
         let reserved = part.rest + u64::from(record.may_cross());
-        self.world
-            .settle(&mut record)
-            .map_err(|e| Halt::Fail(e.into()))?;
+        // Effects know their event time (a price change is kept with the moment it took effect).
         let stamp = *part.stamp.get_or_insert_with(|| self.clock.stamp());
         let at = record.at.unwrap_or(stamp);
         record.event.set_ts(at);
+        self.world
+            .settle(&mut record)
+            .map_err(|e| Halt::Fail(e.into()))?;
         self.send_faulted(record, stopper, reserved)?;
         self.restock(at, stopper, part.rest)
     }

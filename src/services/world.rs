@@ -244,7 +244,8 @@ impl World {
             }
             Some(Effect::Price { product, cents }) => {
                 let p = &mut self.catalog.products[product as usize];
-                self.store.update_price(&p.product_id, cents)?;
+                self.store
+                    .update_price(&p.product_id, cents, record.event.ts())?;
                 p.price_cents = cents;
             }
             Some(Effect::Sale { store }) => {

@@ -2,6 +2,7 @@
 
 mod publisher;
 pub mod recovery;
+pub mod simulator;
 mod world;
 
 use std::num::NonZeroUsize;
@@ -69,7 +70,7 @@ pub fn report(outcome: anyhow::Result<String>, settings: &Settings) -> ExitCode 
     }
 }
 
-fn redacted(e: &anyhow::Error, secrets: &[Secret]) -> String {
+pub(crate) fn redacted(e: &anyhow::Error, secrets: &[Secret]) -> String {
     let refs: Vec<&Secret> = secrets.iter().collect();
     redact(&format!("{e:#}"), &refs)
 }
@@ -335,7 +336,7 @@ fn banner(s: &Settings, seed: u64, run: u32) -> String {
 }
 
 /// Cancels `token` on Ctrl+C or SIGTERM, so the engine stops and flushes.
-async fn cancel_on_signal(token: CancellationToken) {
+pub(crate) async fn cancel_on_signal(token: CancellationToken) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};

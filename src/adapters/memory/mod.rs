@@ -1,7 +1,7 @@
 //! The embedded default store: reference data generated in memory from the seed, and an
 //! in-memory stock ledger (the truth when inventory is Kafka-canonical).
 
-use crate::domain::events::{PosTransaction, Refund};
+use crate::domain::events::{Millis, PosTransaction, Refund};
 use crate::domain::ports::{ReferenceStore, RepositoryError, SalesJournal, StockLedger};
 use crate::domain::reference::catalog::{Catalog, StockLevels, User};
 use crate::domain::reference::stores::discount_pct;
@@ -34,7 +34,12 @@ impl ReferenceStore for MemoryStore {
         Ok(())
     }
 
-    fn update_price(&mut self, product_id: &str, price_cents: i64) -> Result<(), RepositoryError> {
+    fn update_price(
+        &mut self,
+        product_id: &str,
+        price_cents: i64,
+        _at: Millis,
+    ) -> Result<(), RepositoryError> {
         let product = self
             .data
             .products

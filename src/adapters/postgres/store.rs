@@ -6,6 +6,7 @@ use tokio::runtime::Handle;
 
 use super::canonical::Stage;
 use super::{client, query_error, PgError};
+use crate::domain::events::Millis;
 use crate::domain::ports::{ReferenceStore, RepositoryError};
 use crate::domain::reference::catalog::{
     Catalog, Product, StockLevels, StoreRows, User, CATEGORIES,
@@ -201,8 +202,13 @@ impl ReferenceStore for PgStore {
         Ok(())
     }
 
-    fn update_price(&mut self, product_id: &str, price_cents: i64) -> Result<(), RepositoryError> {
-        let row = (product_id.to_owned(), price_cents);
+    fn update_price(
+        &mut self,
+        product_id: &str,
+        price_cents: i64,
+        at: Millis,
+    ) -> Result<(), RepositoryError> {
+        let row = (product_id.to_owned(), price_cents, at);
         self.stage.effects(|e| e.prices.push(row));
         Ok(())
     }

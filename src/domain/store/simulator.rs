@@ -3,16 +3,25 @@
 //! watermark (the latest event time seen minus the allowed lateness) passes its exit, or when it
 //! has been open longer than the maximum age; its cart leaves memory then, and a shelf event
 //! that comes after its session checked out is counted as late, never recreating a cart.
+//!
+//! Every input carries a `Tag` (the adapter's handle on where it was read): a checkout names the
+//! tags it was built from, and inputs that end up in no checkout are released at once, so the
+//! adapter knows which inputs are done with only once their checkout is acknowledged.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::domain::events::Millis;
 use crate::domain::ids::fnv1a;
 
+/// The adapter's handle on one input record.
+pub type Tag = u64;
+
 /// A foot-traffic session as read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionIn {
     pub customer_id: String,
+    /// retailgen's `store_id` (001's sessions have none).
+    pub store_id: Option<String>,
     pub entry: Millis,
     pub exit: Millis,
     /// retailgen's `visit_id`, if the input has one.
@@ -35,6 +44,8 @@ pub struct Checkout {
     /// Derived from the session alone, so a checkout re-sent after a crash keeps its id.
     pub transaction_id: String,
     pub customer_id: String,
+    pub store_id: Option<String>,
+    pub visit_id: Option<String>,
     pub at: Millis,
     /// (item, units), by item.
     pub items: Vec<(String, i32)>,
@@ -51,6 +62,17 @@ pub struct Rejected {
     pub over_putback: u64,
     /// Shelf events that never found a session.
     pub orphan: u64,
+    /// A session read again (a duplicate, or one re-read after a restart that had already
+    /// checked out), and the shelf events of such sessions.
+    pub replayed: u64,
+}
+
+/// What the carts finished with since the last `take`: checkouts with the inputs they were
+/// built from, and inputs done with that are in no checkout.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Finished {
+    pub checkouts: Vec<(Checkout, Vec<Tag>)>,
+    pub released: Vec<Tag>,
 }
 
 struct Cart {
@@ -58,6 +80,7 @@ struct Cart {
     items: BTreeMap<String, i32>,
     /// When (processing time) the session was first seen.
     seen_at: Millis,
+    tags: Vec<Tag>,
 }
 
 /// The simulator's state; memory holds only open sessions and shelf events waiting for theirs.
@@ -68,20 +91,25 @@ pub struct Carts {
     carts: HashMap<String, Cart>,
     by_exit: BTreeSet<(Millis, String)>,
     /// Shelf events whose session has not been read yet, by customer.
-    waiting: HashMap<String, Vec<ShelfIn>>,
+    waiting: HashMap<String, Vec<(ShelfIn, Tag)>>,
     /// The latest end of a session checked out, per customer: shelf events up to it are late.
     closed_until: HashMap<String, Millis>,
     /// The latest event time read from each input (sessions, shelf events).
     max_session: Option<Millis>,
     max_shelf: Option<Millis>,
+    /// A floor under the watermark: event time known to be complete (inputs idle and caught up).
+    floor: Millis,
+    /// Sessions ending up to here checked out before a restart: read again, they are replays.
+    resumed_until: Millis,
+    finished: Finished,
     pub rejected: Rejected,
 }
 
 /// A transaction id that depends only on the session.
-pub fn transaction_id(s: &SessionIn) -> String {
-    let basis = match &s.visit_id {
-        Some(v) => v.clone(),
-        None => format!("{}@{}", s.customer_id, s.entry),
+pub fn transaction_id(customer_id: &str, entry: Millis, visit_id: Option<&str>) -> String {
+    let basis = match visit_id {
+        Some(v) => v.to_owned(),
+        None => format!("{customer_id}@{entry}"),
     };
     let h = fnv1a(basis.bytes());
     format!("sim_{h:016x}")
@@ -99,8 +127,17 @@ impl Carts {
             closed_until: HashMap::new(),
             max_session: None,
             max_shelf: None,
+            floor: Millis::MIN,
+            resumed_until: Millis::MIN,
+            finished: Finished::default(),
             rejected: Rejected::default(),
         }
+    }
+
+    /// After a restart: every session ending at or before `until` had checked out (and been
+    /// acknowledged) before, so reading it again is a replay, not a new transaction.
+    pub fn resume_after(&mut self, until: Millis) {
+        self.resumed_until = until;
     }
 
     /// Open sessions (the memory bound).
@@ -108,51 +145,93 @@ impl Carts {
         self.carts.len()
     }
 
+    /// The latest event time read from each input: (sessions, shelf events).
+    pub fn latest(&self) -> (Option<Millis>, Option<Millis>) {
+        (self.max_session, self.max_shelf)
+    }
+
+    /// Shelf events waiting for their session.
+    pub fn waiting(&self) -> usize {
+        self.waiting.values().map(Vec::len).sum()
+    }
+
     /// The event time up to which both inputs are taken as read: the earlier of their latest
     /// event times, minus the allowed lateness (an input that has shown nothing yet does not
-    /// hold the other back).
+    /// hold the other back), and never below what `advance` said is complete.
     pub fn watermark(&self) -> Millis {
         let latest = match (self.max_session, self.max_shelf) {
             (Some(a), Some(b)) => a.min(b),
             (Some(t), None) | (None, Some(t)) => t,
-            (None, None) => return Millis::MIN,
+            (None, None) => Millis::MIN,
         };
-        latest.saturating_sub(self.lateness_ms)
+        latest.saturating_sub(self.lateness_ms).max(self.floor)
+    }
+
+    /// Event time up to `t` is complete (both inputs are caught up and idle): sessions that
+    /// ended by then check out.
+    pub fn advance(&mut self, t: Millis) {
+        self.floor = self.floor.max(t);
+        self.seen();
+    }
+
+    /// What finished since the last call.
+    pub fn take(&mut self) -> Finished {
+        std::mem::take(&mut self.finished)
     }
 
     /// A session opens; one already open for the customer checks out first (a customer is in
-    /// one store at a time). Returns the checkouts that brings.
-    pub fn session(&mut self, s: SessionIn, now: Millis) -> Vec<Checkout> {
+    /// one store at a time). A session read again (same customer, ended no later than one
+    /// already checked out or open) is a replay.
+    pub fn session(&mut self, s: SessionIn, tag: Tag, now: Millis) {
         let entry = s.entry;
-        let mut out = Vec::new();
+        let replay = s.exit <= self.resumed_until
+            || self
+                .closed_until
+                .get(&s.customer_id)
+                .is_some_and(|until| s.exit <= *until)
+            || self
+                .carts
+                .get(&s.customer_id)
+                .is_some_and(|c| c.session.entry == s.entry && c.session.exit == s.exit);
+        if replay {
+            self.rejected.replayed += 1;
+            self.finished.released.push(tag);
+            if !self.carts.contains_key(&s.customer_id) {
+                let until = self.closed_until.entry(s.customer_id).or_insert(s.exit);
+                *until = (*until).max(s.exit);
+            }
+            self.max_session = Some(self.max_session.map_or(entry, |m| m.max(entry)));
+            self.seen();
+            return;
+        }
         if let Some(previous) = self.carts.remove(&s.customer_id) {
             self.by_exit
                 .remove(&(previous.session.exit, s.customer_id.clone()));
-            out.extend(self.close(previous, false));
+            self.close(previous, false);
         }
         self.by_exit.insert((s.exit, s.customer_id.clone()));
         let mut cart = Cart {
             session: s,
             items: BTreeMap::new(),
             seen_at: now,
+            tags: vec![tag],
         };
         let id = cart.session.customer_id.clone();
-        for e in self.waiting.remove(&id).unwrap_or_default() {
-            self.apply(&mut cart, e);
+        for (e, tag) in self.waiting.remove(&id).unwrap_or_default() {
+            self.apply(&mut cart, e, tag);
         }
         self.carts.insert(id, cart);
         self.max_session = Some(self.max_session.map_or(entry, |m| m.max(entry)));
-        out.extend(self.seen());
-        out
+        self.seen();
     }
 
-    /// A pickup or putback; one of a session not read yet waits for it (until the watermark
-    /// passes it: then it is an orphan).
-    pub fn shelf(&mut self, e: ShelfIn) -> Vec<Checkout> {
+    /// A pickup or putback; one of a session not read yet waits for it (until the sessions
+    /// read pass it: then it is an orphan).
+    pub fn shelf(&mut self, e: ShelfIn, tag: Tag) {
         let at = e.at;
         match self.carts.remove(&e.customer_id) {
             Some(mut cart) => {
-                self.apply(&mut cart, e);
+                self.apply(&mut cart, e, tag);
                 self.carts.insert(cart.session.customer_id.clone(), cart);
             }
             None if self
@@ -160,42 +239,50 @@ impl Carts {
                 .get(&e.customer_id)
                 .is_some_and(|until| at <= *until) =>
             {
-                self.rejected.late += 1;
+                self.reject_late(at, tag);
             }
             None => self
                 .waiting
                 .entry(e.customer_id.clone())
                 .or_default()
-                .push(e),
+                .push((e, tag)),
         }
         self.max_shelf = Some(self.max_shelf.map_or(at, |m| m.max(at)));
-        self.seen()
+        self.seen();
     }
 
     /// Sessions open longer than the maximum age (processing time) check out now.
-    pub fn force(&mut self, now: Millis) -> Vec<Checkout> {
+    pub fn force(&mut self, now: Millis) {
         let old: Vec<String> = self
             .carts
             .iter()
             .filter(|(_, c)| now - c.seen_at > self.max_age_ms)
             .map(|(k, _)| k.clone())
             .collect();
-        let mut out = Vec::new();
         for id in old {
             if let Some(cart) = self.carts.remove(&id) {
                 self.by_exit.remove(&(cart.session.exit, id));
-                out.extend(self.close(cart, true));
+                self.close(cart, true);
             }
         }
-        out
     }
 
-    fn apply(&mut self, cart: &mut Cart, e: ShelfIn) {
+    fn reject_late(&mut self, at: Millis, tag: Tag) {
+        if at <= self.resumed_until {
+            self.rejected.replayed += 1;
+        } else {
+            self.rejected.late += 1;
+        }
+        self.finished.released.push(tag);
+    }
+
+    fn apply(&mut self, cart: &mut Cart, e: ShelfIn, tag: Tag) {
         let s = &cart.session;
         if e.at < s.entry || e.at > s.exit {
-            self.rejected.late += 1;
+            self.reject_late(e.at, tag);
             return;
         }
+        cart.tags.push(tag);
         let held = cart.items.entry(e.item_id).or_default();
         if e.pickup {
             *held += e.quantity;
@@ -209,62 +296,113 @@ impl Carts {
 
     /// Event time moved on: sessions the watermark has passed check out, and shelf events
     /// whose session can no longer come (the sessions read have passed them) are orphans.
-    fn seen(&mut self) -> Vec<Checkout> {
+    fn seen(&mut self) {
         let watermark = self.watermark();
         let sessions_read = self
             .max_session
-            .map_or(Millis::MIN, |m| m.saturating_sub(self.lateness_ms));
-        let mut out = Vec::new();
+            .map_or(Millis::MIN, |m| m.saturating_sub(self.lateness_ms))
+            .max(self.floor);
         while let Some((exit, id)) = self.by_exit.first().cloned() {
             if exit > watermark {
                 break;
             }
             self.by_exit.pop_first();
             if let Some(cart) = self.carts.remove(&id) {
-                out.extend(self.close(cart, false));
+                self.close(cart, false);
             }
         }
-        let before = self.waiting.len();
+        let resumed_until = self.resumed_until;
+        let (rejected, finished) = (&mut self.rejected, &mut self.finished);
         self.waiting.retain(|_, events| {
-            events.retain(|e| e.at > sessions_read);
+            events.retain(|(e, tag)| {
+                let keep = e.at > sessions_read;
+                if !keep {
+                    if e.at <= resumed_until {
+                        rejected.replayed += 1;
+                    } else {
+                        rejected.orphan += 1;
+                    }
+                    finished.released.push(*tag);
+                }
+                keep
+            });
             !events.is_empty()
         });
-        self.rejected.orphan += (before - self.waiting.len()) as u64;
         // Checked-out sessions the watermark has passed need no memory: a shelf event of
         // theirs now waits, and is an orphan at once.
         if self.closed_until.len() > 2 * self.carts.len() + 1_024 {
             self.closed_until.retain(|_, until| *until > watermark);
         }
-        out
     }
 
-    fn close(&mut self, cart: Cart, forced: bool) -> Option<Checkout> {
+    fn close(&mut self, cart: Cart, forced: bool) {
         let s = cart.session;
         let until = self.closed_until.entry(s.customer_id.clone()).or_default();
         *until = (*until).max(s.exit);
         let items: Vec<(String, i32)> = cart.items.into_iter().filter(|(_, q)| *q > 0).collect();
         if items.is_empty() && !self.force_if_empty {
-            return None;
+            self.finished.released.extend(cart.tags);
+            return;
         }
-        Some(Checkout {
-            transaction_id: transaction_id(&s),
+        let checkout = Checkout {
+            transaction_id: transaction_id(&s.customer_id, s.entry, s.visit_id.as_deref()),
             customer_id: s.customer_id,
+            store_id: s.store_id,
+            visit_id: s.visit_id,
             at: s.exit,
             items,
             forced,
-        })
+        };
+        self.finished.checkouts.push((checkout, cart.tags));
+    }
+}
+
+/// A product's price and discount at a store at a moment, as the simulator's price source
+/// knows them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quote {
+    pub unit_cents: i64,
+    /// Basis points (1/100 of a percent): 001's discounts are fractions such as 0.125.
+    pub discount_bp: i64,
+}
+
+/// 001's price of an item its price table does not list.
+pub const UNLISTED_PRICE_CENTS: i64 = 500;
+
+/// A priced line, 001's shape: `total = quantity x unit x (1 - discount)` to the cent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PricedLine {
+    pub item_id: String,
+    pub quantity: i32,
+    pub unit_cents: i64,
+    pub discount_bp: i64,
+    pub total_cents: i64,
+}
+
+/// A line's total in cents at a discount in basis points, rounded half up (equal to
+/// `line_total_cents` for whole percents).
+pub fn priced_line(item_id: String, quantity: i32, q: Quote) -> PricedLine {
+    let exact = i64::from(quantity) * q.unit_cents * (10_000 - q.discount_bp);
+    PricedLine {
+        item_id,
+        quantity,
+        unit_cents: q.unit_cents,
+        discount_bp: q.discount_bp,
+        total_cents: (exact + 5_000).div_euclid(10_000),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::store::line_total_cents;
 
     const MIN: Millis = 60_000;
 
     fn session(c: &str, entry: Millis, exit: Millis) -> SessionIn {
         SessionIn {
             customer_id: c.into(),
+            store_id: None,
             entry,
             exit,
             visit_id: None,
@@ -281,28 +419,32 @@ mod tests {
         }
     }
 
+    fn checkouts(carts: &mut Carts) -> Vec<Checkout> {
+        carts.take().checkouts.into_iter().map(|(c, _)| c).collect()
+    }
+
     #[test]
     fn a_session_checks_out_its_net_cart_once_the_watermark_passes_its_exit() {
         let mut carts = Carts::new(MIN, 3 * 60 * MIN, false);
-        assert!(carts.session(session("a", 0, 30 * MIN), 0).is_empty());
-        carts.shelf(shelf("a", "P1", 3, true, MIN));
-        carts.shelf(shelf("a", "P2", 1, true, 2 * MIN));
-        carts.shelf(shelf("a", "P1", 1, false, 3 * MIN));
+        carts.session(session("a", 0, 30 * MIN), 1, 0);
+        carts.shelf(shelf("a", "P1", 3, true, MIN), 2);
+        carts.shelf(shelf("a", "P2", 1, true, 2 * MIN), 3);
+        carts.shelf(shelf("a", "P1", 1, false, 3 * MIN), 4);
         // Exit at 30 min, lateness 1 min: not yet at 30 min, checked out once 31 min is seen.
-        assert!(carts
-            .session(session("b", 30 * MIN, 40 * MIN), 0)
-            .is_empty());
-        let out = carts.session(session("c", 31 * MIN, 50 * MIN), 0);
-        assert!(out.is_empty(), "the shelf events read so far end at 3 min");
-        let out = carts.shelf(shelf("c", "P3", 1, true, 31 * MIN + 1));
-        assert_eq!(out.len(), 1);
-        let c = &out[0];
+        carts.session(session("b", 30 * MIN, 40 * MIN), 5, 0);
+        carts.session(session("c", 31 * MIN, 50 * MIN), 6, 0);
+        assert!(carts.take().checkouts.is_empty(), "shelf events end at 3 min");
+        carts.shelf(shelf("c", "P3", 1, true, 31 * MIN + 1), 7);
+        let done = carts.take();
+        assert_eq!(done.checkouts.len(), 1);
+        let (c, tags) = &done.checkouts[0];
         assert_eq!(
             (c.customer_id.as_str(), c.at, c.forced),
             ("a", 30 * MIN, false)
         );
         assert_eq!(c.items, [("P1".to_owned(), 2), ("P2".to_owned(), 1)]);
-        assert_eq!(c.transaction_id, transaction_id(&session("a", 0, 30 * MIN)));
+        assert_eq!(c.transaction_id, transaction_id("a", 0, None));
+        assert_eq!(tags, &[1, 2, 3, 4], "the checkout holds every input it was built from");
         assert_eq!(carts.open(), 2, "a's cart left memory");
     }
 
@@ -310,47 +452,108 @@ mod tests {
     fn late_putbacks_never_recreate_a_cart_and_shelf_events_may_come_first() {
         let mut carts = Carts::new(0, 3 * 60 * MIN, false);
         // The shelf event is read before its session (two topics, two consumers).
-        carts.shelf(shelf("a", "P1", 1, true, 5 * MIN));
-        carts.session(session("a", 0, 10 * MIN), 0);
-        carts.shelf(shelf("z", "P9", 1, true, 11 * MIN));
-        let out = carts.session(session("x", 12 * MIN, 13 * MIN), 0);
-        assert_eq!(out[0].items, [("P1".to_owned(), 1)]);
-        // After the checkout: a putback is late and no cart comes back.
-        carts.shelf(shelf("a", "P1", 1, false, 9 * MIN));
+        carts.shelf(shelf("a", "P1", 1, true, 5 * MIN), 1);
+        carts.session(session("a", 0, 10 * MIN), 2, 0);
+        carts.shelf(shelf("z", "P9", 1, true, 11 * MIN), 3);
+        carts.session(session("x", 12 * MIN, 13 * MIN), 4, 0);
+        let done = carts.take();
+        assert_eq!(done.checkouts[0].0.items, [("P1".to_owned(), 1)]);
+        assert_eq!(done.checkouts[0].1, [2, 1]);
+        // "z" never had a session: an orphan once the sessions read (up to 12 min) pass it.
+        assert_eq!((carts.rejected.orphan, done.released.as_slice()), (1, &[3][..]));
+        // After the checkout: a putback is late, released at once, and no cart comes back.
+        carts.shelf(shelf("a", "P1", 1, false, 9 * MIN), 5);
         assert_eq!(carts.rejected.late, 1);
+        assert_eq!(carts.take().released, [5]);
         assert_eq!(carts.open(), 1, "only x's session is open");
-        // "z" never had a session: an orphan once the sessions read pass it.
-        carts.session(session("y", 20 * MIN, 21 * MIN), 0);
-        assert_eq!(carts.rejected.orphan, 1);
     }
 
     #[test]
     fn old_sessions_are_forced_out_and_empty_carts_only_on_request() {
         let mut carts = Carts::new(MIN, 10 * MIN, false);
-        carts.session(session("a", 0, 600 * MIN), 1_000);
-        carts.session(session("b", 0, 600 * MIN), 1_000);
-        carts.shelf(shelf("b", "P1", 1, true, MIN));
-        let out = carts.force(1_000 + 11 * MIN);
-        assert_eq!(out.len(), 1, "a's empty cart is not a transaction");
-        assert!(out[0].forced && out[0].customer_id == "b");
+        carts.session(session("a", 0, 600 * MIN), 1, 1_000);
+        carts.session(session("b", 0, 600 * MIN), 2, 1_000);
+        carts.shelf(shelf("b", "P1", 1, true, MIN), 3);
+        carts.force(1_000 + 11 * MIN);
+        let done = carts.take();
+        assert_eq!(done.checkouts.len(), 1, "a's empty cart is not a transaction");
+        assert!(done.checkouts[0].0.forced && done.checkouts[0].0.customer_id == "b");
+        assert_eq!(done.released, [1], "a's session is done with");
         assert_eq!(carts.open(), 0);
         let mut carts = Carts::new(MIN, 10 * MIN, true);
-        carts.session(session("a", 0, MIN), 0);
-        assert_eq!(
-            carts.force(11 * MIN + 1).len(),
-            1,
-            "FORCE_CHECKOUT_IF_EMPTY"
-        );
+        carts.session(session("a", 0, MIN), 1, 0);
+        carts.force(11 * MIN + 1);
+        assert_eq!(checkouts(&mut carts).len(), 1, "FORCE_CHECKOUT_IF_EMPTY");
+    }
+
+    #[test]
+    fn duplicates_and_sessions_replayed_after_a_restart_make_no_second_transaction() {
+        let mut carts = Carts::new(0, 3 * 60 * MIN, false);
+        carts.session(session("a", 0, 10 * MIN), 1, 0);
+        carts.session(session("a", 0, 10 * MIN), 2, 0);
+        carts.shelf(shelf("a", "P1", 1, true, MIN), 3);
+        carts.advance(10 * MIN);
+        assert_eq!(checkouts(&mut carts).len(), 1);
+        carts.session(session("a", 0, 10 * MIN), 4, 0);
+        assert_eq!(carts.rejected.replayed, 2);
+        assert!(checkouts(&mut carts).is_empty());
+        // A restart that had checked out everything up to 30 min.
+        let mut carts = Carts::new(0, 3 * 60 * MIN, false);
+        carts.resume_after(30 * MIN);
+        carts.shelf(shelf("b", "P1", 1, true, 25 * MIN), 1);
+        carts.session(session("b", 20 * MIN, 30 * MIN), 2, 0);
+        carts.session(session("c", 25 * MIN, 40 * MIN), 3, 0);
+        carts.shelf(shelf("c", "P2", 2, true, 28 * MIN), 4);
+        carts.advance(40 * MIN);
+        let done = carts.take();
+        assert_eq!(done.checkouts.len(), 1, "only c's visit was still open");
+        assert_eq!(done.checkouts[0].0.items, [("P2".to_owned(), 2)]);
+        assert_eq!(carts.rejected.replayed, 2, "b's session and its shelf event");
+        assert_eq!(carts.rejected.orphan + carts.rejected.late, 0);
+    }
+
+    #[test]
+    fn idle_inputs_let_event_time_advance() {
+        let mut carts = Carts::new(5 * MIN, 3 * 60 * MIN, false);
+        carts.session(session("a", 0, 10 * MIN), 1, 0);
+        carts.shelf(shelf("a", "P1", 1, true, MIN), 2);
+        carts.advance(9 * MIN);
+        assert!(checkouts(&mut carts).is_empty());
+        carts.advance(10 * MIN);
+        assert_eq!(checkouts(&mut carts).len(), 1);
+    }
+
+    #[test]
+    fn lines_are_priced_to_the_cent_like_the_store_world() {
+        for (q, unit, pct) in [(3, 199, 15), (1, 1_005, 0), (7, 333, 95), (2, 1, 50)] {
+            let line = priced_line(
+                "P".into(),
+                q,
+                Quote {
+                    unit_cents: unit,
+                    discount_bp: pct * 100,
+                },
+            );
+            assert_eq!(line.total_cents, line_total_cents(q, unit, pct));
+        }
+        let odd = Quote {
+            unit_cents: 1_000,
+            discount_bp: 1_250,
+        };
+        assert_eq!(priced_line("P".into(), 1, odd).total_cents, 875);
     }
 
     #[test]
     fn memory_stays_bounded_by_open_sessions_over_a_long_stream() {
         let mut carts = Carts::new(MIN, 3 * 60 * MIN, false);
         let mut checked = 0;
+        let mut tag = 0;
         for i in 0..200_000i64 {
             let (c, t) = (format!("anon_{i}"), i * 1_000);
-            checked += carts.session(session(&c, t, t + 20 * MIN), 0).len();
-            checked += carts.shelf(shelf(&c, "P1", 1, true, t + MIN)).len();
+            tag += 2;
+            carts.session(session(&c, t, t + 20 * MIN), tag, 0);
+            carts.shelf(shelf(&c, "P1", 1, true, t + MIN), tag + 1);
+            checked += carts.take().checkouts.len();
         }
         assert!(checked > 190_000, "{checked}");
         assert!(carts.open() <= 1_300, "open {}", carts.open());

@@ -48,6 +48,13 @@ const SEGMENTS: &str =
     ON CONFLICT (user_id) DO NOTHING";
 const PRICES: &str = "UPDATE products p SET price_usd = v.cents / 100.0, updated_at = now() \
     FROM unnest($1::text[], $2::bigint[]) AS v(product_id, cents) WHERE p.product_id = v.product_id";
+/// Every change in order with the price it replaced (the one before it in the batch, else the
+/// table's), so the price in effect at any moment can be looked up. Runs before `PRICES`.
+const PRICE_HISTORY: &str = "INSERT INTO price_history (product_id, effective_at, old_price, new_price) \
+    SELECT v.product_id, to_timestamp(v.at / 1000.0), \
+      coalesce(lag(v.cents) OVER (PARTITION BY v.product_id ORDER BY v.n) / 100.0, p.price_usd), v.cents / 100.0 \
+    FROM unnest($1::text[], $2::bigint[], $3::bigint[]) WITH ORDINALITY AS v(product_id, cents, at, n) \
+    JOIN products p USING (product_id) ORDER BY v.n";
 const OUTBOX: &str = "INSERT INTO retailgen_outbox (seq, topic, record_key, headers, value, ts, schema_id) \
     SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bytea[], $5::bytea[], $6::bigint[], $7::int[])";
 const ACKNOWLEDGED: &str = "DELETE FROM retailgen_outbox WHERE seq <= $1";
@@ -171,8 +178,12 @@ async fn reference(tx: &Transaction<'_>, batch: &Batch) -> Result<(), PgError> {
             .map_err(query_error(what))?;
     }
     if !e.prices.is_empty() {
+        let (products, cents, at, _) = columns(&e.prices, |(p, c, at)| (p.as_str(), *c, *at, ()));
+        tx.execute(PRICE_HISTORY, &[&products, &cents, &at])
+            .await
+            .map_err(query_error("recording price history"))?;
         let mut last: FxHashMap<&str, i64> = FxHashMap::default();
-        for (product, cents) in &e.prices {
+        for (product, cents, _) in &e.prices {
             last.insert(product, *cents);
         }
         let (products, cents): (Vec<&str>, Vec<i64>) = last.into_iter().unzip();

@@ -5,7 +5,7 @@ use std::mem;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
-use crate::domain::events::{PosTransaction, Refund};
+use crate::domain::events::{Millis, PosTransaction, Refund};
 use crate::domain::message::Packed;
 use crate::domain::record::Record;
 use crate::domain::reference::catalog::User;
@@ -30,8 +30,8 @@ pub struct StockWrite {
 pub struct Effects {
     pub stock: Vec<StockWrite>,
     pub sign_ups: Vec<(User, Segment)>,
-    /// (product_id, cents)
-    pub prices: Vec<(String, i64)>,
+    /// (product_id, cents, effective at)
+    pub prices: Vec<(String, i64, Millis)>,
     /// Store transactions and refunds (Postgres-canonical mode).
     pub transactions: Vec<PosTransaction>,
     pub refunds: Vec<Refund>,

@@ -1,0 +1,631 @@
+//! The POS simulator's Kafka loop: two consumers (one group per input, as in reference 001, both
+//! starting from the same position), the carts in between, and a producer whose delivery reports
+//! decide what may be committed. An input record's offset is committed only once every
+//! transaction built from it is acknowledged (or it turned out to be in none): a crash at any
+//! instant loses nothing, and what is read again checks out again under the same id.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
+use rdkafka::error::KafkaError as RdKafkaError;
+use rdkafka::message::{BorrowedMessage, Headers, Message};
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+
+use super::input::{self, Read};
+use super::output::TransactionEncoder;
+use crate::adapters::kafka::{client_config, producer_config, KafkaError};
+use crate::adapters::registry::decoder::WireDecoder;
+use crate::config::{KafkaSettings, StartFrom};
+use crate::domain::events::Millis;
+use crate::domain::ports::PriceBook;
+use crate::domain::store::simulator::{
+    priced_line, Carts, Checkout, Quote, Tag, UNLISTED_PRICE_CENTS,
+};
+
+/// How long both inputs must be at their end, with nothing new, before event time is taken
+/// as complete up to the wall clock minus the lateness (the last visits of a quiet evening, or
+/// of a finished backfill, check out).
+const IDLE_AFTER: Duration = Duration::from_secs(5);
+/// Records read from one input before looking at the other.
+const BATCH: usize = 512;
+/// Unparseable records logged one by one; the rest are counted.
+const LOGGED_UNPARSEABLE: u64 = 20;
+/// Commit metadata: `w=<event time up to which every session checked out>`.
+const METADATA_PREFIX: &str = "w=";
+
+pub struct SimulatorConfig {
+    pub foot_topic: String,
+    pub shelf_topic: String,
+    pub pos_topic: String,
+    pub group_foot: String,
+    pub group_shelf: String,
+    pub start: StartFrom,
+    pub commit_interval: Duration,
+    pub lateness: Duration,
+    pub max_session_age: Duration,
+    pub force_if_empty: bool,
+}
+
+/// What a run did, for the summary line.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct SimReport {
+    pub sessions: u64,
+    pub shelf_events: u64,
+    pub skipped: u64,
+    pub labelled: u64,
+    pub unparseable: u64,
+    pub transactions: u64,
+    pub acknowledged: u64,
+    pub unlisted_lines: u64,
+    pub late: u64,
+    pub orphan: u64,
+    pub replayed: u64,
+    pub over_putback: u64,
+    pub open_at_stop: usize,
+}
+
+impl std::fmt::Display for SimReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "pos-simulator: read {} sessions and {} shelf events; wrote {} transactions ({} acknowledged); \
+             late {}, orphan {}, replayed {}, putbacks beyond the cart {}, unparseable {}, labelled bad/duplicate {}, \
+             skipped {}, unlisted lines {}; {} sessions still open (read again on restart)",
+            self.sessions,
+            self.shelf_events,
+            self.transactions,
+            self.acknowledged,
+            self.late,
+            self.orphan,
+            self.replayed,
+            self.over_putback,
+            self.unparseable,
+            self.labelled,
+            self.skipped,
+            self.unlisted_lines,
+            self.open_at_stop
+        )
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    #[error(transparent)]
+    Kafka(#[from] KafkaError),
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// The two inputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Input {
+    Foot = 0,
+    Shelf = 1,
+}
+
+fn tag(input: Input, partition: i32, offset: i64) -> Tag {
+    ((input as u64) << 62) | ((partition as u64 & 0x3_ffff) << 44) | (offset as u64 & 0xfff_ffff_ffff)
+}
+
+fn untag(t: Tag) -> (Input, i32, i64) {
+    let input = if t >> 62 == 0 { Input::Foot } else { Input::Shelf };
+    (input, ((t >> 44) & 0x3_ffff) as i32, (t & 0xfff_ffff_ffff) as i64)
+}
+
+/// Per input partition: offsets read but not done with, and the offset after the last read.
+#[derive(Default)]
+struct Progress {
+    open: BTreeSet<i64>,
+    next: Option<i64>,
+}
+
+impl Progress {
+    /// Where a restart must begin reading.
+    fn committable(&self) -> Option<i64> {
+        self.open.first().copied().or(self.next)
+    }
+}
+
+/// Delivery reports: the tags of acknowledged transactions, and the first failure.
+#[derive(Default)]
+struct Deliveries {
+    acknowledged: Mutex<Vec<Tag>>,
+    failed: Mutex<Option<String>>,
+}
+
+impl ClientContext for Deliveries {}
+
+impl ProducerContext for Deliveries {
+    type DeliveryOpaque = Box<Vec<Tag>>;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, tags: Box<Vec<Tag>>) {
+        match result {
+            Ok(_) => self
+                .acknowledged
+                .lock()
+                .expect("delivery lock")
+                .extend(tags.iter()),
+            Err((e, _)) => {
+                let mut failed = self.failed.lock().expect("delivery lock");
+                failed.get_or_insert_with(|| format!("a transaction was not delivered: {e}"));
+            }
+        }
+    }
+}
+
+/// Partition ends are expected, not errors.
+struct Quiet;
+
+impl ClientContext for Quiet {
+    fn error(&self, error: RdKafkaError, reason: &str) {
+        if !matches!(error, RdKafkaError::PartitionEOF(_)) {
+            tracing::error!("librdkafka: {error}: {reason}");
+        }
+    }
+}
+
+impl ConsumerContext for Quiet {}
+
+struct Reader {
+    input: Input,
+    topic: String,
+    consumer: BaseConsumer<Quiet>,
+    partitions: Vec<i32>,
+    at_end: HashMap<i32, bool>,
+}
+
+impl Reader {
+    fn open(
+        k: &KafkaSettings,
+        input: Input,
+        topic: &str,
+        group: &str,
+        start: StartFrom,
+    ) -> Result<Self, KafkaError> {
+        let consumer: BaseConsumer<Quiet> = client_config(k)
+            .set("group.id", group)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("enable.partition.eof", "true")
+            .set("auto.offset.reset", start.as_str())
+            .set("fetch.wait.max.ms", "50")
+            .create_with_context(Quiet)
+            .map_err(|e| KafkaError::Client(e.to_string()))?;
+        let md = consumer
+            .fetch_metadata(Some(topic), Duration::from_secs(10))
+            .map_err(|e| KafkaError::Unreachable {
+                bootstrap: k.bootstrap.clone(),
+                cause: e.to_string(),
+            })?;
+        let partitions: Vec<i32> = md
+            .topics()
+            .iter()
+            .find(|t| t.name() == topic)
+            .map(|t| t.partitions().iter().map(|p| p.id()).collect())
+            .unwrap_or_default();
+        if partitions.is_empty() {
+            return Err(KafkaError::Client(format!(
+                "topic {topic} has no partitions (does it exist?)"
+            )));
+        }
+        // Assigned, not subscribed: no group membership to rebalance (a crashed member would
+        // linger in it), the group only keeps the committed offsets.
+        let mut tpl = TopicPartitionList::new();
+        for p in &partitions {
+            tpl.add_partition_offset(topic, *p, Offset::Stored)
+                .map_err(|e| KafkaError::Client(e.to_string()))?;
+        }
+        consumer
+            .assign(&tpl)
+            .map_err(|e| KafkaError::Client(e.to_string()))?;
+        Ok(Self {
+            input,
+            topic: topic.to_owned(),
+            consumer,
+            at_end: partitions.iter().map(|p| (*p, false)).collect(),
+            partitions,
+        })
+    }
+
+    /// The event time up to which the last commit had checked out every session.
+    fn committed_until(&self) -> Result<Option<Millis>, KafkaError> {
+        let mut tpl = TopicPartitionList::new();
+        for p in &self.partitions {
+            tpl.add_partition(&self.topic, *p);
+        }
+        let committed = self
+            .consumer
+            .committed_offsets(tpl, Duration::from_secs(10))
+            .map_err(|e| KafkaError::Client(format!("reading committed offsets: {e}")))?;
+        Ok(committed
+            .elements()
+            .iter()
+            .filter_map(|e| e.metadata().strip_prefix(METADATA_PREFIX)?.parse().ok())
+            .min())
+    }
+
+    fn all_at_end(&self) -> bool {
+        self.at_end.values().all(|e| *e)
+    }
+
+    /// Commits where a restart must begin, with `until` as metadata.
+    fn commit(&self, progress: &HashMap<(Input, i32), Progress>, until: Millis) -> Result<(), String> {
+        let mut tpl = TopicPartitionList::new();
+        for p in &self.partitions {
+            let Some(offset) = progress.get(&(self.input, *p)).and_then(Progress::committable) else {
+                continue;
+            };
+            tpl.add_partition_offset(&self.topic, *p, Offset::Offset(offset))
+                .map_err(|e| e.to_string())?;
+            if let Some(mut e) = tpl.find_partition(&self.topic, *p) {
+                e.set_metadata(format!("{METADATA_PREFIX}{until}"));
+            }
+        }
+        if tpl.count() == 0 {
+            return Ok(());
+        }
+        self.consumer
+            .commit(&tpl, CommitMode::Sync)
+            .map_err(|e| format!("committing the offsets of {}: {e}", self.topic))
+    }
+}
+
+/// The simulator: reads until `stop`, then flushes and commits.
+pub struct Simulator {
+    cfg: SimulatorConfig,
+    foot: Reader,
+    shelf: Reader,
+    producer: BaseProducer<Deliveries>,
+    prices: Box<dyn PriceBook>,
+    encoder: TransactionEncoder,
+    core: Core,
+    flush_timeout: Duration,
+    buf: Vec<u8>,
+    last_read: Instant,
+}
+
+/// What records are read into: the carts, and what is not done with yet.
+struct Core {
+    decoder: WireDecoder,
+    carts: Carts,
+    progress: HashMap<(Input, i32), Progress>,
+    report: SimReport,
+}
+
+fn now_ms() -> Millis {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as Millis)
+}
+
+impl Simulator {
+    pub fn new(
+        k: &KafkaSettings,
+        cfg: SimulatorConfig,
+        decoder: WireDecoder,
+        prices: Box<dyn PriceBook>,
+        encoder: TransactionEncoder,
+    ) -> Result<Self, SimError> {
+        let foot = Reader::open(k, Input::Foot, &cfg.foot_topic, &cfg.group_foot, cfg.start)?;
+        let shelf = Reader::open(k, Input::Shelf, &cfg.shelf_topic, &cfg.group_shelf, cfg.start)?;
+        let producer: BaseProducer<Deliveries> = producer_config(k)
+            .set("queue.buffering.max.messages", "100000")
+            .create_with_context(Deliveries::default())
+            .map_err(|e| KafkaError::Client(e.to_string()))?;
+        let mut carts = Carts::new(
+            cfg.lateness.as_millis() as Millis,
+            cfg.max_session_age.as_millis() as Millis,
+            cfg.force_if_empty,
+        );
+        // The foot group is committed first: its mark is the one both commits reached.
+        if let Some(until) = foot.committed_until()? {
+            tracing::info!("resuming: sessions that ended by {until} ms had checked out");
+            carts.resume_after(until);
+        }
+        Ok(Self {
+            cfg,
+            foot,
+            shelf,
+            producer,
+            prices,
+            encoder,
+            core: Core {
+                decoder,
+                carts,
+                progress: HashMap::new(),
+                report: SimReport::default(),
+            },
+            flush_timeout: k.flush_timeout,
+            buf: Vec::with_capacity(512),
+            last_read: Instant::now(),
+        })
+    }
+
+    pub fn run(mut self, stop: &AtomicBool) -> Result<SimReport, SimError> {
+        let mut committed = Instant::now();
+        let mut forced = Instant::now();
+        let mut logged = Instant::now();
+        while !stop.load(Ordering::Relaxed) {
+            let read = self.read_some()?;
+            if !read {
+                self.when_idle();
+            }
+            if forced.elapsed() >= Duration::from_secs(1) {
+                self.core.carts.force(now_ms());
+                forced = Instant::now();
+            }
+            self.checkout()?;
+            self.producer.poll(Duration::ZERO);
+            if committed.elapsed() >= self.cfg.commit_interval {
+                self.commit()?;
+                committed = Instant::now();
+            }
+            if logged.elapsed() >= Duration::from_secs(10) {
+                tracing::info!("{}", self.snapshot());
+                logged = Instant::now();
+            }
+        }
+        self.commit()?;
+        Ok(self.snapshot())
+    }
+
+    fn snapshot(&self) -> SimReport {
+        let r = self.core.carts.rejected;
+        SimReport {
+            late: r.late,
+            orphan: r.orphan,
+            replayed: r.replayed,
+            over_putback: r.over_putback,
+            open_at_stop: self.core.carts.open(),
+            ..self.core.report.clone()
+        }
+    }
+
+    /// Reads a batch from the input that is behind in event time (so neither runs far ahead
+    /// of the other and carts wait as little as possible). Returns whether anything came.
+    fn read_some(&mut self) -> Result<bool, SimError> {
+        let (sessions, shelf) = self.core.carts.latest();
+        let first = if sessions.unwrap_or(Millis::MIN) <= shelf.unwrap_or(Millis::MIN) {
+            Input::Foot
+        } else {
+            Input::Shelf
+        };
+        let second = if first == Input::Foot { Input::Shelf } else { Input::Foot };
+        for (input, timeout) in [(first, Duration::ZERO), (second, Duration::ZERO), (first, Duration::from_millis(20))] {
+            if self.read_batch(input, timeout)? > 0 {
+                self.last_read = Instant::now();
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    fn read_batch(&mut self, input: Input, timeout: Duration) -> Result<usize, SimError> {
+        let Self {
+            foot, shelf, core, ..
+        } = self;
+        let reader = match input {
+            Input::Foot => foot,
+            Input::Shelf => shelf,
+        };
+        let mut n = 0;
+        while n < BATCH {
+            let polled = reader
+                .consumer
+                .poll(if n == 0 { timeout } else { Duration::ZERO });
+            let msg = match polled {
+                None => break,
+                Some(Err(RdKafkaError::PartitionEOF(p))) => {
+                    reader.at_end.insert(p, true);
+                    continue;
+                }
+                Some(Err(e)) => {
+                    tracing::warn!("reading {}: {e}", reader.topic);
+                    break;
+                }
+                Some(Ok(m)) => m,
+            };
+            reader.at_end.insert(msg.partition(), false);
+            let (partition, offset) = (msg.partition(), msg.offset());
+            let entry = core.progress.entry((input, partition)).or_default();
+            entry.open.insert(offset);
+            entry.next = Some(offset + 1);
+            core.take(input, &msg, tag(input, partition, offset), &reader.topic);
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Both inputs at their end and quiet: event time is complete up to the wall clock minus
+    /// the lateness.
+    fn when_idle(&mut self) {
+        if self.last_read.elapsed() >= IDLE_AFTER && self.foot.all_at_end() && self.shelf.all_at_end() {
+            self.core.carts
+                .advance(now_ms() - self.cfg.lateness.as_millis() as Millis);
+        }
+    }
+
+    /// Sends what the carts finished; inputs in no transaction are done with at once.
+    fn checkout(&mut self) -> Result<(), SimError> {
+        let finished = self.core.carts.take();
+        for t in finished.released {
+            self.core.release(t);
+        }
+        for (c, tags) in finished.checkouts {
+            self.send(&c, tags)?;
+        }
+        Ok(())
+    }
+
+    fn send(&mut self, c: &Checkout, tags: Vec<Tag>) -> Result<(), SimError> {
+        let mut lines = Vec::with_capacity(c.items.len());
+        let mut unlisted = 0;
+        for (item, quantity) in &c.items {
+            let quote = self
+                .prices
+                .quote(item, c.store_id.as_deref(), c.at)
+                .map_err(|e| SimError::Failed(e.to_string()))?
+                .unwrap_or_else(|| {
+                    unlisted += 1;
+                    Quote {
+                        unit_cents: UNLISTED_PRICE_CENTS,
+                        discount_bp: 0,
+                    }
+                });
+            lines.push(priced_line(item.clone(), *quantity, quote));
+        }
+        self.core.report.unlisted_lines += unlisted as u64;
+        self.buf.clear();
+        self.encoder
+            .encode(c, &lines, unlisted, &mut self.buf)
+            .map_err(SimError::Failed)?;
+        let mut record = BaseRecord::with_opaque_to(&self.cfg.pos_topic, Box::new(tags))
+            .key(c.customer_id.as_str())
+            .payload(self.buf.as_slice())
+            .timestamp(c.at);
+        loop {
+            match self.producer.send(record) {
+                Ok(()) => break,
+                Err((RdKafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull), back)) => {
+                    record = back;
+                    self.producer.poll(Duration::from_millis(5));
+                }
+                Err((e, _)) => {
+                    return Err(SimError::Failed(format!(
+                        "Kafka refused a transaction for {}: {e}",
+                        self.cfg.pos_topic
+                    )))
+                }
+            }
+        }
+        self.core.report.transactions += 1;
+        Ok(())
+    }
+
+    /// Waits for every transaction sent so far, then commits, per input, the first offset not
+    /// yet done with: the foot group first, carrying the event time up to which every session
+    /// checked out, then the shelf group.
+    fn commit(&mut self) -> Result<(), SimError> {
+        self.producer.flush(self.flush_timeout).map_err(|e| {
+            SimError::Failed(format!(
+                "{} transactions still unacknowledged after KAFKA_FLUSH_TIMEOUT={:?}: {e}; nothing committed for them",
+                self.producer.in_flight_count(),
+                self.flush_timeout
+            ))
+        })?;
+        let ctx = self.producer.context();
+        if let Some(why) = ctx.failed.lock().expect("delivery lock").take() {
+            return Err(SimError::Failed(format!("{why}; nothing committed for it")));
+        }
+        let acknowledged = std::mem::take(&mut *ctx.acknowledged.lock().expect("delivery lock"));
+        let delivered = acknowledged.len();
+        for t in acknowledged {
+            self.core.release(t);
+        }
+        let _ = delivered;
+        self.core.report.acknowledged = self.core.report.transactions;
+        let until = self.core.carts.watermark();
+        self.foot.commit(&self.core.progress, until).map_err(SimError::Failed)?;
+        self.shelf.commit(&self.core.progress, until).map_err(SimError::Failed)?;
+        Ok(())
+    }
+}
+
+impl Core {
+    /// One record into the carts, or counted and done with.
+    fn take(&mut self, input: Input, msg: &BorrowedMessage<'_>, t: Tag, topic: &str) {
+        if labelled_unusable(msg) {
+            self.report.labelled += 1;
+            self.release(t);
+            return;
+        }
+        let value = msg.payload().unwrap_or_default();
+        let parsed = match input {
+            Input::Foot => input::session(value, &mut self.decoder).map(|r| match r {
+                Read::Use(s) => {
+                    self.report.sessions += 1;
+                    self.carts.session(s, t, now_ms());
+                    None
+                }
+                Read::Skip(why) => Some(why),
+            }),
+            Input::Shelf => input::shelf(value, &mut self.decoder).map(|r| match r {
+                Read::Use(e) => {
+                    self.report.shelf_events += 1;
+                    self.carts.shelf(e, t);
+                    None
+                }
+                Read::Skip(why) => Some(why),
+            }),
+        };
+        match parsed {
+            Ok(None) => {}
+            Ok(Some(_)) => {
+                self.report.skipped += 1;
+                self.release(t);
+            }
+            Err(why) => {
+                self.report.unparseable += 1;
+                if self.report.unparseable <= LOGGED_UNPARSEABLE {
+                    tracing::warn!(
+                        "skipping an unparseable record at {topic}/{}/{}: {why}",
+                        msg.partition(),
+                        msg.offset()
+                    );
+                }
+                self.release(t);
+            }
+        }
+    }
+
+    fn release(&mut self, t: Tag) {
+        let (input, partition, offset) = untag(t);
+        if let Some(p) = self.progress.get_mut(&(input, partition)) {
+            p.open.remove(&offset);
+        }
+    }
+
+}
+
+/// Records retailgen labelled as bad or as duplicates are not visits' events.
+fn labelled_unusable(msg: &BorrowedMessage<'_>) -> bool {
+    msg.headers().is_some_and(|h| {
+        h.iter().any(|header| {
+            header.key == "dq"
+                && header
+                    .value
+                    .is_some_and(|v| v.starts_with(b"bad") || v == b"duplicate")
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tags_keep_input_partition_and_offset() {
+        for (i, p, o) in [(Input::Foot, 0, 0), (Input::Shelf, 255, 1 << 40), (Input::Foot, 7, 123_456_789)] {
+            assert_eq!(untag(tag(i, p, o)), (i, p, o));
+        }
+    }
+
+    #[test]
+    fn a_restart_begins_at_the_first_offset_not_done_with() {
+        let mut p = Progress::default();
+        assert_eq!(p.committable(), None);
+        for o in 10..20 {
+            p.open.insert(o);
+        }
+        p.next = Some(20);
+        p.open.remove(&10);
+        p.open.remove(&12);
+        assert_eq!(p.committable(), Some(11));
+        p.open.clear();
+        assert_eq!(p.committable(), Some(20));
+    }
+}

@@ -1,0 +1,11 @@
+//! The POS simulator, an inbound adapter (reference 001's `pos_producer`): Kafka in (foot traffic
+//! and shelf events), the domain's carts, Kafka out (transactions), priced from Postgres or 001's
+//! parquet files.
+
+pub mod consumer;
+pub mod input;
+pub mod output;
+pub mod prices;
+
+pub use consumer::{SimReport, Simulator, SimulatorConfig};
+pub use prices::{ParquetError, ParquetPrices, PostgresPrices};

@@ -1,6 +1,7 @@
 //! Adapters at the edge: Avro schemas and the Schema Registry, Kafka, the other sinks, the stores.
 
 pub mod avro;
+pub mod crash;
 pub mod kafka;
 pub mod memory;
 pub mod postgres;

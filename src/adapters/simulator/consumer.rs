@@ -16,6 +16,7 @@ use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, Prod
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
 use super::input::{self, Read};
+use crate::adapters::crash::{crash_if, crash_point};
 use super::output::TransactionEncoder;
 use crate::adapters::kafka::{client_config, producer_config, KafkaError};
 use crate::adapters::registry::decoder::WireDecoder;
@@ -286,6 +287,8 @@ pub struct Simulator {
     flush_timeout: Duration,
     buf: Vec<u8>,
     last_read: Instant,
+    crash: Option<(String, u64)>,
+    commits: u64,
 }
 
 /// What records are read into: the carts, and what is not done with yet.
@@ -342,6 +345,8 @@ impl Simulator {
             flush_timeout: k.flush_timeout,
             buf: Vec::with_capacity(512),
             last_read: Instant::now(),
+            crash: crash_point(),
+            commits: 0,
         })
     }
 
@@ -503,6 +508,7 @@ impl Simulator {
             }
         }
         self.core.report.transactions += 1;
+        crash_if(&self.crash, "sim_sent", self.core.report.transactions);
         Ok(())
     }
 
@@ -522,15 +528,17 @@ impl Simulator {
             return Err(SimError::Failed(format!("{why}; nothing committed for it")));
         }
         let acknowledged = std::mem::take(&mut *ctx.acknowledged.lock().expect("delivery lock"));
-        let delivered = acknowledged.len();
         for t in acknowledged {
             self.core.release(t);
         }
-        let _ = delivered;
         self.core.report.acknowledged = self.core.report.transactions;
         let until = self.core.carts.watermark();
         self.foot.commit(&self.core.progress, until).map_err(SimError::Failed)?;
         self.shelf.commit(&self.core.progress, until).map_err(SimError::Failed)?;
+        if self.core.report.transactions > 0 {
+            self.commits += 1;
+            crash_if(&self.crash, "sim_committed", self.commits);
+        }
         Ok(())
     }
 }

@@ -9,6 +9,7 @@ use deadpool_postgres::Object;
 use tokio::runtime::Handle;
 
 use super::commit::{commit, StockMode};
+use crate::adapters::crash::{crash_if, crash_point};
 use super::staging::{Batch, Failure, Stage, Take};
 use crate::domain::ports::{
     EventPublisher, MessageRelay, PublishError, SchemaEncoder, TopicReport,
@@ -42,28 +43,6 @@ pub enum Downstream {
     },
     /// A sink with no durable target to reconcile with (stdout, file, null).
     Sink(Box<dyn EventPublisher>),
-}
-
-/// For tests of crash paths: `RETAILGEN_TEST_CRASH_AT=after_commit:N|after_relay:N` kills the
-/// process with SIGKILL right after the N-th commit, before (or after) its records went out.
-const CRASH_AT: &str = "RETAILGEN_TEST_CRASH_AT";
-
-fn crash_point() -> Option<(String, u64)> {
-    let v = std::env::var(CRASH_AT).ok()?;
-    let (at, n) = v.split_once(':')?;
-    Some((at.to_owned(), n.parse().ok()?))
-}
-
-fn crash_if(point: &Option<(String, u64)>, at: &str, commits: u64) {
-    if point
-        .as_ref()
-        .is_some_and(|(p, n)| p == at && *n == commits)
-    {
-        // SAFETY: raising a signal on our own process has no memory-safety preconditions.
-        unsafe {
-            libc::kill(libc::getpid(), libc::SIGKILL);
-        }
-    }
 }
 
 enum Sender {

@@ -1,0 +1,386 @@
+//! `retailgen pos-simulator` against the real broker: it checks out every store visit of a day
+//! exactly as the store world did (lines = the net of the visit's shelf events, priced as in
+//! effect from Postgres), loses nothing across two SIGKILLs (one between sending transactions
+//! and their acknowledgement, one right after committing input while carts are open), and a
+//! transaction sent again keeps its id and content. 001's JSON works with 001's parquet price
+//! files; garbage is counted and skipped; a putback after checkout is late and makes no cart;
+//! unusable parquet files exit 2 naming the file and the columns expected.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parquet::data_type::{ByteArray, ByteArrayType, DoubleType};
+use parquet::file::properties::WriterProperties;
+use parquet::file::writer::SerializedFileWriter;
+use parquet::schema::parser::parse_message_type;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::ClientConfig;
+
+use crate::support::cmd::{command, finish, finish_or_kill, run, Output};
+use crate::support::decode::{decode, kafka_env, Row};
+use crate::support::kafka::consume_all;
+use crate::support::registry::Registry;
+use crate::support::tansu::Tansu;
+use crate::support::target::{good_once, Target};
+
+const SIM_TOPIC: &str = "pos-transactions-simulated.v1";
+
+/// Sends SIGTERM to a running simulator and collects its output.
+fn terminate(child: std::process::Child) -> Output {
+    // SAFETY: signalling a child process has no memory-safety preconditions.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    finish(child)
+}
+
+/// The simulated transactions on the topic, decoded, once `enough` of them (distinct ids)
+/// arrived; panics after `within`.
+fn simulated(broker: &Tansu, registry: &Registry, enough: usize, within: Duration) -> Vec<Row> {
+    let started = Instant::now();
+    loop {
+        let rows = decode(
+            registry,
+            ("", ""),
+            consume_all(&broker.bootstrap, &[SIM_TOPIC], Duration::from_secs(60)),
+        );
+        let ids: std::collections::HashSet<&str> =
+            rows.iter().map(|r| r.str("transaction_id")).collect();
+        if ids.len() >= enough {
+            return rows;
+        }
+        assert!(
+            started.elapsed() < within,
+            "only {} of {enough} simulated transactions within {within:?}",
+            ids.len()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+fn items(r: &Row) -> Vec<(String, i64, f64, f64, f64)> {
+    let apache_avro::types::Value::Array(lines) = &r.fields["items"] else {
+        panic!("items is an array")
+    };
+    let mut out: Vec<_> = lines
+        .iter()
+        .map(|l| {
+            let apache_avro::types::Value::Record(f) = l else {
+                panic!("a line is a record")
+            };
+            let get = |n: &str| f.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone()).unwrap();
+            let num = |v: apache_avro::types::Value| match v {
+                apache_avro::types::Value::Double(d) => d,
+                apache_avro::types::Value::Int(i) => f64::from(i),
+                other => panic!("{other:?}"),
+            };
+            let apache_avro::types::Value::String(item) = get("item_id") else {
+                panic!("item_id")
+            };
+            (
+                item,
+                num(get("quantity")) as i64,
+                num(get("unit_price")),
+                num(get("discount")),
+                num(get("total_price")),
+            )
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+fn opt_str<'a>(r: &'a Row, name: &str) -> Option<&'a str> {
+    match r.fields.get(name) {
+        Some(apache_avro::types::Value::String(s)) => Some(s),
+        _ => None,
+    }
+}
+
+#[test]
+fn the_simulator_checks_out_every_visit_as_the_store_world_did_and_loses_nothing_to_sigkill() {
+    let target = Target::new(true);
+    let day = ["run", "--from", "2024-07-01T00:00:00Z", "--to", "2024-07-02T00:00:00Z", "--eps", "0.4"];
+    let generated = run(&day, &target.env(&[("WEIGHT_STORE", "3"), ("P_LATE_EVENT", "0")]));
+    assert_eq!(generated.code, Some(0), "{}", generated.stderr);
+    let rows = target.rows();
+    let good = good_once(&rows);
+    // The net cart of every visit, from its shelf events.
+    let mut carts: HashMap<&str, BTreeMap<String, i64>> = HashMap::new();
+    for r in good.iter().filter(|r| r.kafka.topic == "shelf-events.v1") {
+        let sign = if r.str("event_type") == "pickup" { 1 } else { -1 };
+        *carts
+            .entry(r.str("visit_id"))
+            .or_default()
+            .entry(r.str("item_id").to_owned())
+            .or_default() += sign * r.i64("quantity");
+    }
+    let visits: Vec<&str> = good
+        .iter()
+        .filter(|r| r.kafka.topic == "foot-traffic.v1")
+        .map(|r| r.str("visit_id"))
+        .collect();
+    let non_empty: HashMap<&str, Vec<(String, i64)>> = visits
+        .iter()
+        .filter_map(|v| {
+            let cart: Vec<(String, i64)> = carts
+                .get(v)?
+                .iter()
+                .filter(|(_, q)| **q > 0)
+                .map(|(i, q)| (i.clone(), *q))
+                .collect();
+            (!cart.is_empty()).then_some((*v, cart))
+        })
+        .collect();
+    // The store world's own checkouts, by visit.
+    let store: HashMap<&str, &Row> = good
+        .iter()
+        .filter(|r| r.kafka.topic == "pos-transactions.v1")
+        .filter_map(|r| Some((opt_str(r, "visit_id")?, *r)))
+        .collect();
+    assert!(non_empty.len() > 200, "a day of visits: {}", non_empty.len());
+
+    let env: Vec<(&str, &str)> = target
+        .env(&[
+            ("WATERMARK_LATENESS", "1m"),
+            ("COMMIT_INTERVAL", "100ms"),
+            ("RUST_LOG", "info"),
+        ])
+        .into_iter()
+        .collect();
+    // 1: killed between handing transactions to the producer and their acknowledgement.
+    let mut crash_sent = env.clone();
+    crash_sent.push(("RETAILGEN_TEST_CRASH_AT", "sim_sent:60"));
+    let killed = finish_or_kill(
+        command(&["pos-simulator"], &crash_sent).spawn().unwrap(),
+        Duration::from_secs(60),
+    );
+    assert_eq!(killed.code, None, "SIGKILL after 60 sends: {}", killed.stderr);
+    // 2: killed right after its third commit of input, with carts open.
+    let mut crash_committed = env.clone();
+    crash_committed.push(("RETAILGEN_TEST_CRASH_AT", "sim_committed:3"));
+    let killed = finish_or_kill(
+        command(&["pos-simulator"], &crash_committed).spawn().unwrap(),
+        Duration::from_secs(60),
+    );
+    assert_eq!(killed.code, None, "SIGKILL after 3 commits: {}", killed.stderr);
+    // 3: to the end, then SIGTERM.
+    let child = command(&["pos-simulator"], &env).spawn().unwrap();
+    let sim = simulated(&target.broker, &target.registry, non_empty.len(), Duration::from_secs(120));
+    let stopped = terminate(child);
+    assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
+    assert!(stopped.stderr.contains("pos-simulator: read"), "{}", stopped.stderr);
+    assert!(stopped.stderr.contains("resuming"), "{}", stopped.stderr);
+
+    let mut by_id: HashMap<&str, &Row> = HashMap::new();
+    for r in &sim {
+        assert_eq!(r.kafka.key, r.str("customer_id"), "keyed by customer");
+        if let Some(first) = by_id.insert(r.str("transaction_id"), r) {
+            assert_eq!(first.kafka.payload, r.kafka.payload, "a re-sent transaction is the same");
+        }
+    }
+    eprintln!(
+        "visits {}, non-empty {}, simulated ids {}, copies {}",
+        visits.len(),
+        non_empty.len(),
+        by_id.len(),
+        sim.len()
+    );
+    let mut per_visit: HashMap<&str, Vec<&Row>> = HashMap::new();
+    for r in by_id.values() {
+        let visit = opt_str(r, "visit_id").expect("retailgen's sessions carry their visit");
+        per_visit.entry(visit).or_default().push(r);
+    }
+    assert_eq!(per_visit.len(), by_id.len(), "one transaction id per visit");
+    let mut compared = 0;
+    for (visit, cart) in &non_empty {
+        let got = per_visit
+            .get(visit)
+            .unwrap_or_else(|| panic!("visit {visit} with cart {cart:?} was not checked out"));
+        let lines = items(got[0]);
+        let quantities: Vec<(String, i64)> = lines.iter().map(|l| (l.0.clone(), l.1)).collect();
+        assert_eq!(&quantities, cart, "visit {visit}: lines are the net cart");
+        // Visits still inside at the end of the run were never checked out by the store world.
+        if let Some(own) = store.get(visit) {
+            assert_eq!(lines, items(own), "visit {visit}: same lines, prices and discounts as the store world's checkout");
+            compared += 1;
+        }
+    }
+    assert!(compared + 50 > non_empty.len(), "{compared} of {} compared with the store world", non_empty.len());
+    assert_eq!(per_visit.len(), non_empty.len(), "no transaction for an empty cart");
+    assert!(
+        store.values().any(|r| items(r).iter().any(|l| l.3 > 0.0)),
+        "some lines were discounted"
+    );
+}
+
+fn write_parquet(path: &Path, schema: &str, ids: &[&str], numbers: &[f64], weeks: Option<&[&str]>) {
+    let schema = Arc::new(parse_message_type(schema).unwrap());
+    let props = Arc::new(WriterProperties::builder().build());
+    let mut w = SerializedFileWriter::new(File::create(path).unwrap(), schema, props).unwrap();
+    let mut rg = w.next_row_group().unwrap();
+    let texts = |v: &[&str]| v.iter().map(|s| ByteArray::from(*s)).collect::<Vec<_>>();
+    let mut col = rg.next_column().unwrap().unwrap();
+    col.typed::<ByteArrayType>().write_batch(&texts(ids), None, None).unwrap();
+    col.close().unwrap();
+    let mut col = rg.next_column().unwrap().unwrap();
+    col.typed::<DoubleType>().write_batch(numbers, None, None).unwrap();
+    col.close().unwrap();
+    if let Some(weeks) = weeks {
+        let mut col = rg.next_column().unwrap().unwrap();
+        col.typed::<ByteArrayType>().write_batch(&texts(weeks), None, None).unwrap();
+        col.close().unwrap();
+    }
+    rg.close().unwrap();
+    w.close().unwrap();
+}
+
+fn create_topics(bootstrap: &str, topics: &[&str]) {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .unwrap();
+    let new: Vec<NewTopic<'_>> = topics
+        .iter()
+        .map(|t| NewTopic::new(t, 1, TopicReplication::Fixed(1)))
+        .collect();
+    let rt = crate::support::decode::runtime();
+    for r in rt.block_on(admin.create_topics(&new, &AdminOptions::new())).unwrap() {
+        r.unwrap();
+    }
+}
+
+fn send(bootstrap: &str, topic: &str, records: &[(&str, &[u8])]) {
+    let p: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .unwrap();
+    for (key, value) in records {
+        p.send(BaseRecord::to(topic).key(*key).payload(*value)).unwrap();
+    }
+    p.flush(Duration::from_secs(30)).unwrap();
+}
+
+#[test]
+fn reference_001_json_works_with_its_parquet_prices_and_garbage_is_counted_and_skipped() {
+    let broker = Tansu::start();
+    let registry = Registry::start();
+    let dir = tempfile::tempdir().unwrap();
+    let prices = dir.path().join("store_inventory_final.parquet");
+    let discounts = dir.path().join("all_discounts.parquet");
+    write_parquet(
+        &prices,
+        "message m { REQUIRED BYTE_ARRAY shelf_id (UTF8); REQUIRED DOUBLE item_price; }",
+        &["SH-1", "SH-2"],
+        &[2.5, 10.0],
+        None,
+    );
+    // 2025-03-03 is in ISO week 2025-W10; a discount of another week must not apply.
+    write_parquet(
+        &discounts,
+        "message m { REQUIRED BYTE_ARRAY shelf_id (UTF8); REQUIRED DOUBLE discount; REQUIRED BYTE_ARRAY week (UTF8); }",
+        &["SH-2", "SH-1"],
+        &[0.125, 0.5],
+        Some(&["2025-W10", "2025-W11"]),
+    );
+    let session = |c: &str, entry: &str, exit: &str| {
+        format!(r#"{{"event_type": "foot_traffic", "customer_id": "{c}", "entry_time": "2025-03-03T{entry}:00+00:00", "exit_time": "2025-03-03T{exit}:00+00:00", "trip_duration_minutes": 20, "weekday": "Monday", "time_slot": "10:00–13:59"}}"#)
+    };
+    let shelf = |kind: &str, c: &str, item: &str, q: i32, at: &str| {
+        format!(r#"{{"event_type": "{kind}", "customer_id": "{c}", "item_id": "{item}", "weight": 1.0, "quantity": {q}, "timestamp": "2025-03-03T{at}:00+00:00"}}"#)
+    };
+    let foot = [
+        session("alice", "10:00", "10:20"),
+        session("bob", "10:05", "10:25"),
+        session("carol", "10:10", "10:30"),
+        session("dave", "11:00", "11:20"),
+    ];
+    let shelf_events = [
+        shelf("pickup", "alice", "SH-1", 3, "10:01"),
+        shelf("pickup", "alice", "SH-2", 1, "10:02"),
+        shelf("putback", "alice", "SH-1", 1, "10:03"),
+        shelf("pickup", "bob", "SH-9", 2, "10:06"),
+        shelf("pickup", "carol", "SH-1", 1, "10:11"),
+        shelf("putback", "carol", "SH-1", 1, "10:12"),
+        r#"{"event_type": "weight_change", "customer_id": "carol", "item_id": "SH-1", "delta_weight": 1.0, "timestamp": "2025-03-03T10:12:00"}"#.to_owned(),
+        shelf("pickup", "dave", "SH-2", 1, "11:05"),
+    ];
+    // Sent once alice has checked out (the watermark passed 10:20): late, and no cart again.
+    let late_putback = shelf("putback", "alice", "SH-2", 1, "10:19");
+    create_topics(&broker.bootstrap, &["foot_traffic", "shelf_events"]);
+    let foot_records: Vec<(&str, &[u8])> = foot.iter().map(|s| ("k", s.as_bytes())).collect();
+    send(&broker.bootstrap, "foot_traffic", &foot_records);
+    let mut shelf_records: Vec<(&str, &[u8])> =
+        shelf_events.iter().map(|s| ("k", s.as_bytes())).collect();
+    shelf_records.insert(4, ("k", b"\x00\x00\x00\x00not avro at all".as_slice()));
+    shelf_records.insert(1, ("k", b"}{ garbage".as_slice()));
+    send(&broker.bootstrap, "shelf_events", &shelf_records);
+
+    let mut env = kafka_env(&broker, &registry);
+    let (p, d) = (prices.display().to_string(), discounts.display().to_string());
+    env.extend([
+        ("KAFKA_BROKER", broker.bootstrap.as_str()),
+        ("FOOT_TOPIC", "foot_traffic"),
+        ("SHELF_TOPIC", "shelf_events"),
+        ("POS_TOPIC", SIM_TOPIC),
+        ("STORE_PARQUET", p.as_str()),
+        ("DISCOUNT_PARQUET_PATH", d.as_str()),
+        ("WATERMARK_LATENESS", "1m"),
+    ]);
+    env.retain(|(k, _)| *k != "KAFKA_BOOTSTRAP");
+    let child = command(&["pos-simulator"], &env).spawn().unwrap();
+    simulated(&broker, &registry, 2, Duration::from_secs(60));
+    send(&broker.bootstrap, "shelf_events", &[("k", late_putback.as_bytes())]);
+    let rows = simulated(&broker, &registry, 3, Duration::from_secs(60));
+    std::thread::sleep(Duration::from_secs(2));
+    let out = terminate(child);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let by_customer: HashMap<&str, &Row> = rows.iter().map(|r| (r.str("customer_id"), r)).collect();
+    assert_eq!(by_customer.len(), 3, "carol's cart is empty: no transaction");
+    assert_eq!(
+        items(by_customer["alice"]),
+        [("SH-1".into(), 2, 2.5, 0.0, 5.0), ("SH-2".into(), 1, 10.0, 0.125, 8.75)],
+        "net cart, 001's prices and that week's discount"
+    );
+    assert_eq!(items(by_customer["bob"]), [("SH-9".into(), 2, 5.0, 0.0, 10.0)], "unlisted: 001's 5.00");
+    assert_eq!(by_customer["alice"].i64("timestamp"), 1_740_997_200_000, "at exit_time");
+    assert!(
+        out.stderr.contains("late 1") && out.stderr.contains("unparseable 2"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("shelf_events/0/"), "names where: {}", out.stderr);
+}
+
+#[test]
+fn unusable_parquet_files_exit_2_naming_the_file_and_the_columns_expected() {
+    let dir = tempfile::tempdir().unwrap();
+    let wrong = dir.path().join("wrong.parquet");
+    write_parquet(
+        &wrong,
+        "message m { REQUIRED BYTE_ARRAY shelf_id (UTF8); REQUIRED DOUBLE price; }",
+        &["SH-1"],
+        &[1.0],
+        None,
+    );
+    let text = dir.path().join("prices.parquet");
+    std::fs::write(&text, "shelf_id,item_price\nSH-1,2.5\n").unwrap();
+    let missing = dir.path().join("missing.parquet");
+    for (path, says) in [
+        (&wrong, "no column item_price"),
+        (&text, "not a readable parquet file"),
+        (&missing, "cannot open it"),
+    ] {
+        let p = path.display().to_string();
+        let out = run(&["pos-simulator"], &[("STORE_PARQUET", p.as_str())]);
+        assert_eq!(out.code, Some(2), "{}", out.stderr);
+        assert!(out.stderr.contains(&format!("STORE_PARQUET={p}")), "{}", out.stderr);
+        assert!(out.stderr.contains(says), "{}", out.stderr);
+        assert!(out.stderr.contains("shelf_id (string) and item_price"), "{}", out.stderr);
+    }
+}

@@ -42,6 +42,18 @@ fn terminate(child: std::process::Child) -> Output {
 /// The simulated transactions on the topic, decoded, once `enough` of them (distinct ids)
 /// arrived; panics after `within`.
 fn simulated(broker: &Tansu, registry: &Registry, enough: usize, within: Duration) -> Vec<Row> {
+    simulated_or(broker, registry, enough, within, || String::new())
+}
+
+/// As `simulated`, with what `why` says on a timeout (the simulator's own output).
+fn simulated_or(
+    broker: &Tansu,
+    registry: &Registry,
+    enough: usize,
+    within: Duration,
+    why: impl FnOnce() -> String,
+) -> Vec<Row> {
+    let mut why = Some(why);
     let started = Instant::now();
     loop {
         let rows = decode(
@@ -54,11 +66,13 @@ fn simulated(broker: &Tansu, registry: &Registry, enough: usize, within: Duratio
         if ids.len() >= enough {
             return rows;
         }
-        assert!(
-            started.elapsed() < within,
-            "only {} of {enough} simulated transactions within {within:?}",
-            ids.len()
-        );
+        if started.elapsed() > within {
+            let said = why.take().map(|f| f()).unwrap_or_default();
+            panic!(
+                "only {} of {enough} simulated transactions within {within:?}: {said}",
+                ids.len()
+            );
+        }
         std::thread::sleep(Duration::from_millis(500));
     }
 }
@@ -161,6 +175,7 @@ fn the_simulator_checks_out_every_visit_as_the_store_world_did_and_loses_nothing
         Duration::from_secs(60),
     );
     assert_eq!(killed.code, None, "SIGKILL after 60 sends: {}", killed.stderr);
+    eprintln!("run 1: {}", killed.stderr);
     // 2: killed right after its third commit of input, with carts open.
     let mut crash_committed = env.clone();
     crash_committed.push(("RETAILGEN_TEST_CRASH_AT", "sim_committed:3"));
@@ -169,10 +184,13 @@ fn the_simulator_checks_out_every_visit_as_the_store_world_did_and_loses_nothing
         Duration::from_secs(60),
     );
     assert_eq!(killed.code, None, "SIGKILL after 3 commits: {}", killed.stderr);
+    eprintln!("run 2: {}", killed.stderr);
     // 3: to the end, then SIGTERM.
-    let child = command(&["pos-simulator"], &env).spawn().unwrap();
-    let sim = simulated(&target.broker, &target.registry, non_empty.len(), Duration::from_secs(120));
-    let stopped = terminate(child);
+    let child = std::cell::RefCell::new(Some(command(&["pos-simulator"], &env).spawn().unwrap()));
+    let sim = simulated_or(&target.broker, &target.registry, non_empty.len(), Duration::from_secs(120), || {
+        terminate(child.borrow_mut().take().unwrap()).stderr
+    });
+    let stopped = terminate(child.into_inner().unwrap());
     assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
     assert!(stopped.stderr.contains("pos-simulator: read"), "{}", stopped.stderr);
     assert!(stopped.stderr.contains("resuming"), "{}", stopped.stderr);

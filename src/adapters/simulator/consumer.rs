@@ -163,7 +163,9 @@ struct Quiet;
 
 impl ClientContext for Quiet {
     fn error(&self, error: RdKafkaError, reason: &str) {
-        if !matches!(error, RdKafkaError::PartitionEOF(_)) {
+        let end = matches!(error, RdKafkaError::PartitionEOF(_))
+            || error.rdkafka_error_code() == Some(rdkafka::types::RDKafkaErrorCode::PartitionEOF);
+        if !end {
             tracing::error!("librdkafka: {error}: {reason}");
         }
     }
@@ -324,6 +326,8 @@ impl Simulator {
             cfg.max_session_age.as_millis() as Millis,
             cfg.force_if_empty,
         );
+        let sources = |r: &Reader| r.partitions.iter().map(|p| *p as u32).collect::<Vec<_>>();
+        carts.expect_sources(&sources(&foot), &sources(&shelf));
         // The foot group is committed first: its mark is the one both commits reached.
         if let Some(until) = foot.committed_until()? {
             tracing::info!("resuming: sessions that ended by {until} ms had checked out");
@@ -552,11 +556,12 @@ impl Core {
             return;
         }
         let value = msg.payload().unwrap_or_default();
+        let source = msg.partition() as u32;
         let parsed = match input {
             Input::Foot => input::session(value, &mut self.decoder).map(|r| match r {
                 Read::Use(s) => {
                     self.report.sessions += 1;
-                    self.carts.session(s, t, now_ms());
+                    self.carts.session(s, source, t, now_ms());
                     None
                 }
                 Read::Skip(why) => Some(why),
@@ -564,7 +569,7 @@ impl Core {
             Input::Shelf => input::shelf(value, &mut self.decoder).map(|r| match r {
                 Read::Use(e) => {
                     self.report.shelf_events += 1;
-                    self.carts.shelf(e, t);
+                    self.carts.shelf(e, source, t);
                     None
                 }
                 Read::Skip(why) => Some(why),

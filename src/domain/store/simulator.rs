@@ -94,15 +94,26 @@ pub struct Carts {
     waiting: HashMap<String, Vec<(ShelfIn, Tag)>>,
     /// The latest end of a session checked out, per customer: shelf events up to it are late.
     closed_until: HashMap<String, Millis>,
-    /// The latest event time read from each input (sessions, shelf events).
-    max_session: Option<Millis>,
-    max_shelf: Option<Millis>,
+    /// The latest event time read from each source (a partition) of each input: an input is
+    /// read up to the earliest of its sources' (one source racing ahead proves nothing about
+    /// the others).
+    max_session: HashMap<u32, Millis>,
+    max_shelf: HashMap<u32, Millis>,
     /// A floor under the watermark: event time known to be complete (inputs idle and caught up).
     floor: Millis,
     /// Sessions ending up to here checked out before a restart: read again, they are replays.
     resumed_until: Millis,
     finished: Finished,
     pub rejected: Rejected,
+}
+
+fn raise(max: &mut HashMap<u32, Millis>, source: u32, t: Millis) {
+    let m = max.entry(source).or_insert(t);
+    *m = (*m).max(t);
+}
+
+fn read_up_to(max: &HashMap<u32, Millis>) -> Option<Millis> {
+    max.values().min().copied()
 }
 
 /// A transaction id that depends only on the session.
@@ -125,8 +136,8 @@ impl Carts {
             by_exit: BTreeSet::new(),
             waiting: HashMap::new(),
             closed_until: HashMap::new(),
-            max_session: None,
-            max_shelf: None,
+            max_session: HashMap::new(),
+            max_shelf: HashMap::new(),
             floor: Millis::MIN,
             resumed_until: Millis::MIN,
             finished: Finished::default(),
@@ -140,14 +151,25 @@ impl Carts {
         self.resumed_until = until;
     }
 
+    /// The sources (partitions) each input has: until a source has shown an event, its input
+    /// counts as read up to nothing (an empty partition holds event time back until `advance`).
+    pub fn expect_sources(&mut self, sessions: &[u32], shelf: &[u32]) {
+        for s in sessions {
+            self.max_session.entry(*s).or_insert(Millis::MIN);
+        }
+        for s in shelf {
+            self.max_shelf.entry(*s).or_insert(Millis::MIN);
+        }
+    }
+
     /// Open sessions (the memory bound).
     pub fn open(&self) -> usize {
         self.carts.len()
     }
 
-    /// The latest event time read from each input: (sessions, shelf events).
+    /// The event time each input is read up to: (sessions, shelf events).
     pub fn latest(&self) -> (Option<Millis>, Option<Millis>) {
-        (self.max_session, self.max_shelf)
+        (read_up_to(&self.max_session), read_up_to(&self.max_shelf))
     }
 
     /// Shelf events waiting for their session.
@@ -159,7 +181,7 @@ impl Carts {
     /// event times, minus the allowed lateness (an input that has shown nothing yet does not
     /// hold the other back), and never below what `advance` said is complete.
     pub fn watermark(&self) -> Millis {
-        let latest = match (self.max_session, self.max_shelf) {
+        let latest = match self.latest() {
             (Some(a), Some(b)) => a.min(b),
             (Some(t), None) | (None, Some(t)) => t,
             (None, None) => Millis::MIN,
@@ -182,7 +204,7 @@ impl Carts {
     /// A session opens; one already open for the customer checks out first (a customer is in
     /// one store at a time). A session read again (same customer, ended no later than one
     /// already checked out or open) is a replay.
-    pub fn session(&mut self, s: SessionIn, tag: Tag, now: Millis) {
+    pub fn session(&mut self, s: SessionIn, source: u32, tag: Tag, now: Millis) {
         let entry = s.entry;
         let replay = s.exit <= self.resumed_until
             || self
@@ -200,7 +222,7 @@ impl Carts {
                 let until = self.closed_until.entry(s.customer_id).or_insert(s.exit);
                 *until = (*until).max(s.exit);
             }
-            self.max_session = Some(self.max_session.map_or(entry, |m| m.max(entry)));
+            raise(&mut self.max_session, source, entry);
             self.seen();
             return;
         }
@@ -221,13 +243,13 @@ impl Carts {
             self.apply(&mut cart, e, tag);
         }
         self.carts.insert(id, cart);
-        self.max_session = Some(self.max_session.map_or(entry, |m| m.max(entry)));
+        raise(&mut self.max_session, source, entry);
         self.seen();
     }
 
     /// A pickup or putback; one of a session not read yet waits for it (until the sessions
     /// read pass it: then it is an orphan).
-    pub fn shelf(&mut self, e: ShelfIn, tag: Tag) {
+    pub fn shelf(&mut self, e: ShelfIn, source: u32, tag: Tag) {
         let at = e.at;
         match self.carts.remove(&e.customer_id) {
             Some(mut cart) => {
@@ -247,7 +269,7 @@ impl Carts {
                 .or_default()
                 .push((e, tag)),
         }
-        self.max_shelf = Some(self.max_shelf.map_or(at, |m| m.max(at)));
+        raise(&mut self.max_shelf, source, at);
         self.seen();
     }
 
@@ -298,8 +320,7 @@ impl Carts {
     /// whose session can no longer come (the sessions read have passed them) are orphans.
     fn seen(&mut self) {
         let watermark = self.watermark();
-        let sessions_read = self
-            .max_session
+        let sessions_read = read_up_to(&self.max_session)
             .map_or(Millis::MIN, |m| m.saturating_sub(self.lateness_ms))
             .max(self.floor);
         while let Some((exit, id)) = self.by_exit.first().cloned() {
@@ -426,15 +447,15 @@ mod tests {
     #[test]
     fn a_session_checks_out_its_net_cart_once_the_watermark_passes_its_exit() {
         let mut carts = Carts::new(MIN, 3 * 60 * MIN, false);
-        carts.session(session("a", 0, 30 * MIN), 1, 0);
-        carts.shelf(shelf("a", "P1", 3, true, MIN), 2);
-        carts.shelf(shelf("a", "P2", 1, true, 2 * MIN), 3);
-        carts.shelf(shelf("a", "P1", 1, false, 3 * MIN), 4);
+        carts.session(session("a", 0, 30 * MIN), 0, 1, 0);
+        carts.shelf(shelf("a", "P1", 3, true, MIN), 0, 2);
+        carts.shelf(shelf("a", "P2", 1, true, 2 * MIN), 0, 3);
+        carts.shelf(shelf("a", "P1", 1, false, 3 * MIN), 0, 4);
         // Exit at 30 min, lateness 1 min: not yet at 30 min, checked out once 31 min is seen.
-        carts.session(session("b", 30 * MIN, 40 * MIN), 5, 0);
-        carts.session(session("c", 31 * MIN, 50 * MIN), 6, 0);
+        carts.session(session("b", 30 * MIN, 40 * MIN), 0, 5, 0);
+        carts.session(session("c", 31 * MIN, 50 * MIN), 0, 6, 0);
         assert!(carts.take().checkouts.is_empty(), "shelf events end at 3 min");
-        carts.shelf(shelf("c", "P3", 1, true, 31 * MIN + 1), 7);
+        carts.shelf(shelf("c", "P3", 1, true, 31 * MIN + 1), 0, 7);
         let done = carts.take();
         assert_eq!(done.checkouts.len(), 1);
         let (c, tags) = &done.checkouts[0];
@@ -452,17 +473,17 @@ mod tests {
     fn late_putbacks_never_recreate_a_cart_and_shelf_events_may_come_first() {
         let mut carts = Carts::new(0, 3 * 60 * MIN, false);
         // The shelf event is read before its session (two topics, two consumers).
-        carts.shelf(shelf("a", "P1", 1, true, 5 * MIN), 1);
-        carts.session(session("a", 0, 10 * MIN), 2, 0);
-        carts.shelf(shelf("z", "P9", 1, true, 11 * MIN), 3);
-        carts.session(session("x", 12 * MIN, 13 * MIN), 4, 0);
+        carts.shelf(shelf("a", "P1", 1, true, 5 * MIN), 0, 1);
+        carts.session(session("a", 0, 10 * MIN), 0, 2, 0);
+        carts.shelf(shelf("z", "P9", 1, true, 11 * MIN), 0, 3);
+        carts.session(session("x", 12 * MIN, 13 * MIN), 0, 4, 0);
         let done = carts.take();
         assert_eq!(done.checkouts[0].0.items, [("P1".to_owned(), 1)]);
         assert_eq!(done.checkouts[0].1, [2, 1]);
         // "z" never had a session: an orphan once the sessions read (up to 12 min) pass it.
         assert_eq!((carts.rejected.orphan, done.released.as_slice()), (1, &[3][..]));
         // After the checkout: a putback is late, released at once, and no cart comes back.
-        carts.shelf(shelf("a", "P1", 1, false, 9 * MIN), 5);
+        carts.shelf(shelf("a", "P1", 1, false, 9 * MIN), 0, 5);
         assert_eq!(carts.rejected.late, 1);
         assert_eq!(carts.take().released, [5]);
         assert_eq!(carts.open(), 1, "only x's session is open");
@@ -471,9 +492,9 @@ mod tests {
     #[test]
     fn old_sessions_are_forced_out_and_empty_carts_only_on_request() {
         let mut carts = Carts::new(MIN, 10 * MIN, false);
-        carts.session(session("a", 0, 600 * MIN), 1, 1_000);
-        carts.session(session("b", 0, 600 * MIN), 2, 1_000);
-        carts.shelf(shelf("b", "P1", 1, true, MIN), 3);
+        carts.session(session("a", 0, 600 * MIN), 0, 1, 1_000);
+        carts.session(session("b", 0, 600 * MIN), 0, 2, 1_000);
+        carts.shelf(shelf("b", "P1", 1, true, MIN), 0, 3);
         carts.force(1_000 + 11 * MIN);
         let done = carts.take();
         assert_eq!(done.checkouts.len(), 1, "a's empty cart is not a transaction");
@@ -481,7 +502,7 @@ mod tests {
         assert_eq!(done.released, [1], "a's session is done with");
         assert_eq!(carts.open(), 0);
         let mut carts = Carts::new(MIN, 10 * MIN, true);
-        carts.session(session("a", 0, MIN), 1, 0);
+        carts.session(session("a", 0, MIN), 0, 1, 0);
         carts.force(11 * MIN + 1);
         assert_eq!(checkouts(&mut carts).len(), 1, "FORCE_CHECKOUT_IF_EMPTY");
     }
@@ -489,21 +510,21 @@ mod tests {
     #[test]
     fn duplicates_and_sessions_replayed_after_a_restart_make_no_second_transaction() {
         let mut carts = Carts::new(0, 3 * 60 * MIN, false);
-        carts.session(session("a", 0, 10 * MIN), 1, 0);
-        carts.session(session("a", 0, 10 * MIN), 2, 0);
-        carts.shelf(shelf("a", "P1", 1, true, MIN), 3);
+        carts.session(session("a", 0, 10 * MIN), 0, 1, 0);
+        carts.session(session("a", 0, 10 * MIN), 0, 2, 0);
+        carts.shelf(shelf("a", "P1", 1, true, MIN), 0, 3);
         carts.advance(10 * MIN);
         assert_eq!(checkouts(&mut carts).len(), 1);
-        carts.session(session("a", 0, 10 * MIN), 4, 0);
+        carts.session(session("a", 0, 10 * MIN), 0, 4, 0);
         assert_eq!(carts.rejected.replayed, 2);
         assert!(checkouts(&mut carts).is_empty());
         // A restart that had checked out everything up to 30 min.
         let mut carts = Carts::new(0, 3 * 60 * MIN, false);
         carts.resume_after(30 * MIN);
-        carts.shelf(shelf("b", "P1", 1, true, 25 * MIN), 1);
-        carts.session(session("b", 20 * MIN, 30 * MIN), 2, 0);
-        carts.session(session("c", 25 * MIN, 40 * MIN), 3, 0);
-        carts.shelf(shelf("c", "P2", 2, true, 28 * MIN), 4);
+        carts.shelf(shelf("b", "P1", 1, true, 25 * MIN), 0, 1);
+        carts.session(session("b", 20 * MIN, 30 * MIN), 0, 2, 0);
+        carts.session(session("c", 25 * MIN, 40 * MIN), 0, 3, 0);
+        carts.shelf(shelf("c", "P2", 2, true, 28 * MIN), 0, 4);
         carts.advance(40 * MIN);
         let done = carts.take();
         assert_eq!(done.checkouts.len(), 1, "only c's visit was still open");
@@ -513,10 +534,42 @@ mod tests {
     }
 
     #[test]
+    fn an_input_is_read_up_to_its_slowest_partition() {
+        let mut carts = Carts::new(0, 3 * 60 * MIN, false);
+        carts.session(session("a", 0, 10 * MIN), 0, 1, 0);
+        carts.shelf(shelf("a", "P1", 1, true, MIN), 0, 2);
+        // Partition 1 races ahead; partition 0 is still at 1 minute.
+        carts.session(session("z", 60 * MIN, 70 * MIN), 1, 3, 0);
+        carts.shelf(shelf("z", "P1", 1, true, 61 * MIN), 1, 4);
+        assert!(checkouts(&mut carts).is_empty(), "a may still get shelf events");
+        carts.shelf(shelf("a", "P2", 1, true, 9 * MIN), 0, 5);
+        carts.session(session("b", 20 * MIN, 30 * MIN), 0, 6, 0);
+        carts.shelf(shelf("b", "P1", 1, true, 21 * MIN), 0, 7);
+        let out = checkouts(&mut carts);
+        assert_eq!(out[0].items, [("P1".to_owned(), 1), ("P2".to_owned(), 1)]);
+        assert_eq!(carts.rejected, Rejected::default());
+    }
+
+    #[test]
+    fn a_partition_not_read_yet_holds_its_input_back() {
+        let mut carts = Carts::new(0, 3 * 60 * MIN, false);
+        carts.expect_sources(&[0], &[0, 1]);
+        carts.session(session("a", 0, 10 * MIN), 0, 1, 0);
+        carts.shelf(shelf("z", "P1", 1, true, 600 * MIN), 0, 2);
+        assert!(checkouts(&mut carts).is_empty(), "shelf partition 1 has shown nothing");
+        carts.shelf(shelf("a", "P1", 1, true, 5 * MIN), 1, 3);
+        carts.session(session("b", 700 * MIN, 710 * MIN), 0, 4, 0);
+        carts.shelf(shelf("b", "P1", 1, true, 701 * MIN), 1, 5);
+        let out = checkouts(&mut carts);
+        assert_eq!(out[0].items, [("P1".to_owned(), 1)]);
+        assert_eq!(carts.rejected.late, 0);
+    }
+
+    #[test]
     fn idle_inputs_let_event_time_advance() {
         let mut carts = Carts::new(5 * MIN, 3 * 60 * MIN, false);
-        carts.session(session("a", 0, 10 * MIN), 1, 0);
-        carts.shelf(shelf("a", "P1", 1, true, MIN), 2);
+        carts.session(session("a", 0, 10 * MIN), 0, 1, 0);
+        carts.shelf(shelf("a", "P1", 1, true, MIN), 0, 2);
         carts.advance(9 * MIN);
         assert!(checkouts(&mut carts).is_empty());
         carts.advance(10 * MIN);
@@ -551,8 +604,8 @@ mod tests {
         for i in 0..200_000i64 {
             let (c, t) = (format!("anon_{i}"), i * 1_000);
             tag += 2;
-            carts.session(session(&c, t, t + 20 * MIN), tag, 0);
-            carts.shelf(shelf(&c, "P1", 1, true, t + MIN), tag + 1);
+            carts.session(session(&c, t, t + 20 * MIN), 0, tag, 0);
+            carts.shelf(shelf(&c, "P1", 1, true, t + MIN), 0, tag + 1);
             checked += carts.take().checkouts.len();
         }
         assert!(checked > 190_000, "{checked}");

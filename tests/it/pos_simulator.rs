@@ -120,7 +120,17 @@ fn opt_str<'a>(r: &'a Row, name: &str) -> Option<&'a str> {
 fn the_simulator_checks_out_every_visit_as_the_store_world_did_and_loses_nothing_to_sigkill() {
     let target = Target::new(true);
     let day = ["run", "--from", "2024-07-01T00:00:00Z", "--to", "2024-07-02T00:00:00Z", "--eps", "0.4"];
-    let generated = run(&day, &target.env(&[("WEIGHT_STORE", "3"), ("P_LATE_EVENT", "0")]));
+    // One record per batch: tansu 0.6 returns nothing for a fetch from inside a record batch
+    // (Kafka returns the batch), and a restart fetches from wherever the last commit was.
+    let generated = run(
+        &day,
+        &target.env(&[
+            ("WEIGHT_STORE", "3"),
+            ("P_LATE_EVENT", "0"),
+            ("KAFKA_PROPERTY_BATCH_NUM_MESSAGES", "1"),
+            ("KAFKA_PROPERTY_LINGER_MS", "0"),
+        ]),
+    );
     assert_eq!(generated.code, Some(0), "{}", generated.stderr);
     let rows = target.rows();
     let good = good_once(&rows);
@@ -193,7 +203,11 @@ fn the_simulator_checks_out_every_visit_as_the_store_world_did_and_loses_nothing
     let stopped = terminate(child.into_inner().unwrap());
     assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
     assert!(stopped.stderr.contains("pos-simulator: read"), "{}", stopped.stderr);
-    assert!(stopped.stderr.contains("resuming"), "{}", stopped.stderr);
+    assert!(
+        stopped.stderr.contains("reading foot-traffic.v1") && !stopped.stderr.contains("@earliest"),
+        "the last run starts from committed offsets: {}",
+        stopped.stderr
+    );
 
     let mut by_id: HashMap<&str, &Row> = HashMap::new();
     for r in &sim {

@@ -2,9 +2,11 @@
 //! starting from the same position), the carts in between, and a producer whose delivery reports
 //! decide what may be committed. An input record's offset is committed only once every
 //! transaction built from it is acknowledged (or it turned out to be in none): a crash at any
-//! instant loses nothing, and what is read again checks out again under the same id.
+//! instant loses nothing, and what is read again checks out again under the same id. The two
+//! groups' positions form a consistent cut: a session that will be read again has all its
+//! shelf events read again too, so a transaction sent again is the same transaction.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -35,8 +37,6 @@ const IDLE_AFTER: Duration = Duration::from_secs(5);
 const BATCH: usize = 512;
 /// Unparseable records logged one by one; the rest are counted.
 const LOGGED_UNPARSEABLE: u64 = 20;
-/// Commit metadata: `w=<event time up to which every session checked out>`.
-const METADATA_PREFIX: &str = "w=";
 
 pub struct SimulatorConfig {
     pub foot_topic: String,
@@ -131,10 +131,10 @@ impl Progress {
     }
 }
 
-/// Delivery reports: the tags of acknowledged transactions, and the first failure.
+/// Delivery reports: the tags of each acknowledged transaction, and the first failure.
 #[derive(Default)]
 struct Deliveries {
-    acknowledged: Mutex<Vec<Tag>>,
+    acknowledged: Mutex<Vec<Vec<Tag>>>,
     failed: Mutex<Option<String>>,
 }
 
@@ -149,7 +149,7 @@ impl ProducerContext for Deliveries {
                 .acknowledged
                 .lock()
                 .expect("delivery lock")
-                .extend(tags.iter()),
+                .push(*tags),
             Err((e, _)) => {
                 let mut failed = self.failed.lock().expect("delivery lock");
                 failed.get_or_insert_with(|| format!("a transaction was not delivered: {e}"));
@@ -174,17 +174,17 @@ impl ClientContext for Quiet {
 impl ConsumerContext for Quiet {}
 
 struct Reader {
-    input: Input,
     topic: String,
     consumer: BaseConsumer<Quiet>,
     partitions: Vec<i32>,
     at_end: HashMap<i32, bool>,
+    group: String,
+    start: &'static str,
 }
 
 impl Reader {
     fn open(
         k: &KafkaSettings,
-        input: Input,
         topic: &str,
         group: &str,
         start: StartFrom,
@@ -226,16 +226,17 @@ impl Reader {
             .assign(&tpl)
             .map_err(|e| KafkaError::Client(e.to_string()))?;
         Ok(Self {
-            input,
             topic: topic.to_owned(),
             consumer,
             at_end: partitions.iter().map(|p| (*p, false)).collect(),
+            group: group.to_owned(),
+            start: start.as_str(),
             partitions,
         })
     }
 
-    /// The event time up to which the last commit had checked out every session.
-    fn committed_until(&self) -> Result<Option<Millis>, KafkaError> {
+    /// Logs where the group's committed offsets start this run.
+    fn log_start(&self) -> Result<(), KafkaError> {
         let mut tpl = TopicPartitionList::new();
         for p in &self.partitions {
             tpl.add_partition(&self.topic, *p);
@@ -244,29 +245,28 @@ impl Reader {
             .consumer
             .committed_offsets(tpl, Duration::from_secs(10))
             .map_err(|e| KafkaError::Client(format!("reading committed offsets: {e}")))?;
-        Ok(committed
+        let at: Vec<String> = committed
             .elements()
             .iter()
-            .filter_map(|e| e.metadata().strip_prefix(METADATA_PREFIX)?.parse().ok())
-            .min())
+            .map(|e| match e.offset() {
+                Offset::Offset(o) => format!("{}@{o}", e.partition()),
+                _ => format!("{}@{}", e.partition(), self.start),
+            })
+            .collect();
+        tracing::info!("reading {} ({}) from {}", self.topic, self.group, at.join(", "));
+        Ok(())
     }
 
     fn all_at_end(&self) -> bool {
         self.at_end.values().all(|e| *e)
     }
 
-    /// Commits where a restart must begin, with `until` as metadata.
-    fn commit(&self, progress: &HashMap<(Input, i32), Progress>, until: Millis) -> Result<(), String> {
+    /// Commits where a restart must begin, per partition.
+    fn commit(&self, positions: &HashMap<i32, i64>) -> Result<(), String> {
         let mut tpl = TopicPartitionList::new();
-        for p in &self.partitions {
-            let Some(offset) = progress.get(&(self.input, *p)).and_then(Progress::committable) else {
-                continue;
-            };
-            tpl.add_partition_offset(&self.topic, *p, Offset::Offset(offset))
+        for (p, offset) in positions {
+            tpl.add_partition_offset(&self.topic, *p, Offset::Offset(*offset))
                 .map_err(|e| e.to_string())?;
-            if let Some(mut e) = tpl.find_partition(&self.topic, *p) {
-                e.set_metadata(format!("{METADATA_PREFIX}{until}"));
-            }
         }
         if tpl.count() == 0 {
             return Ok(());
@@ -298,6 +298,9 @@ struct Core {
     decoder: WireDecoder,
     carts: Carts,
     progress: HashMap<(Input, i32), Progress>,
+    /// Sessions done with (acknowledged, or closed empty) that a restart would read again:
+    /// by (foot partition, offset), the first offset of their shelf events per shelf partition.
+    done: BTreeMap<(i32, i64), Vec<(i32, i64)>>,
     report: SimReport,
 }
 
@@ -315,8 +318,8 @@ impl Simulator {
         prices: Box<dyn PriceBook>,
         encoder: TransactionEncoder,
     ) -> Result<Self, SimError> {
-        let foot = Reader::open(k, Input::Foot, &cfg.foot_topic, &cfg.group_foot, cfg.start)?;
-        let shelf = Reader::open(k, Input::Shelf, &cfg.shelf_topic, &cfg.group_shelf, cfg.start)?;
+        let foot = Reader::open(k, &cfg.foot_topic, &cfg.group_foot, cfg.start)?;
+        let shelf = Reader::open(k, &cfg.shelf_topic, &cfg.group_shelf, cfg.start)?;
         let producer: BaseProducer<Deliveries> = producer_config(k)
             .set("queue.buffering.max.messages", "100000")
             .create_with_context(Deliveries::default())
@@ -328,11 +331,8 @@ impl Simulator {
         );
         let sources = |r: &Reader| r.partitions.iter().map(|p| *p as u32).collect::<Vec<_>>();
         carts.expect_sources(&sources(&foot), &sources(&shelf));
-        // The foot group is committed first: its mark is the one both commits reached.
-        if let Some(until) = foot.committed_until()? {
-            tracing::info!("resuming: sessions that ended by {until} ms had checked out");
-            carts.resume_after(until);
-        }
+        foot.log_start()?;
+        shelf.log_start()?;
         Ok(Self {
             cfg,
             foot,
@@ -344,6 +344,7 @@ impl Simulator {
                 decoder,
                 carts,
                 progress: HashMap::new(),
+                done: BTreeMap::new(),
                 report: SimReport::default(),
             },
             flush_timeout: k.flush_timeout,
@@ -464,6 +465,9 @@ impl Simulator {
         for t in finished.released {
             self.core.release(t);
         }
+        for tags in finished.empty {
+            self.core.session_done(tags);
+        }
         for (c, tags) in finished.checkouts {
             self.send(&c, tags)?;
         }
@@ -532,13 +536,13 @@ impl Simulator {
             return Err(SimError::Failed(format!("{why}; nothing committed for it")));
         }
         let acknowledged = std::mem::take(&mut *ctx.acknowledged.lock().expect("delivery lock"));
-        for t in acknowledged {
-            self.core.release(t);
+        for tags in acknowledged {
+            self.core.session_done(tags);
         }
         self.core.report.acknowledged = self.core.report.transactions;
-        let until = self.core.carts.watermark();
-        self.foot.commit(&self.core.progress, until).map_err(SimError::Failed)?;
-        self.shelf.commit(&self.core.progress, until).map_err(SimError::Failed)?;
+        let (foot, shelf) = self.core.cut();
+        self.foot.commit(&foot).map_err(SimError::Failed)?;
+        self.shelf.commit(&shelf).map_err(SimError::Failed)?;
         if self.core.report.transactions > 0 {
             self.commits += 1;
             crash_if(&self.crash, "sim_committed", self.commits);
@@ -595,6 +599,50 @@ impl Core {
         }
     }
 
+    /// A session is done with: its inputs are released, and if a restart would read the
+    /// session again, its shelf events must be read again with it.
+    fn session_done(&mut self, tags: Vec<Tag>) {
+        let mut session = None;
+        let mut shelf: Vec<(i32, i64)> = Vec::new();
+        for t in tags {
+            self.release(t);
+            match untag(t) {
+                (Input::Foot, p, o) => session = Some((p, o)),
+                (Input::Shelf, p, o) => match shelf.iter_mut().find(|(q, _)| *q == p) {
+                    Some(first) => first.1 = first.1.min(o),
+                    None => shelf.push((p, o)),
+                },
+            }
+        }
+        if let (Some(at), false) = (session, shelf.is_empty()) {
+            self.done.insert(at, shelf);
+        }
+    }
+
+    /// Where a restart must begin: per foot partition the first session not done with; per
+    /// shelf partition the first shelf event not done with, or of a session read again.
+    fn cut(&mut self) -> (HashMap<i32, i64>, HashMap<i32, i64>) {
+        let mut foot = HashMap::new();
+        let mut shelf = HashMap::new();
+        for ((input, p), progress) in &self.progress {
+            if let Some(at) = progress.committable() {
+                match input {
+                    Input::Foot => foot.insert(*p, at),
+                    Input::Shelf => shelf.insert(*p, at),
+                };
+            }
+        }
+        self.done
+            .retain(|(p, o), _| foot.get(p).is_none_or(|from| o >= from));
+        for firsts in self.done.values() {
+            for (q, o) in firsts {
+                let at = shelf.entry(*q).or_insert(*o);
+                *at = (*at).min(*o);
+            }
+        }
+        (foot, shelf)
+    }
+
     fn release(&mut self, t: Tag) {
         let (input, partition, offset) = untag(t);
         if let Some(p) = self.progress.get_mut(&(input, partition)) {
@@ -625,6 +673,47 @@ mod tests {
         for (i, p, o) in [(Input::Foot, 0, 0), (Input::Shelf, 255, 1 << 40), (Input::Foot, 7, 123_456_789)] {
             assert_eq!(untag(tag(i, p, o)), (i, p, o));
         }
+    }
+
+    #[test]
+    fn a_session_read_again_after_a_restart_is_read_with_all_its_shelf_events() {
+        let mut progress = HashMap::new();
+        let open = |offsets: &[i64], next| Progress {
+            open: offsets.iter().copied().collect(),
+            next: Some(next),
+        };
+        // Foot partition 0: offset 5 is an open session; offset 7 checked out, acknowledged,
+        // with shelf events at 0/40 and 1/12; offset 3 checked out long ago (shelf 0/2).
+        progress.insert((Input::Foot, 0), open(&[5], 9));
+        progress.insert((Input::Shelf, 0), open(&[44], 50));
+        progress.insert((Input::Shelf, 1), open(&[], 20));
+        let mut done = BTreeMap::new();
+        done.insert((0, 3), vec![(0, 2)]);
+        done.insert((0, 7), vec![(0, 40), (1, 12)]);
+        let mut core = Core {
+            decoder: test_decoder(),
+            carts: Carts::new(0, 1, false),
+            progress,
+            done,
+            report: SimReport::default(),
+        };
+        let (foot, shelf) = core.cut();
+        assert_eq!(foot, HashMap::from([(0, 5)]));
+        assert_eq!(shelf, HashMap::from([(0, 40), (1, 12)]), "session 7's shelf events come again");
+        assert_eq!(core.done.len(), 1, "session 3 will not be read again");
+    }
+
+    fn test_decoder() -> WireDecoder {
+        let settings = crate::config::RegistrySettings {
+            url: "http://127.0.0.1:9".into(),
+            timeout: Duration::from_secs(1),
+            ..Default::default()
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let client = crate::adapters::registry::RegistryClient::new(&settings).unwrap();
+        let handle = runtime.handle().clone();
+        std::mem::forget(runtime);
+        WireDecoder::new(client, handle, settings.url)
     }
 
     #[test]

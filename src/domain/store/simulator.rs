@@ -62,16 +62,17 @@ pub struct Rejected {
     pub over_putback: u64,
     /// Shelf events that never found a session.
     pub orphan: u64,
-    /// A session read again (a duplicate, or one re-read after a restart that had already
-    /// checked out), and the shelf events of such sessions.
+    /// A session read again while it is open or after it checked out (a duplicate).
     pub replayed: u64,
 }
 
 /// What the carts finished with since the last `take`: checkouts with the inputs they were
-/// built from, and inputs done with that are in no checkout.
+/// built from (the session's first), sessions closed with an empty cart (their inputs, the
+/// session's first), and inputs done with that belong to no session.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Finished {
     pub checkouts: Vec<(Checkout, Vec<Tag>)>,
+    pub empty: Vec<Vec<Tag>>,
     pub released: Vec<Tag>,
 }
 
@@ -101,8 +102,6 @@ pub struct Carts {
     max_shelf: HashMap<u32, Millis>,
     /// A floor under the watermark: event time known to be complete (inputs idle and caught up).
     floor: Millis,
-    /// Sessions ending up to here checked out before a restart: read again, they are replays.
-    resumed_until: Millis,
     finished: Finished,
     pub rejected: Rejected,
 }
@@ -139,16 +138,9 @@ impl Carts {
             max_session: HashMap::new(),
             max_shelf: HashMap::new(),
             floor: Millis::MIN,
-            resumed_until: Millis::MIN,
             finished: Finished::default(),
             rejected: Rejected::default(),
         }
-    }
-
-    /// After a restart: every session ending at or before `until` had checked out (and been
-    /// acknowledged) before, so reading it again is a replay, not a new transaction.
-    pub fn resume_after(&mut self, until: Millis) {
-        self.resumed_until = until;
     }
 
     /// The sources (partitions) each input has: until a source has shown an event, its input
@@ -206,8 +198,7 @@ impl Carts {
     /// already checked out or open) is a replay.
     pub fn session(&mut self, s: SessionIn, source: u32, tag: Tag, now: Millis) {
         let entry = s.entry;
-        let replay = s.exit <= self.resumed_until
-            || self
+        let replay = self
                 .closed_until
                 .get(&s.customer_id)
                 .is_some_and(|until| s.exit <= *until)
@@ -261,7 +252,7 @@ impl Carts {
                 .get(&e.customer_id)
                 .is_some_and(|until| at <= *until) =>
             {
-                self.reject_late(at, tag);
+                self.reject_late(tag);
             }
             None => self
                 .waiting
@@ -289,19 +280,15 @@ impl Carts {
         }
     }
 
-    fn reject_late(&mut self, at: Millis, tag: Tag) {
-        if at <= self.resumed_until {
-            self.rejected.replayed += 1;
-        } else {
-            self.rejected.late += 1;
-        }
+    fn reject_late(&mut self, tag: Tag) {
+        self.rejected.late += 1;
         self.finished.released.push(tag);
     }
 
     fn apply(&mut self, cart: &mut Cart, e: ShelfIn, tag: Tag) {
         let s = &cart.session;
         if e.at < s.entry || e.at > s.exit {
-            self.reject_late(e.at, tag);
+            self.reject_late(tag);
             return;
         }
         cart.tags.push(tag);
@@ -332,17 +319,12 @@ impl Carts {
                 self.close(cart, false);
             }
         }
-        let resumed_until = self.resumed_until;
         let (rejected, finished) = (&mut self.rejected, &mut self.finished);
         self.waiting.retain(|_, events| {
             events.retain(|(e, tag)| {
                 let keep = e.at > sessions_read;
                 if !keep {
-                    if e.at <= resumed_until {
-                        rejected.replayed += 1;
-                    } else {
-                        rejected.orphan += 1;
-                    }
+                    rejected.orphan += 1;
                     finished.released.push(*tag);
                 }
                 keep
@@ -362,7 +344,7 @@ impl Carts {
         *until = (*until).max(s.exit);
         let items: Vec<(String, i32)> = cart.items.into_iter().filter(|(_, q)| *q > 0).collect();
         if items.is_empty() && !self.force_if_empty {
-            self.finished.released.extend(cart.tags);
+            self.finished.empty.push(cart.tags);
             return;
         }
         let checkout = Checkout {
@@ -499,7 +481,7 @@ mod tests {
         let done = carts.take();
         assert_eq!(done.checkouts.len(), 1, "a's empty cart is not a transaction");
         assert!(done.checkouts[0].0.forced && done.checkouts[0].0.customer_id == "b");
-        assert_eq!(done.released, [1], "a's session is done with");
+        assert_eq!(done.empty, [vec![1]], "a's session is done with");
         assert_eq!(carts.open(), 0);
         let mut carts = Carts::new(MIN, 10 * MIN, true);
         carts.session(session("a", 0, MIN), 0, 1, 0);
@@ -508,29 +490,18 @@ mod tests {
     }
 
     #[test]
-    fn duplicates_and_sessions_replayed_after_a_restart_make_no_second_transaction() {
+    fn a_session_read_again_makes_no_second_transaction() {
         let mut carts = Carts::new(0, 3 * 60 * MIN, false);
         carts.session(session("a", 0, 10 * MIN), 0, 1, 0);
         carts.session(session("a", 0, 10 * MIN), 0, 2, 0);
         carts.shelf(shelf("a", "P1", 1, true, MIN), 0, 3);
         carts.advance(10 * MIN);
-        assert_eq!(checkouts(&mut carts).len(), 1);
+        let done = carts.take();
+        assert_eq!(done.checkouts.len(), 1);
+        assert_eq!(done.released, [2], "the copy is done with at once");
         carts.session(session("a", 0, 10 * MIN), 0, 4, 0);
         assert_eq!(carts.rejected.replayed, 2);
         assert!(checkouts(&mut carts).is_empty());
-        // A restart that had checked out everything up to 30 min.
-        let mut carts = Carts::new(0, 3 * 60 * MIN, false);
-        carts.resume_after(30 * MIN);
-        carts.shelf(shelf("b", "P1", 1, true, 25 * MIN), 0, 1);
-        carts.session(session("b", 20 * MIN, 30 * MIN), 0, 2, 0);
-        carts.session(session("c", 25 * MIN, 40 * MIN), 0, 3, 0);
-        carts.shelf(shelf("c", "P2", 2, true, 28 * MIN), 0, 4);
-        carts.advance(40 * MIN);
-        let done = carts.take();
-        assert_eq!(done.checkouts.len(), 1, "only c's visit was still open");
-        assert_eq!(done.checkouts[0].0.items, [("P2".to_owned(), 2)]);
-        assert_eq!(carts.rejected.replayed, 2, "b's session and its shelf event");
-        assert_eq!(carts.rejected.orphan + carts.rejected.late, 0);
     }
 
     #[test]

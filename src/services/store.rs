@@ -4,6 +4,7 @@
 //! of earlier transactions; shelf damage and stock-takes. Stores trade only while open in their
 //! own time zone, and their traffic follows the diurnal curve in local time.
 
+use rustc_hash::FxHashMap;
 use std::collections::{BTreeMap, BTreeSet};
 
 use rand::Rng;
@@ -97,6 +98,8 @@ pub struct StoreService {
     visit_seq: u64,
     /// The next shelf event of each visit: (its time, the visit's sequence, exit and store).
     shelf: BTreeSet<(Millis, u64, Millis, usize)>,
+    /// Identified customers inside a store, until their planned exit: one store at a time.
+    inside_until: FxHashMap<usize, Millis>,
 }
 
 impl StoreService {
@@ -132,6 +135,7 @@ impl StoreService {
             next_exit: vec![Millis::MAX; catalog.stores.len()],
             visit_seq: 0,
             shelf: BTreeSet::new(),
+            inside_until: FxHashMap::default(),
         }
     }
 }
@@ -526,10 +530,18 @@ impl StoreService {
         let customer = match ctx.rng.random_bool(self.config.p_identified) {
             true => {
                 let u = ctx.world.customer(ctx.rng, now)?;
-                Some(ctx.world.catalog.users[u].user_id.clone())
+                // A customer already inside a store comes in as an anonymous visitor.
+                let inside = self.inside_until.get(&u).is_some_and(|until| *until >= now);
+                (!inside).then(|| {
+                    self.inside_until.insert(u, exit);
+                    ctx.world.catalog.users[u].user_id.clone()
+                })
             }
             false => None,
         };
+        if self.inside_until.len() > 4_096 {
+            self.inside_until.retain(|_, until| *until >= now);
+        }
         let visitor = customer.clone().unwrap_or_else(|| ctx.ids.next("anon"));
         let visit_id = ctx.ids.next("vst");
         let store_id = ctx.world.catalog.stores[store].store_id.clone();

@@ -89,8 +89,12 @@ pub struct Carts {
     lateness_ms: Millis,
     max_age_ms: Millis,
     force_if_empty: bool,
-    carts: HashMap<String, Cart>,
-    by_exit: BTreeSet<(Millis, String)>,
+    /// Open sessions by customer (a customer's visits follow each other; shelf events go to
+    /// the one whose span holds them).
+    carts: HashMap<String, Vec<Cart>>,
+    open: usize,
+    /// (exit, customer, entry) of every open session.
+    by_exit: BTreeSet<(Millis, String, Millis)>,
     /// Shelf events whose session has not been read yet, by customer.
     waiting: HashMap<String, Vec<(ShelfIn, Tag)>>,
     /// The latest end of a session checked out, per customer: shelf events up to it are late.
@@ -104,6 +108,20 @@ pub struct Carts {
     floor: Millis,
     finished: Finished,
     pub rejected: Rejected,
+}
+
+/// A shelf event inside its session's span changes the cart (a putback never below zero).
+fn apply(cart: &mut Cart, e: ShelfIn, tag: Tag, rejected: &mut Rejected) {
+    cart.tags.push(tag);
+    let held = cart.items.entry(e.item_id).or_default();
+    if e.pickup {
+        *held += e.quantity;
+    } else {
+        if e.quantity > *held {
+            rejected.over_putback += 1;
+        }
+        *held = (*held - e.quantity).max(0);
+    }
 }
 
 fn raise(max: &mut HashMap<u32, Millis>, source: u32, t: Millis) {
@@ -132,6 +150,7 @@ impl Carts {
             max_age_ms,
             force_if_empty,
             carts: HashMap::new(),
+            open: 0,
             by_exit: BTreeSet::new(),
             waiting: HashMap::new(),
             closed_until: HashMap::new(),
@@ -156,7 +175,7 @@ impl Carts {
 
     /// Open sessions (the memory bound).
     pub fn open(&self) -> usize {
-        self.carts.len()
+        self.open
     }
 
     /// The event time each input is read up to: (sessions, shelf events).
@@ -193,36 +212,28 @@ impl Carts {
         std::mem::take(&mut self.finished)
     }
 
-    /// A session opens; one already open for the customer checks out first (a customer is in
-    /// one store at a time). A session read again (same customer, ended no later than one
-    /// already checked out or open) is a replay.
+    /// A session opens and takes the shelf events that waited for it. A session read again
+    /// (open with the same span, or ending no later than one of the customer's that checked
+    /// out) is a replay.
     pub fn session(&mut self, s: SessionIn, source: u32, tag: Tag, now: Millis) {
         let entry = s.entry;
+        raise(&mut self.max_session, source, entry);
         let replay = self
-                .closed_until
-                .get(&s.customer_id)
-                .is_some_and(|until| s.exit <= *until)
-            || self
-                .carts
-                .get(&s.customer_id)
-                .is_some_and(|c| c.session.entry == s.entry && c.session.exit == s.exit);
+            .closed_until
+            .get(&s.customer_id)
+            .is_some_and(|until| s.exit <= *until)
+            || self.carts.get(&s.customer_id).is_some_and(|open| {
+                open.iter()
+                    .any(|c| c.session.entry == s.entry && c.session.exit == s.exit)
+            });
         if replay {
             self.rejected.replayed += 1;
             self.finished.released.push(tag);
-            if !self.carts.contains_key(&s.customer_id) {
-                let until = self.closed_until.entry(s.customer_id).or_insert(s.exit);
-                *until = (*until).max(s.exit);
-            }
-            raise(&mut self.max_session, source, entry);
             self.seen();
             return;
         }
-        if let Some(previous) = self.carts.remove(&s.customer_id) {
-            self.by_exit
-                .remove(&(previous.session.exit, s.customer_id.clone()));
-            self.close(previous, false);
-        }
-        self.by_exit.insert((s.exit, s.customer_id.clone()));
+        self.by_exit
+            .insert((s.exit, s.customer_id.clone(), s.entry));
         let mut cart = Cart {
             session: s,
             items: BTreeMap::new(),
@@ -230,23 +241,35 @@ impl Carts {
             tags: vec![tag],
         };
         let id = cart.session.customer_id.clone();
-        for (e, tag) in self.waiting.remove(&id).unwrap_or_default() {
-            self.apply(&mut cart, e, tag);
+        if let Some(mut waiting) = self.waiting.remove(&id) {
+            let (span, rest): (Vec<_>, Vec<_>) = waiting
+                .drain(..)
+                .partition(|(e, _)| cart.session.entry <= e.at && e.at <= cart.session.exit);
+            for (e, tag) in span {
+                self.apply(&mut cart, e, tag);
+            }
+            if !rest.is_empty() {
+                self.waiting.insert(id.clone(), rest);
+            }
         }
-        self.carts.insert(id, cart);
-        raise(&mut self.max_session, source, entry);
+        self.carts.entry(id).or_default().push(cart);
+        self.open += 1;
         self.seen();
     }
 
-    /// A pickup or putback; one of a session not read yet waits for it (until the sessions
-    /// read pass it: then it is an orphan).
+    /// A pickup or putback goes to its customer's session whose span holds it; one of a
+    /// session not read yet waits for it (until the sessions read pass it: then it is an
+    /// orphan), one of a session already checked out is late.
     pub fn shelf(&mut self, e: ShelfIn, source: u32, tag: Tag) {
         let at = e.at;
-        match self.carts.remove(&e.customer_id) {
-            Some(mut cart) => {
-                self.apply(&mut cart, e, tag);
-                self.carts.insert(cart.session.customer_id.clone(), cart);
-            }
+        raise(&mut self.max_shelf, source, at);
+        let open = self.carts.get_mut(&e.customer_id).and_then(|carts| {
+            carts
+                .iter_mut()
+                .find(|c| c.session.entry <= at && at <= c.session.exit)
+        });
+        match open {
+            Some(cart) => apply(cart, e, tag, &mut self.rejected),
             None if self
                 .closed_until
                 .get(&e.customer_id)
@@ -260,24 +283,41 @@ impl Carts {
                 .or_default()
                 .push((e, tag)),
         }
-        raise(&mut self.max_shelf, source, at);
         self.seen();
     }
 
     /// Sessions open longer than the maximum age (processing time) check out now.
     pub fn force(&mut self, now: Millis) {
-        let old: Vec<String> = self
+        let old: Vec<(Millis, String, Millis)> = self
             .carts
-            .iter()
-            .filter(|(_, c)| now - c.seen_at > self.max_age_ms)
-            .map(|(k, _)| k.clone())
+            .values()
+            .flatten()
+            .filter(|c| now - c.seen_at > self.max_age_ms)
+            .map(|c| {
+                let s = &c.session;
+                (s.exit, s.customer_id.clone(), s.entry)
+            })
             .collect();
-        for id in old {
-            if let Some(cart) = self.carts.remove(&id) {
-                self.by_exit.remove(&(cart.session.exit, id));
-                self.close(cart, true);
-            }
+        for key in old {
+            self.by_exit.remove(&key);
+            self.take_out(&key, true);
         }
+    }
+
+    /// Removes the session (exit, customer, entry) from the open ones and checks it out.
+    fn take_out(&mut self, (_, id, entry): &(Millis, String, Millis), forced: bool) {
+        let Some(carts) = self.carts.get_mut(id) else {
+            return;
+        };
+        let Some(i) = carts.iter().position(|c| c.session.entry == *entry) else {
+            return;
+        };
+        let cart = carts.swap_remove(i);
+        if carts.is_empty() {
+            self.carts.remove(id);
+        }
+        self.open -= 1;
+        self.close(cart, forced);
     }
 
     fn reject_late(&mut self, tag: Tag) {
@@ -286,21 +326,7 @@ impl Carts {
     }
 
     fn apply(&mut self, cart: &mut Cart, e: ShelfIn, tag: Tag) {
-        let s = &cart.session;
-        if e.at < s.entry || e.at > s.exit {
-            self.reject_late(tag);
-            return;
-        }
-        cart.tags.push(tag);
-        let held = cart.items.entry(e.item_id).or_default();
-        if e.pickup {
-            *held += e.quantity;
-        } else {
-            if e.quantity > *held {
-                self.rejected.over_putback += 1;
-            }
-            *held = (*held - e.quantity).max(0);
-        }
+        apply(cart, e, tag, &mut self.rejected);
     }
 
     /// Event time moved on: sessions the watermark has passed check out, and shelf events
@@ -310,14 +336,12 @@ impl Carts {
         let sessions_read = read_up_to(&self.max_session)
             .map_or(Millis::MIN, |m| m.saturating_sub(self.lateness_ms))
             .max(self.floor);
-        while let Some((exit, id)) = self.by_exit.first().cloned() {
-            if exit > watermark {
+        while let Some(key) = self.by_exit.first().cloned() {
+            if key.0 > watermark {
                 break;
             }
             self.by_exit.pop_first();
-            if let Some(cart) = self.carts.remove(&id) {
-                self.close(cart, false);
-            }
+            self.take_out(&key, false);
         }
         let (rejected, finished) = (&mut self.rejected, &mut self.finished);
         self.waiting.retain(|_, events| {
@@ -333,7 +357,7 @@ impl Carts {
         });
         // Checked-out sessions the watermark has passed need no memory: a shelf event of
         // theirs now waits, and is an orphan at once.
-        if self.closed_until.len() > 2 * self.carts.len() + 1_024 {
+        if self.closed_until.len() > 2 * self.open + 1_024 {
             self.closed_until.retain(|_, until| *until > watermark);
         }
     }

@@ -504,6 +504,18 @@ fn check_visits<'a>(
         visits.insert(s(&v["visit_id"]), v);
     }
     f.visits = visits.len();
+    // A customer is in one store at a time: their visits follow each other.
+    let mut by_customer: HashMap<&str, Vec<(i64, i64)>> = HashMap::new();
+    for v in visits.values() {
+        let span = (ms(&v["entry_time"]), ms(&v["exit_time"]));
+        by_customer.entry(s(&v["customer_id"])).or_default().push(span);
+    }
+    for (customer, spans) in &mut by_customer {
+        spans.sort_unstable();
+        for w in spans.windows(2) {
+            assert!(w[1].0 >= w[0].1, "{customer} in two stores at once: {w:?}");
+        }
+    }
     let mut net: HashMap<&str, HashMap<String, i64>> = HashMap::new();
     for e in of("shelf-events.v1") {
         let v = visits[s(&e["visit_id"])];

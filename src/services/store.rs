@@ -529,10 +529,17 @@ impl StoreService {
         let exit = (now + i64::from(minutes) * 60_000).min(last_exit);
         let customer = match ctx.rng.random_bool(self.config.p_identified) {
             true => {
-                let u = ctx.world.customer(ctx.rng, now)?;
-                // A customer already inside a store comes in as an anonymous visitor.
-                let inside = self.inside_until.get(&u).is_some_and(|until| *until >= now);
-                (!inside).then(|| {
+                // A customer is in one store at a time: one already inside is replaced by
+                // another known customer (three tries), else by an anonymous visitor.
+                let inside = |u: &usize| self.inside_until.get(u).is_some_and(|t| *t >= now);
+                let mut u = Some(ctx.world.customer(ctx.rng, now)?);
+                for _ in 0..3 {
+                    if !u.as_ref().is_some_and(inside) {
+                        break;
+                    }
+                    u = Some(ctx.world.catalog.pick_user(ctx.rng));
+                }
+                u.filter(|u| !inside(u)).map(|u| {
                     self.inside_until.insert(u, exit);
                     ctx.world.catalog.users[u].user_id.clone()
                 })

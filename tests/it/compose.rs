@@ -69,12 +69,17 @@ fn compose_has_a_core_profile_and_a_datagen_profile_waiting_on_healthy_services(
         );
     }
     let known: Vec<&str> = retailgen::config::FIELDS.iter().map(|f| f.env).collect();
-    for (name, _) in gen["environment"].as_mapping().unwrap() {
-        let name = name.as_str().unwrap();
-        assert!(
-            known.contains(&name) || name == "RUST_LOG",
-            "compose passes {name}, which retailgen does not read"
-        );
+    let sim = &services["pos-simulator"];
+    assert_eq!(profiles(sim), ["datagen"]);
+    assert_eq!(sim["command"][0], "pos-simulator", "its own entry point");
+    for service in [gen, sim] {
+        for (name, _) in service["environment"].as_mapping().unwrap() {
+            let name = name.as_str().unwrap();
+            assert!(
+                known.contains(&name) || name == "RUST_LOG",
+                "compose passes {name}, which retailgen does not read"
+            );
+        }
     }
 }
 

@@ -7,23 +7,15 @@
 //! unusable parquet files exit 2 naming the file and the columns expected.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs::File;
-use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use parquet::data_type::{ByteArray, ByteArrayType, DoubleType};
-use parquet::file::properties::WriterProperties;
-use parquet::file::writer::SerializedFileWriter;
-use parquet::schema::parser::parse_message_type;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::ClientConfig;
 
 use crate::support::cmd::{command, finish, finish_or_kill, run, Output};
 use crate::support::decode::{decode, kafka_env, Row};
-use crate::support::kafka::consume_all;
+use crate::support::kafka::{consume_all, create_topics};
+use crate::support::parquet::write_parquet;
 use crate::support::registry::Registry;
 use crate::support::tansu::Tansu;
 use crate::support::target::{good_once, Target};
@@ -274,42 +266,6 @@ fn the_simulator_checks_out_every_visit_as_the_store_world_did_and_loses_nothing
         store.values().any(|r| items(r).iter().any(|l| l.3 > 0.0)),
         "some lines were discounted"
     );
-}
-
-fn write_parquet(path: &Path, schema: &str, ids: &[&str], numbers: &[f64], weeks: Option<&[&str]>) {
-    let schema = Arc::new(parse_message_type(schema).unwrap());
-    let props = Arc::new(WriterProperties::builder().build());
-    let mut w = SerializedFileWriter::new(File::create(path).unwrap(), schema, props).unwrap();
-    let mut rg = w.next_row_group().unwrap();
-    let texts = |v: &[&str]| v.iter().map(|s| ByteArray::from(*s)).collect::<Vec<_>>();
-    let mut col = rg.next_column().unwrap().unwrap();
-    col.typed::<ByteArrayType>().write_batch(&texts(ids), None, None).unwrap();
-    col.close().unwrap();
-    let mut col = rg.next_column().unwrap().unwrap();
-    col.typed::<DoubleType>().write_batch(numbers, None, None).unwrap();
-    col.close().unwrap();
-    if let Some(weeks) = weeks {
-        let mut col = rg.next_column().unwrap().unwrap();
-        col.typed::<ByteArrayType>().write_batch(&texts(weeks), None, None).unwrap();
-        col.close().unwrap();
-    }
-    rg.close().unwrap();
-    w.close().unwrap();
-}
-
-fn create_topics(bootstrap: &str, topics: &[&str]) {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .create()
-        .unwrap();
-    let new: Vec<NewTopic<'_>> = topics
-        .iter()
-        .map(|t| NewTopic::new(t, 1, TopicReplication::Fixed(1)))
-        .collect();
-    let rt = crate::support::decode::runtime();
-    for r in rt.block_on(admin.create_topics(&new, &AdminOptions::new())).unwrap() {
-        r.unwrap();
-    }
 }
 
 fn send(bootstrap: &str, topic: &str, records: &[(&str, &[u8])]) {

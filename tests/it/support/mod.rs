@@ -3,6 +3,7 @@
 pub mod cmd;
 pub mod decode;
 pub mod kafka;
+pub mod parquet;
 pub mod pg;
 pub mod registry;
 pub mod stock;

@@ -20,10 +20,10 @@ use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use retailgen::adapters::avro::{schema_text, subject};
 use retailgen::adapters::registry::WireEncoder;
 use retailgen::domain::events::{Event, FootTraffic, ShelfEvent};
+use retailgen::domain::ports::SchemaEncoder;
 use retailgen::domain::record::Record;
 use retailgen::domain::store::visits::ShelfEventType;
 use retailgen::domain::stream::Stream;
-use retailgen::domain::ports::SchemaEncoder;
 use support::cmd::command;
 use support::kafka::create_topics;
 use support::parquet::write_parquet;
@@ -34,7 +34,10 @@ const T0: i64 = 1_719_792_000_000;
 const SHELF_PER_SESSION: i64 = 10;
 
 fn size(var: &str, default: i64) -> i64 {
-    std::env::var(var).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(var)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn rss_mb(pid: u32) -> f64 {
@@ -48,10 +51,20 @@ fn rss_mb(pid: u32) -> f64 {
 
 /// Sessions of 20 minutes, `SHELF_PER_SESSION` pickups each (`open`: exits a day later, so
 /// every session stays open), produced as retailgen produces them.
-fn produce(bootstrap: &str, registry: &Registry, topics: (&str, &str), sessions: i64, open: bool) -> i64 {
+fn produce(
+    bootstrap: &str,
+    registry: &Registry,
+    topics: (&str, &str),
+    sessions: i64,
+    open: bool,
+) -> i64 {
     let mut ids = [0u32; Stream::COUNT];
     for s in [Stream::FootTraffic, Stream::ShelfEvents] {
-        let topic = if s == Stream::FootTraffic { topics.0 } else { topics.1 };
+        let topic = if s == Stream::FootTraffic {
+            topics.0
+        } else {
+            topics.1
+        };
         ids[s.index()] = registry.preload(&subject(topic), schema_text(s));
     }
     let encoder = WireEncoder::new(ids);
@@ -66,7 +79,9 @@ fn produce(bootstrap: &str, registry: &Registry, topics: (&str, &str), sessions:
     let mut shelf = 0;
     let send = |topic: &str, key: &str, event: Event, buf: &mut Vec<u8>| {
         buf.clear();
-        encoder.encode(&Record::new(key.to_owned(), None, event), buf).unwrap();
+        encoder
+            .encode(&Record::new(key.to_owned(), None, event), buf)
+            .unwrap();
         let mut r = BaseRecord::to(topic).key(key).payload(&buf[..]);
         loop {
             match producer.send(r) {
@@ -80,7 +95,11 @@ fn produce(bootstrap: &str, registry: &Registry, topics: (&str, &str), sessions:
     };
     // One more session far later: its entry moves event time past every real session's exit.
     for i in 0..=sessions {
-        let entry = if i == sessions { T0 + 10 * 86_400_000 } else { T0 + i * 600 };
+        let entry = if i == sessions {
+            T0 + 10 * 86_400_000
+        } else {
+            T0 + i * 600
+        };
         let exit = entry + if open { 86_400_000 } else { 20 * 60_000 };
         let customer = format!("c{i}");
         let visit = format!("v{i}");
@@ -169,8 +188,17 @@ fn main() {
         None,
     );
     let prices = prices.display().to_string();
-    create_topics(&broker.bootstrap, &["b-foot", "b-shelf", "b-open-foot", "b-open-shelf"]);
-    let shelf = produce(&broker.bootstrap, &registry, ("b-foot", "b-shelf"), sessions, false);
+    create_topics(
+        &broker.bootstrap,
+        &["b-foot", "b-shelf", "b-open-foot", "b-open-shelf"],
+    );
+    let shelf = produce(
+        &broker.bootstrap,
+        &registry,
+        ("b-foot", "b-shelf"),
+        sessions,
+        false,
+    );
     let env = |foot: &'static str, shelf: &'static str| {
         vec![
             ("KAFKA_BOOTSTRAP", broker.bootstrap.clone()),
@@ -190,7 +218,11 @@ fn main() {
     let mut samples = Vec::new();
     let mut last_sample = Instant::now();
     let done = loop {
-        let done = committed(&broker.bootstrap, "retailgen-pos-simulator-shelf", "b-shelf");
+        let done = committed(
+            &broker.bootstrap,
+            "retailgen-pos-simulator-shelf",
+            "b-shelf",
+        );
         if last_sample.elapsed() >= Duration::from_millis(500) {
             samples.push((done, rss_mb(child.id())));
             last_sample = Instant::now();
@@ -199,7 +231,10 @@ fn main() {
         if done >= shelf - 1 {
             break done;
         }
-        assert!(started.elapsed() < Duration::from_secs(600), "stuck at {done} of {shelf}");
+        assert!(
+            started.elapsed() < Duration::from_secs(600),
+            "stuck at {done} of {shelf}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     };
     let elapsed = started.elapsed().as_secs_f64();
@@ -213,12 +248,24 @@ fn main() {
         .iter()
         .map(|(d, mb)| format!("{:.0}% {mb:.1} MB", *d as f64 * 100.0 / shelf as f64))
         .collect();
-    println!("  RSS while streaming (progress, RSS): {}", shown.join(", "));
+    println!(
+        "  RSS while streaming (progress, RSS): {}",
+        shown.join(", ")
+    );
 
-    produce(&broker.bootstrap, &registry, ("b-open-foot", "b-open-shelf"), sessions, true);
+    produce(
+        &broker.bootstrap,
+        &registry,
+        ("b-open-foot", "b-open-shelf"),
+        sessions,
+        true,
+    );
     let owned = env("b-open-foot", "b-open-shelf");
     let mut pairs: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    pairs.extend([("GROUP_ID_FOOT", "open-foot"), ("GROUP_ID_SHELF", "open-shelf")]);
+    pairs.extend([
+        ("GROUP_ID_FOOT", "open-foot"),
+        ("GROUP_ID_SHELF", "open-shelf"),
+    ]);
     let (child, log) = simulator(&pairs);
     let want = format!("read {} sessions and {} shelf events", sessions + 1, shelf);
     let started = Instant::now();

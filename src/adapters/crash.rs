@@ -24,4 +24,3 @@ pub fn crash_if(point: &Option<(String, u64)>, at: &str, commits: u64) {
         }
     }
 }
-

@@ -79,14 +79,22 @@ pub async fn run(s: Settings, stop: Arc<AtomicBool>) -> anyhow::Result<SimReport
         None => {
             let pool = postgres::connect(&s.store.pg_dsn).await?;
             let runtime = Handle::current();
-            Box::new(tokio::task::spawn_blocking(move || PostgresPrices::load(pool, runtime)).await??)
+            Box::new(
+                tokio::task::spawn_blocking(move || PostgresPrices::load(pool, runtime)).await??,
+            )
         }
     };
     let registry = RegistryClient::new(&s.registry)?;
-    let id = registry.register(&subject(&cfg.pos_topic), SCHEMA_TEXT).await?;
+    let id = registry
+        .register(&subject(&cfg.pos_topic), SCHEMA_TEXT)
+        .await?;
     ensure_topics(
         &s.kafka,
-        &[cfg.foot_topic.clone(), cfg.shelf_topic.clone(), cfg.pos_topic.clone()],
+        &[
+            cfg.foot_topic.clone(),
+            cfg.shelf_topic.clone(),
+            cfg.pos_topic.clone(),
+        ],
         s.topics.partitions,
         s.topics.replication_factor,
     )

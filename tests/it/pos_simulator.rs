@@ -79,7 +79,12 @@ fn items(r: &Row) -> Vec<(String, i64, f64, f64, f64)> {
             let apache_avro::types::Value::Record(f) = l else {
                 panic!("a line is a record")
             };
-            let get = |n: &str| f.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone()).unwrap();
+            let get = |n: &str| {
+                f.iter()
+                    .find(|(k, _)| k == n)
+                    .map(|(_, v)| v.clone())
+                    .unwrap()
+            };
             let num = |v: apache_avro::types::Value| match v {
                 apache_avro::types::Value::Double(d) => d,
                 apache_avro::types::Value::Int(i) => f64::from(i),
@@ -111,7 +116,15 @@ fn opt_str<'a>(r: &'a Row, name: &str) -> Option<&'a str> {
 #[test]
 fn the_simulator_checks_out_every_visit_as_the_store_world_did_and_loses_nothing_to_sigkill() {
     let target = Target::new(true);
-    let day = ["run", "--from", "2024-07-01T00:00:00Z", "--to", "2024-07-02T00:00:00Z", "--eps", "0.4"];
+    let day = [
+        "run",
+        "--from",
+        "2024-07-01T00:00:00Z",
+        "--to",
+        "2024-07-02T00:00:00Z",
+        "--eps",
+        "0.4",
+    ];
     // One record per batch: tansu 0.6 returns nothing for a fetch from inside a record batch
     // (Kafka returns the batch), and a restart fetches from wherever the last commit was.
     let generated = run(
@@ -129,7 +142,11 @@ fn the_simulator_checks_out_every_visit_as_the_store_world_did_and_loses_nothing
     // The net cart of every visit, from its shelf events.
     let mut carts: HashMap<&str, BTreeMap<String, i64>> = HashMap::new();
     for r in good.iter().filter(|r| r.kafka.topic == "shelf-events.v1") {
-        let sign = if r.str("event_type") == "pickup" { 1 } else { -1 };
+        let sign = if r.str("event_type") == "pickup" {
+            1
+        } else {
+            -1
+        };
         *carts
             .entry(r.str("visit_id"))
             .or_default()
@@ -159,7 +176,11 @@ fn the_simulator_checks_out_every_visit_as_the_store_world_did_and_loses_nothing
         .filter(|r| r.kafka.topic == "pos-transactions.v1")
         .filter_map(|r| Some((opt_str(r, "visit_id")?, *r)))
         .collect();
-    assert!(non_empty.len() > 200, "a day of visits: {}", non_empty.len());
+    assert!(
+        non_empty.len() > 200,
+        "a day of visits: {}",
+        non_empty.len()
+    );
 
     let env: Vec<(&str, &str)> = target
         .env(&[
@@ -178,25 +199,43 @@ fn the_simulator_checks_out_every_visit_as_the_store_world_did_and_loses_nothing
         command(&["pos-simulator"], &crash_sent).spawn().unwrap(),
         Duration::from_secs(60),
     );
-    assert_eq!(killed.code, None, "SIGKILL after 60 sends: {}", killed.stderr);
+    assert_eq!(
+        killed.code, None,
+        "SIGKILL after 60 sends: {}",
+        killed.stderr
+    );
     eprintln!("run 1: {}", killed.stderr);
     // 2: killed right after its third commit of input, with carts open.
     let mut crash_committed = env.clone();
     crash_committed.push(("RETAILGEN_TEST_CRASH_AT", "sim_committed:3"));
     let killed = finish_or_kill(
-        command(&["pos-simulator"], &crash_committed).spawn().unwrap(),
+        command(&["pos-simulator"], &crash_committed)
+            .spawn()
+            .unwrap(),
         Duration::from_secs(60),
     );
-    assert_eq!(killed.code, None, "SIGKILL after 3 commits: {}", killed.stderr);
+    assert_eq!(
+        killed.code, None,
+        "SIGKILL after 3 commits: {}",
+        killed.stderr
+    );
     eprintln!("run 2: {}", killed.stderr);
     // 3: to the end, then SIGTERM.
     let child = std::cell::RefCell::new(Some(command(&["pos-simulator"], &env).spawn().unwrap()));
-    let sim = simulated_or(&target.broker, &target.registry, non_empty.len(), Duration::from_secs(120), || {
-        terminate(child.borrow_mut().take().unwrap()).stderr
-    });
+    let sim = simulated_or(
+        &target.broker,
+        &target.registry,
+        non_empty.len(),
+        Duration::from_secs(120),
+        || terminate(child.borrow_mut().take().unwrap()).stderr,
+    );
     let stopped = terminate(child.into_inner().unwrap());
     assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
-    assert!(stopped.stderr.contains("pos-simulator: read"), "{}", stopped.stderr);
+    assert!(
+        stopped.stderr.contains("pos-simulator: read"),
+        "{}",
+        stopped.stderr
+    );
     assert!(
         stopped.stderr.contains("reading foot-traffic.v1") && !stopped.stderr.contains("@earliest"),
         "the last run starts from committed offsets: {}",
@@ -207,7 +246,10 @@ fn the_simulator_checks_out_every_visit_as_the_store_world_did_and_loses_nothing
     for r in &sim {
         assert_eq!(r.kafka.key, r.str("customer_id"), "keyed by customer");
         if let Some(first) = by_id.insert(r.str("transaction_id"), r) {
-            assert_eq!(first.kafka.payload, r.kafka.payload, "a re-sent transaction is the same");
+            assert_eq!(
+                first.kafka.payload, r.kafka.payload,
+                "a re-sent transaction is the same"
+            );
         }
     }
     eprintln!(
@@ -226,7 +268,10 @@ fn the_simulator_checks_out_every_visit_as_the_store_world_did_and_loses_nothing
     let (mut compared, mut moved_between) = (0, 0);
     let mut changes: HashMap<&str, Vec<i64>> = HashMap::new();
     for r in good.iter().filter(|r| r.kafka.topic == "price-changes.v1") {
-        changes.entry(r.str("product_id")).or_default().push(r.i64("ts"));
+        changes
+            .entry(r.str("product_id"))
+            .or_default()
+            .push(r.i64("ts"));
     }
     for (visit, cart) in &non_empty {
         let got = per_visit
@@ -237,13 +282,24 @@ fn the_simulator_checks_out_every_visit_as_the_store_world_did_and_loses_nothing
         assert_eq!(&quantities, cart, "visit {visit}: lines are the net cart");
         for l in &lines {
             let total = (l.1 as f64 * l.2 * (1.0 - l.3) * 100.0).round() / 100.0;
-            assert!((l.4 - total).abs() < 1e-9, "visit {visit}: total to the cent: {l:?}");
+            assert!(
+                (l.4 - total).abs() < 1e-9,
+                "visit {visit}: total to the cent: {l:?}"
+            );
         }
         // Visits still inside at the end of the run were never checked out by the store world.
-        let Some(own) = store.get(visit) else { continue };
+        let Some(own) = store.get(visit) else {
+            continue;
+        };
         let own_lines = items(own);
-        let pairs = |ls: &[(String, i64, f64, f64, f64)]| ls.iter().map(|l| (l.0.clone(), l.1)).collect::<Vec<_>>();
-        assert_eq!(pairs(&own_lines), quantities, "visit {visit}: the store world's basket is the same");
+        let pairs = |ls: &[(String, i64, f64, f64, f64)]| {
+            ls.iter().map(|l| (l.0.clone(), l.1)).collect::<Vec<_>>()
+        };
+        assert_eq!(
+            pairs(&own_lines),
+            quantities,
+            "visit {visit}: the store world's basket is the same"
+        );
         // The store world pays at its checkout, the simulator at the session's exit: their
         // prices agree unless the price changed in between.
         let (exit, paid) = (got[0].i64("timestamp"), own.i64("timestamp"));
@@ -254,14 +310,24 @@ fn the_simulator_checks_out_every_visit_as_the_store_world_did_and_loses_nothing
             if moved {
                 moved_between += 1;
             } else {
-                assert_eq!(sim, own, "visit {visit}: priced as the store world priced it");
+                assert_eq!(
+                    sim, own,
+                    "visit {visit}: priced as the store world priced it"
+                );
                 compared += 1;
             }
         }
     }
     eprintln!("lines priced as the store world: {compared}; price changed between exit and payment: {moved_between}");
-    assert!(compared > 2 * non_empty.len(), "{compared} lines compared with the store world");
-    assert_eq!(per_visit.len(), non_empty.len(), "no transaction for an empty cart");
+    assert!(
+        compared > 2 * non_empty.len(),
+        "{compared} lines compared with the store world"
+    );
+    assert_eq!(
+        per_visit.len(),
+        non_empty.len(),
+        "no transaction for an empty cart"
+    );
     assert!(
         store.values().any(|r| items(r).iter().any(|l| l.3 > 0.0)),
         "some lines were discounted"
@@ -274,7 +340,8 @@ fn send(bootstrap: &str, topic: &str, records: &[(&str, &[u8])]) {
         .create()
         .unwrap();
     for (key, value) in records {
-        p.send(BaseRecord::to(topic).key(*key).payload(*value)).unwrap();
+        p.send(BaseRecord::to(topic).key(*key).payload(*value))
+            .unwrap();
     }
     p.flush(Duration::from_secs(30)).unwrap();
 }
@@ -302,10 +369,14 @@ fn reference_001_json_works_with_its_parquet_prices_and_garbage_is_counted_and_s
         Some(&["2025-W10", "2025-W11"]),
     );
     let session = |c: &str, entry: &str, exit: &str| {
-        format!(r#"{{"event_type": "foot_traffic", "customer_id": "{c}", "entry_time": "2025-03-03T{entry}:00+00:00", "exit_time": "2025-03-03T{exit}:00+00:00", "trip_duration_minutes": 20, "weekday": "Monday", "time_slot": "10:00–13:59"}}"#)
+        format!(
+            r#"{{"event_type": "foot_traffic", "customer_id": "{c}", "entry_time": "2025-03-03T{entry}:00+00:00", "exit_time": "2025-03-03T{exit}:00+00:00", "trip_duration_minutes": 20, "weekday": "Monday", "time_slot": "10:00–13:59"}}"#
+        )
     };
     let shelf = |kind: &str, c: &str, item: &str, q: i32, at: &str| {
-        format!(r#"{{"event_type": "{kind}", "customer_id": "{c}", "item_id": "{item}", "weight": 1.0, "quantity": {q}, "timestamp": "2025-03-03T{at}:00+00:00"}}"#)
+        format!(
+            r#"{{"event_type": "{kind}", "customer_id": "{c}", "item_id": "{item}", "weight": 1.0, "quantity": {q}, "timestamp": "2025-03-03T{at}:00+00:00"}}"#
+        )
     };
     let foot = [
         session("alice", "10:00", "10:20"),
@@ -335,7 +406,10 @@ fn reference_001_json_works_with_its_parquet_prices_and_garbage_is_counted_and_s
     send(&broker.bootstrap, "shelf_events", &shelf_records);
 
     let mut env = kafka_env(&broker, &registry);
-    let (p, d) = (prices.display().to_string(), discounts.display().to_string());
+    let (p, d) = (
+        prices.display().to_string(),
+        discounts.display().to_string(),
+    );
     env.extend([
         ("KAFKA_BROKER", broker.bootstrap.as_str()),
         ("FOOT_TOPIC", "foot_traffic"),
@@ -348,26 +422,49 @@ fn reference_001_json_works_with_its_parquet_prices_and_garbage_is_counted_and_s
     env.retain(|(k, _)| *k != "KAFKA_BOOTSTRAP");
     let child = command(&["pos-simulator"], &env).spawn().unwrap();
     simulated(&broker, &registry, 2, Duration::from_secs(60));
-    send(&broker.bootstrap, "shelf_events", &[("k", late_putback.as_bytes())]);
+    send(
+        &broker.bootstrap,
+        "shelf_events",
+        &[("k", late_putback.as_bytes())],
+    );
     let rows = simulated(&broker, &registry, 3, Duration::from_secs(60));
     std::thread::sleep(Duration::from_secs(2));
     let out = terminate(child);
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     let by_customer: HashMap<&str, &Row> = rows.iter().map(|r| (r.str("customer_id"), r)).collect();
-    assert_eq!(by_customer.len(), 3, "carol's cart is empty: no transaction");
+    assert_eq!(
+        by_customer.len(),
+        3,
+        "carol's cart is empty: no transaction"
+    );
     assert_eq!(
         items(by_customer["alice"]),
-        [("SH-1".into(), 2, 2.5, 0.0, 5.0), ("SH-2".into(), 1, 10.0, 0.125, 8.75)],
+        [
+            ("SH-1".into(), 2, 2.5, 0.0, 5.0),
+            ("SH-2".into(), 1, 10.0, 0.125, 8.75)
+        ],
         "net cart, 001's prices and that week's discount"
     );
-    assert_eq!(items(by_customer["bob"]), [("SH-9".into(), 2, 5.0, 0.0, 10.0)], "unlisted: 001's 5.00");
-    assert_eq!(by_customer["alice"].i64("timestamp"), 1_740_997_200_000, "at exit_time");
+    assert_eq!(
+        items(by_customer["bob"]),
+        [("SH-9".into(), 2, 5.0, 0.0, 10.0)],
+        "unlisted: 001's 5.00"
+    );
+    assert_eq!(
+        by_customer["alice"].i64("timestamp"),
+        1_740_997_200_000,
+        "at exit_time"
+    );
     assert!(
         out.stderr.contains("late 1") && out.stderr.contains("unparseable 2"),
         "{}",
         out.stderr
     );
-    assert!(out.stderr.contains("shelf_events/0/"), "names where: {}", out.stderr);
+    assert!(
+        out.stderr.contains("shelf_events/0/"),
+        "names where: {}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -392,8 +489,16 @@ fn unusable_parquet_files_exit_2_naming_the_file_and_the_columns_expected() {
         let p = path.display().to_string();
         let out = run(&["pos-simulator"], &[("STORE_PARQUET", p.as_str())]);
         assert_eq!(out.code, Some(2), "{}", out.stderr);
-        assert!(out.stderr.contains(&format!("STORE_PARQUET={p}")), "{}", out.stderr);
+        assert!(
+            out.stderr.contains(&format!("STORE_PARQUET={p}")),
+            "{}",
+            out.stderr
+        );
         assert!(out.stderr.contains(says), "{}", out.stderr);
-        assert!(out.stderr.contains("shelf_id (string) and item_price"), "{}", out.stderr);
+        assert!(
+            out.stderr.contains("shelf_id (string) and item_price"),
+            "{}",
+            out.stderr
+        );
     }
 }

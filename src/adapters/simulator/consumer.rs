@@ -18,8 +18,8 @@ use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, Prod
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 
 use super::input::{self, Read};
-use crate::adapters::crash::{crash_if, crash_point};
 use super::output::TransactionEncoder;
+use crate::adapters::crash::{crash_if, crash_point};
 use crate::adapters::kafka::{client_config, producer_config, KafkaError};
 use crate::adapters::registry::decoder::WireDecoder;
 use crate::config::{KafkaSettings, StartFrom};
@@ -109,12 +109,22 @@ enum Input {
 }
 
 fn tag(input: Input, partition: i32, offset: i64) -> Tag {
-    ((input as u64) << 62) | ((partition as u64 & 0x3_ffff) << 44) | (offset as u64 & 0xfff_ffff_ffff)
+    ((input as u64) << 62)
+        | ((partition as u64 & 0x3_ffff) << 44)
+        | (offset as u64 & 0xfff_ffff_ffff)
 }
 
 fn untag(t: Tag) -> (Input, i32, i64) {
-    let input = if t >> 62 == 0 { Input::Foot } else { Input::Shelf };
-    (input, ((t >> 44) & 0x3_ffff) as i32, (t & 0xfff_ffff_ffff) as i64)
+    let input = if t >> 62 == 0 {
+        Input::Foot
+    } else {
+        Input::Shelf
+    };
+    (
+        input,
+        ((t >> 44) & 0x3_ffff) as i32,
+        (t & 0xfff_ffff_ffff) as i64,
+    )
 }
 
 /// Per input partition: offsets read but not done with, and the offset after the last read.
@@ -145,11 +155,7 @@ impl ProducerContext for Deliveries {
 
     fn delivery(&self, result: &DeliveryResult<'_>, tags: Box<Vec<Tag>>) {
         match result {
-            Ok(_) => self
-                .acknowledged
-                .lock()
-                .expect("delivery lock")
-                .push(*tags),
+            Ok(_) => self.acknowledged.lock().expect("delivery lock").push(*tags),
             Err((e, _)) => {
                 let mut failed = self.failed.lock().expect("delivery lock");
                 failed.get_or_insert_with(|| format!("a transaction was not delivered: {e}"));
@@ -253,7 +259,12 @@ impl Reader {
                 _ => format!("{}@{}", e.partition(), self.start),
             })
             .collect();
-        tracing::info!("reading {} ({}) from {}", self.topic, self.group, at.join(", "));
+        tracing::info!(
+            "reading {} ({}) from {}",
+            self.topic,
+            self.group,
+            at.join(", ")
+        );
         Ok(())
     }
 
@@ -404,8 +415,16 @@ impl Simulator {
         } else {
             Input::Shelf
         };
-        let second = if first == Input::Foot { Input::Shelf } else { Input::Foot };
-        for (input, timeout) in [(first, Duration::ZERO), (second, Duration::ZERO), (first, Duration::from_millis(20))] {
+        let second = if first == Input::Foot {
+            Input::Shelf
+        } else {
+            Input::Foot
+        };
+        for (input, timeout) in [
+            (first, Duration::ZERO),
+            (second, Duration::ZERO),
+            (first, Duration::from_millis(20)),
+        ] {
             if self.read_batch(input, timeout)? > 0 {
                 self.last_read = Instant::now();
                 return Ok(true);
@@ -453,8 +472,12 @@ impl Simulator {
     /// Both inputs at their end and quiet: event time is complete up to the wall clock minus
     /// the lateness.
     fn when_idle(&mut self) {
-        if self.last_read.elapsed() >= IDLE_AFTER && self.foot.all_at_end() && self.shelf.all_at_end() {
-            self.core.carts
+        if self.last_read.elapsed() >= IDLE_AFTER
+            && self.foot.all_at_end()
+            && self.shelf.all_at_end()
+        {
+            self.core
+                .carts
                 .advance(now_ms() - self.cfg.lateness.as_millis() as Millis);
         }
     }
@@ -503,7 +526,10 @@ impl Simulator {
         loop {
             match self.producer.send(record) {
                 Ok(()) => break,
-                Err((RdKafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull), back)) => {
+                Err((
+                    RdKafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull),
+                    back,
+                )) => {
                     record = back;
                     self.producer.poll(Duration::from_millis(5));
                 }
@@ -649,7 +675,6 @@ impl Core {
             p.open.remove(&offset);
         }
     }
-
 }
 
 /// Records retailgen labelled as bad or as duplicates are not visits' events.
@@ -670,7 +695,11 @@ mod tests {
 
     #[test]
     fn tags_keep_input_partition_and_offset() {
-        for (i, p, o) in [(Input::Foot, 0, 0), (Input::Shelf, 255, 1 << 40), (Input::Foot, 7, 123_456_789)] {
+        for (i, p, o) in [
+            (Input::Foot, 0, 0),
+            (Input::Shelf, 255, 1 << 40),
+            (Input::Foot, 7, 123_456_789),
+        ] {
             assert_eq!(untag(tag(i, p, o)), (i, p, o));
         }
     }
@@ -699,7 +728,11 @@ mod tests {
         };
         let (foot, shelf) = core.cut();
         assert_eq!(foot, HashMap::from([(0, 5)]));
-        assert_eq!(shelf, HashMap::from([(0, 40), (1, 12)]), "session 7's shelf events come again");
+        assert_eq!(
+            shelf,
+            HashMap::from([(0, 40), (1, 12)]),
+            "session 7's shelf events come again"
+        );
         assert_eq!(core.done.len(), 1, "session 3 will not be read again");
     }
 
@@ -709,7 +742,9 @@ mod tests {
             timeout: Duration::from_secs(1),
             ..Default::default()
         };
-        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
         let client = crate::adapters::registry::RegistryClient::new(&settings).unwrap();
         let handle = runtime.handle().clone();
         std::mem::forget(runtime);

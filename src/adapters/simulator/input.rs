@@ -145,9 +145,8 @@ struct JsonShelf {
 }
 
 fn json<'a, T: Deserialize<'a>>(value: &'a [u8]) -> Result<T, String> {
-    serde_json::from_slice(value).map_err(|e| {
-        format!("neither Confluent wire format (magic byte 0) nor a JSON object: {e}")
-    })
+    serde_json::from_slice(value)
+        .map_err(|e| format!("neither Confluent wire format (magic byte 0) nor a JSON object: {e}"))
 }
 
 fn session_from_json(value: &[u8]) -> Result<Read<SessionIn>, String> {
@@ -209,11 +208,15 @@ mod tests {
         let Read::Use(e) = shelf_from_json(pick).unwrap() else {
             panic!("a pickup")
         };
-        assert_eq!((e.item_id.as_str(), e.quantity, e.pickup), ("SHELF-7", 2, true));
+        assert_eq!(
+            (e.item_id.as_str(), e.quantity, e.pickup),
+            ("SHELF-7", 2, true)
+        );
         assert_eq!(e.at, 1_740_996_300_250);
         let weight = br#"{"event_type": "weight_change", "customer_id": "c", "item_id": "S", "delta_weight": -1.0, "timestamp": "2025-03-03T10:05:00"}"#;
         assert!(matches!(shelf_from_json(weight), Ok(Read::Skip(_))));
-        let entry = br#"{"event_type": "entry", "time": "2025-03-03T10:05:00", "weekday": "Monday"}"#;
+        let entry =
+            br#"{"event_type": "entry", "time": "2025-03-03T10:05:00", "weekday": "Monday"}"#;
         assert!(matches!(session_from_json(entry), Ok(Read::Skip(_))));
     }
 
@@ -223,9 +226,13 @@ mod tests {
         assert!(e.contains("neither Confluent wire format"), "{e}");
         let e = shelf_from_json(br#"{"event_type": "pickup", "customer_id": "c", "item_id": "S", "quantity": 0, "timestamp": 1}"#).unwrap_err();
         assert!(e.contains("quantity 0"), "{e}");
-        let e = session_from_json(br#"{"customer_id": "c", "entry_time": "yesterday", "exit_time": 5}"#).unwrap_err();
+        let e = session_from_json(
+            br#"{"customer_id": "c", "entry_time": "yesterday", "exit_time": 5}"#,
+        )
+        .unwrap_err();
         assert!(e.contains("entry_time \"yesterday\""), "{e}");
-        let e = session_from_json(br#"{"customer_id": "c", "entry_time": 10, "exit_time": 5}"#).unwrap_err();
+        let e = session_from_json(br#"{"customer_id": "c", "entry_time": 10, "exit_time": 5}"#)
+            .unwrap_err();
         assert!(e.contains("before entry_time"), "{e}");
     }
 }

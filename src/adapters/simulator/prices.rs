@@ -227,7 +227,10 @@ impl ParquetPrices {
                 if !(0.0..=0.95).contains(&d) {
                     return Err(format!("discount {d} is outside 0..0.95"));
                 }
-                by_week.insert((text(&row[0])?, text(&row[2])?), (d * 10_000.0).round() as i64);
+                by_week.insert(
+                    (text(&row[0])?, text(&row[2])?),
+                    (d * 10_000.0).round() as i64,
+                );
                 Ok(())
             })
             .map_err(fail)?;
@@ -274,10 +277,7 @@ fn rows(
     let names: Vec<&str> = schema.columns().iter().map(|c| c.name()).collect();
     for wanted in columns {
         if !names.contains(wanted) {
-            return Err(format!(
-                "no column {wanted} (it has {})",
-                names.join(", ")
-            ));
+            return Err(format!("no column {wanted} (it has {})", names.join(", ")));
         }
     }
     let iter = reader

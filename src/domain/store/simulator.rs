@@ -460,7 +460,10 @@ mod tests {
         // Exit at 30 min, lateness 1 min: not yet at 30 min, checked out once 31 min is seen.
         carts.session(session("b", 30 * MIN, 40 * MIN), 0, 5, 0);
         carts.session(session("c", 31 * MIN, 50 * MIN), 0, 6, 0);
-        assert!(carts.take().checkouts.is_empty(), "shelf events end at 3 min");
+        assert!(
+            carts.take().checkouts.is_empty(),
+            "shelf events end at 3 min"
+        );
         carts.shelf(shelf("c", "P3", 1, true, 31 * MIN + 1), 0, 7);
         let done = carts.take();
         assert_eq!(done.checkouts.len(), 1);
@@ -471,7 +474,11 @@ mod tests {
         );
         assert_eq!(c.items, [("P1".to_owned(), 2), ("P2".to_owned(), 1)]);
         assert_eq!(c.transaction_id, transaction_id("a", 0, None));
-        assert_eq!(tags, &[1, 2, 3, 4], "the checkout holds every input it was built from");
+        assert_eq!(
+            tags,
+            &[1, 2, 3, 4],
+            "the checkout holds every input it was built from"
+        );
         assert_eq!(carts.open(), 2, "a's cart left memory");
     }
 
@@ -487,7 +494,10 @@ mod tests {
         assert_eq!(done.checkouts[0].0.items, [("P1".to_owned(), 1)]);
         assert_eq!(done.checkouts[0].1, [2, 1]);
         // "z" never had a session: an orphan once the sessions read (up to 12 min) pass it.
-        assert_eq!((carts.rejected.orphan, done.released.as_slice()), (1, &[3][..]));
+        assert_eq!(
+            (carts.rejected.orphan, done.released.as_slice()),
+            (1, &[3][..])
+        );
         // After the checkout: a putback is late, released at once, and no cart comes back.
         carts.shelf(shelf("a", "P1", 1, false, 9 * MIN), 0, 5);
         assert_eq!(carts.rejected.late, 1);
@@ -503,7 +513,11 @@ mod tests {
         carts.shelf(shelf("b", "P1", 1, true, MIN), 0, 3);
         carts.force(1_000 + 11 * MIN);
         let done = carts.take();
-        assert_eq!(done.checkouts.len(), 1, "a's empty cart is not a transaction");
+        assert_eq!(
+            done.checkouts.len(),
+            1,
+            "a's empty cart is not a transaction"
+        );
         assert!(done.checkouts[0].0.forced && done.checkouts[0].0.customer_id == "b");
         assert_eq!(done.empty, [vec![1]], "a's session is done with");
         assert_eq!(carts.open(), 0);
@@ -536,7 +550,10 @@ mod tests {
         // Partition 1 races ahead; partition 0 is still at 1 minute.
         carts.session(session("z", 60 * MIN, 70 * MIN), 1, 3, 0);
         carts.shelf(shelf("z", "P1", 1, true, 61 * MIN), 1, 4);
-        assert!(checkouts(&mut carts).is_empty(), "a may still get shelf events");
+        assert!(
+            checkouts(&mut carts).is_empty(),
+            "a may still get shelf events"
+        );
         carts.shelf(shelf("a", "P2", 1, true, 9 * MIN), 0, 5);
         carts.session(session("b", 20 * MIN, 30 * MIN), 0, 6, 0);
         carts.shelf(shelf("b", "P1", 1, true, 21 * MIN), 0, 7);
@@ -551,7 +568,10 @@ mod tests {
         carts.expect_sources(&[0], &[0, 1]);
         carts.session(session("a", 0, 10 * MIN), 0, 1, 0);
         carts.shelf(shelf("z", "P1", 1, true, 600 * MIN), 0, 2);
-        assert!(checkouts(&mut carts).is_empty(), "shelf partition 1 has shown nothing");
+        assert!(
+            checkouts(&mut carts).is_empty(),
+            "shelf partition 1 has shown nothing"
+        );
         carts.shelf(shelf("a", "P1", 1, true, 5 * MIN), 1, 3);
         carts.session(session("b", 700 * MIN, 710 * MIN), 0, 4, 0);
         carts.shelf(shelf("b", "P1", 1, true, 701 * MIN), 1, 5);

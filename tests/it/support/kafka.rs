@@ -159,8 +159,10 @@ pub fn create_topics(bootstrap: &str, topics: &[&str]) {
         .map(|t| NewTopic::new(t, 1, TopicReplication::Fixed(1)))
         .collect();
     let rt = super::decode::runtime();
-    for r in rt.block_on(admin.create_topics(&new, &AdminOptions::new())).unwrap() {
+    for r in rt
+        .block_on(admin.create_topics(&new, &AdminOptions::new()))
+        .unwrap()
+    {
         r.unwrap();
     }
 }
-

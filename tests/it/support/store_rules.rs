@@ -508,7 +508,10 @@ fn check_visits<'a>(
     let mut by_customer: HashMap<&str, Vec<(i64, i64)>> = HashMap::new();
     for v in visits.values() {
         let span = (ms(&v["entry_time"]), ms(&v["exit_time"]));
-        by_customer.entry(s(&v["customer_id"])).or_default().push(span);
+        by_customer
+            .entry(s(&v["customer_id"]))
+            .or_default()
+            .push(span);
     }
     for (customer, spans) in &mut by_customer {
         spans.sort_unstable();

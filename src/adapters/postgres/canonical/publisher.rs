@@ -9,8 +9,8 @@ use deadpool_postgres::Object;
 use tokio::runtime::Handle;
 
 use super::commit::{commit, StockMode};
-use crate::adapters::crash::{crash_if, crash_point};
 use super::staging::{Batch, Failure, Stage, Take};
+use crate::adapters::crash::{crash_if, crash_point};
 use crate::domain::ports::{
     EventPublisher, MessageRelay, PublishError, SchemaEncoder, TopicReport,
 };

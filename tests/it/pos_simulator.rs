@@ -501,4 +501,11 @@ fn unusable_parquet_files_exit_2_naming_the_file_and_the_columns_expected() {
             out.stderr
         );
     }
+    let out = run(&["pos-simulator"], &[("START_OFFSET", "middle")]);
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("START_OFFSET") && out.stderr.contains("earliest or latest"),
+        "{}",
+        out.stderr
+    );
 }

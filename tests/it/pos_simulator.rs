@@ -34,7 +34,7 @@ fn terminate(child: std::process::Child) -> Output {
 /// The simulated transactions on the topic, decoded, once `enough` of them (distinct ids)
 /// arrived; panics after `within`.
 fn simulated(broker: &Tansu, registry: &Registry, enough: usize, within: Duration) -> Vec<Row> {
-    simulated_or(broker, registry, enough, within, || String::new())
+    simulated_or(broker, registry, enough, within, String::new)
 }
 
 /// As `simulated`, with what `why` says on a timeout (the simulator's own output).

@@ -202,6 +202,9 @@ impl Reader {
             .set("enable.partition.eof", "true")
             .set("auto.offset.reset", start.as_str())
             .set("fetch.wait.max.ms", "50")
+            // librdkafka prefetches up to 64 MB per consumer by default; 16 MB keeps both
+            // inputs flowing at full speed (benches/simulator.rs).
+            .set("queued.max.messages.kbytes", "16384")
             .create_with_context(Quiet)
             .map_err(|e| KafkaError::Client(e.to_string()))?;
         let md = consumer

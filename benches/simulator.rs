@@ -24,7 +24,7 @@ use retailgen::domain::ports::SchemaEncoder;
 use retailgen::domain::record::Record;
 use retailgen::domain::store::visits::ShelfEventType;
 use retailgen::domain::stream::Stream;
-use support::cmd::command;
+use support::cmd::{command, terminate};
 use support::kafka::create_topics;
 use support::parquet::write_parquet;
 use support::registry::Registry;
@@ -164,14 +164,6 @@ fn simulator(env: &[(&str, &str)]) -> (Child, mpsc::Receiver<String>) {
     (child, rx)
 }
 
-fn stop(mut child: Child) {
-    // SAFETY: signalling a child process has no memory-safety preconditions.
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGTERM);
-    }
-    child.wait().unwrap();
-}
-
 fn main() {
     let sessions = size("BENCH_SIM_SESSIONS", 100_000);
     let broker = Tansu::start();
@@ -238,7 +230,7 @@ fn main() {
         std::thread::sleep(Duration::from_millis(100));
     };
     let elapsed = started.elapsed().as_secs_f64();
-    stop(child);
+    terminate(child);
     println!(
         "pos-simulator: {done} shelf events (and {} sessions) checked out, acknowledged and committed in {elapsed:.2} s: {:.0} shelf events/s (goal >= 100,000/s; includes start-up)",
         sessions,
@@ -283,5 +275,5 @@ fn main() {
         shelf,
         rss_mb(child.id())
     );
-    stop(child);
+    terminate(child);
 }

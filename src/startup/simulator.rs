@@ -2,10 +2,8 @@
 //! simulator's Kafka loop on a blocking thread, stopped by Ctrl+C or SIGTERM.
 
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-
 use tokio::runtime::Handle;
+use tokio_util::sync::CancellationToken;
 
 use crate::adapters::avro::subject;
 use crate::adapters::kafka::ensure_topics;
@@ -18,17 +16,12 @@ use crate::adapters::simulator::{
 };
 use crate::config::Settings;
 use crate::domain::ports::PriceBook;
+use crate::engine::clock::SystemClock;
 
 /// Runs until a signal; prints what it did. Exit 2 on unusable price files, 1 on failures.
 pub async fn run_until_stopped(settings: Settings) -> ExitCode {
-    let stop = Arc::new(AtomicBool::new(false));
-    let token = tokio_util::sync::CancellationToken::new();
-    tokio::spawn(super::cancel_on_signal(token.clone()));
-    let flag = stop.clone();
-    tokio::spawn(async move {
-        token.cancelled().await;
-        flag.store(true, Ordering::Relaxed);
-    });
+    let stop = CancellationToken::new();
+    tokio::spawn(super::cancel_on_signal(stop.clone()));
     let secrets = settings.secrets();
     match run(settings, stop).await {
         Ok(report) => {
@@ -68,7 +61,7 @@ pub fn simulator_config(s: &Settings) -> SimulatorConfig {
     }
 }
 
-pub async fn run(s: Settings, stop: Arc<AtomicBool>) -> anyhow::Result<SimReport> {
+pub async fn run(s: Settings, stop: CancellationToken) -> anyhow::Result<SimReport> {
     let cfg = simulator_config(&s);
     // Price files are checked before anything else: a bad one is the user's to fix (exit 2).
     let prices: Box<dyn PriceBook> = match &s.simulator.store_parquet {
@@ -102,7 +95,8 @@ pub async fn run(s: Settings, stop: Arc<AtomicBool>) -> anyhow::Result<SimReport
     let decoder = WireDecoder::new(registry, Handle::current(), s.registry.url.clone());
     let kafka = s.kafka.clone();
     let report = tokio::task::spawn_blocking(move || {
-        let sim = Simulator::new(&kafka, cfg, decoder, prices, TransactionEncoder::new(id))?;
+        let encoder = TransactionEncoder::new(id);
+        let sim = Simulator::new(&kafka, cfg, decoder, prices, encoder, Box::new(SystemClock))?;
         sim.run(&stop)
     })
     .await??;

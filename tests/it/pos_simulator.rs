@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::ClientConfig;
 
-use crate::support::cmd::{command, finish, finish_or_kill, run, Output};
+use crate::support::cmd::{command, finish_or_kill, run, terminate};
 use crate::support::decode::{decode, kafka_env, Row};
 use crate::support::kafka::{consume_all, create_topics};
 use crate::support::parquet::write_parquet;
@@ -22,30 +22,14 @@ use crate::support::target::{good_once, Target};
 
 const SIM_TOPIC: &str = "pos-transactions-simulated.v1";
 
-/// Sends SIGTERM to a running simulator and collects its output.
-fn terminate(child: std::process::Child) -> Output {
-    // SAFETY: signalling a child process has no memory-safety preconditions.
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGTERM);
-    }
-    finish(child)
-}
-
 /// The simulated transactions on the topic, decoded, once `enough` of them (distinct ids)
-/// arrived; panics after `within`.
-fn simulated(broker: &Tansu, registry: &Registry, enough: usize, within: Duration) -> Vec<Row> {
-    simulated_or(broker, registry, enough, within, String::new)
-}
-
-/// As `simulated`, with what `why` says on a timeout (the simulator's own output).
-fn simulated_or(
+/// arrived; an error saying how many did after `within`.
+fn simulated(
     broker: &Tansu,
     registry: &Registry,
     enough: usize,
     within: Duration,
-    why: impl FnOnce() -> String,
-) -> Vec<Row> {
-    let mut why = Some(why);
+) -> Result<Vec<Row>, String> {
     let started = Instant::now();
     loop {
         let rows = decode(
@@ -56,14 +40,13 @@ fn simulated_or(
         let ids: std::collections::HashSet<&str> =
             rows.iter().map(|r| r.str("transaction_id")).collect();
         if ids.len() >= enough {
-            return rows;
+            return Ok(rows);
         }
         if started.elapsed() > within {
-            let said = why.take().map(|f| f()).unwrap_or_default();
-            panic!(
-                "only {} of {enough} simulated transactions within {within:?}: {said}",
+            return Err(format!(
+                "only {} of {enough} simulated transactions within {within:?}",
                 ids.len()
-            );
+            ));
         }
         std::thread::sleep(Duration::from_millis(500));
     }
@@ -192,44 +175,27 @@ fn the_simulator_checks_out_every_visit_as_the_store_world_did_and_loses_nothing
         ])
         .into_iter()
         .collect();
-    // 1: killed between handing transactions to the producer and their acknowledgement.
-    let mut crash_sent = env.clone();
-    crash_sent.push(("RETAILGEN_TEST_CRASH_AT", "sim_sent:60"));
-    let killed = finish_or_kill(
-        command(&["pos-simulator"], &crash_sent).spawn().unwrap(),
-        Duration::from_secs(60),
-    );
-    assert_eq!(
-        killed.code, None,
-        "SIGKILL after 60 sends: {}",
-        killed.stderr
-    );
-    eprintln!("run 1: {}", killed.stderr);
-    // 2: killed right after its third commit of input, with carts open.
-    let mut crash_committed = env.clone();
-    crash_committed.push(("RETAILGEN_TEST_CRASH_AT", "sim_committed:3"));
-    let killed = finish_or_kill(
-        command(&["pos-simulator"], &crash_committed)
-            .spawn()
-            .unwrap(),
-        Duration::from_secs(60),
-    );
-    assert_eq!(
-        killed.code, None,
-        "SIGKILL after 3 commits: {}",
-        killed.stderr
-    );
-    eprintln!("run 2: {}", killed.stderr);
-    // 3: to the end, then SIGTERM.
-    let child = std::cell::RefCell::new(Some(command(&["pos-simulator"], &env).spawn().unwrap()));
-    let sim = simulated_or(
+    // Killed by SIGKILL between handing transactions to the producer and their
+    // acknowledgement, then right after its third commit of input, with carts open.
+    for crash in ["sim_sent:60", "sim_committed:3"] {
+        let mut crash_env = env.clone();
+        crash_env.push(("RETAILGEN_TEST_CRASH_AT", crash));
+        let killed = finish_or_kill(
+            command(&["pos-simulator"], &crash_env).spawn().unwrap(),
+            Duration::from_secs(60),
+        );
+        assert_eq!(killed.code, None, "SIGKILL at {crash}: {}", killed.stderr);
+    }
+    // Then to the end, and SIGTERM.
+    let child = command(&["pos-simulator"], &env).spawn().unwrap();
+    let sim = simulated(
         &target.broker,
         &target.registry,
         non_empty.len(),
         Duration::from_secs(120),
-        || terminate(child.borrow_mut().take().unwrap()).stderr,
     );
-    let stopped = terminate(child.into_inner().unwrap());
+    let stopped = terminate(child);
+    let sim = sim.unwrap_or_else(|e| panic!("{e}: {}", stopped.stderr));
     assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
     assert!(
         stopped.stderr.contains("pos-simulator: read"),
@@ -421,13 +387,13 @@ fn reference_001_json_works_with_its_parquet_prices_and_garbage_is_counted_and_s
     ]);
     env.retain(|(k, _)| *k != "KAFKA_BOOTSTRAP");
     let child = command(&["pos-simulator"], &env).spawn().unwrap();
-    simulated(&broker, &registry, 2, Duration::from_secs(60));
+    simulated(&broker, &registry, 2, Duration::from_secs(60)).unwrap();
     send(
         &broker.bootstrap,
         "shelf_events",
         &[("k", late_putback.as_bytes())],
     );
-    let rows = simulated(&broker, &registry, 3, Duration::from_secs(60));
+    let rows = simulated(&broker, &registry, 3, Duration::from_secs(60)).unwrap();
     std::thread::sleep(Duration::from_secs(2));
     let out = terminate(child);
     assert_eq!(out.code, Some(0), "{}", out.stderr);

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::support::cmd::{assert_count, command, finish, run};
+use crate::support::cmd::{assert_count, command, run, terminate};
 
 fn lines(stdout: &str) -> Vec<Value> {
     stdout
@@ -134,12 +134,7 @@ fn the_duration_flag_stops_a_throttled_run() {
 fn sigterm_stops_the_run_flushes_and_exits_0() {
     let child = command(&["run", "--eps", "200"], &[]).spawn().unwrap();
     std::thread::sleep(Duration::from_millis(1500));
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let out = finish(child);
+    let out = terminate(child);
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert!(out.stderr.contains("interrupted"), "{}", out.stderr);
     assert!(

@@ -9,6 +9,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError as RdKafkaError;
 use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer};
+use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use rustc_hash::FxHashMap;
 
@@ -27,12 +28,15 @@ pub enum ReplayError {
     Record(String),
 }
 
-/// Reaching a partition's end is what a read to the end waits for, not an error to log.
-struct EndIsExpected;
+/// Reaching a partition's end is what a read to the end waits for, not an error to log
+/// (librdkafka reports it per partition, and sometimes as a global error).
+pub struct EndIsExpected;
 
 impl ClientContext for EndIsExpected {
     fn error(&self, error: RdKafkaError, reason: &str) {
-        if !matches!(error, RdKafkaError::PartitionEOF(_)) {
+        let end = matches!(error, RdKafkaError::PartitionEOF(_))
+            || error.rdkafka_error_code() == Some(RDKafkaErrorCode::PartitionEOF);
+        if !end {
             tracing::error!("librdkafka: {error}: {reason}");
         }
     }
@@ -48,7 +52,7 @@ fn unreachable(k: &KafkaSettings) -> impl Fn(RdKafkaError) -> KafkaError + '_ {
 }
 
 /// Partitions of `topic`, or `None` if it does not exist.
-fn partitions(
+pub fn partitions(
     k: &KafkaSettings,
     c: &BaseConsumer<EndIsExpected>,
     topic: &str,

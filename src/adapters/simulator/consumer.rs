@@ -7,24 +7,25 @@
 //! shelf events read again too, so a transaction sent again is the same transaction.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::error::KafkaError as RdKafkaError;
 use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use tokio_util::sync::CancellationToken;
 
 use super::input::{self, Read};
 use super::output::TransactionEncoder;
 use crate::adapters::crash::{crash_if, crash_point};
-use crate::adapters::kafka::{client_config, producer_config, KafkaError};
+use crate::adapters::kafka::replay::{partitions, EndIsExpected};
+use crate::adapters::kafka::{client_config, producer_config, send, KafkaError};
 use crate::adapters::registry::decoder::WireDecoder;
 use crate::config::{KafkaSettings, StartFrom};
 use crate::domain::events::Millis;
-use crate::domain::ports::PriceBook;
+use crate::domain::ports::{Clock, PriceBook};
 use crate::domain::store::simulator::{
     priced_line, Carts, Checkout, Quote, Tag, UNLISTED_PRICE_CENTS,
 };
@@ -164,24 +165,9 @@ impl ProducerContext for Deliveries {
     }
 }
 
-/// Partition ends are expected, not errors.
-struct Quiet;
-
-impl ClientContext for Quiet {
-    fn error(&self, error: RdKafkaError, reason: &str) {
-        let end = matches!(error, RdKafkaError::PartitionEOF(_))
-            || error.rdkafka_error_code() == Some(rdkafka::types::RDKafkaErrorCode::PartitionEOF);
-        if !end {
-            tracing::error!("librdkafka: {error}: {reason}");
-        }
-    }
-}
-
-impl ConsumerContext for Quiet {}
-
 struct Reader {
     topic: String,
-    consumer: BaseConsumer<Quiet>,
+    consumer: BaseConsumer<EndIsExpected>,
     partitions: Vec<i32>,
     at_end: HashMap<i32, bool>,
     group: String,
@@ -195,7 +181,7 @@ impl Reader {
         group: &str,
         start: StartFrom,
     ) -> Result<Self, KafkaError> {
-        let consumer: BaseConsumer<Quiet> = client_config(k)
+        let consumer: BaseConsumer<EndIsExpected> = client_config(k)
             .set("group.id", group)
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
@@ -205,25 +191,12 @@ impl Reader {
             // librdkafka prefetches up to 64 MB per consumer by default; 16 MB keeps both
             // inputs flowing at full speed (benches/simulator.rs).
             .set("queued.max.messages.kbytes", "16384")
-            .create_with_context(Quiet)
+            .create_with_context(EndIsExpected)
             .map_err(|e| KafkaError::Client(e.to_string()))?;
-        let md = consumer
-            .fetch_metadata(Some(topic), Duration::from_secs(10))
-            .map_err(|e| KafkaError::Unreachable {
-                bootstrap: k.bootstrap.clone(),
-                cause: e.to_string(),
-            })?;
-        let partitions: Vec<i32> = md
-            .topics()
-            .iter()
-            .find(|t| t.name() == topic)
-            .map(|t| t.partitions().iter().map(|p| p.id()).collect())
-            .unwrap_or_default();
-        if partitions.is_empty() {
-            return Err(KafkaError::Client(format!(
-                "topic {topic} has no partitions (does it exist?)"
-            )));
-        }
+        let count = partitions(k, &consumer, topic)?.ok_or_else(|| {
+            KafkaError::Client(format!("topic {topic} has no partitions (does it exist?)"))
+        })?;
+        let partitions: Vec<i32> = (0..count).collect();
         // Assigned, not subscribed: no group membership to rebalance (a crashed member would
         // linger in it), the group only keeps the committed offsets.
         let mut tpl = TopicPartitionList::new();
@@ -305,6 +278,7 @@ pub struct Simulator {
     last_read: Instant,
     crash: Option<(String, u64)>,
     commits: u64,
+    clock: Box<dyn Clock>,
 }
 
 /// What records are read into: the carts, and what is not done with yet.
@@ -318,12 +292,6 @@ struct Core {
     report: SimReport,
 }
 
-fn now_ms() -> Millis {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as Millis)
-}
-
 impl Simulator {
     pub fn new(
         k: &KafkaSettings,
@@ -331,6 +299,7 @@ impl Simulator {
         decoder: WireDecoder,
         prices: Box<dyn PriceBook>,
         encoder: TransactionEncoder,
+        clock: Box<dyn Clock>,
     ) -> Result<Self, SimError> {
         let foot = Reader::open(k, &cfg.foot_topic, &cfg.group_foot, cfg.start)?;
         let shelf = Reader::open(k, &cfg.shelf_topic, &cfg.group_shelf, cfg.start)?;
@@ -366,20 +335,21 @@ impl Simulator {
             last_read: Instant::now(),
             crash: crash_point(),
             commits: 0,
+            clock,
         })
     }
 
-    pub fn run(mut self, stop: &AtomicBool) -> Result<SimReport, SimError> {
+    pub fn run(mut self, stop: &CancellationToken) -> Result<SimReport, SimError> {
         let mut committed = Instant::now();
         let mut forced = Instant::now();
         let mut logged = Instant::now();
-        while !stop.load(Ordering::Relaxed) {
+        while !stop.is_cancelled() {
             let read = self.read_some()?;
             if !read {
                 self.when_idle();
             }
             if forced.elapsed() >= Duration::from_secs(1) {
-                self.core.carts.force(now_ms());
+                self.core.carts.force(self.clock.now_ms());
                 forced = Instant::now();
             }
             self.checkout()?;
@@ -437,6 +407,7 @@ impl Simulator {
     }
 
     fn read_batch(&mut self, input: Input, timeout: Duration) -> Result<usize, SimError> {
+        let now = self.clock.now_ms();
         let Self {
             foot, shelf, core, ..
         } = self;
@@ -466,7 +437,13 @@ impl Simulator {
             let entry = core.progress.entry((input, partition)).or_default();
             entry.open.insert(offset);
             entry.next = Some(offset + 1);
-            core.take(input, &msg, tag(input, partition, offset), &reader.topic);
+            core.take(
+                input,
+                &msg,
+                tag(input, partition, offset),
+                &reader.topic,
+                now,
+            );
             n += 1;
         }
         Ok(n)
@@ -481,7 +458,7 @@ impl Simulator {
         {
             self.core
                 .carts
-                .advance(now_ms() - self.cfg.lateness.as_millis() as Millis);
+                .advance(self.clock.now_ms() - self.cfg.lateness.as_millis() as Millis);
         }
     }
 
@@ -522,28 +499,12 @@ impl Simulator {
         self.encoder
             .encode(c, &lines, unlisted, &mut self.buf)
             .map_err(SimError::Failed)?;
-        let mut record = BaseRecord::with_opaque_to(&self.cfg.pos_topic, Box::new(tags))
+        let record = BaseRecord::with_opaque_to(&self.cfg.pos_topic, Box::new(tags))
             .key(c.customer_id.as_str())
             .payload(self.buf.as_slice())
             .timestamp(c.at);
-        loop {
-            match self.producer.send(record) {
-                Ok(()) => break,
-                Err((
-                    RdKafkaError::MessageProduction(rdkafka::types::RDKafkaErrorCode::QueueFull),
-                    back,
-                )) => {
-                    record = back;
-                    self.producer.poll(Duration::from_millis(5));
-                }
-                Err((e, _)) => {
-                    return Err(SimError::Failed(format!(
-                        "Kafka refused a transaction for {}: {e}",
-                        self.cfg.pos_topic
-                    )))
-                }
-            }
-        }
+        send(&self.producer, record, &self.cfg.pos_topic)
+            .map_err(|e| SimError::Failed(e.to_string()))?;
         self.core.report.transactions += 1;
         crash_if(&self.crash, "sim_sent", self.core.report.transactions);
         Ok(())
@@ -582,7 +543,8 @@ impl Simulator {
 
 impl Core {
     /// One record into the carts, or counted and done with.
-    fn take(&mut self, input: Input, msg: &BorrowedMessage<'_>, t: Tag, topic: &str) {
+    /// `now`: processing time, when the record was read.
+    fn take(&mut self, input: Input, msg: &BorrowedMessage<'_>, t: Tag, topic: &str, now: Millis) {
         if labelled_unusable(msg) {
             self.report.labelled += 1;
             self.release(t);
@@ -594,7 +556,7 @@ impl Core {
             Input::Foot => input::session(value, &mut self.decoder).map(|r| match r {
                 Read::Use(s) => {
                     self.report.sessions += 1;
-                    self.carts.session(s, source, t, now_ms());
+                    self.carts.session(s, source, t, now);
                     None
                 }
                 Read::Skip(why) => Some(why),

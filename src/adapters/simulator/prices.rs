@@ -11,6 +11,8 @@ use deadpool_postgres::Pool;
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::record::Field;
 use tokio::runtime::Handle;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::Row;
 
 use crate::adapters::postgres::{client, query_error, PgError};
 use crate::domain::events::Millis;
@@ -51,35 +53,37 @@ impl PostgresPrices {
             weeks: HashMap::new(),
             empty_weeks: HashMap::new(),
         };
-        let what = "reading products for the POS simulator";
-        let rows = p.runtime.block_on(async {
-            let c = client(&p.pool, what).await?;
-            c.query(
-                "SELECT product_id, (price_usd * 100)::bigint FROM products",
-                &[],
-            )
-            .await
-            .map_err(query_error(what))
-        })?;
+        let rows = p.query(
+            "reading products for the POS simulator",
+            "SELECT product_id, (price_usd * 100)::bigint FROM products",
+            &[],
+        )?;
         p.base = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
         p.read_changes()?;
         Ok(p)
     }
 
-    fn read_changes(&mut self) -> Result<(), PgError> {
-        let what = "reading price_history for the POS simulator";
-        let since = self.last_change;
-        let rows = self.runtime.block_on(async {
+    /// One query on a pooled connection, from outside the runtime.
+    fn query(
+        &self,
+        what: &str,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, PgError> {
+        self.runtime.block_on(async {
             let c = client(&self.pool, what).await?;
-            c.query(
-                "SELECT change_id, product_id, (extract(epoch FROM effective_at) * 1000)::bigint, \
-                 (old_price * 100)::bigint, (new_price * 100)::bigint \
-                 FROM price_history WHERE change_id > $1 ORDER BY change_id",
-                &[&since],
-            )
-            .await
-            .map_err(query_error(what))
-        })?;
+            c.query(sql, params).await.map_err(query_error(what))
+        })
+    }
+
+    fn read_changes(&mut self) -> Result<(), PgError> {
+        let rows = self.query(
+            "reading price_history for the POS simulator",
+            "SELECT change_id, product_id, (extract(epoch FROM effective_at) * 1000)::bigint, \
+             (old_price * 100)::bigint, (new_price * 100)::bigint \
+             FROM price_history WHERE change_id > $1 ORDER BY change_id",
+            &[&self.last_change],
+        )?;
         for r in &rows {
             self.last_change = r.get(0);
             let h = self.history.entry(r.get(1)).or_default();
@@ -131,16 +135,11 @@ impl PostgresPrices {
     }
 
     fn week(&self, week: &str) -> Result<HashMap<(String, String), i64>, PgError> {
-        let what = format!("reading the discounts of {week} for the POS simulator");
-        let rows = self.runtime.block_on(async {
-            let c = client(&self.pool, &what).await?;
-            c.query(
-                "SELECT store_id, product_id, (discount * 10000)::bigint FROM discounts WHERE week = $1",
-                &[&week],
-            )
-            .await
-            .map_err(query_error(&what))
-        })?;
+        let rows = self.query(
+            &format!("reading the discounts of {week} for the POS simulator"),
+            "SELECT store_id, product_id, (discount * 10000)::bigint FROM discounts WHERE week = $1",
+            &[&week],
+        )?;
         Ok(rows
             .iter()
             .map(|r| ((r.get(0), r.get(1)), r.get(2)))

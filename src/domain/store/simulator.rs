@@ -183,11 +183,6 @@ impl Carts {
         (read_up_to(&self.max_session), read_up_to(&self.max_shelf))
     }
 
-    /// Shelf events waiting for their session.
-    pub fn waiting(&self) -> usize {
-        self.waiting.values().map(Vec::len).sum()
-    }
-
     /// The event time up to which both inputs are taken as read: the earlier of their latest
     /// event times, minus the allowed lateness (an input that has shown nothing yet does not
     /// hold the other back), and never below what `advance` said is complete.
@@ -246,7 +241,7 @@ impl Carts {
                 .drain(..)
                 .partition(|(e, _)| cart.session.entry <= e.at && e.at <= cart.session.exit);
             for (e, tag) in span {
-                self.apply(&mut cart, e, tag);
+                apply(&mut cart, e, tag, &mut self.rejected);
             }
             if !rest.is_empty() {
                 self.waiting.insert(id.clone(), rest);
@@ -323,10 +318,6 @@ impl Carts {
     fn reject_late(&mut self, tag: Tag) {
         self.rejected.late += 1;
         self.finished.released.push(tag);
-    }
-
-    fn apply(&mut self, cart: &mut Cart, e: ShelfIn, tag: Tag) {
-        apply(cart, e, tag, &mut self.rejected);
     }
 
     /// Event time moved on: sessions the watermark has passed check out, and shelf events

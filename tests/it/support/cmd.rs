@@ -45,6 +45,14 @@ pub fn finish(child: Child) -> Output {
     finish_or_kill(child, TIME_LIMIT)
 }
 
+/// Sends SIGTERM to `child`, then waits for it and collects its output.
+pub fn terminate(child: Child) -> Output {
+    // SAFETY: signalling a child process has no memory-safety preconditions.
+    let sent = unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert_eq!(sent, 0, "SIGTERM reached the child");
+    finish(child)
+}
+
 /// Reads what is left of a pipe (nothing if the test took it).
 fn drain(pipe: Option<impl Read + Send + 'static>) -> std::thread::JoinHandle<String> {
     std::thread::spawn(move || {

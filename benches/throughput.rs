@@ -1,21 +1,36 @@
 //! Throughput figures (not a test): records/s of the `null` sink (also with and without the store
-//! world), and of the `kafka` sink against a local tansu broker beside a plain librdkafka loop to
-//! the same broker, measured in the same run.
+//! world, and of a baseline binary if given), and of the `kafka` sink against a local tansu broker
+//! beside its own ceiling, measured in the same run: the same records generated and encoded into
+//! memory first, then produced in a tight loop with retailgen's producer settings; and a plain
+//! loop of incompressible 150-byte records.
 //!
-//! `cargo bench --bench throughput`; sizes: BENCH_NULL_RECORDS (2,000,000), BENCH_KAFKA_RECORDS (1,000,000).
+//! `cargo bench --bench throughput`; sizes: BENCH_NULL_RECORDS (2,000,000), BENCH_KAFKA_RECORDS
+//! (1,000,000); BENCH_BASELINE_BIN: another retailgen binary (say, the commit before a change)
+//! whose null sink is measured in the same run.
 
 #[allow(dead_code)]
 #[path = "../tests/it/support/mod.rs"]
 mod support;
 
+use std::collections::BTreeMap;
+use std::process::Command;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rdkafka::producer::DefaultProducerContext;
-use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use rdkafka::ClientContext;
+use retailgen::adapters::registry::WireEncoder;
 use retailgen::config::KafkaSettings;
+use retailgen::domain::ports::{EventPublisher, PublishError, SchemaEncoder, TopicReport};
+use retailgen::domain::record::Record;
+use retailgen::domain::stream::Stream;
+use retailgen::engine::Stopper;
 use support::cmd::{rate, run};
 use support::registry::Registry;
 use support::tansu::Tansu;
+use tokio_util::sync::CancellationToken;
 
 fn size(var: &str, default: u64) -> u64 {
     std::env::var(var)
@@ -39,37 +54,189 @@ fn retailgen_rate(args: &[&str], env: &[(&str, &str)]) -> f64 {
     rate(&out.stderr)
 }
 
-/// A tight loop of 150-byte records with retailgen's producer settings: the ceiling to compare with.
-fn raw_librdkafka_rate(bootstrap: &str, topic: &str, n: u64) -> f64 {
+/// Counts delivery reports.
+#[derive(Default)]
+struct Acks {
+    ok: AtomicU64,
+    failed: AtomicU64,
+}
+
+impl ClientContext for Acks {}
+
+impl ProducerContext for Acks {
+    type DeliveryOpaque = ();
+
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        match result {
+            Ok(_) => self.ok.fetch_add(1, Ordering::Relaxed),
+            Err(_) => self.failed.fetch_add(1, Ordering::Relaxed),
+        };
+    }
+}
+
+/// A producer with retailgen's settings (idempotence, acks=all, lz4, its batching and queue).
+fn producer(bootstrap: &str) -> BaseProducer<Acks> {
     let settings = KafkaSettings {
         bootstrap: bootstrap.to_owned(),
         security_protocol: "plaintext".into(),
         flush_timeout: Duration::from_secs(120),
         ..KafkaSettings::default()
     };
-    let producer: ThreadedProducer<DefaultProducerContext> =
-        retailgen::adapters::kafka::producer_config(&settings)
-            .create()
-            .unwrap();
-    let payload = [7u8; 150];
+    retailgen::adapters::kafka::producer_config(&settings)
+        .create_with_context(Acks::default())
+        .unwrap()
+}
+
+/// Hands a record over as retailgen does (serving delivery reports while librdkafka's queue is full).
+fn send(producer: &BaseProducer<Acks>, rec: BaseRecord<'_, str, [u8], ()>) {
+    let topic = rec.topic;
+    retailgen::adapters::kafka::send(producer, rec, topic).expect("the record is handed over");
+}
+
+/// Flushes and checks that every record was acknowledged; returns records/s since `started`.
+fn finish(producer: &BaseProducer<Acks>, n: u64, started: Instant) -> f64 {
+    producer.flush(Duration::from_secs(120)).unwrap();
+    let rate = n as f64 / started.elapsed().as_secs_f64();
+    let acks = producer.context();
+    assert_eq!(
+        acks.ok.load(Ordering::Relaxed),
+        n,
+        "every record acknowledged"
+    );
+    assert_eq!(acks.failed.load(Ordering::Relaxed), 0);
+    rate
+}
+
+/// A tight loop of 150-byte records of fresh random bytes (incompressible, so lz4 gains nothing).
+fn plain_loop_rate(bootstrap: &str, topic: &str, n: u64) -> f64 {
+    let producer = producer(bootstrap);
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut payload = [0u8; 150];
     let started = Instant::now();
     for i in 0..n {
+        for chunk in payload.chunks_mut(8) {
+            // xorshift64
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            chunk.copy_from_slice(&state.to_le_bytes()[..chunk.len()]);
+        }
         let key = format!("ord_{i:013}");
-        let mut rec = BaseRecord::to(topic)
-            .key(key.as_str())
-            .payload(&payload[..]);
-        loop {
-            match producer.send(rec) {
-                Ok(()) => break,
-                Err((_, back)) => {
-                    rec = back;
-                    std::thread::sleep(Duration::from_micros(500));
-                }
-            }
+        send(
+            &producer,
+            BaseRecord::to(topic)
+                .key(key.as_str())
+                .payload(&payload[..]),
+        );
+        if i % 256 == 0 {
+            producer.poll(Duration::ZERO);
         }
     }
-    producer.flush(Duration::from_secs(120)).unwrap();
-    n as f64 / started.elapsed().as_secs_f64()
+    finish(&producer, n, started)
+}
+
+/// A record as retailgen would hand it to librdkafka.
+struct Encoded {
+    topic: usize,
+    key: String,
+    headers: Vec<(&'static str, String)>,
+    payload: Vec<u8>,
+    ts: i64,
+}
+
+/// Encodes every record of a run into memory.
+struct Capture {
+    encoder: WireEncoder,
+    records: Arc<Mutex<Vec<Encoded>>>,
+}
+
+impl EventPublisher for Capture {
+    fn publish(&mut self, record: &Record) -> Result<(), PublishError> {
+        let mut payload = Vec::new();
+        self.encoder.encode(record, &mut payload)?;
+        self.records.lock().unwrap().push(Encoded {
+            topic: record.stream().index(),
+            key: record.key.clone(),
+            headers: record.headers().map(|(k, v)| (k, v.into_owned())).collect(),
+            payload,
+            ts: record.event.ts(),
+        });
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<Vec<TopicReport>, PublishError> {
+        Ok(vec![])
+    }
+}
+
+/// The records `retailgen run --count n --eps 0 --seed 1` produces (same seed, settings and
+/// generator, run 0 of a fresh target), encoded with `ids`.
+fn records_of_run(n: u64, ids: [u32; Stream::COUNT]) -> Vec<Encoded> {
+    let env: BTreeMap<String, String> =
+        [("RECORD_COUNT", n.to_string()), ("TARGET_EPS", "0".into())]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect();
+    let settings = retailgen::config::load(None, &env, &[]).unwrap();
+    let records = Arc::new(Mutex::new(Vec::with_capacity(n as usize)));
+    let capture = Capture {
+        encoder: WireEncoder::new(ids),
+        records: records.clone(),
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let engine = runtime
+        .block_on(retailgen::startup::memory_engine(
+            &settings,
+            1,
+            Box::new(capture),
+        ))
+        .unwrap();
+    engine
+        .run(&Stopper::new(CancellationToken::new(), None))
+        .unwrap();
+    let records = std::mem::take(&mut *records.lock().unwrap());
+    records
+}
+
+/// Produces `records` in a tight loop (headers built per record, as retailgen does).
+fn replay_rate(bootstrap: &str, topics: &[String], records: &[Encoded]) -> f64 {
+    let producer = producer(bootstrap);
+    let started = Instant::now();
+    for (i, r) in records.iter().enumerate() {
+        let headers =
+            r.headers
+                .iter()
+                .fold(OwnedHeaders::new_with_capacity(3), |h, (key, value)| {
+                    h.insert(Header {
+                        key,
+                        value: Some(value.as_bytes()),
+                    })
+                });
+        send(
+            &producer,
+            BaseRecord::to(&topics[r.topic])
+                .key(r.key.as_str())
+                .payload(r.payload.as_slice())
+                .headers(headers)
+                .timestamp(r.ts),
+        );
+        if i % 256 == 0 {
+            producer.poll(Duration::ZERO);
+        }
+    }
+    finish(&producer, records.len() as u64, started)
+}
+
+/// The null sink's rate of another binary, if BENCH_BASELINE_BIN names one.
+fn baseline_rate(args: &[&str]) -> Option<(String, f64)> {
+    let bin = std::env::var("BENCH_BASELINE_BIN").ok()?;
+    let out = Command::new(&bin)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("the baseline binary runs");
+    assert!(out.status.success(), "{bin} failed");
+    Some((bin, rate(&String::from_utf8_lossy(&out.stderr))))
 }
 
 fn main() {
@@ -77,12 +244,11 @@ fn main() {
     let kafka_n = size("BENCH_KAFKA_RECORDS", 1_000_000);
 
     eprintln!("null sink, {null_n} records:");
-    let null = retailgen_rate(
-        &[
-            "run", "--sink", "null", "--count", &null_n, "--eps", "0", "--seed", "1",
-        ],
-        &[],
-    );
+    let null_args = [
+        "run", "--sink", "null", "--count", &null_n, "--eps", "0", "--seed", "1",
+    ];
+    let null = retailgen_rate(&null_args, &[]);
+    let baseline = baseline_rate(&null_args);
     // The store world trades only while stores are open: both runs simulate the same afternoon
     // (UTC) in which most of the ten cities' stores are open.
     let simulated = |weight_store: &str| {
@@ -134,10 +300,33 @@ fn main() {
         ],
         &env,
     );
-    // The raw loop writes to a topic retailgen created, so both use the same partitions.
-    let raw = raw_librdkafka_rate(&broker.bootstrap, "customer-interactions.v1", kafka_n);
+    // The ceiling writes the same records again to the topics retailgen created.
+    let defaults = retailgen::config::load(None, &BTreeMap::new(), &[]).unwrap();
+    let topics: Vec<String> = retailgen::startup::topic_names(&defaults)
+        .iter()
+        .map(|(_, t)| t.to_owned())
+        .collect();
+    let ids = std::array::from_fn(|i| {
+        registry
+            .latest_id(&format!("{}-value", topics[i]))
+            .unwrap_or(1)
+    });
+    let records = records_of_run(kafka_n, ids);
+    let bytes: usize = records.iter().map(|r| r.payload.len()).sum();
+    eprintln!(
+        "replay ceiling: {} records, {:.0} B of value on average",
+        records.len(),
+        bytes as f64 / records.len() as f64
+    );
+    let ceiling = replay_rate(&broker.bootstrap, &topics, &records);
+    drop(records);
+    let plain = plain_loop_rate(&broker.bootstrap, "customer-interactions.v1", kafka_n);
 
     println!("null sink:                       {null:>12.0} records/s");
+    if let Some((bin, base)) = baseline {
+        println!("null sink of {bin}: {base:>12.0} records/s");
+        println!("null sink speed-up:              {:>12.2}x", null / base);
+    }
     println!("null sink, e-commerce only:      {commerce:>12.0} records/s (simulated afternoon)");
     println!("null sink, with the store world: {with_stores:>12.0} records/s (same span)");
     println!(
@@ -145,6 +334,8 @@ fn main() {
         with_stores / commerce
     );
     println!("kafka sink (to tansu):           {kafka:>12.0} records/s");
-    println!("plain librdkafka loop (150 B):   {raw:>12.0} records/s");
-    println!("kafka sink / plain loop:         {:>12.2}", kafka / raw);
+    println!("replay ceiling (same records):   {ceiling:>12.0} records/s");
+    println!("kafka sink / replay ceiling:     {:>12.2}", kafka / ceiling);
+    println!("plain loop (150 B, random):      {plain:>12.0} records/s");
+    println!("kafka sink / plain loop:         {:>12.2}", kafka / plain);
 }

@@ -13,8 +13,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::adapters::postgres::canonical::Stage;
 use crate::config::{describe_dsn, redact, PacingKind, Secret, Settings, SinkKind, StoreKind};
+use crate::domain::events::Millis;
 use crate::domain::faults::FaultPolicy;
-use crate::domain::ports::Clock;
+use crate::domain::ports::{Clock, EventPublisher};
 use crate::domain::reference::catalog::Catalog;
 use crate::domain::stream::{Stream, TopicNames};
 use crate::domain::traffic::DiurnalCurve;
@@ -99,9 +100,7 @@ pub async fn run(settings: Settings, cancel: CancellationToken) -> anyhow::Resul
         recovery::replay_outbox(s, pool, &topics).await?;
     }
     let run = recovery::number_run(s, pool.as_ref(), &found, seed).await?;
-    // Refunds draw on transactions paid within the refund window before the run's start.
-    let start_ms = s.run.from_ms.unwrap_or_else(|| SystemClock.now_ms());
-    let since = start_ms - s.stores.refund_delay_max.as_millis() as i64;
+    let since = refund_window_start(s);
     let mut read = world::ReadBack::default();
     if let (true, Some(ids)) = (kafka_canonical, ids) {
         let id = |stream: Stream| ids[stream.index()];
@@ -124,6 +123,29 @@ pub async fn run(settings: Settings, cancel: CancellationToken) -> anyhow::Resul
     let built = world::build_world(s, pool.as_ref(), &stage, read, since).await?;
     let publisher = publisher::build_publisher(s, &topics, seed, ids, pool.as_ref(), stage).await?;
     eprintln!("{}", banner(s, seed, run));
+    let engine = engine(s, seed, run, built, publisher);
+    let stopper = Stopper::new(cancel, s.run.duration);
+    let report = tokio::task::spawn_blocking(move || engine.run(&stopper))
+        .await
+        .context("the generator thread panicked")??;
+    Ok(report)
+}
+
+/// Refunds draw on transactions paid within the refund window before the run's start.
+fn refund_window_start(s: &Settings) -> Millis {
+    let start_ms = s.run.from_ms.unwrap_or_else(|| SystemClock.now_ms());
+    start_ms - s.stores.refund_delay_max.as_millis() as i64
+}
+
+/// The engine of run number `run`: services, pacing and faults as the settings say, acting on
+/// `built` and publishing to `publisher`.
+fn engine(
+    s: &Settings,
+    seed: u64,
+    run: u32,
+    built: world::Built,
+    publisher: Box<dyn EventPublisher>,
+) -> Engine {
     let config = EngineConfig {
         seed,
         run,
@@ -142,12 +164,20 @@ pub async fn run(settings: Settings, cancel: CancellationToken) -> anyhow::Resul
             lead_ms: s.stores.replenish_lead_time.as_millis() as i64,
         },
     };
-    let engine = Engine::new(config, generators, publisher, clock, pacer);
-    let stopper = Stopper::new(cancel, s.run.duration);
-    let report = tokio::task::spawn_blocking(move || engine.run(&stopper))
-        .await
-        .context("the generator thread panicked")??;
-    Ok(report)
+    Engine::new(config, generators, publisher, clock, pacer)
+}
+
+/// An engine over the in-memory world the settings describe (as `run` builds it for
+/// `STORE=memory` on a fresh target), publishing to `publisher`: for tests and benchmarks.
+pub async fn memory_engine(
+    s: &Settings,
+    seed: u64,
+    publisher: Box<dyn EventPublisher>,
+) -> anyhow::Result<Engine> {
+    let read = world::ReadBack::default();
+    let built =
+        world::build_world(s, None, &Stage::default(), read, refund_window_start(s)).await?;
+    Ok(engine(s, seed, 0, built, publisher))
 }
 
 pub fn topic_names(s: &Settings) -> TopicNames {

@@ -65,7 +65,7 @@ fn as_env<'a>(pairs: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str
 
 #[test]
 fn a_seed_killed_half_way_and_rerun_equals_a_clean_seed() {
-    let (crashed, clean) = (TestDb::create(), TestDb::create());
+    let (crashed, clean, migrated) = (TestDb::create(), TestDb::create(), TestDb::create());
     let env = |db: &TestDb| {
         [
             ("PG_DSN", db.dsn.clone()),
@@ -75,35 +75,67 @@ fn a_seed_killed_half_way_and_rerun_equals_a_clean_seed() {
     };
     let (crashed_env, clean_env) = (env(&crashed), env(&clean));
     let crashed_refs = as_env(&crashed_env);
-    let child = command(&["seed", "--seed", "3"], &crashed_refs)
-        .spawn()
-        .unwrap();
-    let pid = child.id().to_string();
-    // Kill it once some tables are in and others are not.
-    let mut killed_half_way = false;
-    for _ in 0..400 {
-        std::thread::sleep(Duration::from_millis(25));
-        let exists = !crashed
-            .query("SELECT 1 FROM pg_tables WHERE tablename = 'products'")
-            .is_empty();
-        if exists && crashed.count("products") > 0 {
-            Command::new("kill").args(["-KILL", &pid]).status().unwrap();
-            killed_half_way = crashed.count("inventory") == 0;
-            break;
-        }
-    }
-    finish(child);
-    assert!(
-        killed_half_way,
-        "the seed was interrupted before its last table"
-    );
-    assert!(crashed.count("users") < 400_000 || crashed.count("inventory") == 0);
-    assert_eq!(run(&["seed", "--seed", "3"], &crashed_refs).code, Some(0));
     assert_eq!(
         run(&["seed", "--seed", "3"], &as_env(&clean_env)).code,
         Some(0)
     );
+    assert_eq!(
+        run(&["migrate"], &[("PG_DSN", &migrated.dsn)]).code,
+        Some(0)
+    );
+    assert_eq!(
+        clean.schema(),
+        migrated.schema(),
+        "a restore-style load builds again exactly the indexes and constraints it set aside"
+    );
+    let child = command(&["seed", "--seed", "3"], &crashed_refs)
+        .spawn()
+        .unwrap();
+    let pid = child.id().to_string();
+    // Kill it at the awkward instant: loading users restore-style, its indexes and unique key
+    // dropped in the open transaction and being built again.
+    let mut killed_mid_load = false;
+    for _ in 0..3000 {
+        let building = crashed.query(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND state = 'active'
+               AND (query LIKE 'CREATE %INDEX % ON public.users %'
+                    OR query LIKE 'ALTER TABLE users ADD CONSTRAINT %')",
+        )[0][0]
+            != "0";
+        if building {
+            Command::new("kill").args(["-KILL", &pid]).status().unwrap();
+            killed_mid_load = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    finish(child);
+    assert!(
+        killed_mid_load,
+        "the seed was never seen rebuilding users' indexes"
+    );
+    // The server rolls the killed session back once it notices the client is gone.
+    for _ in 0..600 {
+        if crashed.other_sessions() == 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(crashed.other_sessions(), 0, "the killed session ended");
+    assert_eq!(
+        crashed.schema(),
+        migrated.schema(),
+        "every index and constraint is in place after the crash"
+    );
+    assert_eq!(crashed.count("users"), 0, "the killed load left no rows");
+    assert!(
+        crashed.count("products") > 0,
+        "tables before it stayed seeded"
+    );
+    assert_eq!(run(&["seed", "--seed", "3"], &crashed_refs).code, Some(0));
     assert_eq!(crashed.dump(), clean.dump());
+    assert_eq!(crashed.schema(), migrated.schema());
 }
 
 #[test]

@@ -49,8 +49,9 @@ pub fn producer_config(k: &KafkaSettings) -> ClientConfig {
         .set("linger.ms", "20")
         .set("batch.num.messages", "10000")
         .set("batch.size", "1000000")
-        .set("queue.buffering.max.messages", "1000000")
-        .set("queue.buffering.max.kbytes", "1048576");
+        // A queue of a few linger periods keeps the broker busy; a larger one only holds memory.
+        .set("queue.buffering.max.messages", "50000")
+        .set("queue.buffering.max.kbytes", "16384");
     with_user_properties(c, k)
 }
 

@@ -8,8 +8,7 @@ pub mod replay;
 
 pub use admin::{ensure_topics, existing_topics};
 pub use client_config::{client_config, producer_config};
-pub(crate) use producer::send;
-pub use producer::KafkaPublisher;
+pub use producer::{send, KafkaPublisher};
 pub use relay::KafkaRelay;
 
 #[derive(Debug, thiserror::Error)]

@@ -77,7 +77,7 @@ impl ProducerContext for DeliveryCounter {
 }
 
 /// Hands `message` to librdkafka, serving delivery reports and retrying while its queue is full.
-pub(crate) fn send<'a, C: ProducerContext>(
+pub fn send<'a, C: ProducerContext>(
     producer: &BaseProducer<C>,
     mut message: BaseRecord<'a, str, [u8], C::DeliveryOpaque>,
     topic: &str,

@@ -1,6 +1,8 @@
-//! Seeding: every table is filled by COPY into a temporary table and `INSERT ... ON CONFLICT DO
-//! NOTHING`, one transaction per table, from rows that depend only on the seed. Seeding again,
-//! or after a crash half-way, leaves exactly what one clean seed leaves.
+//! Seeding: one transaction per table, from rows that depend only on the seed. An empty table is
+//! loaded restore-style (its indexes and constraints set aside, COPY, then built again before the
+//! commit); a table with rows gets them by COPY into a temporary table and `INSERT ... ON
+//! CONFLICT DO NOTHING`. Two tables load at once. Seeding again, or after a crash at any point,
+//! leaves exactly what one clean seed leaves, with every index and constraint in place.
 
 use std::fmt::Write;
 
@@ -248,21 +250,87 @@ fn columns(table: &str) -> &'static str {
     }
 }
 
+/// Tables loaded at once: one connection each, while their rows are generated on other threads.
+const PARALLEL_TABLES: usize = 2;
+/// COPY chunks generated ahead of the connection.
+const CHUNKS_AHEAD: usize = 4;
+
 /// Seeds every table; safe to repeat and to resume after a crash.
 pub async fn seed(pool: &Pool, counts: SeedCounts, seed: u64) -> Result<SeedReport, PgError> {
-    let mut rows_per_table = Vec::with_capacity(TABLES.len());
-    for table in TABLES {
-        let started = std::time::Instant::now();
-        let n = seed_table(pool, table, counts, seed).await?;
-        tracing::debug!(
-            "seeded {table}: {n} rows in {:.2} s",
-            started.elapsed().as_secs_f64()
-        );
-        rows_per_table.push((table, n));
+    use futures_util::{StreamExt, TryStreamExt};
+    let rows = futures_util::stream::iter(TABLES)
+        .map(|table| async move {
+            let started = std::time::Instant::now();
+            let n = seed_table(pool, table, counts, seed).await?;
+            tracing::debug!(
+                "seeded {table}: {n} rows in {:.2} s",
+                started.elapsed().as_secs_f64()
+            );
+            Ok::<_, PgError>((table, n))
+        })
+        .buffered(PARALLEL_TABLES)
+        .try_collect()
+        .await?;
+    Ok(SeedReport { rows })
+}
+
+/// What a bulk load into an empty table sets aside and builds again before it commits: the
+/// table's secondary indexes, its primary and unique keys that no foreign key depends on, and
+/// its own foreign keys (restore-style: building them once is far cheaper than row by row).
+/// Postgres' DDL is transactional, so a crash at any point leaves them all as they were.
+#[derive(Debug, Default)]
+struct SetAside {
+    drops: Vec<String>,
+    rebuilds: Vec<String>,
+}
+
+async fn set_aside(
+    tx: &deadpool_postgres::Transaction<'_>,
+    table: &str,
+) -> Result<SetAside, tokio_postgres::Error> {
+    let mut aside = SetAside::default();
+    let indexes = tx
+        .query(
+            "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid)
+             FROM pg_index i
+             WHERE i.indrelid = $1::text::regclass
+               AND NOT EXISTS (SELECT 1 FROM pg_constraint c
+                               WHERE c.conindid = i.indexrelid AND c.conrelid = i.indrelid)
+             ORDER BY 1",
+            &[&table],
+        )
+        .await?;
+    for row in indexes {
+        aside
+            .drops
+            .push(format!("DROP INDEX {}", row.get::<_, String>(0)));
+        aside.rebuilds.push(row.get(1));
     }
-    Ok(SeedReport {
-        rows: rows_per_table,
-    })
+    // Keys first, so that the foreign keys rebuilt after them find what they reference.
+    let constraints = tx
+        .query(
+            "SELECT c.conname::text, pg_get_constraintdef(c.oid)
+             FROM pg_constraint c
+             WHERE c.conrelid = $1::text::regclass
+               AND (c.contype = 'f'
+                    OR (c.contype IN ('p', 'u')
+                        AND NOT EXISTS (SELECT 1 FROM pg_constraint r
+                                        WHERE r.contype = 'f' AND r.conindid = c.conindid)))
+             ORDER BY c.contype = 'f', 1",
+            &[&table],
+        )
+        .await?;
+    for row in constraints {
+        let name: String = row.get(0);
+        aside
+            .drops
+            .push(format!("ALTER TABLE {table} DROP CONSTRAINT \"{name}\""));
+        aside.rebuilds.push(format!(
+            "ALTER TABLE {table} ADD CONSTRAINT \"{name}\" {}",
+            row.get::<_, String>(1)
+        ));
+    }
+    Ok(aside)
 }
 
 async fn seed_table(
@@ -278,7 +346,8 @@ async fn seed_table(
     // One seeder at a time per table; then an empty table (a crash leaves none half-filled:
     // each table is one transaction) takes the rows directly, else they merge in.
     tx.batch_execute(&format!(
-        "SET LOCAL synchronous_commit = off; LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE"
+        "SET LOCAL synchronous_commit = off; SET LOCAL maintenance_work_mem = '256MB';
+         LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE"
     ))
     .await
     .map_err(err)?;
@@ -288,6 +357,13 @@ async fn seed_table(
         .map_err(err)?
         .is_none();
     let cols = columns(table);
+    let aside = match empty {
+        true => set_aside(&tx, table).await.map_err(err)?,
+        false => SetAside::default(),
+    };
+    for drop in &aside.drops {
+        tx.batch_execute(drop).await.map_err(err)?;
+    }
     let target = if empty {
         table.to_owned()
     } else {
@@ -304,14 +380,25 @@ async fn seed_table(
         .await
         .map_err(err)?;
     futures_util::pin_mut!(sink);
-    let mut chunks = Vec::new();
-    let n = rows(table, counts, seed, &mut |buf| {
-        chunks.push(Bytes::from(std::mem::take(buf)))
+    // The rows are generated on a blocking thread while earlier chunks travel.
+    let (chunks, mut received) = tokio::sync::mpsc::channel::<Bytes>(CHUNKS_AHEAD);
+    let generator = tokio::task::spawn_blocking(move || {
+        rows(table, counts, seed, &mut |buf| {
+            // A closed channel means the COPY failed; its error is reported below.
+            let _ = chunks.blocking_send(Bytes::from(std::mem::take(buf)));
+        })
     });
-    for chunk in chunks {
+    while let Some(chunk) = received.recv().await {
         sink.send(chunk).await.map_err(err)?;
     }
+    let n = generator.await.map_err(|e| PgError::Query {
+        what: what.clone(),
+        cause: format!("the row generator failed: {e}"),
+    })?;
     sink.finish().await.map_err(err)?;
+    for rebuild in &aside.rebuilds {
+        tx.batch_execute(rebuild).await.map_err(err)?;
+    }
     if !empty {
         tx.batch_execute(&format!(
             "INSERT INTO {table} ({cols}) SELECT {cols} FROM {target} ON CONFLICT DO NOTHING"

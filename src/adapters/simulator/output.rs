@@ -3,10 +3,10 @@
 
 use std::sync::OnceLock;
 
-use apache_avro::writer::datum::GenericDatumWriter;
 use apache_avro::Schema;
 use serde::Serialize;
 
+use crate::adapters::avro::writer::AvroWriter;
 use crate::domain::store::simulator::{Checkout, PricedLine};
 
 pub const SCHEMA_TEXT: &str = include_str!("../../../avro/pos-transactions-simulated.avsc");
@@ -41,14 +41,12 @@ struct TransactionOut<'a> {
 /// Encodes transactions with the id the registry gave the schema.
 pub struct TransactionEncoder {
     id: u32,
-    writer: GenericDatumWriter<'static>,
+    writer: AvroWriter,
 }
 
 impl TransactionEncoder {
     pub fn new(id: u32) -> Self {
-        let writer = GenericDatumWriter::builder(schema())
-            .build()
-            .expect("the embedded schema resolves");
+        let writer = AvroWriter::new(schema()).expect("the embedded schema is supported");
         Self { id, writer }
     }
 
@@ -84,8 +82,62 @@ impl TransactionEncoder {
         out.push(0);
         out.extend_from_slice(&self.id.to_be_bytes());
         self.writer
-            .write_ser(out, &value)
+            .write(&value, out)
             .map_err(|e| format!("cannot encode transaction {}: {e}", c.transaction_id))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use apache_avro::writer::datum::GenericDatumWriter;
+
+    #[test]
+    fn a_transaction_is_byte_identical_to_apache_avros_encoding() {
+        let checkout = Checkout {
+            transaction_id: "sim_1".into(),
+            customer_id: "u_1".into(),
+            at: 1_700_000_000_000,
+            store_id: Some("st_01".into()),
+            visit_id: None,
+            items: vec![("p_1".into(), 2)],
+            forced: true,
+        };
+        let lines = [PricedLine {
+            item_id: "p_1".into(),
+            quantity: 2,
+            unit_cents: 1999,
+            discount_bp: 1000,
+            total_cents: 3598,
+        }];
+        let mut ours = Vec::new();
+        TransactionEncoder::new(7)
+            .encode(&checkout, &lines, 1, &mut ours)
+            .unwrap();
+        let value = TransactionOut {
+            event_type: "pos_transaction",
+            transaction_id: "sim_1",
+            customer_id: "u_1",
+            timestamp: 1_700_000_000_000,
+            items: vec![LineOut {
+                item_id: "p_1",
+                quantity: 2,
+                unit_price: 19.99,
+                discount: 0.1,
+                total_price: 35.98,
+            }],
+            store_id: Some("st_01"),
+            visit_id: None,
+            forced: true,
+            unlisted_items: 1,
+        };
+        let mut reference = vec![0, 0, 0, 0, 7];
+        GenericDatumWriter::builder(schema())
+            .build()
+            .unwrap()
+            .write_ser(&mut reference, &value)
+            .unwrap();
+        assert_eq!(ours, reference);
     }
 }

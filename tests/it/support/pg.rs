@@ -81,6 +81,30 @@ impl TestDb {
             .unwrap()
     }
 
+    /// Every index and constraint of the schema `public`, one definition per line, sorted.
+    pub fn schema(&self) -> Vec<String> {
+        self.query(
+            "SELECT tablename || ': ' || indexdef FROM pg_indexes WHERE schemaname = 'public'
+             UNION ALL
+             SELECT conrelid::regclass::text || ': ' || conname || ' ' || pg_get_constraintdef(oid)
+             FROM pg_constraint WHERE connamespace = 'public'::regnamespace
+             ORDER BY 1",
+        )
+        .into_iter()
+        .map(|row| row[0].clone())
+        .collect()
+    }
+
+    /// Sessions of other clients still connected to this database.
+    pub fn other_sessions(&self) -> i64 {
+        self.query(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )[0][0]
+            .parse()
+            .unwrap()
+    }
+
     /// A fingerprint of every row of every reference table.
     pub fn dump(&self) -> Vec<(String, i64, String)> {
         retailgen::adapters::postgres::TABLES

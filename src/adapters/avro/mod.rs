@@ -1,5 +1,7 @@
 //! The Avro schemas of `avro/*.avsc`, compiled into the binary and parsed once.
 
+pub mod writer;
+
 use std::sync::OnceLock;
 
 use apache_avro::Schema;
@@ -9,19 +11,19 @@ use crate::domain::stream::Stream;
 /// The schema text registered for a stream.
 pub fn schema_text(stream: Stream) -> &'static str {
     match stream {
-        Stream::Orders => include_str!("../../avro/orders.avsc"),
-        Stream::Payments => include_str!("../../avro/payments.avsc"),
-        Stream::Shipments => include_str!("../../avro/shipments.avsc"),
-        Stream::CustomerInteractions => include_str!("../../avro/customer-interactions.avsc"),
-        Stream::InventoryChanges => include_str!("../../avro/inventory-changes.avsc"),
-        Stream::PriceChanges => include_str!("../../avro/price-changes.avsc"),
-        Stream::PosEvents => include_str!("../../avro/pos-events.avsc"),
-        Stream::PosTransactions => include_str!("../../avro/pos-transactions.avsc"),
-        Stream::Refunds => include_str!("../../avro/refunds.avsc"),
-        Stream::StoreInventoryChanges => include_str!("../../avro/store-inventory-changes.avsc"),
-        Stream::RestockAlerts => include_str!("../../avro/restock-alerts.avsc"),
-        Stream::FootTraffic => include_str!("../../avro/foot-traffic.avsc"),
-        Stream::ShelfEvents => include_str!("../../avro/shelf-events.avsc"),
+        Stream::Orders => include_str!("../../../avro/orders.avsc"),
+        Stream::Payments => include_str!("../../../avro/payments.avsc"),
+        Stream::Shipments => include_str!("../../../avro/shipments.avsc"),
+        Stream::CustomerInteractions => include_str!("../../../avro/customer-interactions.avsc"),
+        Stream::InventoryChanges => include_str!("../../../avro/inventory-changes.avsc"),
+        Stream::PriceChanges => include_str!("../../../avro/price-changes.avsc"),
+        Stream::PosEvents => include_str!("../../../avro/pos-events.avsc"),
+        Stream::PosTransactions => include_str!("../../../avro/pos-transactions.avsc"),
+        Stream::Refunds => include_str!("../../../avro/refunds.avsc"),
+        Stream::StoreInventoryChanges => include_str!("../../../avro/store-inventory-changes.avsc"),
+        Stream::RestockAlerts => include_str!("../../../avro/restock-alerts.avsc"),
+        Stream::FootTraffic => include_str!("../../../avro/foot-traffic.avsc"),
+        Stream::ShelfEvents => include_str!("../../../avro/shelf-events.avsc"),
     }
 }
 

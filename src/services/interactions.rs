@@ -91,7 +91,6 @@ impl Service for InteractionService {
         let user_idx = ctx.world.customer(ctx.rng, ctx.now_ms)?;
         let session = self.session_for(user_idx, ctx);
         let catalog = &ctx.world.catalog;
-        let user = &catalog.users[user_idx];
         let kind = weighted(ctx.rng, &TYPES);
         let (product_id, search_query, page_url, duration_ms) = match kind {
             InteractionType::Search => {
@@ -134,7 +133,7 @@ impl Service for InteractionService {
             None,
             Event::Interaction(CustomerInteraction {
                 interaction_id: ctx.ids.next("int"),
-                user_id: user.user_id.clone(),
+                user_id: catalog.users.user_id(user_idx),
                 session_id: session.id,
                 interaction_type: kind,
                 product_id,
@@ -143,7 +142,7 @@ impl Service for InteractionService {
                 duration_ms,
                 user_agent: session.user_agent,
                 ip_address: session.ip,
-                country: user.country.clone(),
+                country: catalog.users.country(user_idx).to_owned(),
                 ts: 0,
             }),
         ));

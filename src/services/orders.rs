@@ -74,7 +74,7 @@ impl Service for OrderService {
             trace_id.clone(),
             Event::Order(Order {
                 order_id: order_id.clone(),
-                user_id: ctx.world.catalog.users[u].user_id.clone(),
+                user_id: ctx.world.catalog.users.user_id(u),
                 product_id: product.product_id.clone(),
                 amount,
                 currency: "USD",
@@ -237,7 +237,7 @@ mod tests {
         });
         assert_eq!(h.world.catalog.users.len(), before + 1);
         assert_eq!(
-            h.world.catalog.users[before].user_id,
+            h.world.catalog.users.user_id(before),
             format!("U{:06}", before + 1)
         );
     }

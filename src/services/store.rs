@@ -541,7 +541,7 @@ impl StoreService {
                 }
                 u.filter(|u| !inside(u)).map(|u| {
                     self.inside_until.insert(u, exit);
-                    ctx.world.catalog.users[u].user_id.clone()
+                    ctx.world.catalog.users.user_id(u)
                 })
             }
             false => None,

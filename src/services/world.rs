@@ -10,7 +10,9 @@ use rustc_hash::FxHashMap;
 use crate::domain::events::{Event, Millis};
 use crate::domain::ports::{ReferenceStore, RepositoryError, SalesJournal, StockLedger};
 use crate::domain::record::{Effect, Record};
-use crate::domain::reference::catalog::{usd_to_cents, Catalog, Reorder, User, COUNTRIES};
+use crate::domain::reference::catalog::{
+    signup_id, usd_to_cents, Catalog, Reorder, User, COUNTRIES,
+};
 use crate::domain::reference::stores::{iso_week, week_span};
 use crate::domain::reference::Segment;
 use crate::domain::stock::alerts::crosses_below;
@@ -56,7 +58,6 @@ pub struct World {
     /// Chance that an order or interaction comes from a new customer (a sign-up).
     pub p_signup: f64,
     sales: VecDeque<Sale>,
-    next_user: usize,
     /// What the last stock effect moved, for a transfer's inbound leg.
     last_moved: i32,
     /// Crossings of reorder points since the engine last took them.
@@ -79,7 +80,6 @@ impl World {
     ) -> Self {
         let stores = catalog.stores.len();
         Self {
-            next_user: catalog.next_user_number(),
             product_at: catalog
                 .products
                 .iter()
@@ -181,12 +181,12 @@ impl World {
         if !rng.random_bool(self.p_signup) {
             return Ok(self.catalog.pick_user(rng));
         }
-        let n = self.next_user;
-        self.next_user += 1;
+        let n = self.catalog.users.next_number();
+        let country = rng.random_range(0..COUNTRIES.len());
         let user = User {
-            user_id: format!("U{n:06}"),
+            user_id: signup_id(n),
             email: format!("user{n}@example.com"),
-            country: COUNTRIES[rng.random_range(0..COUNTRIES.len())].to_owned(),
+            country: COUNTRIES[country].to_owned(),
             created_ms: now_ms,
         };
         let segment = Segment {
@@ -195,8 +195,7 @@ impl World {
             lifetime_value_cents: 0,
         };
         self.store.insert_user(&user, &segment)?;
-        self.catalog.users.push(user);
-        Ok(self.catalog.users.len() - 1)
+        Ok(self.catalog.users.sign_up(country))
     }
 
     pub fn remember_sale(&mut self, sale: Sale) {

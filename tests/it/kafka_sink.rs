@@ -71,10 +71,8 @@ fn ecommerce_records_reach_kafka_in_wire_format_and_obey_the_data_rules() {
 }
 
 fn check_rules(rows: &[Row], catalog: &Catalog) {
-    let users: HashMap<&str, &str> = catalog
-        .users
-        .iter()
-        .map(|u| (u.user_id.as_str(), u.country.as_str()))
+    let users: HashMap<String, &str> = (0..catalog.users.len())
+        .map(|i| (catalog.users.user_id(i), catalog.users.country(i)))
         .collect();
     // Every price a product had: its catalog price and each price change's new price.
     let mut prices: HashMap<&str, Vec<f64>> = catalog

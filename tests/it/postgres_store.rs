@@ -139,6 +139,41 @@ fn a_seed_killed_half_way_and_rerun_equals_a_clean_seed() {
 }
 
 #[test]
+fn a_table_starts_loading_only_after_the_tables_it_references_committed() {
+    let db = TestDb::create();
+    let mut env = seed_env(&db);
+    env.push(("RUST_LOG", "retailgen=debug"));
+    let out = run(&["seed", "--seed", "4"], &env);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let at = |what: String| {
+        out.stderr
+            .lines()
+            .position(|l| l.ends_with(&what) || l.contains(&format!("{what}: ")))
+            .unwrap_or_else(|| panic!("no line {what:?} in {}", out.stderr))
+    };
+    let references = db.query(
+        "SELECT c.conrelid::regclass::text, c.confrelid::regclass::text FROM pg_constraint c
+         WHERE c.contype = 'f' AND c.conrelid <> c.confrelid",
+    );
+    let seeded = retailgen::adapters::postgres::TABLES;
+    let pairs: Vec<_> = references
+        .iter()
+        .map(|row| (&row[0], &row[1]))
+        .filter(|(child, parent)| {
+            seeded.contains(&child.as_str()) && seeded.contains(&parent.as_str())
+        })
+        .collect();
+    assert!(pairs.len() >= 10, "the seeded tables' foreign keys: {pairs:?}");
+    for (child, parent) in pairs {
+        assert!(
+            at(format!("seeding {child}")) > at(format!("seeded {parent}")),
+            "{child} started before {parent} committed:\n{}",
+            out.stderr
+        );
+    }
+}
+
+#[test]
 fn seeding_more_rows_later_keeps_the_rows_already_there() {
     let (grown, clean) = (TestDb::create(), TestDb::create());
     // Users and products grow; warehouses and suppliers stay (links and totals depend on them).

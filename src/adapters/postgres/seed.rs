@@ -1,7 +1,7 @@
 //! Seeding: one transaction per table, from rows that depend only on the seed. An empty table is
 //! loaded restore-style (its indexes and constraints set aside, COPY, then built again before the
 //! commit); a table with rows gets them by COPY into a temporary table and `INSERT ... ON
-//! CONFLICT DO NOTHING`. Two tables load at once. Seeding again, or after a crash at any point,
+//! CONFLICT DO NOTHING`. Two tables load at once, a table only after those it references. Seeding again, or after a crash at any point,
 //! leaves exactly what one clean seed leaves, with every index and constraint in place.
 
 use std::fmt::Write;
@@ -257,21 +257,91 @@ const CHUNKS_AHEAD: usize = 4;
 
 /// Seeds every table; safe to repeat and to resume after a crash.
 pub async fn seed(pool: &Pool, counts: SeedCounts, seed: u64) -> Result<SeedReport, PgError> {
-    use futures_util::{StreamExt, TryStreamExt};
-    let rows = futures_util::stream::iter(TABLES)
-        .map(|table| async move {
-            let started = std::time::Instant::now();
-            let n = seed_table(pool, table, counts, seed).await?;
-            tracing::debug!(
-                "seeded {table}: {n} rows in {:.2} s",
-                started.elapsed().as_secs_f64()
-            );
-            Ok::<_, PgError>((table, n))
-        })
-        .buffered(PARALLEL_TABLES)
-        .try_collect()
-        .await?;
+    use futures_util::stream::{FuturesUnordered, StreamExt};
+    let parents = references(pool).await?;
+    let mut plan = Plan::new(&parents);
+    let mut loading = FuturesUnordered::new();
+    let mut rows = Vec::with_capacity(TABLES.len());
+    loop {
+        while loading.len() < PARALLEL_TABLES {
+            let Some(table) = plan.next() else { break };
+            loading.push(async move {
+                tracing::debug!("seeding {table}");
+                let started = std::time::Instant::now();
+                let n = seed_table(pool, table, counts, seed).await?;
+                tracing::debug!(
+                    "seeded {table}: {n} rows in {:.2} s",
+                    started.elapsed().as_secs_f64()
+                );
+                Ok::<_, PgError>((table, n))
+            });
+        }
+        let Some(done) = loading.next().await else { break };
+        let (table, n) = done?;
+        plan.committed(table);
+        rows.push((table, n));
+    }
+    rows.sort_by_key(|(table, _)| TABLES.iter().position(|t| t == table));
     Ok(SeedReport { rows })
+}
+
+/// The seeded tables each seeded table references by a foreign key, read from the catalog.
+async fn references(pool: &Pool) -> Result<Vec<(&'static str, &'static str)>, PgError> {
+    let what = "reading the foreign keys between the tables";
+    let conn = client(pool, what).await?;
+    let rows = conn
+        .query(
+            "SELECT child.relname::text, parent.relname::text
+             FROM pg_constraint c
+             JOIN pg_class child ON child.oid = c.conrelid
+             JOIN pg_class parent ON parent.oid = c.confrelid
+             WHERE c.contype = 'f' AND child.oid <> parent.oid
+               AND child.relnamespace = to_regnamespace(current_schema())",
+            &[],
+        )
+        .await
+        .map_err(query_error(what))?;
+    let seeded = |name: String| TABLES.into_iter().find(|t| *t == name);
+    Ok(rows
+        .into_iter()
+        .filter_map(|row| Some((seeded(row.get(0))?, seeded(row.get(1))?)))
+        .collect())
+}
+
+/// Which table may load next: a table starts only once every table it references has
+/// committed, since its foreign keys are checked against what its transaction can see (and a
+/// child that set its keys aside first would lock its parent out until then).
+#[derive(Debug)]
+struct Plan<'a> {
+    parents: &'a [(&'static str, &'static str)],
+    waiting: Vec<&'static str>,
+    committed: Vec<&'static str>,
+}
+
+impl<'a> Plan<'a> {
+    fn new(parents: &'a [(&'static str, &'static str)]) -> Self {
+        Self {
+            parents,
+            waiting: TABLES.to_vec(),
+            committed: vec![],
+        }
+    }
+
+    /// The first waiting table (in seeding order) whose parents have all committed.
+    fn next(&mut self) -> Option<&'static str> {
+        let ready = |table: &&str| {
+            self.parents
+                .iter()
+                .filter(|(child, _)| child == table)
+                .all(|(_, parent)| self.committed.contains(parent))
+        };
+        let at = self.waiting.iter().position(ready)?;
+        Some(self.waiting.remove(at))
+    }
+
+    fn committed(&mut self, table: &'static str) {
+        self.committed.push(table);
+    }
 }
 
 /// What a bulk load into an empty table sets aside and builds again before it commits: the
@@ -435,6 +505,37 @@ mod tests {
         assert_eq!(buf, "a\\tb\tc\\\\d\te\\nf\n");
         assert_eq!(money(12_345), "123.45");
         assert_eq!(money(-5), "-0.05");
+    }
+
+    #[test]
+    fn a_table_loads_only_after_the_tables_it_references_committed() {
+        let parents = [
+            ("customer_segments", "users"),
+            ("product_suppliers", "products"),
+            ("product_suppliers", "suppliers"),
+            ("terminals", "stores"),
+        ];
+        let mut plan = Plan::new(&parents);
+        assert_eq!(plan.next(), Some("warehouses"));
+        assert_eq!(plan.next(), Some("suppliers"));
+        assert_eq!(plan.next(), Some("products"));
+        assert_eq!(plan.next(), Some("users"));
+        // Segments wait for users, product_suppliers for products: the rest goes ahead.
+        assert_eq!(plan.next(), Some("warehouse_inventory"));
+        plan.committed("users");
+        assert_eq!(plan.next(), Some("customer_segments"));
+        assert_eq!(plan.next(), Some("inventory"));
+        assert_eq!(plan.next(), Some("stores"));
+        assert_eq!(plan.next(), Some("employees"));
+        assert_eq!(plan.next(), Some("store_inventory"));
+        assert_eq!(plan.next(), None, "product_suppliers and terminals still wait");
+        plan.committed("suppliers");
+        plan.committed("stores");
+        assert_eq!(plan.next(), Some("terminals"));
+        assert_eq!(plan.next(), None);
+        plan.committed("products");
+        assert_eq!(plan.next(), Some("product_suppliers"));
+        assert_eq!(plan.next(), None);
     }
 
     #[test]

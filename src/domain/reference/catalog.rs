@@ -84,10 +84,89 @@ pub struct Offer {
     pub cost_cents: i64,
 }
 
+/// The users events may name: those read from the store, then this run's sign-ups. A sign-up
+/// is kept as one byte (its country): its id follows from its place (`U` and its number), so a
+/// long run's memory does not grow with its customers.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Users {
+    /// (user_id, country) of the users read from the store.
+    loaded: Vec<(Box<str>, Box<str>)>,
+    /// The number of the first sign-up: one past the highest numbered user read.
+    first_signup: usize,
+    /// Each sign-up's index in [`COUNTRIES`].
+    signups: Vec<u8>,
+}
+
+impl Users {
+    pub fn new(users: &[User]) -> Self {
+        let highest = users
+            .iter()
+            .filter_map(|u| u.user_id.strip_prefix('U')?.parse::<usize>().ok())
+            .max();
+        Self {
+            loaded: users
+                .iter()
+                .map(|u| (u.user_id.as_str().into(), u.country.as_str().into()))
+                .collect(),
+            first_signup: highest.unwrap_or(0) + 1,
+            signups: vec![],
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.loaded.len() + self.signups.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The number after `U` for the next sign-up.
+    pub fn next_number(&self) -> usize {
+        self.first_signup + self.signups.len()
+    }
+
+    /// Adds a sign-up from `COUNTRIES[country]`; its id is `U` and [`Self::next_number`].
+    pub fn sign_up(&mut self, country: usize) -> usize {
+        self.signups
+            .push(u8::try_from(country).expect("fewer than 256 countries"));
+        self.len() - 1
+    }
+
+    pub fn user_id(&self, i: usize) -> String {
+        match i.checked_sub(self.loaded.len()) {
+            None => self.loaded[i].0.to_string(),
+            Some(k) => signup_id(self.first_signup + k),
+        }
+    }
+
+    pub fn country(&self, i: usize) -> &str {
+        match i.checked_sub(self.loaded.len()) {
+            None => &self.loaded[i].1,
+            Some(k) => COUNTRIES[self.signups[k] as usize],
+        }
+    }
+}
+
+/// `U` and the number, zero-padded to six digits (as `format!("U{n:06}")`, without its cost).
+pub fn signup_id(n: usize) -> String {
+    let mut digits = [b'0'; 20];
+    let (mut at, mut rest) = (digits.len(), n);
+    while rest > 0 || at > digits.len() - 6 {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+    }
+    let mut id = String::with_capacity(1 + digits.len() - at);
+    id.push('U');
+    id.push_str(std::str::from_utf8(&digits[at..]).expect("ASCII digits"));
+    id
+}
+
 /// Everything events may reference. Only ids of rows in here are ever emitted.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Catalog {
-    pub users: Vec<User>,
+    pub users: Users,
     pub products: Vec<Product>,
     pub warehouses: Vec<String>,
     /// Offers for each product, by product index.
@@ -261,7 +340,7 @@ impl Catalog {
         }
         drop(store_index);
         let catalog = Self {
-            users,
+            users: Users::new(&users),
             products,
             warehouses,
             offers,
@@ -273,16 +352,6 @@ impl Catalog {
             store_reorder,
         };
         (catalog, levels)
-    }
-
-    /// The number after `U` for the next sign-up: one past the highest user id.
-    pub fn next_user_number(&self) -> usize {
-        self.users
-            .iter()
-            .filter_map(|u| u.user_id.strip_prefix('U')?.parse::<usize>().ok())
-            .max()
-            .unwrap_or(0)
-            + 1
     }
 
     /// (location id, product_id) of a stock key: a warehouse id or a store id.
@@ -355,6 +424,31 @@ mod tests {
         let c = Catalog::generate(42, 50, 3);
         assert!(c.offers.iter().all(|o| !o.is_empty()));
         assert!(c.stocked_at.iter().any(|w| !w.is_empty()));
-        assert_eq!(c.next_user_number(), 43);
+        assert_eq!(c.users.next_number(), 43);
+    }
+
+    #[test]
+    fn sign_ups_are_numbered_after_the_loaded_users_and_keep_their_country() {
+        let mut users = Users::new(&[user("U000007", "FR"), user("guest", "DE")]);
+        assert_eq!((users.len(), users.next_number()), (2, 8));
+        assert_eq!(users.sign_up(4), 2);
+        assert_eq!(users.sign_up(0), 3);
+        assert_eq!(users.user_id(1), "guest");
+        assert_eq!(users.country(0), "FR");
+        assert_eq!((users.user_id(2), users.country(2)), ("U000008".into(), "IL"));
+        assert_eq!((users.user_id(3), users.country(3)), ("U000009".into(), "US"));
+        assert_eq!(users.next_number(), 10);
+        for n in [0, 1, 42, 999_999, 1_000_000, 123_456_789, usize::MAX] {
+            assert_eq!(signup_id(n), format!("U{n:06}"));
+        }
+    }
+
+    fn user(id: &str, country: &str) -> User {
+        User {
+            user_id: id.into(),
+            email: String::new(),
+            country: country.into(),
+            created_ms: 0,
+        }
     }
 }

@@ -105,19 +105,30 @@ pub async fn run(settings: Settings, cancel: CancellationToken) -> anyhow::Resul
     if let (true, Some(ids)) = (kafka_canonical, ids) {
         let id = |stream: Stream| ids[stream.index()];
         let (warehouses, stores) = (Stream::InventoryChanges, Stream::StoreInventoryChanges);
-        let mut stock = recovery::read_stock(s, topics.of(warehouses), id(warehouses)).await?;
-        let store_stock = recovery::read_stock(s, topics.of(stores), id(stores)).await?;
+        // The topics are read at once: each read waits mostly on the broker.
+        let sales = async {
+            match s.weights.store > 0.0 {
+                true => recovery::read_sales(s, &topics, since).await.map(Some),
+                false => Ok(None),
+            }
+        };
+        let prices = async {
+            match s.store.kind == StoreKind::Memory {
+                true => recovery::read_prices(s, &topics).await.map(Some),
+                false => Ok(None),
+            }
+        };
+        let (mut stock, store_stock, sales, prices) = tokio::try_join!(
+            recovery::read_stock(s, topics.of(warehouses), id(warehouses)),
+            recovery::read_stock(s, topics.of(stores), id(stores)),
+            sales,
+            prices,
+        )?;
         // Keys never collide: warehouse and store ids differ.
         stock.changes += store_stock.changes;
         stock.last.extend(store_stock.last);
         stock.next_offsets.extend(store_stock.next_offsets);
-        read.stock = Some(stock);
-        if s.weights.store > 0.0 {
-            read.sales = Some(recovery::read_sales(s, &topics, since).await?);
-        }
-        if s.store.kind == StoreKind::Memory {
-            read.prices = Some(recovery::read_prices(s, &topics).await?);
-        }
+        (read.stock, read.sales, read.prices) = (Some(stock), sales, prices);
     }
     let stage = Stage::default();
     let built = world::build_world(s, pool.as_ref(), &stage, read, since).await?;

@@ -139,37 +139,130 @@ fn a_seed_killed_half_way_and_rerun_equals_a_clean_seed() {
 }
 
 #[test]
-fn a_table_starts_loading_only_after_the_tables_it_references_committed() {
-    let db = TestDb::create();
-    let mut env = seed_env(&db);
-    env.push(("RUST_LOG", "retailgen=debug"));
-    let out = run(&["seed", "--seed", "4"], &env);
-    assert_eq!(out.code, Some(0), "{}", out.stderr);
-    let at = |what: String| {
-        out.stderr
-            .lines()
-            .position(|l| l.ends_with(&what) || l.contains(&format!("{what}: ")))
-            .unwrap_or_else(|| panic!("no line {what:?} in {}", out.stderr))
-    };
-    let references = db.query(
-        "SELECT c.conrelid::regclass::text, c.confrelid::regclass::text FROM pg_constraint c
-         WHERE c.contype = 'f' AND c.conrelid <> c.confrelid",
+fn foreign_keys_are_checked_only_after_the_tables_they_reference_committed() {
+    // A superuser loads children beside their parents and checks their keys before it commits;
+    // a plain role starts a child once its parents committed. Both leave the same tables.
+    let (superuser, plain, migrated) = (
+        TestDb::create(),
+        TestDb::owned_by_a_plain_role(),
+        TestDb::create(),
     );
-    let seeded = retailgen::adapters::postgres::TABLES;
-    let pairs: Vec<_> = references
-        .iter()
-        .map(|row| (&row[0], &row[1]))
-        .filter(|(child, parent)| {
-            seeded.contains(&child.as_str()) && seeded.contains(&parent.as_str())
-        })
-        .collect();
-    assert!(pairs.len() >= 10, "the seeded tables' foreign keys: {pairs:?}");
-    for (child, parent) in pairs {
+    assert_eq!(
+        run(&["migrate"], &[("PG_DSN", &migrated.dsn)]).code,
+        Some(0)
+    );
+    for (db, mode) in [
+        (
+            &superuser,
+            "a table checks its foreign keys before it commits",
+        ),
+        (
+            &plain,
+            "a table starts once the tables it references committed",
+        ),
+    ] {
+        let mut env = seed_env(db);
+        env.push(("RUST_LOG", "retailgen=debug"));
+        let out = run(&["seed", "--seed", "4"], &env);
+        assert_eq!(out.code, Some(0), "{}", out.stderr);
+        assert!(out.stderr.contains(mode), "{mode}: {}", out.stderr);
+        let at = |what: String| {
+            out.stderr
+                .lines()
+                .position(|l| l.ends_with(&what) || l.contains(&format!("{what}: ")))
+                .unwrap_or_else(|| panic!("no line {what:?} in {}", out.stderr))
+        };
+        let references = db.query(
+            "SELECT c.conrelid::regclass::text, c.confrelid::regclass::text FROM pg_constraint c
+             WHERE c.contype = 'f' AND c.conrelid <> c.confrelid",
+        );
+        let seeded = retailgen::adapters::postgres::TABLES;
+        let pairs: Vec<_> = references
+            .iter()
+            .map(|row| (&row[0], &row[1]))
+            .filter(|(child, parent)| {
+                seeded.contains(&child.as_str()) && seeded.contains(&parent.as_str())
+            })
+            .collect();
         assert!(
-            at(format!("seeding {child}")) > at(format!("seeded {parent}")),
-            "{child} started before {parent} committed:\n{}",
+            pairs.len() >= 10,
+            "the seeded tables' foreign keys: {pairs:?}"
+        );
+        for (child, parent) in pairs {
+            let checked = at(format!(
+                "seeding {child}: the tables it references have committed"
+            ));
+            assert!(
+                checked > at(format!("seeded {parent}")),
+                "{child} was checked before {parent} committed:\n{}",
+                out.stderr
+            );
+            assert!(checked < at(format!("seeded {child}")));
+        }
+        assert_eq!(
+            db.schema(),
+            migrated.schema(),
+            "every index and key rebuilt"
+        );
+    }
+    assert_eq!(superuser.dump(), plain.dump());
+}
+
+#[test]
+fn a_child_loaded_beside_its_parent_checks_its_keys_only_after_the_parent_committed() {
+    let db = TestDb::create();
+    assert_eq!(run(&["migrate"], &[("PG_DSN", &db.dsn)]).code, Some(0));
+    // Users cannot start loading while this is held; segments load beside it meanwhile.
+    let users = db.hold("LOCK TABLE users IN ACCESS EXCLUSIVE MODE");
+    let seeding = command(&["seed", "--seed", "4"], &seed_env(&db))
+        .spawn()
+        .unwrap();
+    let checks_early = "SELECT count(*) FROM pg_locks
+         WHERE relation = 'users'::regclass AND mode = 'ShareLock' AND NOT granted";
+    let started = std::time::Instant::now();
+    let mut segments_loaded = false;
+    while started.elapsed() < Duration::from_secs(3) {
+        assert_eq!(
+            db.query(checks_early)[0][0],
+            "0",
+            "customer_segments checks its key while users has not committed"
+        );
+        segments_loaded |= db.query(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+             AND query LIKE 'ALTER TABLE customer_segments ADD CONSTRAINT%'
+             AND state = 'idle in transaction'",
+        )[0][0]
+            == "1";
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    users.release();
+    let out = finish(seeding);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(
+        segments_loaded,
+        "segments loaded and rebuilt their keys while users waited"
+    );
+    assert_eq!(db.count("customer_segments"), 300);
+}
+
+#[test]
+fn a_row_whose_reference_is_missing_fails_the_seed_and_leaves_its_table_empty() {
+    // A user already holding U000001's e-mail keeps U000001 out of users (rows merge with ON
+    // CONFLICT DO NOTHING); its segment then references nothing.
+    for db in [TestDb::create(), TestDb::owned_by_a_plain_role()] {
+        assert_eq!(run(&["migrate"], &[("PG_DSN", &db.dsn)]).code, Some(0));
+        db.query("INSERT INTO users (user_id, email) VALUES ('X1', 'user1@example.com')");
+        let out = run(&["seed", "--seed", "4"], &seed_env(&db));
+        assert_eq!(out.code, Some(1), "{}", out.stderr);
+        assert!(
+            out.stderr.contains("customer_segments")
+                && out.stderr.contains("U000001")
+                && out.stderr.contains("customer_segments_user_id_fkey"),
+            "names the table, the row and the key: {}",
             out.stderr
         );
+        assert_eq!(db.count("customer_segments"), 0);
+        assert_eq!(db.count("users"), 300, "users merged: 299 seeded and X1");
     }
 }
 

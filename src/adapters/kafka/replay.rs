@@ -118,6 +118,17 @@ fn read_partition<S>(
     each: impl Fn(&mut S, &BorrowedMessage<'_>) -> Result<(), ReplayError>,
 ) -> Result<PartitionRead<S>, ReplayError> {
     let consumer = reader(k)?;
+    // An empty partition (say, of a topic just created) is done without a fetch.
+    let (low, high) = consumer
+        .fetch_watermarks(topic, partition, Duration::from_secs(10))
+        .map_err(unreachable(k))?;
+    if low >= high {
+        return Ok(PartitionRead {
+            partition,
+            state,
+            next: high,
+        });
+    }
     let mut tpl = TopicPartitionList::new();
     // Offset 0 needs no lookup of where the log begins (a lookup librdkafka delays by half a
     // second); a log whose start was deleted falls back to its earliest offset.

@@ -259,16 +259,31 @@ const CHUNKS_AHEAD: usize = 4;
 pub async fn seed(pool: &Pool, counts: SeedCounts, seed: u64) -> Result<SeedReport, PgError> {
     use futures_util::stream::{FuturesUnordered, StreamExt};
     let parents = references(pool).await?;
-    let mut plan = Plan::new(&parents);
+    let checks = may_check_references(pool).await?;
+    tracing::debug!(
+        "seeding: {}",
+        match checks {
+            true => "a table checks its foreign keys before it commits",
+            false => "a table starts once the tables it references committed",
+        }
+    );
+    let mut plan = Plan::new(&parents, checks);
+    let (commits, committed) = tokio::sync::watch::channel(Vec::<&'static str>::new());
     let mut loading = FuturesUnordered::new();
     let mut rows = Vec::with_capacity(TABLES.len());
     loop {
         while loading.len() < PARALLEL_TABLES {
             let Some(table) = plan.next() else { break };
+            let load = Load {
+                table,
+                parents: plan.parents_of(table),
+                committed: committed.clone(),
+                checks,
+            };
             loading.push(async move {
                 tracing::debug!("seeding {table}");
                 let started = std::time::Instant::now();
-                let n = seed_table(pool, table, counts, seed).await?;
+                let n = seed_table(pool, load, counts, seed).await?;
                 tracing::debug!(
                     "seeded {table}: {n} rows in {:.2} s",
                     started.elapsed().as_secs_f64()
@@ -276,9 +291,12 @@ pub async fn seed(pool: &Pool, counts: SeedCounts, seed: u64) -> Result<SeedRepo
                 Ok::<_, PgError>((table, n))
             });
         }
-        let Some(done) = loading.next().await else { break };
+        let Some(done) = loading.next().await else {
+            break;
+        };
         let (table, n) = done?;
         plan.committed(table);
+        commits.send_modify(|done| done.push(table));
         rows.push((table, n));
     }
     rows.sort_by_key(|(table, _)| TABLES.iter().position(|t| t == table));
@@ -308,35 +326,74 @@ async fn references(pool: &Pool) -> Result<Vec<(&'static str, &'static str)>, Pg
         .collect())
 }
 
-/// Which table may load next: a table starts only once every table it references has
-/// committed, since its foreign keys are checked against what its transaction can see (and a
-/// child that set its keys aside first would lock its parent out until then).
+/// Whether this role may set `session_replication_role` (a superuser, or granted SET on it):
+/// then an empty table loads with its foreign keys in place but unchecked row by row, and
+/// checks them all at once before it commits, so a child loads while its parent does.
+async fn may_check_references(pool: &Pool) -> Result<bool, PgError> {
+    let what = "checking whether this role may set session_replication_role";
+    let mut conn = client(pool, what).await?;
+    let tx = conn.transaction().await.map_err(query_error(what))?;
+    match tx
+        .batch_execute("SET LOCAL session_replication_role = replica")
+        .await
+    {
+        Ok(()) => Ok(true),
+        Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE) => {
+            tracing::debug!("seeding without session_replication_role: {e}");
+            Ok(false)
+        }
+        Err(e) => Err(query_error(what)(e)),
+    }
+}
+
+/// Which table may load next. A table's foreign keys are checked against what its transaction
+/// sees, so they are checked only once every table it references has committed: at its start,
+/// or, when tables check their own references (`checks`), just before it commits; then it may
+/// start as soon as those tables have started.
 #[derive(Debug)]
 struct Plan<'a> {
     parents: &'a [(&'static str, &'static str)],
+    checks: bool,
     waiting: Vec<&'static str>,
+    started: Vec<&'static str>,
     committed: Vec<&'static str>,
 }
 
 impl<'a> Plan<'a> {
-    fn new(parents: &'a [(&'static str, &'static str)]) -> Self {
+    fn new(parents: &'a [(&'static str, &'static str)], checks: bool) -> Self {
         Self {
             parents,
+            checks,
             waiting: TABLES.to_vec(),
+            started: vec![],
             committed: vec![],
         }
     }
 
-    /// The first waiting table (in seeding order) whose parents have all committed.
+    fn parents_of(&self, table: &str) -> Vec<&'static str> {
+        self.parents
+            .iter()
+            .filter(|(child, _)| *child == table)
+            .map(|(_, parent)| *parent)
+            .collect()
+    }
+
+    /// The first waiting table (in seeding order) that may start.
     fn next(&mut self) -> Option<&'static str> {
+        let before = match self.checks {
+            true => &self.started,
+            false => &self.committed,
+        };
         let ready = |table: &&str| {
             self.parents
                 .iter()
                 .filter(|(child, _)| child == table)
-                .all(|(_, parent)| self.committed.contains(parent))
+                .all(|(_, parent)| before.contains(parent))
         };
         let at = self.waiting.iter().position(ready)?;
-        Some(self.waiting.remove(at))
+        let table = self.waiting.remove(at);
+        self.started.push(table);
+        Some(table)
     }
 
     fn committed(&mut self, table: &'static str) {
@@ -344,10 +401,34 @@ impl<'a> Plan<'a> {
     }
 }
 
+/// One table's load: what it references and how it learns that those have committed.
+struct Load {
+    table: &'static str,
+    parents: Vec<&'static str>,
+    committed: tokio::sync::watch::Receiver<Vec<&'static str>>,
+    checks: bool,
+}
+
+impl Load {
+    async fn parents_committed(&mut self) {
+        let parents = &self.parents;
+        // The sender lives as long as the whole seeding, which awaits this load.
+        let _ = self
+            .committed
+            .wait_for(|done| parents.iter().all(|p| done.contains(p)))
+            .await;
+        tracing::debug!(
+            "seeding {}: the tables it references have committed",
+            self.table
+        );
+    }
+}
+
 /// What a bulk load into an empty table sets aside and builds again before it commits: the
 /// table's secondary indexes, its primary and unique keys that no foreign key depends on, and
-/// its own foreign keys (restore-style: building them once is far cheaper than row by row).
-/// Postgres' DDL is transactional, so a crash at any point leaves them all as they were.
+/// (unless it checks its references itself) its own foreign keys: restore-style, building them
+/// once is far cheaper than row by row. Postgres' DDL is transactional, so a crash at any point
+/// leaves them all as they were.
 #[derive(Debug, Default)]
 struct SetAside {
     drops: Vec<String>,
@@ -357,6 +438,7 @@ struct SetAside {
 async fn set_aside(
     tx: &deadpool_postgres::Transaction<'_>,
     table: &str,
+    foreign_keys: bool,
 ) -> Result<SetAside, tokio_postgres::Error> {
     let mut aside = SetAside::default();
     let indexes = tx
@@ -382,12 +464,12 @@ async fn set_aside(
             "SELECT c.conname::text, pg_get_constraintdef(c.oid)
              FROM pg_constraint c
              WHERE c.conrelid = $1::text::regclass
-               AND (c.contype = 'f'
+               AND ((c.contype = 'f' AND $2)
                     OR (c.contype IN ('p', 'u')
                         AND NOT EXISTS (SELECT 1 FROM pg_constraint r
                                         WHERE r.contype = 'f' AND r.conindid = c.conindid)))
              ORDER BY c.contype = 'f', 1",
-            &[&table],
+            &[&table, &foreign_keys],
         )
         .await?;
     for row in constraints {
@@ -403,14 +485,94 @@ async fn set_aside(
     Ok(aside)
 }
 
+/// Quotes an identifier for SQL.
+fn ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Checks every foreign key of `table` at once, as `ADD FOREIGN KEY` would (MATCH SIMPLE: a row
+/// with a null in the key is not checked), after locking the referenced tables against changes
+/// until the commit. The first row without its referenced row is an error naming both.
+async fn check_references(
+    tx: &deadpool_postgres::Transaction<'_>,
+    table: &str,
+) -> Result<(), PgError> {
+    let what = format!("checking the foreign keys of {table}");
+    let keys = tx
+        .query(
+            "SELECT c.conname::text, c.confrelid::regclass::text,
+                    array(SELECT a.attname::text FROM unnest(c.conkey) WITH ORDINALITY k(n, i)
+                          JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n
+                          ORDER BY k.i),
+                    array(SELECT a.attname::text FROM unnest(c.confkey) WITH ORDINALITY k(n, i)
+                          JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.n
+                          ORDER BY k.i)
+             FROM pg_constraint c
+             WHERE c.contype = 'f' AND c.conrelid = $1::text::regclass
+             ORDER BY 1",
+            &[&table],
+        )
+        .await
+        .map_err(query_error(&what))?;
+    for key in keys {
+        let (name, parent): (String, String) = (key.get(0), key.get(1));
+        let (columns, referenced): (Vec<String>, Vec<String>) = (key.get(2), key.get(3));
+        let all_set = columns
+            .iter()
+            .map(|c| format!("c.{} IS NOT NULL", ident(c)))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        let matches = columns
+            .iter()
+            .zip(&referenced)
+            .map(|(c, r)| format!("p.{} = c.{}", ident(r), ident(c)))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        let values = columns
+            .iter()
+            .map(|c| format!("c.{}::text", ident(c)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        tx.batch_execute(&format!("LOCK TABLE {parent} IN SHARE MODE"))
+            .await
+            .map_err(query_error(&what))?;
+        let missing = tx
+            .query_opt(
+                &format!(
+                    "SELECT concat_ws(', ', {values}) FROM {table} c
+                     WHERE {all_set} AND NOT EXISTS (SELECT 1 FROM {parent} p WHERE {matches})
+                     LIMIT 1"
+                ),
+                &[],
+            )
+            .await
+            .map_err(query_error(&what))?;
+        if let Some(row) = missing {
+            return Err(PgError::Query {
+                what,
+                cause: format!(
+                    "{table} ({}) = ({}) has no row in {parent}: foreign key {name} would not hold",
+                    columns.join(", "),
+                    row.get::<_, String>(0)
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
 async fn seed_table(
     pool: &Pool,
-    table: &'static str,
+    mut load: Load,
     counts: SeedCounts,
     seed: u64,
 ) -> Result<u64, PgError> {
+    let table = load.table;
     let what = format!("seeding {table}");
     let err = |e| query_error(&what)(e);
+    if !load.checks {
+        load.parents_committed().await;
+    }
     let mut conn = client(pool, &what).await?;
     let tx = conn.transaction().await.map_err(err)?;
     // One seeder at a time per table; then an empty table (a crash leaves none half-filled:
@@ -426,9 +588,16 @@ async fn seed_table(
         .await
         .map_err(err)?
         .is_none();
+    // An empty table that checks its own references keeps its foreign keys, unchecked per row.
+    let checks_itself = empty && load.checks;
+    if checks_itself {
+        tx.batch_execute("SET LOCAL session_replication_role = replica")
+            .await
+            .map_err(err)?;
+    }
     let cols = columns(table);
     let aside = match empty {
-        true => set_aside(&tx, table).await.map_err(err)?,
+        true => set_aside(&tx, table, !checks_itself).await.map_err(err)?,
         false => SetAside::default(),
     };
     for drop in &aside.drops {
@@ -468,6 +637,10 @@ async fn seed_table(
     sink.finish().await.map_err(err)?;
     for rebuild in &aside.rebuilds {
         tx.batch_execute(rebuild).await.map_err(err)?;
+    }
+    load.parents_committed().await;
+    if checks_itself {
+        check_references(&tx, table).await?;
     }
     if !empty {
         tx.batch_execute(&format!(
@@ -515,7 +688,7 @@ mod tests {
             ("product_suppliers", "suppliers"),
             ("terminals", "stores"),
         ];
-        let mut plan = Plan::new(&parents);
+        let mut plan = Plan::new(&parents, false);
         assert_eq!(plan.next(), Some("warehouses"));
         assert_eq!(plan.next(), Some("suppliers"));
         assert_eq!(plan.next(), Some("products"));
@@ -528,7 +701,11 @@ mod tests {
         assert_eq!(plan.next(), Some("stores"));
         assert_eq!(plan.next(), Some("employees"));
         assert_eq!(plan.next(), Some("store_inventory"));
-        assert_eq!(plan.next(), None, "product_suppliers and terminals still wait");
+        assert_eq!(
+            plan.next(),
+            None,
+            "product_suppliers and terminals still wait"
+        );
         plan.committed("suppliers");
         plan.committed("stores");
         assert_eq!(plan.next(), Some("terminals"));
@@ -536,6 +713,20 @@ mod tests {
         plan.committed("products");
         assert_eq!(plan.next(), Some("product_suppliers"));
         assert_eq!(plan.next(), None);
+    }
+
+    #[test]
+    fn a_table_that_checks_its_references_starts_with_the_tables_it_references() {
+        let parents = [("customer_segments", "users"), ("terminals", "stores")];
+        let mut plan = Plan::new(&parents, true);
+        let started: Vec<_> = std::iter::from_fn(|| plan.next()).collect();
+        assert_eq!(started, TABLES, "every parent comes before its children");
+        let mut plan = Plan::new(&parents, true);
+        plan.waiting
+            .retain(|t| ["customer_segments", "users"].contains(t));
+        assert_eq!(plan.next(), Some("users"));
+        assert_eq!(plan.next(), Some("customer_segments"), "users has started");
+        assert_eq!(plan.parents_of("customer_segments"), ["users"]);
     }
 
     #[test]

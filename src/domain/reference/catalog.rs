@@ -435,8 +435,14 @@ mod tests {
         assert_eq!(users.sign_up(0), 3);
         assert_eq!(users.user_id(1), "guest");
         assert_eq!(users.country(0), "FR");
-        assert_eq!((users.user_id(2), users.country(2)), ("U000008".into(), "IL"));
-        assert_eq!((users.user_id(3), users.country(3)), ("U000009".into(), "US"));
+        assert_eq!(
+            (users.user_id(2), users.country(2)),
+            ("U000008".into(), "IL")
+        );
+        assert_eq!(
+            (users.user_id(3), users.country(3)),
+            ("U000009".into(), "US")
+        );
         assert_eq!(users.next_number(), 10);
         for n in [0, 1, 42, 999_999, 1_000_000, 123_456_789, usize::MAX] {
             assert_eq!(signup_id(n), format!("U{n:06}"));

@@ -51,6 +51,37 @@ impl TestDb {
         Self { name, dsn, runtime }
     }
 
+    /// A fresh database owned by a role that is not a superuser (it may not set
+    /// `session_replication_role`), with a PG_DSN that connects as that role.
+    pub fn owned_by_a_plain_role() -> Self {
+        const ROLE: &str = "retailgen_plain";
+        let mut db = Self::create();
+        let admin_client = connect(&db.runtime, &admin());
+        let sql = format!(
+            "DO $$ BEGIN CREATE ROLE {ROLE} LOGIN NOSUPERUSER;
+             EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$;
+             ALTER DATABASE {} OWNER TO {ROLE}",
+            db.name
+        );
+        db.runtime
+            .block_on(admin_client.batch_execute(&sql))
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        let dsn = db.dsn.replace("user=postgres", &format!("user={ROLE}"));
+        assert_ne!(dsn, db.dsn, "the admin DSN names user=postgres");
+        db.dsn = dsn;
+        db
+    }
+
+    /// Runs `sql` in a transaction of its own session, left open until `release` is called
+    /// (say, to hold a lock while retailgen runs).
+    pub fn hold(&self, sql: &str) -> Held<'_> {
+        let client = connect(&self.runtime, &self.dsn);
+        self.runtime
+            .block_on(client.batch_execute(&format!("BEGIN; {sql}")))
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        Held { db: self, client }
+    }
+
     /// Rows of `sql` as text.
     pub fn query(&self, sql: &str) -> Vec<Vec<String>> {
         self.try_query(sql).unwrap_or_else(|e| panic!("{sql}: {e}"))
@@ -116,6 +147,21 @@ impl TestDb {
                 (t.to_string(), row[0].parse().unwrap(), row[1].clone())
             })
             .collect()
+    }
+}
+
+/// A session with an open transaction.
+pub struct Held<'a> {
+    db: &'a TestDb,
+    client: Client,
+}
+
+impl Held<'_> {
+    pub fn release(self) {
+        self.db
+            .runtime
+            .block_on(self.client.batch_execute("ROLLBACK"))
+            .expect("ROLLBACK");
     }
 }
 

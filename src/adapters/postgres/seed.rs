@@ -251,7 +251,8 @@ fn columns(table: &str) -> &'static str {
 }
 
 /// Tables loaded at once: one connection each, while their rows are generated on other threads.
-const PARALLEL_TABLES: usize = 2;
+/// Users and their segments take two; the third lets the small tables load meanwhile.
+const PARALLEL_TABLES: usize = 3;
 /// COPY chunks generated ahead of the connection.
 const CHUNKS_AHEAD: usize = 4;
 

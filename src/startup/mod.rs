@@ -80,6 +80,13 @@ pub(crate) fn redacted(e: &anyhow::Error, secrets: &[Secret]) -> String {
 /// durable target, what earlier runs left is recovered first (see `recovery`).
 pub async fn run(settings: Settings, cancel: CancellationToken) -> anyhow::Result<RunReport> {
     let s = &settings;
+    let started = std::time::Instant::now();
+    let phase = |what: &str| {
+        tracing::debug!(
+            "start-up: {what} after {:.3} s",
+            started.elapsed().as_secs_f64()
+        )
+    };
     let seed = s.run.seed.unwrap_or_else(rand::random);
     let topics = topic_names(s);
     let kafka = s.run.sink == SinkKind::Kafka;
@@ -88,18 +95,23 @@ pub async fn run(settings: Settings, cancel: CancellationToken) -> anyhow::Resul
         StoreKind::Postgres => Some(world::prepare_postgres(s).await?),
         StoreKind::Memory => None,
     };
+    phase("store prepared");
     let ids = match kafka {
         true => Some(recovery::register_schemas(s, &topics).await?),
         false => None,
     };
+    phase("schemas registered");
     let found = recovery::inspect(s, pool.as_ref(), kafka_canonical).await?;
+    phase("earlier runs inspected");
     if kafka {
         recovery::create_topics(s, &topics).await?;
     }
+    phase("topics ready");
     if let (Some(pool), true) = (&pool, kafka) {
         recovery::replay_outbox(s, pool, &topics).await?;
     }
     let run = recovery::number_run(s, pool.as_ref(), &found, seed).await?;
+    phase("run numbered");
     let since = refund_window_start(s);
     let mut read = world::ReadBack::default();
     if let (true, Some(ids)) = (kafka_canonical, ids) {
@@ -130,9 +142,12 @@ pub async fn run(settings: Settings, cancel: CancellationToken) -> anyhow::Resul
         stock.next_offsets.extend(store_stock.next_offsets);
         (read.stock, read.sales, read.prices) = (Some(stock), sales, prices);
     }
+    phase("topics read back");
     let stage = Stage::default();
     let built = world::build_world(s, pool.as_ref(), &stage, read, since).await?;
+    phase("world built");
     let publisher = publisher::build_publisher(s, &topics, seed, ids, pool.as_ref(), stage).await?;
+    phase("publisher ready");
     eprintln!("{}", banner(s, seed, run));
     let engine = engine(s, seed, run, built, publisher);
     let stopper = Stopper::new(cancel, s.run.duration);

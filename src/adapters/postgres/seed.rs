@@ -385,12 +385,7 @@ impl<'a> Plan<'a> {
             true => &self.started,
             false => &self.committed,
         };
-        let ready = |table: &&str| {
-            self.parents
-                .iter()
-                .filter(|(child, _)| child == table)
-                .all(|(_, parent)| before.contains(parent))
-        };
+        let ready = |table: &&str| self.parents_of(table).iter().all(|p| before.contains(p));
         let at = self.waiting.iter().position(ready)?;
         let table = self.waiting.remove(at);
         self.started.push(table);
@@ -571,6 +566,8 @@ async fn seed_table(
     let table = load.table;
     let what = format!("seeding {table}");
     let err = |e| query_error(&what)(e);
+    // Foreign keys are checked against what this transaction sees: either when they are added
+    // again (so only once the parents committed), or by this table itself just before it commits.
     if !load.checks {
         load.parents_committed().await;
     }
@@ -639,7 +636,9 @@ async fn seed_table(
     for rebuild in &aside.rebuilds {
         tx.batch_execute(rebuild).await.map_err(err)?;
     }
-    load.parents_committed().await;
+    if load.checks {
+        load.parents_committed().await;
+    }
     if checks_itself {
         check_references(&tx, table).await?;
     }

@@ -39,6 +39,43 @@ fn size(var: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
+/// CPU seconds (user + system) of this process, or of its waited-for children.
+fn cpu_of(who: i32) -> f64 {
+    // SAFETY: getrusage only writes the struct it is given.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    assert_eq!(unsafe { libc::getrusage(who, &mut u) }, 0);
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    secs(u.ru_utime) + secs(u.ru_stime)
+}
+
+/// CPU seconds of process `pid` so far (/proc/PID/stat: utime + stime, in clock ticks).
+fn cpu_of_pid(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("the broker runs");
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .collect();
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    // SAFETY: sysconf has no preconditions.
+    ticks / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64
+}
+
+/// Where the CPU went while `n` records were produced: µs per record of the producing process
+/// and of the broker, beside the wall-clock µs per record (2 cores: a sum near twice the wall
+/// time means the machine, not one thread, is the bound).
+fn cpu_line(what: &str, n: u64, wall: f64, producer: f64, broker: f64) -> String {
+    let per = |secs: f64| secs * 1e6 / n as f64;
+    format!(
+        "{what:<31}  {:>5.2} µs/record wall; CPU {:>5.2} producer + {:>5.2} broker = {:>5.2} µs/record",
+        per(wall),
+        per(producer),
+        per(broker),
+        per(producer + broker)
+    )
+}
+
 /// Runs retailgen and reads the records/s from its summary.
 fn retailgen_rate(args: &[&str], env: &[(&str, &str)]) -> f64 {
     let out = run(args, env);
@@ -284,6 +321,7 @@ fn main() {
         ("KAFKA_BOOTSTRAP", broker.bootstrap.as_str()),
         ("SCHEMA_REGISTRY_URL", registry.url.as_str()),
     ];
+    let (children, broker_cpu) = (cpu_of(libc::RUSAGE_CHILDREN), cpu_of_pid(broker.pid()));
     let kafka = retailgen_rate(
         &[
             "run",
@@ -299,6 +337,14 @@ fn main() {
             "3",
         ],
         &env,
+    );
+    // The process's CPU includes its start-up: a fraction of a second of mostly waiting.
+    let kafka_cpu = cpu_line(
+        "kafka sink (retailgen process)",
+        kafka_n,
+        kafka_n as f64 / kafka,
+        cpu_of(libc::RUSAGE_CHILDREN) - children,
+        cpu_of_pid(broker.pid()) - broker_cpu,
     );
     // The ceiling writes the same records again to the topics retailgen created.
     let defaults = retailgen::config::load(None, &BTreeMap::new(), &[]).unwrap();
@@ -318,7 +364,15 @@ fn main() {
         records.len(),
         bytes as f64 / records.len() as f64
     );
+    let (own, broker_cpu) = (cpu_of(libc::RUSAGE_SELF), cpu_of_pid(broker.pid()));
     let ceiling = replay_rate(&broker.bootstrap, &topics, &records);
+    let ceiling_cpu = cpu_line(
+        "replay ceiling (bench process)",
+        kafka_n,
+        kafka_n as f64 / ceiling,
+        cpu_of(libc::RUSAGE_SELF) - own,
+        cpu_of_pid(broker.pid()) - broker_cpu,
+    );
     drop(records);
     let plain = plain_loop_rate(&broker.bootstrap, "customer-interactions.v1", kafka_n);
 
@@ -338,4 +392,6 @@ fn main() {
     println!("kafka sink / replay ceiling:     {:>12.2}", kafka / ceiling);
     println!("plain loop (150 B, random):      {plain:>12.0} records/s");
     println!("kafka sink / plain loop:         {:>12.2}", kafka / plain);
+    println!("{kafka_cpu}");
+    println!("{ceiling_cpu}");
 }

@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
+use crate::adapters::kafka::Connecting;
 use crate::adapters::postgres::canonical::Stage;
 use crate::config::{describe_dsn, redact, PacingKind, Secret, Settings, SinkKind, StoreKind};
 use crate::domain::events::Millis;
@@ -101,10 +102,12 @@ pub async fn run(settings: Settings, cancel: CancellationToken) -> anyhow::Resul
         false => None,
     };
     phase("schemas registered");
+    // Without a store the records go straight to a producer: it connects meanwhile.
+    let connecting = (kafka && pool.is_none()).then(|| Connecting::start(&s.kafka));
     let found = recovery::inspect(s, pool.as_ref(), kafka_canonical).await?;
     phase("earlier runs inspected");
     if kafka {
-        recovery::create_topics(s, &topics).await?;
+        recovery::create_topics(s, &topics, &found).await?;
     }
     phase("topics ready");
     if let (Some(pool), true) = (&pool, kafka) {
@@ -146,7 +149,8 @@ pub async fn run(settings: Settings, cancel: CancellationToken) -> anyhow::Resul
     let stage = Stage::default();
     let built = world::build_world(s, pool.as_ref(), &stage, read, since).await?;
     phase("world built");
-    let publisher = publisher::build_publisher(s, &topics, seed, ids, pool.as_ref(), stage).await?;
+    let publisher =
+        publisher::build_publisher(s, &topics, seed, ids, pool.as_ref(), stage, connecting).await?;
     phase("publisher ready");
     eprintln!("{}", banner(s, seed, run));
     let engine = engine(s, seed, run, built, publisher);

@@ -4,7 +4,7 @@
 use deadpool_postgres::Pool;
 use tokio::runtime::Handle;
 
-use crate::adapters::kafka::{KafkaPublisher, KafkaRelay};
+use crate::adapters::kafka::{Connecting, KafkaPublisher, KafkaRelay};
 use crate::adapters::postgres::canonical::recovery::next_seq;
 use crate::adapters::postgres::canonical::{
     CommittingPublisher, Downstream, Durability, Stage, StockMode,
@@ -21,12 +21,14 @@ use crate::domain::stream::{Stream, TopicNames};
 
 use super::world::postgres_canonical;
 
-/// The sink alone: records go to it as they are published.
+/// The sink alone: records go to it as they are published. A Kafka sink uses the producer
+/// `connecting`, if start-up began connecting one.
 fn direct(
     s: &Settings,
     topics: &TopicNames,
     seed: u64,
     ids: Option<[u32; Stream::COUNT]>,
+    connecting: Option<Connecting>,
 ) -> anyhow::Result<Box<dyn EventPublisher>> {
     let counter = TopicCounter::new(topics.clone());
     Ok(match (s.run.sink, ids) {
@@ -37,6 +39,7 @@ fn direct(
         )),
         (SinkKind::File, _) => Box::new(FileSink::create(&s.run.out_dir, topics.clone(), seed)?),
         (SinkKind::Kafka, Some(ids)) => Box::new(KafkaPublisher::new(
+            connecting.unwrap_or_else(|| Connecting::start(&s.kafka)),
             &s.kafka,
             topics.clone(),
             Box::new(WireEncoder::new(ids)),
@@ -45,7 +48,8 @@ fn direct(
     })
 }
 
-/// `ids`: registry ids of the schemas (Kafka sink only); `pool`: the Postgres store, if any.
+/// `ids`: registry ids of the schemas (Kafka sink only); `pool`: the Postgres store, if any;
+/// `connecting`: the Kafka sink's producer, if start-up began connecting it (without a store).
 pub async fn build_publisher(
     s: &Settings,
     topics: &TopicNames,
@@ -53,9 +57,10 @@ pub async fn build_publisher(
     ids: Option<[u32; Stream::COUNT]>,
     pool: Option<&Pool>,
     stage: Stage,
+    connecting: Option<Connecting>,
 ) -> anyhow::Result<Box<dyn EventPublisher>> {
     let Some(pool) = pool else {
-        return direct(s, topics, seed, ids);
+        return direct(s, topics, seed, ids, connecting);
     };
     let client = postgres::client(pool, "the commit worker's connection").await?;
     let canonical = postgres_canonical(s);
@@ -69,7 +74,7 @@ pub async fn build_publisher(
             },
             first_seq: next_seq(&client).await?,
         },
-        _ => Downstream::Sink(direct(s, topics, seed, ids)?),
+        _ => Downstream::Sink(direct(s, topics, seed, ids, None)?),
     };
     Ok(Box::new(CommittingPublisher::start(
         stage,

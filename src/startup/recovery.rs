@@ -14,7 +14,7 @@ use crate::adapters::avro::subject;
 use crate::adapters::kafka::replay::{
     last_run, read_stock_topic, read_values, record_run, ReplayError, StockTopic,
 };
-use crate::adapters::kafka::{ensure_topics, existing_topics, KafkaRelay};
+use crate::adapters::kafka::{create_missing, existing_topics, KafkaRelay};
 use crate::adapters::postgres::canonical::recovery::{self as pg, OWN_TABLES};
 use crate::adapters::postgres::{self as postgres};
 use crate::adapters::registry::decoder::WireDecoder;
@@ -35,6 +35,8 @@ pub struct Unrecoverable(pub String);
 pub struct Found {
     /// Runs recorded by the target before this one.
     pub previous_runs: Option<u32>,
+    /// The topics the cluster has (Kafka sink only).
+    pub topics: Vec<String>,
 }
 
 /// Read-only checks; fails with [`Unrecoverable`] naming what is missing and how to fix it.
@@ -65,6 +67,7 @@ pub async fn inspect(
     if s.run.sink != crate::config::SinkKind::Kafka {
         return Ok(Found {
             previous_runs: last.map(|r| r + 1),
+            topics: vec![],
         });
     }
     let existing = existing_topics(&s.kafka).await?;
@@ -90,6 +93,7 @@ pub async fn inspect(
     }
     Ok(Found {
         previous_runs: last.map(|r| r + 1),
+        topics: existing,
     })
 }
 
@@ -144,27 +148,21 @@ pub async fn register_schemas(
     Ok(ids)
 }
 
-/// Creates missing topics (and the runs topic, with one partition).
-pub async fn create_topics(s: &Settings, topics: &TopicNames) -> anyhow::Result<()> {
-    let names: Vec<String> = topics.iter().map(|(_, t)| t.to_owned()).collect();
-    let mut created = ensure_topics(
+/// Creates the topics `found` did not see on the cluster (the runs topic with one partition).
+pub async fn create_topics(s: &Settings, topics: &TopicNames, found: &Found) -> anyhow::Result<()> {
+    let wanted: Vec<(&str, i32)> = topics
+        .iter()
+        .map(|(_, t)| (t, s.topics.partitions))
+        .chain([(s.topics.runs.as_str(), 1)])
+        .collect();
+    let created = create_missing(
         &s.kafka,
-        &names,
-        s.topics.partitions,
+        &wanted,
+        &found.topics,
         s.topics.replication_factor,
     )
     .await
     .context("preparing topics")?;
-    created.extend(
-        ensure_topics(
-            &s.kafka,
-            std::slice::from_ref(&s.topics.runs),
-            1,
-            s.topics.replication_factor,
-        )
-        .await
-        .context("preparing the runs topic")?,
-    );
     if !created.is_empty() {
         tracing::info!("created topics {}", created.join(", "));
     }

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::types::RDKafkaErrorCode;
 
 use super::client_config::client_config;
@@ -18,16 +19,19 @@ fn admin(k: &KafkaSettings) -> Result<AdminClient<DefaultClientContext>, KafkaEr
         .map_err(|e| KafkaError::Client(e.to_string()))
 }
 
-/// The topics the cluster has now.
+/// The topics the cluster has now. Asked by a plain client: an admin client's polling thread
+/// takes 0.1 s to stop when it is dropped.
 pub async fn existing_topics(k: &KafkaSettings) -> Result<Vec<String>, KafkaError> {
-    let admin = admin(k)?;
-    let metadata = admin
-        .inner()
-        .fetch_metadata(None, METADATA_TIMEOUT)
-        .map_err(|e| KafkaError::Unreachable {
-            bootstrap: k.bootstrap.clone(),
-            cause: e.to_string(),
-        })?;
+    let client: BaseConsumer = client_config(k)
+        .create()
+        .map_err(|e| KafkaError::Client(e.to_string()))?;
+    let metadata =
+        client
+            .fetch_metadata(None, METADATA_TIMEOUT)
+            .map_err(|e| KafkaError::Unreachable {
+                bootstrap: k.bootstrap.clone(),
+                cause: e.to_string(),
+            })?;
     Ok(metadata
         .topics()
         .iter()
@@ -44,36 +48,55 @@ pub async fn ensure_topics(
     partitions: i32,
     replication: i32,
 ) -> Result<Vec<String>, KafkaError> {
-    let admin = admin(k)?;
     let existing = existing_topics(k).await?;
-    let missing: Vec<&String> = topics.iter().filter(|t| !existing.contains(t)).collect();
+    let wanted: Vec<(&str, i32)> = topics.iter().map(|t| (t.as_str(), partitions)).collect();
+    create_missing(k, &wanted, &existing, replication).await
+}
+
+/// Creates, in one request, each of `wanted` (name, partitions) that is not among `existing`
+/// (the cluster's topics, as [`existing_topics`] found them). Returns the topics it created.
+pub async fn create_missing(
+    k: &KafkaSettings,
+    wanted: &[(&str, i32)],
+    existing: &[String],
+    replication: i32,
+) -> Result<Vec<String>, KafkaError> {
+    let missing: Vec<NewTopic<'_>> = wanted
+        .iter()
+        .filter(|(t, _)| !existing.iter().any(|e| e == t))
+        .map(|&(t, partitions)| NewTopic::new(t, partitions, TopicReplication::Fixed(replication)))
+        .collect();
     if missing.is_empty() {
         return Ok(vec![]);
     }
-    let new: Vec<NewTopic<'_>> = missing
-        .iter()
-        .map(|t| NewTopic::new(t, partitions, TopicReplication::Fixed(replication)))
-        .collect();
+    let admin = admin(k)?;
     let opts = AdminOptions::new().operation_timeout(Some(METADATA_TIMEOUT));
-    let results = admin
-        .create_topics(&new, &opts)
-        .await
-        .map_err(|e| KafkaError::Unreachable {
-            bootstrap: k.bootstrap.clone(),
-            cause: e.to_string(),
-        })?;
+    let results =
+        admin
+            .create_topics(&missing, &opts)
+            .await
+            .map_err(|e| KafkaError::Unreachable {
+                bootstrap: k.bootstrap.clone(),
+                cause: e.to_string(),
+            })?;
+    // Its polling thread stops within 0.1 s: not on the way to the first record.
+    std::thread::spawn(move || drop(admin));
     let mut created = Vec::new();
     for result in results {
         match result {
             Ok(topic) => created.push(topic),
             Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
             Err((topic, code)) => {
+                let partitions = wanted
+                    .iter()
+                    .find(|(t, _)| *t == topic)
+                    .map_or(0, |&(_, p)| p);
                 return Err(KafkaError::CreateTopic {
                     topic,
                     partitions,
                     replication,
                     cause: code.to_string(),
-                })
+                });
             }
         }
     }

@@ -6,9 +6,9 @@ mod producer;
 mod relay;
 pub mod replay;
 
-pub use admin::{ensure_topics, existing_topics};
+pub use admin::{create_missing, ensure_topics, existing_topics};
 pub use client_config::{client_config, producer_config};
-pub use producer::{send, KafkaPublisher};
+pub use producer::{send, Connecting, KafkaPublisher};
 pub use relay::KafkaRelay;
 
 #[derive(Debug, thiserror::Error)]

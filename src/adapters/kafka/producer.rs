@@ -98,6 +98,27 @@ pub fn send<'a, C: ProducerContext>(
     }
 }
 
+/// The publisher's producer, connecting on a thread of its own while start-up goes on: an
+/// idempotent producer's id can take half a second to arrive (librdkafka retries its request
+/// every 0.5 s until a broker is up), which this overlaps with the rest of start-up.
+pub struct Connecting(std::thread::JoinHandle<Result<BaseProducer<DeliveryCounter>, KafkaError>>);
+
+impl Connecting {
+    pub fn start(k: &KafkaSettings) -> Self {
+        let k = k.clone();
+        Self(std::thread::spawn(move || {
+            connected_producer(&k, DeliveryCounter::default())
+        }))
+    }
+
+    /// The connected producer (blocks until it is).
+    fn wait(self) -> Result<BaseProducer<DeliveryCounter>, KafkaError> {
+        self.0
+            .join()
+            .expect("the producer's connecting thread panicked")
+    }
+}
+
 pub struct KafkaPublisher {
     producer: BaseProducer<DeliveryCounter>,
     sent: u64,
@@ -109,12 +130,14 @@ pub struct KafkaPublisher {
 }
 
 impl KafkaPublisher {
+    /// A publisher on the producer `connecting` yields (blocks until it is connected).
     pub fn new(
+        connecting: Connecting,
         k: &KafkaSettings,
         topics: TopicNames,
         encoder: Box<dyn SchemaEncoder>,
     ) -> Result<Self, KafkaError> {
-        let producer = connected_producer(k, DeliveryCounter::default())?;
+        let producer = connecting.wait()?;
         Ok(Self {
             producer,
             encoder,

@@ -8,12 +8,12 @@ use std::time::{Duration, Instant};
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError as RdKafkaError;
 use rdkafka::message::{BorrowedMessage, Headers, Message};
-use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer};
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use rustc_hash::FxHashMap;
 
-use super::client_config::{connected_producer, reader_config};
+use super::client_config::{client_config, reader_config};
 use super::KafkaError;
 use crate::config::KafkaSettings;
 
@@ -84,7 +84,10 @@ fn read_all<S: Send>(
     init: impl Fn() -> S + Sync,
     each: impl Fn(&mut S, &BorrowedMessage<'_>) -> Result<(), ReplayError> + Sync,
 ) -> Result<Option<Vec<PartitionRead<S>>>, ReplayError> {
-    let Some(count) = partitions(k, &reader(k)?, topic)? else {
+    let asking = reader(k)?;
+    let count = partitions(k, &asking, topic);
+    dispose(asking);
+    let Some(count) = count? else {
         return Ok(None);
     };
     let reads = std::thread::scope(|scope| {
@@ -102,22 +105,42 @@ fn read_all<S: Send>(
     Ok(Some(reads))
 }
 
+/// Drops `consumer` on a thread of its own: closing a group member polls in steps of 0.1 s,
+/// which is not worth waiting for when nothing was committed.
+fn dispose(consumer: BaseConsumer<EndIsExpected>) {
+    std::thread::spawn(move || drop(consumer));
+}
+
 fn reader(k: &KafkaSettings) -> Result<BaseConsumer<EndIsExpected>, KafkaError> {
     reader_config(k)
         .create_with_context(EndIsExpected)
         .map_err(|e| KafkaError::Client(e.to_string()))
 }
 
-/// One partition to its end (EOF), without a timeout while messages flow (a timed poll reads
-/// the clock every time).
+/// One partition to its end (EOF), on a reader of its own.
 fn read_partition<S>(
     k: &KafkaSettings,
+    topic: &str,
+    partition: i32,
+    state: S,
+    each: impl Fn(&mut S, &BorrowedMessage<'_>) -> Result<(), ReplayError>,
+) -> Result<PartitionRead<S>, ReplayError> {
+    let consumer = reader(k)?;
+    let read = read_to_end(k, &consumer, topic, partition, state, each);
+    dispose(consumer);
+    read
+}
+
+/// One partition to its end (EOF), without a timeout while messages flow (a timed poll reads
+/// the clock every time).
+fn read_to_end<S>(
+    k: &KafkaSettings,
+    consumer: &BaseConsumer<EndIsExpected>,
     topic: &str,
     partition: i32,
     mut state: S,
     each: impl Fn(&mut S, &BorrowedMessage<'_>) -> Result<(), ReplayError>,
 ) -> Result<PartitionRead<S>, ReplayError> {
-    let consumer = reader(k)?;
     // An empty partition (say, of a topic just created) is done without a fetch.
     let (low, high) = consumer
         .fetch_watermarks(topic, partition, Duration::from_secs(10))
@@ -297,9 +320,29 @@ pub fn last_run(k: &KafkaSettings, topic: &str) -> Result<Option<u32>, ReplayErr
         .max())
 }
 
-/// Appends run `run` to the runs topic and waits for the broker's acknowledgement.
+/// The outcome of the one record a [`record_run`] producer sends.
+#[derive(Default)]
+struct Delivered(std::sync::Mutex<Option<Result<(), String>>>);
+
+impl ClientContext for Delivered {}
+
+impl ProducerContext for Delivered {
+    type DeliveryOpaque = ();
+
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        let outcome = result.as_ref().map(|_| ()).map_err(|(e, _)| e.to_string());
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(outcome);
+    }
+}
+
+/// Appends run `run` to the runs topic and waits for the broker's acknowledgement. One record
+/// needs no idempotent producer (whose producer id can take half a second to arrive), and its
+/// delivery report is polled for in short steps (a flush polls in steps of 0.1 s).
 pub fn record_run(k: &KafkaSettings, topic: &str, run: u32, seed: u64) -> Result<(), KafkaError> {
-    let producer = connected_producer(k, DefaultProducerContext)?;
+    let producer: BaseProducer<Delivered> = client_config(k)
+        .set("acks", "all")
+        .create_with_context(Delivered::default())
+        .map_err(|e| KafkaError::Client(e.to_string()))?;
     let value = serde_json::json!({
         "run": run,
         "seed": seed,
@@ -310,5 +353,23 @@ pub fn record_run(k: &KafkaSettings, topic: &str, run: u32, seed: u64) -> Result
     producer
         .send(BaseRecord::to(topic).key("run").payload(&value))
         .map_err(|(e, _)| unreachable(k)(e))?;
-    producer.flush(k.flush_timeout).map_err(unreachable(k))
+    let started = Instant::now();
+    loop {
+        producer.poll(Duration::from_millis(2));
+        if let Some(outcome) = producer.context().0.lock().unwrap().take() {
+            return outcome.map_err(|cause| KafkaError::Unreachable {
+                bootstrap: k.bootstrap.clone(),
+                cause: format!("recording run {run} on {topic}: {cause}"),
+            });
+        }
+        if started.elapsed() > k.flush_timeout {
+            return Err(KafkaError::Unreachable {
+                bootstrap: k.bootstrap.clone(),
+                cause: format!(
+                    "recording run {run} on {topic}: not acknowledged within KAFKA_FLUSH_TIMEOUT={:?}",
+                    k.flush_timeout
+                ),
+            });
+        }
+    }
 }

@@ -47,6 +47,12 @@ fn free_port() -> u16 {
 }
 
 impl Tansu {
+    /// The broker's process id (for its CPU time in benchmarks).
+    #[allow(dead_code)]
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn start() -> Self {
         let port = free_port();
         let url = format!("tcp://127.0.0.1:{port}");

@@ -7,7 +7,8 @@ use retailgen::cli::{Cli, Command};
 use retailgen::{config, startup, telemetry};
 
 /// mimalloc: the generator allocates and frees small strings per record, where glibc's malloc
-/// cost about a quarter of its time (see README, Benchmarks).
+/// cost about a quarter of its time; it also stands behind `malloc` (feature `override`), so
+/// librdkafka's messages no longer fragment glibc's per-thread arenas (see README, Benchmarks).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -54,8 +54,8 @@ pub fn producer_config(k: &KafkaSettings) -> ClientConfig {
         .set("batch.num.messages", "10000")
         .set("batch.size", "1000000")
         // A queue of a few linger periods keeps the broker busy; a larger one only holds memory.
-        .set("queue.buffering.max.messages", "50000")
-        .set("queue.buffering.max.kbytes", "16384");
+        .set("queue.buffering.max.messages", "20000")
+        .set("queue.buffering.max.kbytes", "4096");
     with_user_properties(c, k)
 }
 

@@ -82,6 +82,27 @@ fn cpu_line(what: &str, n: u64, wall: f64, producer: f64, broker: f64) -> String
     )
 }
 
+/// Runs `produce` (which returns records/s for `n` records) and says where the CPU went: of
+/// `who` (this process or its children) and of the broker `broker_pid`.
+fn with_cpu(
+    what: &str,
+    who: i32,
+    broker_pid: u32,
+    n: u64,
+    produce: impl FnOnce() -> f64,
+) -> (f64, String) {
+    let (own, broker) = (cpu_of(who), cpu_of_pid(broker_pid));
+    let rate = produce();
+    let line = cpu_line(
+        what,
+        n,
+        n as f64 / rate,
+        cpu_of(who) - own,
+        cpu_of_pid(broker_pid) - broker,
+    );
+    (rate, line)
+}
+
 /// Runs retailgen and reads the records/s from its summary.
 fn retailgen_rate(args: &[&str], env: &[(&str, &str)]) -> f64 {
     let out = run(args, env);
@@ -347,15 +368,13 @@ fn main() {
     let mut pairs: Vec<(f64, f64)> = Vec::new();
     let mut first_cpu = (String::new(), String::new());
     for round in 0..rounds {
-        let (children, broker_cpu) = (cpu_of(libc::RUSAGE_CHILDREN), cpu_of_pid(broker.pid()));
-        let kafka = retailgen_rate(&kafka_args, &env);
         // The process's CPU includes its start-up: a fraction of a second of mostly waiting.
-        let kafka_cpu = cpu_line(
+        let (kafka, kafka_cpu) = with_cpu(
             "kafka sink (retailgen process)",
+            libc::RUSAGE_CHILDREN,
+            broker.pid(),
             kafka_n,
-            kafka_n as f64 / kafka,
-            cpu_of(libc::RUSAGE_CHILDREN) - children,
-            cpu_of_pid(broker.pid()) - broker_cpu,
+            || retailgen_rate(&kafka_args, &env),
         );
         if round == 0 {
             // The ceiling writes the same records again to the topics retailgen created.
@@ -377,14 +396,12 @@ fn main() {
                 bytes as f64 / records.len() as f64
             );
         }
-        let (own, broker_cpu) = (cpu_of(libc::RUSAGE_SELF), cpu_of_pid(broker.pid()));
-        let ceiling = replay_rate(&broker.bootstrap, &topics, &records);
-        let ceiling_cpu = cpu_line(
+        let (ceiling, ceiling_cpu) = with_cpu(
             "replay ceiling (bench process)",
+            libc::RUSAGE_SELF,
+            broker.pid(),
             kafka_n,
-            kafka_n as f64 / ceiling,
-            cpu_of(libc::RUSAGE_SELF) - own,
-            cpu_of_pid(broker.pid()) - broker_cpu,
+            || replay_rate(&broker.bootstrap, &topics, &records),
         );
         eprintln!(
             "  round {}: kafka sink {kafka:.0}/s, replay ceiling {ceiling:.0}/s, ratio {:.2}",

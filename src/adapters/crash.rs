@@ -1,7 +1,8 @@
 //! Crash points for tests of crash paths: the process kills itself at an awkward instant.
 
 /// `RETAILGEN_TEST_CRASH_AT=<point>:N` kills the process with SIGKILL the N-th time it passes
-/// `<point>`: `after_commit` / `after_relay` (the committing publisher: right after the N-th
+/// `<point>`: `run_recorded` (start-up: once the run is numbered and recorded, before anything
+/// is generated), `after_commit` / `after_relay` (the committing publisher: right after the N-th
 /// commit, before or after its records went out), `sim_sent` (the POS simulator: right after
 /// handing its N-th transaction to the producer, unacknowledged) and `sim_committed` (right
 /// after its N-th commit of input offsets).

@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
+use crate::adapters::crash::{crash_if, crash_point};
 use crate::adapters::kafka::Connecting;
 use crate::adapters::postgres::canonical::Stage;
 use crate::config::{describe_dsn, redact, PacingKind, Secret, Settings, SinkKind, StoreKind};
@@ -115,6 +116,7 @@ pub async fn run(settings: Settings, cancel: CancellationToken) -> anyhow::Resul
     }
     let run = recovery::number_run(s, pool.as_ref(), &found, seed).await?;
     phase("run numbered");
+    crash_if(&crash_point(), "run_recorded", 1);
     let since = refund_window_start(s);
     let mut read = world::ReadBack::default();
     if let (true, Some(ids)) = (kafka_canonical, ids) {

@@ -70,8 +70,13 @@ fn three_runs(target: &Target, crash: &[(&str, &str)]) -> Vec<Row> {
     let child = command(&args(&KILLED), &target.env(&killed_env))
         .spawn()
         .unwrap();
-    let killed = finish_or_kill(child, Duration::from_millis(1_500));
-    assert_eq!(killed.code, None, "killed mid-run: {}", killed.stderr);
+    // The crash point kills it; the time limit is only there should it never be reached.
+    let killed = finish_or_kill(child, Duration::from_secs(60));
+    assert_eq!(
+        killed.code, None,
+        "killed at its crash point: {}",
+        killed.stderr
+    );
     let last = run(&args(&LAST), &target.env(&env));
     assert_eq!(last.code, Some(0), "{}", last.stderr);
     target.rows()
@@ -185,10 +190,16 @@ fn postgres_canonical_store_sales_obey_the_rules_across_a_crash_after_commit_and
         .contains("names no line"));
 }
 
+/// The second run is killed once it recorded itself, before it generated anything (what the
+/// timed kill of 1.5 s hit while start-up took longer than that). A kill while records wait in
+/// the producer's queue is not covered: in Kafka-canonical mode it can leave a transaction whose
+/// basket events were lost, or a basket left open (librdkafka sends each partition on its own
+/// linger timer, so what is acknowledged is not a prefix of what was handed over); see README,
+/// "Kafka-canonical".
 #[test]
-fn kafka_canonical_store_sales_obey_the_rules_across_a_sigkill_and_a_restart() {
+fn kafka_canonical_store_sales_obey_the_rules_across_a_sigkill_after_start_up_and_a_restart() {
     let target = Target::new(false);
-    let rows = three_runs(&target, &[]);
+    let rows = three_runs(&target, &[("RETAILGEN_TEST_CRASH_AT", "run_recorded:1")]);
     let records = records(&good_once(&rows));
     three_runs_obey_the_rules(&records);
 }

@@ -1,8 +1,9 @@
 //! Seeding: one transaction per table, from rows that depend only on the seed. An empty table is
 //! loaded restore-style (its indexes and constraints set aside, COPY, then built again before the
 //! commit); a table with rows gets them by COPY into a temporary table and `INSERT ... ON
-//! CONFLICT DO NOTHING`. Two tables load at once, a table only after those it references. Seeding again, or after a crash at any point,
-//! leaves exactly what one clean seed leaves, with every index and constraint in place.
+//! CONFLICT DO NOTHING`. Up to three tables load at once; a table's foreign keys are checked only
+//! once the tables it references committed. Seeding again, or after a crash at any point, leaves
+//! exactly what one clean seed leaves, with every index and constraint in place.
 
 use std::fmt::Write;
 
@@ -269,7 +270,6 @@ pub async fn seed(pool: &Pool, counts: SeedCounts, seed: u64) -> Result<SeedRepo
         }
     );
     let mut plan = Plan::new(&parents, checks);
-    let (commits, committed) = tokio::sync::watch::channel(Vec::<&'static str>::new());
     let mut loading = FuturesUnordered::new();
     let mut rows = Vec::with_capacity(TABLES.len());
     loop {
@@ -278,7 +278,7 @@ pub async fn seed(pool: &Pool, counts: SeedCounts, seed: u64) -> Result<SeedRepo
             let load = Load {
                 table,
                 parents: plan.parents_of(table),
-                committed: committed.clone(),
+                committed: plan.commits(),
                 checks,
             };
             loading.push(async move {
@@ -297,7 +297,6 @@ pub async fn seed(pool: &Pool, counts: SeedCounts, seed: u64) -> Result<SeedRepo
         };
         let (table, n) = done?;
         plan.committed(table);
-        commits.send_modify(|done| done.push(table));
         rows.push((table, n));
     }
     rows.sort_by_key(|(table, _)| TABLES.iter().position(|t| t == table));
@@ -357,7 +356,8 @@ struct Plan<'a> {
     checks: bool,
     waiting: Vec<&'static str>,
     started: Vec<&'static str>,
-    committed: Vec<&'static str>,
+    /// The tables committed so far; loads wait on it for their parents.
+    committed: tokio::sync::watch::Sender<Vec<&'static str>>,
 }
 
 impl<'a> Plan<'a> {
@@ -367,8 +367,13 @@ impl<'a> Plan<'a> {
             checks,
             waiting: TABLES.to_vec(),
             started: vec![],
-            committed: vec![],
+            committed: tokio::sync::watch::Sender::new(vec![]),
         }
+    }
+
+    /// Follows the tables committed so far.
+    fn commits(&self) -> tokio::sync::watch::Receiver<Vec<&'static str>> {
+        self.committed.subscribe()
     }
 
     fn parents_of(&self, table: &str) -> Vec<&'static str> {
@@ -381,19 +386,22 @@ impl<'a> Plan<'a> {
 
     /// The first waiting table (in seeding order) that may start.
     fn next(&mut self) -> Option<&'static str> {
-        let before = match self.checks {
-            true => &self.started,
-            false => &self.committed,
+        let at = {
+            let committed = self.committed.borrow();
+            let before = match self.checks {
+                true => &self.started,
+                false => &*committed,
+            };
+            let ready = |table: &&str| self.parents_of(table).iter().all(|p| before.contains(p));
+            self.waiting.iter().position(ready)?
         };
-        let ready = |table: &&str| self.parents_of(table).iter().all(|p| before.contains(p));
-        let at = self.waiting.iter().position(ready)?;
         let table = self.waiting.remove(at);
         self.started.push(table);
         Some(table)
     }
 
     fn committed(&mut self, table: &'static str) {
-        self.committed.push(table);
+        self.committed.send_modify(|done| done.push(table));
     }
 }
 
@@ -470,11 +478,13 @@ async fn set_aside(
         .await?;
     for row in constraints {
         let name: String = row.get(0);
-        aside
-            .drops
-            .push(format!("ALTER TABLE {table} DROP CONSTRAINT \"{name}\""));
+        aside.drops.push(format!(
+            "ALTER TABLE {table} DROP CONSTRAINT {}",
+            ident(&name)
+        ));
         aside.rebuilds.push(format!(
-            "ALTER TABLE {table} ADD CONSTRAINT \"{name}\" {}",
+            "ALTER TABLE {table} ADD CONSTRAINT {} {}",
+            ident(&name),
             row.get::<_, String>(1)
         ));
     }

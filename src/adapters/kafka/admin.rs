@@ -7,7 +7,7 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::types::RDKafkaErrorCode;
 
-use super::client_config::client_config;
+use super::client_config::{client_config, dispose};
 use super::KafkaError;
 use crate::config::KafkaSettings;
 
@@ -79,8 +79,7 @@ pub async fn create_missing(
                 bootstrap: k.bootstrap.clone(),
                 cause: e.to_string(),
             })?;
-    // Its polling thread stops within 0.1 s: not on the way to the first record.
-    std::thread::spawn(move || drop(admin));
+    dispose(admin);
     let mut created = Vec::new();
     for result in results {
         match result {

@@ -79,6 +79,12 @@ pub fn reader_config(k: &KafkaSettings) -> ClientConfig {
     with_user_properties(c, k)
 }
 
+/// Drops `client` on a thread of its own, off the way to the first record: closing a consumer
+/// group member, or stopping an admin client's polling thread, polls in steps of 0.1 s.
+pub fn dispose<T: Send + 'static>(client: T) {
+    std::thread::spawn(move || drop(client));
+}
+
 /// A producer with retailgen's settings, connected to the cluster before it is handed out:
 /// otherwise the idempotent producer's id request finds no broker yet and waits for its retry
 /// timer, which holds every first message back for a second.

@@ -13,7 +13,7 @@ use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use rustc_hash::FxHashMap;
 
-use super::client_config::{client_config, reader_config};
+use super::client_config::{client_config, dispose, reader_config};
 use super::KafkaError;
 use crate::config::KafkaSettings;
 
@@ -103,12 +103,6 @@ fn read_all<S: Send>(
             .collect::<Result<Vec<_>, _>>()
     })?;
     Ok(Some(reads))
-}
-
-/// Drops `consumer` on a thread of its own: closing a group member polls in steps of 0.1 s,
-/// which is not worth waiting for when nothing was committed.
-fn dispose(consumer: BaseConsumer<EndIsExpected>) {
-    std::thread::spawn(move || drop(consumer));
 }
 
 fn reader(k: &KafkaSettings) -> Result<BaseConsumer<EndIsExpected>, KafkaError> {

@@ -29,6 +29,20 @@ pub enum Command {
     /// Reference 001's POS simulator: read foot traffic and shelf events from Kafka, write one
     /// transaction per visit with a non-empty cart (POS_TOPIC), until Ctrl+C or SIGTERM.
     PosSimulator(SimulatorArgs),
+    /// Ask a running retailgen's /healthz (at METRICS_ADDR, or --addr): exit 0 when healthy,
+    /// 1 when not or unreachable (for container health checks; the image has no curl).
+    Healthcheck(HealthcheckArgs),
+}
+
+/// Where the running instance serves `/healthz`.
+#[derive(Debug, Args)]
+pub struct HealthcheckArgs {
+    /// A TOML file layered over the defaults (also RETAILGEN_CONFIG).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The instance's METRICS_ADDR, e.g. 127.0.0.1:9400 (0.0.0.0 means this machine).
+    #[arg(long, value_name = "ADDR")]
+    pub addr: Option<String>,
 }
 
 /// Settings for the POS simulator (all from the environment or a config file).
@@ -68,6 +82,13 @@ impl Command {
             Command::Run(a) => (a.config.clone(), a.overrides()),
             Command::Migrate(a) | Command::Seed(a) => (a.config.clone(), a.overrides()),
             Command::PosSimulator(a) => (a.config.clone(), Vec::new()),
+            Command::Healthcheck(a) => (
+                a.config.clone(),
+                a.addr
+                    .iter()
+                    .map(|v| ("--addr", "ops.metrics_addr", v.clone()))
+                    .collect(),
+            ),
         };
         (
             file.or_else(|| env.get("RETAILGEN_CONFIG").map(PathBuf::from)),

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod engine;
+pub mod observe;
 pub mod services;
 pub mod startup;
 pub mod summary;

@@ -12,6 +12,23 @@ use retailgen::{config, startup, telemetry};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// `retailgen healthcheck`: 0 when the instance at METRICS_ADDR answers 200 on /healthz.
+fn healthcheck(settings: &config::Settings) -> ExitCode {
+    let Some(addr) = settings.ops.metrics_addr else {
+        eprintln!(
+            "retailgen: healthcheck needs the instance's address: set METRICS_ADDR or pass --addr, e.g. 127.0.0.1:9400"
+        );
+        return ExitCode::from(2);
+    };
+    match retailgen::adapters::metrics::check_health(addr, std::time::Duration::from_secs(3)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(why) => {
+            eprintln!("retailgen: {why}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let command = Cli::parse().command;
     let env = retailgen::cli::environment();
@@ -23,6 +40,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Command::Healthcheck(_) = command {
+        return healthcheck(&settings);
+    }
     telemetry::init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -42,6 +62,7 @@ fn main() -> ExitCode {
             }
             Command::Seed(_) => startup::report(startup::seed_only(&settings).await, &settings),
             Command::PosSimulator(_) => startup::simulator::run_until_stopped(settings).await,
+            Command::Healthcheck(_) => unreachable!("answered before the runtime starts"),
         }
     })
 }

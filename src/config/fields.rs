@@ -36,6 +36,18 @@ macro_rules! field {
 }
 
 pub const FIELDS: &[Field] = &[
+    field!(
+        "ops.metrics_addr",
+        "METRICS_ADDR",
+        "an address and port such as 0.0.0.0:9400 or 127.0.0.1:9400, or off",
+        |s, v| s.ops.metrics_addr = optional(v, "off", socket_addr)?
+    ),
+    field!(
+        "ops.progress_interval",
+        "PROGRESS_INTERVAL",
+        "a duration such as 10s or 1m",
+        |s, v| s.ops.progress_interval = duration(v)?
+    ),
     field!("run.sink", "SINK", "stdout, kafka, file or null", |s, v| {
         s.run.sink = SinkKind::parse(v).ok_or("unknown sink")?
     }),

@@ -131,6 +131,16 @@ pub struct Settings {
     pub kafka: KafkaSettings,
     pub registry: RegistrySettings,
     pub simulator: SimulatorSettings,
+    pub ops: OpsSettings,
+}
+
+/// How a run shows itself to operators: metrics, progress, the run manifest.
+#[derive(Debug, Clone, Default)]
+pub struct OpsSettings {
+    /// Where `/metrics` and `/healthz` are served; `None`: off.
+    pub metrics_addr: Option<std::net::SocketAddr>,
+    /// How often a progress line is logged when stderr is not a terminal.
+    pub progress_interval: Duration,
 }
 
 #[derive(Debug, Clone, Default)]

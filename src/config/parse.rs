@@ -119,6 +119,11 @@ pub(super) fn duration(v: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+pub(super) fn socket_addr(v: &str) -> Result<std::net::SocketAddr, String> {
+    v.parse()
+        .map_err(|_| "not an IP address and port (a host name is not accepted here)".to_owned())
+}
+
 /// `word` (or an empty value) means "not set"; anything else must parse.
 pub(super) fn optional<T>(
     v: &str,

@@ -8,6 +8,7 @@ pub mod schedule;
 pub mod stop;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rand::{Rng, SeedableRng};
@@ -18,6 +19,7 @@ use crate::domain::ids::IdGen;
 use crate::domain::ports::{EventPublisher, PublishError, RepositoryError, TopicReport};
 use crate::domain::record::Record;
 use crate::domain::stream::Stream;
+use crate::observe::RunStats;
 use crate::services::restock::Restocker;
 use crate::services::{Ctx, DetRng, Emission, Service, ServiceTable, World};
 use clock::EventClock;
@@ -134,6 +136,8 @@ pub struct Engine {
     /// Emitted once, before the first step.
     initial: Vec<Box<dyn Service>>,
     restocker: Restocker,
+    /// Live figures for `/metrics` and progress, if anyone reads them.
+    stats: Option<Arc<RunStats>>,
 }
 
 impl Engine {
@@ -163,7 +167,15 @@ impl Engine {
             idle_steps: 0,
             initial: generators.initial,
             restocker: generators.restocker,
+            stats: None,
         }
+    }
+
+    /// Keeps `stats` up to date while running: records and faults per stream, the target rate,
+    /// pending follow-ups and logical time.
+    pub fn observed_by(mut self, stats: Arc<RunStats>) -> Self {
+        self.stats = Some(stats);
+        self
     }
 
     /// Runs until a stop condition, then flushes the sink. Blocking: call it off the async runtime.
@@ -261,9 +273,20 @@ impl Engine {
         {
             return Some(StopReason::SpanEnd);
         }
-        (self.tally.records % STOP_CHECK_EVERY == 0)
-            .then(|| stopper.requested())
-            .flatten()
+        if self.tally.records % STOP_CHECK_EVERY != 0 {
+            return None;
+        }
+        self.report_progress();
+        stopper.requested()
+    }
+
+    /// Tells the live figures what only the engine knows (every `STOP_CHECK_EVERY` records).
+    fn report_progress(&self) {
+        if let Some(stats) = &self.stats {
+            stats.set_pending_follow_ups(self.schedule.len());
+            stats.set_logical_ms(self.clock.logical_ns() / 1_000_000);
+            stats.set_target_rate(self.pacer.target_rate(self.clock.multiplier()));
+        }
     }
 
     /// The start-up services' groups, due before anything generated.
@@ -457,12 +480,15 @@ impl Engine {
         let stream = record.stream();
         self.tally.records += 1;
         self.tally.per_stream[stream.index()] += 1;
+        if let Some(stats) = &self.stats {
+            stats.produced(stream);
+        }
         if let Some(fault) = record.fault {
-            *self
-                .tally
-                .faults
-                .entry((stream, fault.to_string()))
-                .or_default() += 1;
+            let label = fault.to_string();
+            if let Some(stats) = &self.stats {
+                stats.fault(stream, label.clone());
+            }
+            *self.tally.faults.entry((stream, label)).or_default() += 1;
         }
         self.clock.advance(&mut self.rng);
         Ok(())

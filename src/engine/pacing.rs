@@ -30,6 +30,7 @@ pub enum Pacer {
 /// `eps * peak * scale` cells per second, so records flow at `eps * m` per second and a burst
 /// after a stall is at most `burst` records, whatever the time of day.
 pub struct Bucket {
+    eps: f64,
     limiter: DefaultDirectRateLimiter,
     scale: f64,
     peak: f64,
@@ -57,6 +58,7 @@ impl Pacer {
         // Start empty: a run does not open with a burst.
         let _ = limiter.check_n(NonZeroU32::new(capacity).unwrap_or(NonZeroU32::MIN));
         Pacer::Bucket(Bucket {
+            eps,
             limiter,
             scale,
             peak,
@@ -68,6 +70,15 @@ impl Pacer {
     pub fn gaps() -> Self {
         Pacer::Gaps {
             started: Instant::now(),
+        }
+    }
+
+    /// Records per second aimed at when the diurnal multiplier is `multiplier`; 0 when not
+    /// paced by a rate (unthrottled, simulated, or gaps).
+    pub fn target_rate(&self, multiplier: f64) -> f64 {
+        match self {
+            Pacer::Bucket(b) => b.eps * multiplier,
+            Pacer::Free | Pacer::Gaps { .. } => 0.0,
         }
     }
 

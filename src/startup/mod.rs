@@ -7,13 +7,16 @@ mod world;
 
 use std::num::NonZeroUsize;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
 use crate::adapters::crash::{crash_if, crash_point};
 use crate::adapters::kafka::Connecting;
+use crate::adapters::metrics::{self, Role};
 use crate::adapters::postgres::canonical::Stage;
+use crate::adapters::progress::{Bound, Progress};
 use crate::config::{describe_dsn, redact, PacingKind, Secret, Settings, SinkKind, StoreKind};
 use crate::domain::events::Millis;
 use crate::domain::faults::FaultPolicy;
@@ -24,6 +27,7 @@ use crate::domain::traffic::DiurnalCurve;
 use crate::engine::clock::{EventClock, Spacing, Stamping, SystemClock};
 use crate::engine::pacing::Pacer;
 use crate::engine::{Engine, EngineConfig, Generators, RunReport, Stopper};
+use crate::observe::RunStats;
 use crate::services::interactions::InteractionService;
 use crate::services::inventory::InventoryService;
 use crate::services::orders::OrderService;
@@ -39,7 +43,22 @@ pub async fn run_until_stopped(settings: Settings) -> ExitCode {
     let cancel = CancellationToken::new();
     tokio::spawn(cancel_on_signal(cancel.clone()));
     let secrets = settings.secrets();
-    match run(settings, cancel).await {
+    let stats = RunStats::new(topic_names(&settings));
+    if let Err(e) = serve_metrics(&settings, &stats, Role::Generator) {
+        eprintln!("retailgen: {e}");
+        return ExitCode::from(2);
+    }
+    let progress = Progress::start(
+        stats.clone(),
+        bound(&settings),
+        settings.ops.progress_interval,
+    );
+    let outcome = run(settings, cancel, stats.clone()).await;
+    progress.stop();
+    if let Err(e) = &outcome {
+        stats.fail(&redacted(e, &secrets));
+    }
+    match outcome {
         Ok(report) => {
             eprint!("{}", summary::render(&report));
             let lost = summary::undelivered(&report);
@@ -56,6 +75,29 @@ pub async fn run_until_stopped(settings: Settings) -> ExitCode {
                 None => ExitCode::FAILURE,
             }
         }
+    }
+}
+
+/// Serves `/metrics` and `/healthz` at `METRICS_ADDR`, if set; a bad address or a port in use is
+/// an error before anything runs.
+pub(crate) fn serve_metrics(
+    s: &Settings,
+    stats: &Arc<RunStats>,
+    role: Role,
+) -> Result<(), metrics::BindError> {
+    match s.ops.metrics_addr {
+        Some(addr) => metrics::serve(metrics::bind(addr)?, stats.clone(), role),
+        None => Ok(()),
+    }
+}
+
+/// Where the run ends, for its progress: `--count`, else `--to`, else `--duration`.
+fn bound(s: &Settings) -> Bound {
+    match (s.run.count, s.run.from_ms, s.run.to_ms, s.run.duration) {
+        (Some(n), ..) => Bound::Count(n),
+        (None, Some(from_ms), Some(to_ms), _) => Bound::Span { from_ms, to_ms },
+        (None, _, _, Some(d)) => Bound::Duration(d),
+        _ => Bound::Unbounded,
     }
 }
 
@@ -79,8 +121,13 @@ pub(crate) fn redacted(e: &anyhow::Error, secrets: &[Secret]) -> String {
 }
 
 /// Builds everything from `settings` and runs the engine on a blocking thread. Against a
-/// durable target, what earlier runs left is recovered first (see `recovery`).
-pub async fn run(settings: Settings, cancel: CancellationToken) -> anyhow::Result<RunReport> {
+/// durable target, what earlier runs left is recovered first (see `recovery`). `stats` is kept up
+/// to date while it runs.
+pub async fn run(
+    settings: Settings,
+    cancel: CancellationToken,
+    stats: Arc<RunStats>,
+) -> anyhow::Result<RunReport> {
     let s = &settings;
     let started = std::time::Instant::now();
     let phase = |what: &str| {
@@ -104,7 +151,7 @@ pub async fn run(settings: Settings, cancel: CancellationToken) -> anyhow::Resul
     };
     phase("schemas registered");
     // Without a store the records go straight to a producer: it connects meanwhile.
-    let connecting = (kafka && pool.is_none()).then(|| Connecting::start(&s.kafka));
+    let connecting = (kafka && pool.is_none()).then(|| Connecting::start(&s.kafka, stats.clone()));
     let found = recovery::inspect(s, pool.as_ref(), kafka_canonical).await?;
     phase("earlier runs inspected");
     if kafka {
@@ -151,11 +198,20 @@ pub async fn run(settings: Settings, cancel: CancellationToken) -> anyhow::Resul
     let stage = Stage::default();
     let built = world::build_world(s, pool.as_ref(), &stage, read, since).await?;
     phase("world built");
-    let publisher =
-        publisher::build_publisher(s, &topics, seed, ids, pool.as_ref(), stage, connecting).await?;
+    let publisher = publisher::build_publisher(
+        s,
+        &topics,
+        seed,
+        ids,
+        pool.as_ref(),
+        stage,
+        connecting,
+        &stats,
+    )
+    .await?;
     phase("publisher ready");
     eprintln!("{}", banner(s, seed, run));
-    let engine = engine(s, seed, run, built, publisher);
+    let engine = engine(s, seed, run, built, publisher).observed_by(stats);
     let stopper = Stopper::new(cancel, s.run.duration);
     let report = tokio::task::spawn_blocking(move || engine.run(&stopper))
         .await

@@ -1,6 +1,8 @@
 //! Wiring the sink: with a Postgres store every record goes through the committing publisher
 //! (its effects committed first; for Kafka through the transactional outbox), else straight on.
 
+use std::sync::Arc;
+
 use deadpool_postgres::Pool;
 use tokio::runtime::Handle;
 
@@ -18,6 +20,7 @@ use crate::adapters::sinks::TopicCounter;
 use crate::config::{describe_dsn, Settings, SinkKind};
 use crate::domain::ports::EventPublisher;
 use crate::domain::stream::{Stream, TopicNames};
+use crate::observe::RunStats;
 
 use super::world::postgres_canonical;
 
@@ -29,17 +32,20 @@ fn direct(
     seed: u64,
     ids: Option<[u32; Stream::COUNT]>,
     connecting: Option<Connecting>,
+    stats: &Arc<RunStats>,
 ) -> anyhow::Result<Box<dyn EventPublisher>> {
-    let counter = TopicCounter::new(topics.clone());
+    let counter = TopicCounter::new(topics.clone()).observed_by(stats.clone());
     Ok(match (s.run.sink, ids) {
         (SinkKind::Stdout, _) => Box::new(JsonLinesSink::new(std::io::stdout(), counter)),
         (SinkKind::Null, _) => Box::new(NullSink::new(
             Box::new(WireEncoder::with_local_ids()),
             counter,
         )),
-        (SinkKind::File, _) => Box::new(FileSink::create(&s.run.out_dir, topics.clone(), seed)?),
+        (SinkKind::File, _) => Box::new(
+            FileSink::create(&s.run.out_dir, topics.clone(), seed)?.observed_by(stats.clone()),
+        ),
         (SinkKind::Kafka, Some(ids)) => Box::new(KafkaPublisher::new(
-            connecting.unwrap_or_else(|| Connecting::start(&s.kafka)),
+            connecting.unwrap_or_else(|| Connecting::start(&s.kafka, stats.clone())),
             &s.kafka,
             topics.clone(),
             Box::new(WireEncoder::new(ids)),
@@ -49,7 +55,9 @@ fn direct(
 }
 
 /// `ids`: registry ids of the schemas (Kafka sink only); `pool`: the Postgres store, if any;
-/// `connecting`: the Kafka sink's producer, if start-up began connecting it (without a store).
+/// `connecting`: the Kafka sink's producer, if start-up began connecting it (without a store);
+/// `stats`: the run's live figures, kept up to date by the sink and the store.
+#[allow(clippy::too_many_arguments)]
 pub async fn build_publisher(
     s: &Settings,
     topics: &TopicNames,
@@ -58,15 +66,16 @@ pub async fn build_publisher(
     pool: Option<&Pool>,
     stage: Stage,
     connecting: Option<Connecting>,
+    stats: &Arc<RunStats>,
 ) -> anyhow::Result<Box<dyn EventPublisher>> {
     let Some(pool) = pool else {
-        return direct(s, topics, seed, ids, connecting);
+        return direct(s, topics, seed, ids, connecting, stats);
     };
     let client = postgres::client(pool, "the commit worker's connection").await?;
     let canonical = postgres_canonical(s);
     let downstream = match ids {
         Some(ids) if s.run.sink == SinkKind::Kafka => Downstream::Broker {
-            relay: Box::new(KafkaRelay::new(&s.kafka, topics.clone())?),
+            relay: Box::new(KafkaRelay::new(&s.kafka, topics.clone(), stats.clone())?),
             encoder: Box::new(WireEncoder::new(ids)),
             durability: match canonical {
                 true => Durability::Every,
@@ -74,7 +83,7 @@ pub async fn build_publisher(
             },
             first_seq: next_seq(&client).await?,
         },
-        _ => Downstream::Sink(direct(s, topics, seed, ids, None)?),
+        _ => Downstream::Sink(direct(s, topics, seed, ids, None, stats)?),
     };
     Ok(Box::new(CommittingPublisher::start(
         stage,
@@ -87,5 +96,6 @@ pub async fn build_publisher(
         downstream,
         topics.clone(),
         describe_dsn(&s.store.pg_dsn),
+        stats.clone(),
     )))
 }

@@ -25,6 +25,7 @@ use crate::domain::events::Millis;
 use crate::domain::ports::MessageRelay;
 use crate::domain::store::refunds::{PastLine, PastRefund};
 use crate::domain::stream::{Stream, TopicNames};
+use crate::observe::RunStats;
 
 /// Start-up found state it cannot recover from: nothing was written; exit code 2.
 #[derive(Debug, thiserror::Error)]
@@ -178,7 +179,9 @@ pub async fn replay_outbox(s: &Settings, pool: &Pool, topics: &TopicNames) -> an
     }
     let started = Instant::now();
     let n = pending.len() as u64;
-    let mut relay = KafkaRelay::new(&s.kafka, topics.clone())?;
+    // An earlier run's records: they are not this run's figures.
+    let figures = RunStats::new(topics.clone());
+    let mut relay = KafkaRelay::new(&s.kafka, topics.clone(), figures)?;
     let acknowledged = tokio::task::spawn_blocking(move || {
         for m in &pending {
             relay.send(&m.as_ref())?;

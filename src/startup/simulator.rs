@@ -2,11 +2,14 @@
 //! simulator's Kafka loop on a blocking thread, stopped by Ctrl+C or SIGTERM.
 
 use std::process::ExitCode;
+use std::sync::Arc;
+
 use tokio::runtime::Handle;
 use tokio_util::sync::CancellationToken;
 
 use crate::adapters::avro::subject;
 use crate::adapters::kafka::ensure_topics;
+use crate::adapters::metrics::Role;
 use crate::adapters::postgres;
 use crate::adapters::registry::decoder::WireDecoder;
 use crate::adapters::registry::RegistryClient;
@@ -17,13 +20,23 @@ use crate::adapters::simulator::{
 use crate::config::Settings;
 use crate::domain::ports::PriceBook;
 use crate::engine::clock::SystemClock;
+use crate::observe::RunStats;
 
 /// Runs until a signal; prints what it did. Exit 2 on unusable price files, 1 on failures.
 pub async fn run_until_stopped(settings: Settings) -> ExitCode {
     let stop = CancellationToken::new();
     tokio::spawn(super::cancel_on_signal(stop.clone()));
     let secrets = settings.secrets();
-    match run(settings, stop).await {
+    let stats = RunStats::new(super::topic_names(&settings));
+    if let Err(e) = super::serve_metrics(&settings, &stats, Role::Simulator) {
+        eprintln!("retailgen: {e}");
+        return ExitCode::from(2);
+    }
+    let outcome = run(settings, stop, stats.clone()).await;
+    if let Err(e) = &outcome {
+        stats.fail(&super::redacted(e, &secrets));
+    }
+    match outcome {
         Ok(report) => {
             eprintln!("{report}");
             ExitCode::SUCCESS
@@ -61,7 +74,12 @@ pub fn simulator_config(s: &Settings) -> SimulatorConfig {
     }
 }
 
-pub async fn run(s: Settings, stop: CancellationToken) -> anyhow::Result<SimReport> {
+/// Runs the simulator until `stop`; `stats` is kept up to date meanwhile.
+pub async fn run(
+    s: Settings,
+    stop: CancellationToken,
+    stats: Arc<RunStats>,
+) -> anyhow::Result<SimReport> {
     let cfg = simulator_config(&s);
     // Price files are checked before anything else: a bad one is the user's to fix (exit 2).
     let prices: Box<dyn PriceBook> = match &s.simulator.store_parquet {
@@ -96,7 +114,8 @@ pub async fn run(s: Settings, stop: CancellationToken) -> anyhow::Result<SimRepo
     let kafka = s.kafka.clone();
     let report = tokio::task::spawn_blocking(move || {
         let encoder = TransactionEncoder::new(id);
-        let sim = Simulator::new(&kafka, cfg, decoder, prices, encoder, Box::new(SystemClock))?;
+        let sim = Simulator::new(&kafka, cfg, decoder, prices, encoder, Box::new(SystemClock))?
+            .observed_by(stats);
         sim.run(&stop)
     })
     .await??;

@@ -73,6 +73,14 @@ fn compose_has_a_core_profile_and_a_datagen_profile_waiting_on_healthy_services(
     assert_eq!(profiles(sim), ["datagen"]);
     assert_eq!(sim["command"][0], "pos-simulator", "its own entry point");
     for service in [gen, sim] {
+        // Health comes from the binary itself (the image has no curl), at its METRICS_ADDR.
+        assert_eq!(
+            service["healthcheck"]["test"],
+            serde_yaml::from_str::<Value>(r#"["CMD", "/usr/local/bin/retailgen", "healthcheck"]"#)
+                .unwrap()
+        );
+        let addr = service["environment"]["METRICS_ADDR"].as_str().unwrap();
+        assert!(addr.parse::<std::net::SocketAddr>().is_ok(), "{addr}");
         for (name, _) in service["environment"].as_mapping().unwrap() {
             let name = name.as_str().unwrap();
             assert!(

@@ -6,6 +6,7 @@ mod cli_errors;
 mod compose;
 mod file_sink;
 mod kafka_sink;
+mod ops;
 mod pos_simulator;
 mod postgres_store;
 mod stdout_sink;

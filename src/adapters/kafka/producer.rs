@@ -1,11 +1,12 @@
 //! The Kafka publisher: a `BaseProducer` polled from the generator thread, whose delivery
 //! reports are counted per topic.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use rdkafka::error::KafkaError as RdKafkaError;
-use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::message::{Header, Message, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::ClientContext;
@@ -16,23 +17,59 @@ use crate::config::KafkaSettings;
 use crate::domain::ports::{EventPublisher, PublishError, SchemaEncoder, TopicReport};
 use crate::domain::record::Record;
 use crate::domain::stream::{Stream, TopicNames};
+use crate::observe::RunStats;
 
 /// How long to wait before retrying when librdkafka's queue is full (backpressure).
 const QUEUE_FULL_BACKOFF: Duration = Duration::from_millis(1);
-/// Delivery reports are served every this many records (and whenever the queue is full).
+/// Delivery reports are served every this many records (and whenever the queue is full)...
 const POLL_EVERY: u64 = 256;
+/// ...and the clock is read every this many records, so that at least every `DRAIN_EVERY`...
+const CLOCK_EVERY: u64 = 16;
+const DRAIN_EVERY: Duration = Duration::from_millis(100);
+/// ...up to this many events are served. A poll serves one event (a batch of delivery reports,
+/// or one client error): while the broker is down, errors would otherwise queue up in front
+/// of the delivery reports that say records failed.
+const DRAIN_EVENTS: usize = 1_000;
 
-/// Delivery reports counted per stream.
-#[derive(Default)]
-pub(super) struct StreamCounts {
-    acknowledged: [AtomicU64; Stream::COUNT],
-    failed: [AtomicU64; Stream::COUNT],
+/// When to serve delivery reports, from the thread that sends.
+pub(super) struct Poller {
+    sent: u64,
+    drained: Instant,
 }
 
+impl Poller {
+    pub(super) fn new() -> Self {
+        Self {
+            sent: 0,
+            drained: Instant::now(),
+        }
+    }
+
+    /// After each send: serves what is due. True when it served anything.
+    pub(super) fn sent<C: ProducerContext>(&mut self, producer: &BaseProducer<C>) -> bool {
+        self.sent += 1;
+        if self.sent % CLOCK_EVERY == 0 && self.drained.elapsed() >= DRAIN_EVERY {
+            for _ in 0..DRAIN_EVENTS {
+                producer.poll(Duration::ZERO);
+            }
+            self.drained = Instant::now();
+            return true;
+        }
+        if self.sent % POLL_EVERY == 0 {
+            producer.poll(Duration::ZERO);
+            return true;
+        }
+        false
+    }
+}
+
+/// Delivery reports counted per stream, with the offsets they name, in the run's live figures.
+pub(super) struct StreamCounts(pub(super) Arc<RunStats>);
+
 impl StreamCounts {
-    pub(super) fn count(&self, stream: usize, ok: bool) {
-        let counter = if ok { &self.acknowledged } else { &self.failed };
-        counter[stream].fetch_add(1, Ordering::Relaxed);
+    pub(super) fn count(&self, stream: usize, result: &DeliveryResult<'_>) {
+        let at = result.as_ref().ok().map(|m| (m.partition(), m.offset()));
+        self.0.delivered(Stream::ALL[stream], at);
     }
 
     /// Per topic: `produced` as handed over, and the reports counted so far.
@@ -46,19 +83,27 @@ impl StreamCounts {
             .map(|(s, topic)| TopicReport {
                 topic: topic.to_owned(),
                 produced: produced[s.index()],
-                acknowledged: self.acknowledged[s.index()].load(Ordering::Relaxed),
-                failed: self.failed[s.index()].load(Ordering::Relaxed),
+                acknowledged: self.0.acknowledged_of(s),
+                failed: self.0.failed_of(s),
             })
             .collect()
     }
 }
 
 /// Counts delivery reports; the opaque of each message is its stream's index.
-#[derive(Default)]
 pub struct DeliveryCounter {
     counts: StreamCounts,
     /// Whether a delivery failure was already logged (the first one is, the rest are counted).
     failure_logged: AtomicBool,
+}
+
+impl DeliveryCounter {
+    pub fn new(stats: Arc<RunStats>) -> Self {
+        Self {
+            counts: StreamCounts(stats),
+            failure_logged: AtomicBool::new(false),
+        }
+    }
 }
 
 impl ClientContext for DeliveryCounter {}
@@ -72,7 +117,7 @@ impl ProducerContext for DeliveryCounter {
                 tracing::error!("a record was not delivered: {e}");
             }
         }
-        self.counts.count(stream, result.is_ok());
+        self.counts.count(stream, result);
     }
 }
 
@@ -104,10 +149,11 @@ pub fn send<'a, C: ProducerContext>(
 pub struct Connecting(std::thread::JoinHandle<Result<BaseProducer<DeliveryCounter>, KafkaError>>);
 
 impl Connecting {
-    pub fn start(k: &KafkaSettings) -> Self {
+    /// Delivery reports go to `stats`.
+    pub fn start(k: &KafkaSettings, stats: Arc<RunStats>) -> Self {
         let k = k.clone();
         Self(std::thread::spawn(move || {
-            connected_producer(&k, DeliveryCounter::default())
+            connected_producer(&k, DeliveryCounter::new(stats))
         }))
     }
 
@@ -121,7 +167,7 @@ impl Connecting {
 
 pub struct KafkaPublisher {
     producer: BaseProducer<DeliveryCounter>,
-    sent: u64,
+    poller: Poller,
     encoder: Box<dyn SchemaEncoder>,
     topics: TopicNames,
     produced: [u64; Stream::COUNT],
@@ -143,7 +189,7 @@ impl KafkaPublisher {
             encoder,
             topics,
             produced: [0; Stream::COUNT],
-            sent: 0,
+            poller: Poller::new(),
             flush_timeout: k.flush_timeout,
             buf: Vec::with_capacity(512),
         })
@@ -171,9 +217,9 @@ impl EventPublisher for KafkaPublisher {
             .timestamp(record.event.ts());
         send(&self.producer, message, self.topics.of(stream))?;
         self.produced[stream.index()] += 1;
-        self.sent += 1;
-        if self.sent % POLL_EVERY == 0 {
-            self.producer.poll(Duration::ZERO);
+        if self.poller.sent(&self.producer) {
+            let stats = &self.producer.context().counts.0;
+            stats.set_queue_depth(self.producer.in_flight_count().max(0) as u64);
         }
         Ok(())
     }

@@ -2,7 +2,7 @@
 //! outbox row everything is acknowledged (delivery reports arrive out of order across partitions).
 
 use std::collections::VecDeque;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use rdkafka::message::{Header, OwnedHeaders};
@@ -10,15 +10,13 @@ use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, Prod
 use rdkafka::ClientContext;
 
 use super::client_config::connected_producer;
-use super::producer::{send, StreamCounts};
+use super::producer::{send, Poller, StreamCounts};
 use super::KafkaError;
 use crate::config::KafkaSettings;
 use crate::domain::message::{decode_headers, MessageRef};
 use crate::domain::ports::{MessageRelay, PublishError, TopicReport};
 use crate::domain::stream::{Stream, TopicNames};
-
-/// Delivery reports are served every this many messages (and whenever the queue is full).
-const POLL_EVERY: u64 = 256;
+use crate::observe::RunStats;
 
 /// Outbox rows in the order they were sent, until each and every one before it is delivered.
 #[derive(Debug, Default)]
@@ -32,7 +30,6 @@ struct Tracker {
 }
 
 /// Per-stream counts and the in-order acknowledgement watermark.
-#[derive(Default)]
 pub struct RelayContext {
     counts: StreamCounts,
     tracker: Mutex<Tracker>,
@@ -64,7 +61,7 @@ impl ProducerContext for RelayContext {
             t.in_order[i].1 = true;
         }
         if stream > 0 {
-            self.counts.count(stream - 1, result.is_ok());
+            self.counts.count(stream - 1, result);
         }
     }
 }
@@ -73,18 +70,27 @@ pub struct KafkaRelay {
     producer: BaseProducer<RelayContext>,
     topics: TopicNames,
     produced: [u64; Stream::COUNT],
-    sent: u64,
+    poller: Poller,
     flush_timeout: Duration,
 }
 
 impl KafkaRelay {
-    pub fn new(k: &KafkaSettings, topics: TopicNames) -> Result<Self, KafkaError> {
-        let producer = connected_producer(k, RelayContext::default())?;
+    /// Delivery reports go to `stats`.
+    pub fn new(
+        k: &KafkaSettings,
+        topics: TopicNames,
+        stats: Arc<RunStats>,
+    ) -> Result<Self, KafkaError> {
+        let context = RelayContext {
+            counts: StreamCounts(stats),
+            tracker: Mutex::default(),
+        };
+        let producer = connected_producer(k, context)?;
         Ok(Self {
             producer,
             topics,
             produced: [0; Stream::COUNT],
-            sent: 0,
+            poller: Poller::new(),
             flush_timeout: k.flush_timeout,
         })
     }
@@ -122,9 +128,9 @@ impl MessageRelay for KafkaRelay {
         if let Some(s) = m.stream {
             self.produced[s] += 1;
         }
-        self.sent += 1;
-        if self.sent % POLL_EVERY == 0 {
-            self.producer.poll(Duration::ZERO);
+        if self.poller.sent(&self.producer) {
+            let stats = &self.producer.context().counts.0;
+            stats.set_queue_depth(self.producer.in_flight_count().max(0) as u64);
         }
         Ok(())
     }

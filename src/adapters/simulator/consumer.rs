@@ -7,7 +7,8 @@
 //! shelf events read again too, so a transaction sent again is the same transaction.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Mutex;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
@@ -29,6 +30,7 @@ use crate::domain::ports::{Clock, PriceBook};
 use crate::domain::store::simulator::{
     priced_line, Carts, Checkout, Quote, Tag, UNLISTED_PRICE_CENTS,
 };
+use crate::observe::RunStats;
 
 /// How long both inputs must be at their end, with nothing new, before event time is taken
 /// as complete up to the wall clock minus the lateness (the last visits of a quiet evening, or
@@ -38,6 +40,8 @@ const IDLE_AFTER: Duration = Duration::from_secs(5);
 const BATCH: usize = 512;
 /// Unparseable records logged one by one; the rest are counted.
 const LOGGED_UNPARSEABLE: u64 = 20;
+/// How often the live figures (`METRICS_ADDR`) are brought up to date; lag asks the broker.
+const FIGURES_EVERY: Duration = Duration::from_secs(2);
 
 pub struct SimulatorConfig {
     pub foot_topic: String,
@@ -244,6 +248,27 @@ impl Reader {
         Ok(())
     }
 
+    /// Records on the broker not yet read, over the partitions whose position is known.
+    fn lag(&self) -> i64 {
+        let Ok(positions) = self.consumer.position() else {
+            return 0;
+        };
+        positions
+            .elements()
+            .iter()
+            .filter_map(|e| {
+                let Offset::Offset(at) = e.offset() else {
+                    return None;
+                };
+                let (_, high) = self
+                    .consumer
+                    .fetch_watermarks(&self.topic, e.partition(), Duration::from_secs(1))
+                    .ok()?;
+                Some((high - at).max(0))
+            })
+            .sum()
+    }
+
     fn all_at_end(&self) -> bool {
         self.at_end.values().all(|e| *e)
     }
@@ -279,6 +304,7 @@ pub struct Simulator {
     crash: Option<(String, u64)>,
     commits: u64,
     clock: Box<dyn Clock>,
+    stats: Option<Arc<RunStats>>,
 }
 
 /// What records are read into: the carts, and what is not done with yet.
@@ -336,13 +362,37 @@ impl Simulator {
             crash: crash_point(),
             commits: 0,
             clock,
+            stats: None,
         })
+    }
+
+    /// Keeps `stats` up to date while running: lag, open carts, late and unparseable input.
+    pub fn observed_by(mut self, stats: Arc<RunStats>) -> Self {
+        self.stats = Some(stats);
+        self
+    }
+
+    fn report_figures(&self) {
+        let Some(stats) = &self.stats else {
+            return;
+        };
+        let s = &stats.simulator;
+        let now = self.snapshot();
+        s.consumer_lag
+            .store(self.foot.lag() + self.shelf.lag(), Ordering::Relaxed);
+        s.open_carts
+            .store(now.open_at_stop as i64, Ordering::Relaxed);
+        s.late.store(now.late, Ordering::Relaxed);
+        s.unparseable.store(now.unparseable, Ordering::Relaxed);
+        s.transactions.store(now.transactions, Ordering::Relaxed);
     }
 
     pub fn run(mut self, stop: &CancellationToken) -> Result<SimReport, SimError> {
         let mut committed = Instant::now();
         let mut forced = Instant::now();
         let mut logged = Instant::now();
+        let mut observed = Instant::now();
+        self.report_figures();
         while !stop.is_cancelled() {
             let read = self.read_some()?;
             if !read {
@@ -357,6 +407,10 @@ impl Simulator {
             if committed.elapsed() >= self.cfg.commit_interval {
                 self.commit()?;
                 committed = Instant::now();
+            }
+            if self.stats.is_some() && observed.elapsed() >= FIGURES_EVERY {
+                self.report_figures();
+                observed = Instant::now();
             }
             if logged.elapsed() >= Duration::from_secs(10) {
                 tracing::info!("{}", self.snapshot());

@@ -73,6 +73,12 @@ impl FileSink {
             counter: TopicCounter::new(topics),
         })
     }
+
+    /// Counts each written record in `stats` too.
+    pub fn observed_by(mut self, stats: std::sync::Arc<crate::observe::RunStats>) -> Self {
+        self.counter = self.counter.observed_by(stats);
+        self
+    }
 }
 
 fn sync_marker(seed: u64, stream: Stream) -> [u8; 16] {

@@ -4,14 +4,18 @@ pub mod file;
 pub mod null;
 pub mod stdout;
 
+use std::sync::Arc;
+
 use crate::domain::ports::TopicReport;
 use crate::domain::stream::{Stream, TopicNames};
+use crate::observe::RunStats;
 
 /// Records written per topic, for sinks where written means acknowledged.
 #[derive(Debug, Clone)]
 pub struct TopicCounter {
     topics: TopicNames,
     written: [u64; Stream::COUNT],
+    stats: Option<Arc<RunStats>>,
 }
 
 impl TopicCounter {
@@ -19,7 +23,14 @@ impl TopicCounter {
         Self {
             topics,
             written: [0; Stream::COUNT],
+            stats: None,
         }
+    }
+
+    /// Counts each written record as acknowledged in `stats` too.
+    pub fn observed_by(mut self, stats: Arc<RunStats>) -> Self {
+        self.stats = Some(stats);
+        self
     }
 
     pub fn topic(&self, stream: Stream) -> &str {
@@ -28,6 +39,9 @@ impl TopicCounter {
 
     pub fn count(&mut self, stream: Stream) {
         self.written[stream.index()] += 1;
+        if let Some(stats) = &self.stats {
+            stats.taken(stream);
+        }
     }
 
     pub fn reports(&self) -> Vec<TopicReport> {

@@ -2,8 +2,9 @@
 //! groups by a worker thread, and only then handed downstream — to a broker through the outbox
 //! (rows removed once acknowledged), or to a sink without a durable target.
 
+use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use deadpool_postgres::Object;
 use tokio::runtime::Handle;
@@ -16,6 +17,7 @@ use crate::domain::ports::{
 };
 use crate::domain::record::Record;
 use crate::domain::stream::TopicNames;
+use crate::observe::RunStats;
 
 /// Group commit bounds: at most this many records per transaction...
 pub const BATCH_RECORDS: usize = 5_000;
@@ -60,7 +62,11 @@ struct Worker {
     /// Outbox rows up to here are acknowledged and may be removed.
     acknowledged: Option<i64>,
     removed: Option<i64>,
+    /// The last outbox row committed, and the row before this run's first.
+    committed: Option<i64>,
+    before_first: i64,
     target: String,
+    stats: Arc<RunStats>,
 }
 
 /// Tells the engine the worker is gone if it stops without saying why (a panic), so nothing
@@ -79,6 +85,9 @@ impl Worker {
         let gone = Gone(self.stage.clone());
         let result = self.work();
         if let Err(e) = &result {
+            if let Failure::Failed(why) = e {
+                self.stats.fail(why);
+            }
             self.stage.fail(e.clone());
         }
         std::mem::forget(gone);
@@ -122,14 +131,24 @@ impl Worker {
             if let Some(seq) = relay.acknowledged().map_err(failure)? {
                 self.acknowledged = Some(seq);
             }
+            self.report_backlog();
         }
         Ok(())
+    }
+
+    /// Outbox rows committed and not yet acknowledged by the broker.
+    fn report_backlog(&self) {
+        let committed = self.committed.unwrap_or(self.before_first);
+        let acknowledged = self.acknowledged.unwrap_or(self.before_first);
+        self.stats
+            .set_outbox_backlog((committed - acknowledged).max(0));
     }
 
     fn commit(&mut self, batch: &Batch) -> Result<(), Failure> {
         let removing = (self.acknowledged != self.removed)
             .then_some(self.acknowledged)
             .flatten();
+        let started = Instant::now();
         self.runtime
             .block_on(commit(&mut self.client, batch, self.mode, removing))
             .map_err(|e| {
@@ -141,7 +160,12 @@ impl Worker {
                     batch.len()
                 ))
             })?;
+        self.stats.observe_commit(started.elapsed().as_secs_f64());
         self.removed = self.acknowledged;
+        if let Some(last) = batch.messages.iter().filter_map(|m| m.seq).max() {
+            self.committed = Some(last);
+        }
+        self.report_backlog();
         Ok(())
     }
 
@@ -179,7 +203,9 @@ pub struct CommittingPublisher {
 }
 
 impl CommittingPublisher {
-    /// Starts the worker on its own thread; `client` is its connection, `runtime` runs its queries.
+    /// Starts the worker on its own thread; `client` is its connection, `runtime` runs its queries,
+    /// `stats` gets its commit latencies, outbox backlog and failure.
+    #[allow(clippy::too_many_arguments)]
     pub fn start(
         stage: Stage,
         client: Object,
@@ -188,6 +214,7 @@ impl CommittingPublisher {
         downstream: Downstream,
         topics: TopicNames,
         target: String,
+        stats: Arc<RunStats>,
     ) -> Self {
         let (sender, encoder, durability, next_seq) = match downstream {
             Downstream::Broker {
@@ -206,7 +233,10 @@ impl CommittingPublisher {
             sender,
             acknowledged: None,
             removed: None,
+            committed: None,
+            before_first: next_seq - 1,
             target,
+            stats,
         };
         let worker = std::thread::Builder::new()
             .name("retailgen-commit".into())

@@ -1,0 +1,264 @@
+//! Operations: `/metrics` and `/healthz` while a run goes on (and `retailgen healthcheck` on
+//! them), the progress line on and off a terminal, and bad operational settings.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::support::cmd::{command, finish, run, terminate};
+use crate::support::decode::kafka_env;
+use crate::support::registry::Registry;
+use crate::support::tansu::Tansu;
+use crate::support::target::Target;
+
+fn free_addr() -> String {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().to_string()
+}
+
+/// `GET path` at `addr`: the status code and the body; `None` if nothing answers.
+fn get(addr: &str, path: &str) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).ok()?;
+    let status = answer.split_whitespace().nth(1)?.parse().ok()?;
+    let body = answer.split_once("\r\n\r\n")?.1.to_owned();
+    Some((status, body))
+}
+
+/// The value of the sample `name{labels}` (exactly as written) in a scrape.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .map(|v| v.trim().parse().unwrap())
+}
+
+/// Scrapes until `ready` holds for the scrape (or panics after `within`).
+fn scrape_until(addr: &str, within: Duration, ready: impl Fn(&str) -> bool) -> String {
+    let started = Instant::now();
+    loop {
+        if let Some((200, text)) = get(addr, "/metrics") {
+            if ready(&text) {
+                return text;
+            }
+        }
+        assert!(started.elapsed() < within, "no such scrape at {addr}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn healthcheck(addr: &str) -> crate::support::cmd::Output {
+    run(&["healthcheck", "--addr", addr], &[])
+}
+
+#[test]
+fn a_postgres_canonical_kafka_run_serves_its_figures_and_health_while_it_runs() {
+    let target = Target::new(true);
+    let addr = free_addr();
+    let env = target.env(&[
+        ("METRICS_ADDR", addr.as_str()),
+        ("TARGET_EPS", "3000"),
+        ("P_BAD_RECORD", "0.01"),
+    ]);
+    let child = command(&["run", "--duration", "60s"], &env)
+        .spawn()
+        .unwrap();
+    let orders = "retailgen_records_acknowledged_total{topic=\"orders.v1\"}";
+    let text = scrape_until(&addr, Duration::from_secs(60), |t| {
+        sample(t, orders).is_some_and(|n| n >= 200.0)
+            && sample(t, "retailgen_commit_latency_seconds_count").is_some_and(|n| n >= 3.0)
+    });
+    let produced = sample(
+        &text,
+        "retailgen_records_produced_total{topic=\"orders.v1\"}",
+    )
+    .unwrap();
+    assert!(produced >= sample(&text, orders).unwrap(), "{text}");
+    assert_eq!(sample(&text, "retailgen_healthy"), Some(1.0));
+    let target_rate = sample(&text, "retailgen_target_rate").unwrap();
+    assert!(
+        (3000.0 * 0.4..=3000.0 * 1.4).contains(&target_rate),
+        "TARGET_EPS x the diurnal multiplier: {target_rate}"
+    );
+    for series in [
+        "retailgen_achieved_rate",
+        "retailgen_pending_follow_ups",
+        "retailgen_producer_queue_depth",
+        "retailgen_outbox_backlog",
+        "retailgen_records_failed_total{topic=\"payments.v1\"}",
+    ] {
+        assert!(sample(&text, series).is_some(), "no {series} in\n{text}");
+    }
+    assert!(
+        text.contains("retailgen_faults_total{topic=\"orders.v1\",kind=\"late\"}"),
+        "labelled faults per topic and kind:\n{text}"
+    );
+    let (status, body) = get(&addr, "/healthz").unwrap();
+    assert_eq!((status, body.as_str()), (200, "ok\n"));
+    let check = healthcheck(&addr);
+    assert_eq!(check.code, Some(0), "{check:?}");
+
+    let out = terminate(child);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let check = healthcheck(&addr);
+    assert_eq!(check.code, Some(1), "nothing answers once the run is over");
+    assert!(check.stderr.contains("cannot ask"), "{}", check.stderr);
+}
+
+#[test]
+fn healthz_turns_503_once_the_broker_is_gone_and_records_fail() {
+    let registry = Registry::start();
+    let broker = Tansu::start();
+    let addr = free_addr();
+    let mut env = kafka_env(&broker, &registry);
+    env.extend([
+        ("SINK", "kafka"),
+        ("TARGET_EPS", "500"),
+        ("METRICS_ADDR", addr.as_str()),
+        ("KAFKA_PROPERTY_message.timeout.ms", "2000"),
+        ("KAFKA_FLUSH_TIMEOUT", "5s"),
+        ("RUST_LOG", "info"),
+    ]);
+    let child = command(&["run", "--duration", "120s"], &env)
+        .spawn()
+        .unwrap();
+    scrape_until(&addr, Duration::from_secs(60), |t| {
+        sample(
+            t,
+            "retailgen_records_acknowledged_total{topic=\"orders.v1\"}",
+        )
+        .is_some_and(|n| n > 0.0)
+    });
+    assert_eq!(healthcheck(&addr).code, Some(0));
+    drop(broker);
+    let started = Instant::now();
+    let body = loop {
+        match get(&addr, "/healthz") {
+            Some((503, body)) => break body,
+            Some((200, _)) => {}
+            other => panic!("the run answers while it runs: {other:?}"),
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            panic!("still healthy: {}", terminate(child).stderr);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(body.contains("records were not delivered"), "{body}");
+    let check = healthcheck(&addr);
+    assert_eq!(check.code, Some(1), "{check:?}");
+    assert!(check.stderr.contains("503"), "{}", check.stderr);
+    let text = get(&addr, "/metrics").unwrap().1;
+    assert_eq!(sample(&text, "retailgen_healthy"), Some(0.0), "{text}");
+    let out = terminate(child);
+    assert_eq!(
+        out.code,
+        Some(1),
+        "lost records fail the run: {}",
+        out.stderr
+    );
+}
+
+fn json_lines(stdout: &str) -> usize {
+    let records: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("stdout holds only records"))
+        .collect();
+    records.len()
+}
+
+#[test]
+fn off_a_terminal_progress_is_a_log_line_every_interval_and_never_on_stdout() {
+    let out = run(
+        &["run", "--eps", "400", "--duration", "3500ms"],
+        &[("PROGRESS_INTERVAL", "1s"), ("RUST_LOG", "info")],
+    );
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(json_lines(&out.stdout) > 0);
+    let lines: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains("progress: "))
+        .collect();
+    assert!((2..=4).contains(&lines.len()), "{}", out.stderr);
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.contains("records/s now") && l.contains("% done")),
+        "{lines:#?}"
+    );
+}
+
+#[test]
+fn on_a_terminal_a_bounded_run_draws_a_bar_with_an_eta_on_stderr_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let records = dir.path().join("records.jsonl");
+    let shell = format!(
+        "{} run --eps 2000 --count 6000 > {}",
+        env!("CARGO_BIN_EXE_retailgen"),
+        records.display()
+    );
+    // `script` gives the run a terminal for stderr; stdout goes to a file.
+    let mut cmd = std::process::Command::new("script");
+    for f in retailgen::config::FIELDS {
+        cmd.env_remove(f.env);
+    }
+    cmd.env_remove("RETAILGEN_CONFIG")
+        .env("RUST_LOG", "warn")
+        .args(["-qefc", &shell, "/dev/null"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let out = finish(cmd.spawn().expect("script(1) runs"));
+    assert_eq!(out.code, Some(0), "{out:?}");
+    let terminal = out.stdout;
+    assert!(terminal.contains("ETA"), "{terminal}");
+    assert!(terminal.contains("records, "), "{terminal}");
+    let written = std::fs::read_to_string(&records).unwrap();
+    assert_eq!(
+        json_lines(&written),
+        6000,
+        "stdout holds the records and nothing else"
+    );
+}
+
+#[test]
+fn bad_metrics_settings_exit_2_naming_the_setting_before_anything_is_produced() {
+    let out = run(
+        &["run", "--count", "5"],
+        &[("METRICS_ADDR", "localhost:http")],
+    );
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert!(
+        out.stderr.contains("METRICS_ADDR") && out.stderr.contains("0.0.0.0:9400"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stdout.is_empty());
+
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = run(&["run", "--count", "5"], &[("METRICS_ADDR", addr.as_str())]);
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert!(
+        out.stderr.contains(&format!("METRICS_ADDR={addr}")),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stdout.is_empty(), "nothing produced: {}", out.stdout);
+
+    let out = run(&["run", "--count", "5"], &[("PROGRESS_INTERVAL", "0s")]);
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert!(out.stderr.contains("PROGRESS_INTERVAL"), "{}", out.stderr);
+
+    let out = run(&["healthcheck"], &[]);
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert!(out.stderr.contains("METRICS_ADDR"), "{}", out.stderr);
+}

@@ -142,11 +142,14 @@ pub struct RunArgs {
     /// Simulated clock: stop before this event time (SIM_TO).
     #[arg(long, value_name = "TIME")]
     pub to: Option<String>,
+    /// Write the run manifest (JSON) here at the end of the run (MANIFEST_PATH).
+    #[arg(long, value_name = "FILE")]
+    pub manifest: Option<String>,
 }
 
 impl RunArgs {
     pub fn overrides(&self) -> Vec<CliOverride> {
-        let flags: [(&'static str, &'static str, &Option<String>); 13] = [
+        let flags: [(&'static str, &'static str, &Option<String>); 14] = [
             ("--sink", "run.sink", &self.sink),
             ("--count", "run.count", &self.count),
             ("--duration", "run.duration", &self.duration),
@@ -160,6 +163,7 @@ impl RunArgs {
             ("--max-delta", "run.max_delta", &self.max_delta),
             ("--from", "run.from", &self.from),
             ("--to", "run.to", &self.to),
+            ("--manifest", "ops.manifest", &self.manifest),
         ];
         flags
             .into_iter()

@@ -3,6 +3,7 @@
 pub mod avro;
 pub mod crash;
 pub mod kafka;
+pub mod manifest;
 pub mod memory;
 pub mod metrics;
 pub mod postgres;

@@ -48,6 +48,12 @@ pub const FIELDS: &[Field] = &[
         "a duration such as 10s or 1m",
         |s, v| s.ops.progress_interval = duration(v)?
     ),
+    field!(
+        "ops.manifest",
+        "MANIFEST_PATH",
+        "a file path in an existing directory, or empty (no manifest)",
+        |s, v| s.ops.manifest = optional(v, "", |p| Ok(p.into()))?
+    ),
     field!("run.sink", "SINK", "stdout, kafka, file or null", |s, v| {
         s.run.sink = SinkKind::parse(v).ok_or("unknown sink")?
     }),

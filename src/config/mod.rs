@@ -61,6 +61,11 @@ fn apply(
     origin: &str,
     name: &str,
 ) -> Result<(), ConfigError> {
+    let shown = match f.secret {
+        true => "(secret)".to_owned(),
+        false => value.to_owned(),
+    };
+    s.given.insert(f.key, shown);
     (f.apply)(s, value).map_err(|why| {
         let shown = if f.secret {
             " (value hidden)".to_owned()
@@ -192,6 +197,7 @@ fn validate(s: &Settings) -> Result<(), ConfigError> {
         ));
     }
     validate_span(s)?;
+    validate_manifest(s)?;
     let topics = [
         ("TOPIC_ORDERS", &s.topics.orders),
         ("TOPIC_PAYMENTS", &s.topics.payments),
@@ -220,6 +226,31 @@ fn validate(s: &Settings) -> Result<(), ConfigError> {
                 "{a} and {b} are both {ta:?}: each stream needs its own topic (its subject holds one record schema)"
             )));
         }
+    }
+    Ok(())
+}
+
+/// The manifest's directory must exist: a run that cannot write it is refused before it starts.
+fn validate_manifest(s: &Settings) -> Result<(), ConfigError> {
+    let Some(path) = &s.ops.manifest else {
+        return Ok(());
+    };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Err(ConfigError(format!(
+            "MANIFEST_PATH={} (--manifest) is in {}, which is not an existing directory; valid: a file path in an existing directory",
+            path.display(),
+            dir.display()
+        )));
+    }
+    if path.is_dir() {
+        return Err(ConfigError(format!(
+            "MANIFEST_PATH={} (--manifest) is a directory; valid: a file path in an existing directory",
+            path.display()
+        )));
     }
     Ok(())
 }

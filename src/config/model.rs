@@ -132,6 +132,8 @@ pub struct Settings {
     pub registry: RegistrySettings,
     pub simulator: SimulatorSettings,
     pub ops: OpsSettings,
+    /// Each setting's value as given (TOML key -> text), after every layer; secret ones hidden.
+    pub given: BTreeMap<&'static str, String>,
 }
 
 /// How a run shows itself to operators: metrics, progress, the run manifest.
@@ -141,6 +143,8 @@ pub struct OpsSettings {
     pub metrics_addr: Option<std::net::SocketAddr>,
     /// How often a progress line is logged when stderr is not a terminal.
     pub progress_interval: Duration,
+    /// Where the run manifest is written at the end of every run; `None`: not written.
+    pub manifest: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Default)]

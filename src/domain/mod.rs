@@ -12,4 +12,5 @@ pub mod reference;
 pub mod stock;
 pub mod store;
 pub mod stream;
+pub mod totals;
 pub mod traffic;

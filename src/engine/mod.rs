@@ -18,8 +18,10 @@ use crate::domain::faults::{bad_copy, Fault, FaultPolicy};
 use crate::domain::ids::IdGen;
 use crate::domain::ports::{EventPublisher, PublishError, RepositoryError, TopicReport};
 use crate::domain::record::Record;
+use crate::domain::stock::StockKey;
 use crate::domain::stream::Stream;
-use crate::observe::RunStats;
+use crate::domain::totals::BusinessTotals;
+use crate::observe::{Closing, RunStats};
 use crate::services::restock::Restocker;
 use crate::services::{Ctx, DetRng, Emission, Service, ServiceTable, World};
 use clock::EventClock;
@@ -138,6 +140,8 @@ pub struct Engine {
     restocker: Restocker,
     /// Live figures for `/metrics` and progress, if anyone reads them.
     stats: Option<Arc<RunStats>>,
+    /// Business totals of what is published, for the run manifest, if one is written.
+    totals: Option<BusinessTotals>,
 }
 
 impl Engine {
@@ -168,7 +172,18 @@ impl Engine {
             initial: generators.initial,
             restocker: generators.restocker,
             stats: None,
+            totals: None,
         }
+    }
+
+    /// Keeps business totals of what is published; `stats` gets them, with the stock per
+    /// location, when the run ends or fails (see [`Engine::observed_by`]).
+    pub fn with_totals(mut self) -> Self {
+        let zones = self.world.catalog.stores.iter();
+        self.totals = Some(BusinessTotals::new(
+            zones.map(|s| (s.store_id.clone(), s.timezone)),
+        ));
+        self
     }
 
     /// Keeps `stats` up to date while running: records and faults per stream, the target rate,
@@ -180,6 +195,44 @@ impl Engine {
 
     /// Runs until a stop condition, then flushes the sink. Blocking: call it off the async runtime.
     pub fn run(mut self, stopper: &Stopper) -> Result<RunReport, EngineError> {
+        let result = self.drive(stopper);
+        if let (Some(stats), Some(totals)) = (&self.stats, self.totals.take()) {
+            stats.close(Closing {
+                totals,
+                stock: self.stock_by_location(),
+            });
+        }
+        result
+    }
+
+    /// Units on hand per location (warehouse, then store ids), from the canonical stock.
+    fn stock_by_location(&self) -> BTreeMap<String, i64> {
+        let catalog = &self.world.catalog;
+        let ledger = &self.world.ledger;
+        let warehouses = catalog.warehouses.len();
+        let mut stock = BTreeMap::new();
+        let mut add = |name: &str, location: usize, product: u32| {
+            let key = StockKey {
+                location: location as u32,
+                product,
+            };
+            let units = ledger.level(key).map_or(0, |l| i64::from(l.qty));
+            *stock.entry(name.to_owned()).or_insert(0) += units;
+        };
+        for (product, at) in catalog.stocked_at.iter().enumerate() {
+            for &w in at {
+                add(&catalog.warehouses[w as usize], w as usize, product as u32);
+            }
+        }
+        for (s, products) in catalog.store_products.iter().enumerate() {
+            for &product in products {
+                add(&catalog.stores[s].store_id, warehouses + s, product);
+            }
+        }
+        stock
+    }
+
+    fn drive(&mut self, stopper: &Stopper) -> Result<RunReport, EngineError> {
         let started = Instant::now();
         let mut emission = Emission::default();
         if let Err(e) = self.start_up(&mut emission) {
@@ -226,7 +279,7 @@ impl Engine {
         Ok(RunReport {
             records,
             per_stream: self.tally.per_stream,
-            faults: self.tally.faults,
+            faults: std::mem::take(&mut self.tally.faults),
             stop,
             elapsed: started.elapsed(),
             unsent_follow_ups: self.schedule.len(),
@@ -482,6 +535,9 @@ impl Engine {
         self.tally.per_stream[stream.index()] += 1;
         if let Some(stats) = &self.stats {
             stats.produced(stream);
+        }
+        if let Some(totals) = &mut self.totals {
+            totals.add(record);
         }
         if let Some(fault) = record.fault {
             let label = fault.to_string();

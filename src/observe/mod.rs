@@ -12,6 +12,7 @@ use std::time::Instant;
 use prometheus_client::metrics::histogram::Histogram;
 
 use crate::domain::stream::{Stream, TopicNames};
+use crate::domain::totals::BusinessTotals;
 
 /// Upper bounds (seconds) of the canonical store's commit-latency histogram buckets.
 pub const COMMIT_LATENCY_BUCKETS: [f64; 12] = [
@@ -23,6 +24,14 @@ pub const COMMIT_LATENCY_BUCKETS: [f64; 12] = [
 pub struct OffsetRange {
     pub first: i64,
     pub last: i64,
+}
+
+/// What the engine knew when it stopped: the business totals of what it published, and the
+/// units on hand per location (warehouse or store id).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Closing {
+    pub totals: BusinessTotals,
+    pub stock: BTreeMap<String, i64>,
 }
 
 /// The POS simulator's figures (only its process has them).
@@ -54,6 +63,9 @@ pub struct RunStats {
     commit_latency: Histogram,
     offsets: Mutex<BTreeMap<(Stream, i32), OffsetRange>>,
     failure: Mutex<Option<String>>,
+    closing: Mutex<Option<Closing>>,
+    /// The run's number on its target, once numbered (-1 before).
+    run_number: AtomicI64,
     pub simulator: SimulatorStats,
 }
 
@@ -78,6 +90,8 @@ impl RunStats {
             commit_latency: Histogram::new(COMMIT_LATENCY_BUCKETS),
             offsets: Mutex::default(),
             failure: Mutex::default(),
+            closing: Mutex::default(),
+            run_number: AtomicI64::new(-1),
             simulator: SimulatorStats::default(),
         })
     }
@@ -158,7 +172,24 @@ impl RunStats {
         lock(&self.failure).get_or_insert_with(|| why.to_owned());
     }
 
+    pub fn numbered(&self, run: u32) {
+        self.run_number.store(i64::from(run), Ordering::Relaxed);
+    }
+
+    /// The engine stopped (or failed) knowing this.
+    pub fn close(&self, closing: Closing) {
+        *lock(&self.closing) = Some(closing);
+    }
+
     // --- read by /metrics, /healthz, progress and the manifest ---
+
+    pub fn run_number(&self) -> Option<u32> {
+        u32::try_from(self.run_number.load(Ordering::Relaxed)).ok()
+    }
+
+    pub fn closing(&self) -> Option<Closing> {
+        lock(&self.closing).clone()
+    }
 
     pub fn produced_of(&self, stream: Stream) -> u64 {
         self.produced[stream.index()].load(Ordering::Relaxed)

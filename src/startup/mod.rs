@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::adapters::crash::{crash_if, crash_point};
 use crate::adapters::kafka::Connecting;
+use crate::adapters::manifest;
 use crate::adapters::metrics::{self, Role};
 use crate::adapters::postgres::canonical::Stage;
 use crate::adapters::progress::{Bound, Progress};
@@ -42,6 +43,9 @@ pub use world::{data_seed, migrate_only, postgres_canonical, seed_counts, seed_o
 pub async fn run_until_stopped(settings: Settings) -> ExitCode {
     let cancel = CancellationToken::new();
     tokio::spawn(cancel_on_signal(cancel.clone()));
+    let mut settings = settings;
+    // Drawn here, so the manifest can name it whatever happens.
+    let seed = *settings.run.seed.get_or_insert_with(rand::random);
     let secrets = settings.secrets();
     let stats = RunStats::new(topic_names(&settings));
     if let Err(e) = serve_metrics(&settings, &stats, Role::Generator) {
@@ -53,10 +57,26 @@ pub async fn run_until_stopped(settings: Settings) -> ExitCode {
         bound(&settings),
         settings.ops.progress_interval,
     );
-    let outcome = run(settings, cancel, stats.clone()).await;
+    let started_at = std::time::SystemTime::now();
+    let outcome = run(settings.clone(), cancel, stats.clone()).await;
     progress.stop();
-    if let Err(e) = &outcome {
-        stats.fail(&redacted(e, &secrets));
+    let error = outcome.as_ref().err().map(|e| redacted(e, &secrets));
+    if let Some(why) = &error {
+        stats.fail(why);
+    }
+    if let Some(path) = &settings.ops.manifest {
+        let ending = manifest::Ending {
+            seed: Some(seed),
+            run: stats.run_number(),
+            started_at,
+            stop_reason: outcome.as_ref().ok().map(|r| r.stop.to_string()),
+            error,
+        };
+        let written = manifest::write(path, &manifest::build(&settings, &stats, ending));
+        if let Err(e) = written {
+            eprintln!("retailgen: {e}");
+            return ExitCode::FAILURE;
+        }
     }
     match outcome {
         Ok(report) => {
@@ -162,6 +182,7 @@ pub async fn run(
         recovery::replay_outbox(s, pool, &topics).await?;
     }
     let run = recovery::number_run(s, pool.as_ref(), &found, seed).await?;
+    stats.numbered(run);
     phase("run numbered");
     crash_if(&crash_point(), "run_recorded", 1);
     let since = refund_window_start(s);
@@ -211,7 +232,10 @@ pub async fn run(
     .await?;
     phase("publisher ready");
     eprintln!("{}", banner(s, seed, run));
-    let engine = engine(s, seed, run, built, publisher).observed_by(stats);
+    let mut engine = engine(s, seed, run, built, publisher).observed_by(stats);
+    if s.ops.manifest.is_some() {
+        engine = engine.with_totals();
+    }
     let stopper = Stopper::new(cancel, s.run.duration);
     let report = tokio::task::spawn_blocking(move || engine.run(&stopper))
         .await

@@ -262,3 +262,214 @@ fn bad_metrics_settings_exit_2_naming_the_setting_before_anything_is_produced() 
     assert_eq!(out.code, Some(2), "{out:?}");
     assert!(out.stderr.contains("METRICS_ADDR"), "{}", out.stderr);
 }
+
+/// Reads a manifest the run wrote.
+fn manifest(path: &std::path::Path) -> Value {
+    let text = std::fs::read_to_string(path).expect("the run wrote its manifest");
+    serde_json::from_str(&text).expect("the manifest is JSON")
+}
+
+#[test]
+fn the_manifest_of_a_kafka_run_adds_up_to_what_is_on_the_topics() {
+    let target = Target::new(false);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("run.json");
+    let env = target.env(&[
+        ("MANIFEST_PATH", path.to_str().unwrap()),
+        ("P_BAD_RECORD", "0.02"),
+        ("P_DUPLICATE", "0.02"),
+        ("WEIGHT_STORE", "0.5"),
+        // Simulated event time in opening hours, so the stores sell.
+        ("SIM_FROM", "2024-03-01T16:00:00Z"),
+        ("TARGET_EPS", "4"),
+    ]);
+    let out = run(&["run", "--count", "4000"], &env);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let m = manifest(&path);
+    assert_eq!(m["outcome"], "completed");
+    assert_eq!(m["stop_reason"], "record count reached");
+    assert_eq!(m["seed"], 3);
+    assert_eq!(m["settings"]["run.sink"], "kafka");
+    let consumed = crate::support::kafka::consume_all(
+        &target.broker.bootstrap,
+        &crate::support::TOPICS,
+        Duration::from_secs(60),
+    );
+    let mut on_topics: std::collections::BTreeMap<(String, i32), (i64, i64, u64)> =
+        Default::default();
+    let mut labels: std::collections::BTreeMap<(String, String), u64> = Default::default();
+    for c in &consumed {
+        let e = on_topics
+            .entry((c.topic.clone(), c.partition))
+            .or_insert((i64::MAX, i64::MIN, 0));
+        *e = (e.0.min(c.offset), e.1.max(c.offset), e.2 + 1);
+        if let Some(dq) = c.headers.get("dq") {
+            *labels.entry((c.topic.clone(), dq.clone())).or_default() += 1;
+        }
+    }
+    let mut total = 0;
+    for (topic, figures) in m["topics"].as_object().unwrap() {
+        let produced = figures["produced"].as_u64().unwrap();
+        assert_eq!(figures["acknowledged"].as_u64(), Some(produced), "{topic}");
+        total += produced;
+        let mut on_topic = 0;
+        for (p, range) in figures["partitions"].as_object().unwrap() {
+            let (first, last, n) = on_topics[&(topic.clone(), p.parse().unwrap())];
+            assert_eq!(range["first_offset"].as_i64(), Some(first), "{topic}/{p}");
+            assert_eq!(range["last_offset"].as_i64(), Some(last), "{topic}/{p}");
+            on_topic += n;
+        }
+        assert_eq!(
+            on_topic, produced,
+            "{topic}: the manifest's ranges hold its records"
+        );
+    }
+    assert_eq!(total, 4000);
+    let manifest_labels: u64 = m["faults"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(topic, kinds)| {
+            let labels = &labels;
+            kinds.as_object().unwrap().iter().map(move |(kind, n)| {
+                assert_eq!(
+                    labels.get(&(topic.clone(), kind.clone())).copied(),
+                    n.as_u64(),
+                    "{topic} {kind}"
+                );
+                n.as_u64().unwrap()
+            })
+        })
+        .sum();
+    assert_eq!(manifest_labels, labels.values().sum::<u64>());
+
+    // Business totals: orders per UTC day and currency, from the decoded topic.
+    let rows = crate::support::decode::decode(&target.registry, ("", ""), consumed);
+    let mut orders: std::collections::BTreeMap<(String, String), (u64, i64)> = Default::default();
+    let mut sold: std::collections::BTreeMap<String, (u64, i64)> = Default::default();
+    for r in &rows {
+        let dq = r.kafka.headers.get("dq").map(String::as_str).unwrap_or("");
+        if dq.starts_with("bad:") || dq == "duplicate" {
+            continue;
+        }
+        let cents = |f: &str| (r.f64(f) * 100.0).round() as i64;
+        match r.kafka.topic.as_str() {
+            "orders.v1" => {
+                let day = chrono::DateTime::from_timestamp_millis(r.i64("ts"))
+                    .unwrap()
+                    .format("%Y-%m-%d")
+                    .to_string();
+                let e = orders
+                    .entry((day, r.str("currency").to_owned()))
+                    .or_default();
+                *e = (e.0 + 1, e.1 + cents("amount"));
+            }
+            "pos-transactions.v1" => {
+                let e = sold.entry(r.str("store_id").to_owned()).or_default();
+                *e = (e.0 + 1, e.1 + cents("amount"));
+            }
+            _ => {}
+        }
+    }
+    assert!(
+        !orders.is_empty() && !sold.is_empty(),
+        "orders and store sales were made"
+    );
+    for ((day, currency), (n, cents)) in &orders {
+        let figures = &m["business"]["orders"][day][currency];
+        assert_eq!(figures["orders"].as_u64(), Some(*n), "{day} {currency}");
+        assert_eq!(
+            figures["revenue_cents"].as_i64(),
+            Some(*cents),
+            "{day} {currency}"
+        );
+    }
+    for (store, (n, cents)) in &sold {
+        let days = m["business"]["stores"][store].as_object().unwrap();
+        let transactions: u64 = days
+            .values()
+            .map(|d| d["transactions"].as_u64().unwrap())
+            .sum();
+        let revenue: i64 = days
+            .values()
+            .map(|d| d["revenue_cents"].as_i64().unwrap())
+            .sum();
+        assert_eq!((transactions, revenue), (*n, *cents), "{store}");
+    }
+    let stock = m["business"]["stock_at_end"].as_object().unwrap();
+    assert!(
+        stock.keys().any(|k| k.starts_with("WH")) && stock.keys().any(|k| k.starts_with("STORE-")),
+        "{stock:?}"
+    );
+}
+
+#[test]
+fn a_failed_run_and_a_stopped_run_write_their_manifest_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("failed.json");
+    let out = run(
+        &["run", "--count", "10", "--manifest", path.to_str().unwrap()],
+        &[
+            ("SINK", "kafka"),
+            ("SCHEMA_REGISTRY_URL", "http://user:pa55word@127.0.0.1:1"),
+            ("PG_DSN", "host=127.0.0.1 user=x password=hunter2"),
+        ],
+    );
+    assert_eq!(out.code, Some(1), "{out:?}");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        !text.contains("pa55word") && !text.contains("hunter2"),
+        "{text}"
+    );
+    let m: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(m["outcome"], "failed");
+    assert!(m["error"].as_str().unwrap().contains("127.0.0.1:1"), "{m}");
+    assert_eq!(m["stop_reason"], Value::Null);
+
+    let path = dir.path().join("stopped.json");
+    let child = command(
+        &["run", "--eps", "300", "--manifest", path.to_str().unwrap()],
+        &[],
+    )
+    .spawn()
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let out = terminate(child);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let m = manifest(&path);
+    assert_eq!(m["outcome"], "completed");
+    assert_eq!(m["stop_reason"], "interrupted");
+    let mut per_topic: std::collections::BTreeMap<String, u64> = Default::default();
+    for line in out.stdout.lines() {
+        let r: Value = serde_json::from_str(line).unwrap();
+        *per_topic
+            .entry(r["topic"].as_str().unwrap().to_owned())
+            .or_default() += 1;
+    }
+    for (topic, figures) in m["topics"].as_object().unwrap() {
+        let lines = per_topic.get(topic).copied().unwrap_or(0);
+        assert_eq!(figures["produced"].as_u64(), Some(lines), "{topic}");
+        assert_eq!(figures["acknowledged"].as_u64(), Some(lines), "{topic}");
+    }
+}
+
+#[test]
+fn a_manifest_path_in_a_missing_directory_exits_2_before_anything_is_produced() {
+    let out = run(
+        &[
+            "run",
+            "--count",
+            "5",
+            "--manifest",
+            "/nonexistent-dir/run.json",
+        ],
+        &[],
+    );
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert!(
+        out.stderr.contains("MANIFEST_PATH") && out.stderr.contains("/nonexistent-dir"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stdout.is_empty());
+}

@@ -13,6 +13,7 @@ use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 pub struct Consumed {
     pub topic: String,
     pub partition: i32,
+    pub offset: i64,
     pub key: String,
     pub payload: Vec<u8>,
     pub headers: BTreeMap<String, String>,
@@ -57,6 +58,7 @@ fn consumed(m: &rdkafka::message::BorrowedMessage<'_>) -> Consumed {
     Consumed {
         topic: m.topic().to_owned(),
         partition: m.partition(),
+        offset: m.offset(),
         key: String::from_utf8_lossy(m.key().unwrap_or_default()).into_owned(),
         payload: m.payload().unwrap_or_default().to_vec(),
         headers,

@@ -32,6 +32,21 @@ pub enum Command {
     /// Ask a running retailgen's /healthz (at METRICS_ADDR, or --addr): exit 0 when healthy,
     /// 1 when not or unreachable (for container health checks; the image has no curl).
     Healthcheck(HealthcheckArgs),
+    /// Read the topics back (KAFKA_BOOTSTRAP, SCHEMA_REGISTRY_URL) and check the rules of the
+    /// data; with --manifest also the run's counts and totals. Exit 0: all hold, 1: a violation,
+    /// 2: bad input (unreachable broker or registry, unknown topic, unreadable manifest).
+    Verify(VerifyArgs),
+}
+
+/// What to verify against.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// A TOML file layered over the defaults (also RETAILGEN_CONFIG).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// A run manifest (`run --manifest`): also compare its counts and totals with the topics.
+    #[arg(long, value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
 }
 
 /// Where the running instance serves `/healthz`.
@@ -82,6 +97,7 @@ impl Command {
             Command::Run(a) => (a.config.clone(), a.overrides()),
             Command::Migrate(a) | Command::Seed(a) => (a.config.clone(), a.overrides()),
             Command::PosSimulator(a) => (a.config.clone(), Vec::new()),
+            Command::Verify(a) => (a.config.clone(), Vec::new()),
             Command::Healthcheck(a) => (
                 a.config.clone(),
                 a.addr

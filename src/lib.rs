@@ -14,3 +14,4 @@ pub mod services;
 pub mod startup;
 pub mod summary;
 pub mod telemetry;
+pub mod verify;

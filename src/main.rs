@@ -62,6 +62,9 @@ fn main() -> ExitCode {
             }
             Command::Seed(_) => startup::report(startup::seed_only(&settings).await, &settings),
             Command::PosSimulator(_) => startup::simulator::run_until_stopped(settings).await,
+            Command::Verify(a) => {
+                startup::verify::run_until_done(settings, a.manifest.as_deref()).await
+            }
             Command::Healthcheck(_) => unreachable!("answered before the runtime starts"),
         }
     })

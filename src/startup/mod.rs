@@ -3,6 +3,7 @@
 mod publisher;
 pub mod recovery;
 pub mod simulator;
+pub mod verify;
 mod world;
 
 use std::num::NonZeroUsize;

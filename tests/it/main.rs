@@ -13,3 +13,4 @@ mod stdout_sink;
 mod store_sales;
 mod store_world;
 mod support;
+mod verify;

@@ -218,6 +218,40 @@ pub fn read_values<S: Send>(
     Ok(parts.map(|parts| parts.into_iter().map(|read| read.state).collect()))
 }
 
+/// A record as it is on the topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Raw {
+    pub partition: i32,
+    pub offset: i64,
+    pub key: String,
+    /// The `dq` header, if any.
+    pub dq: Option<String>,
+    pub value: Vec<u8>,
+}
+
+/// Every record of `topic`, partition after partition, each in offset order; `None` if the
+/// topic does not exist. The partitions are read in parallel.
+pub fn read_raw(k: &KafkaSettings, topic: &str) -> Result<Option<Vec<Raw>>, ReplayError> {
+    let parts = read_all(k, topic, Vec::new, |out: &mut Vec<Raw>, m| {
+        let dq = m
+            .headers()
+            .and_then(|h| h.iter().find(|h| h.key == "dq").and_then(|h| h.value))
+            .map(|v| String::from_utf8_lossy(v).into_owned());
+        out.push(Raw {
+            partition: m.partition(),
+            offset: m.offset(),
+            key: String::from_utf8_lossy(m.key().unwrap_or_default()).into_owned(),
+            dq,
+            value: m.payload().unwrap_or_default().to_vec(),
+        });
+        Ok(())
+    })?;
+    Ok(parts.map(|mut parts| {
+        parts.sort_by_key(|p| p.partition);
+        parts.into_iter().flat_map(|p| p.state).collect()
+    }))
+}
+
 /// What the stock topic says.
 #[derive(Debug, Default)]
 pub struct StockTopic {

@@ -1,0 +1,161 @@
+//! Wiring of `retailgen verify`: read every topic back from the beginning, decode through the
+//! registry, check the rules (and a manifest's figures), print one line per rule. Exit 0 when
+//! all hold, 1 on a violation, 2 on bad input (broker or registry unreachable, unknown topic,
+//! unreadable manifest).
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use apache_avro::reader::datum::GenericDatumReader;
+use apache_avro::types::Value;
+use apache_avro::Schema;
+
+use crate::adapters::kafka::replay::{read_raw, Raw, ReplayError};
+use crate::adapters::kafka::KafkaError;
+use crate::adapters::registry::decoder::split_wire;
+use crate::adapters::registry::RegistryClient;
+use crate::config::Settings;
+use crate::verify::manifest::AgainstManifest;
+use crate::verify::{render, At, Seen, Verifier, ORDER};
+
+/// Input the user must fix: exit 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct BadInput(String);
+
+pub async fn run_until_done(settings: Settings, manifest: Option<&Path>) -> ExitCode {
+    let secrets = settings.secrets();
+    match verify(&settings, manifest).await {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("retailgen verify: {}", super::redacted(&e, &secrets));
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The writers' schemas of every id the records name, from the registry; an id it does not know
+/// maps to `None` (those records do not decode).
+async fn schemas(
+    registry: &RegistryClient,
+    topics: &[Vec<Raw>],
+) -> anyhow::Result<HashMap<u32, Option<Schema>>> {
+    let mut out = HashMap::new();
+    for raw in topics.iter().flatten() {
+        let Ok((id, _)) = split_wire(&raw.value) else {
+            continue;
+        };
+        if out.contains_key(&id) {
+            continue;
+        }
+        let text = registry
+            .schema_by_id(id)
+            .await
+            .map_err(|e| BadInput(format!("the schema registry: {e}")))?;
+        let schema = text
+            .map(|t| Schema::parse_str(&t))
+            .transpose()
+            .map_err(|e| BadInput(format!("the registry's schema {id} does not parse: {e}")))?;
+        out.insert(id, schema);
+    }
+    Ok(out)
+}
+
+fn decode(schemas: &HashMap<u32, Option<Schema>>, value: &[u8]) -> Option<Value> {
+    let (id, body) = split_wire(value).ok()?;
+    let schema = schemas.get(&id)?.as_ref()?;
+    let mut body = body;
+    let value = GenericDatumReader::builder(schema)
+        .build()
+        .and_then(|r| r.read_value(&mut body))
+        .ok()?;
+    // A value must use its body whole (a truncated one fails above, a padded one here).
+    body.is_empty().then_some(value)
+}
+
+async fn verify(s: &Settings, manifest: Option<&Path>) -> anyhow::Result<bool> {
+    let against = match manifest {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                BadInput(format!("cannot read the manifest {}: {e}", path.display()))
+            })?;
+            let json = serde_json::from_str(&text).map_err(|e| {
+                BadInput(format!("the manifest {} is not JSON: {e}", path.display()))
+            })?;
+            Some(AgainstManifest::new(json))
+        }
+        None => None,
+    };
+    let names = super::topic_names(s);
+    let started = Instant::now();
+    let k = s.kafka.clone();
+    let wanted: Vec<String> = ORDER.iter().map(|st| names.of(*st).to_owned()).collect();
+    let topics = tokio::task::spawn_blocking(move || {
+        wanted
+            .iter()
+            .map(|t| match read_raw(&k, t) {
+                Ok(Some(records)) => Ok(records),
+                Ok(None) => Err(BadInput(format!(
+                    "topic {t} does not exist at {} (KAFKA_BOOTSTRAP); valid: the topics a run wrote (TOPIC_*)",
+                    k.bootstrap
+                ))),
+                Err(ReplayError::Kafka(e @ KafkaError::Unreachable { .. })) => {
+                    Err(BadInput(e.to_string()))
+                }
+                Err(e) => Err(BadInput(e.to_string())),
+            })
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .await??;
+    let read = started.elapsed();
+    let registry = RegistryClient::new(&s.registry).map_err(|e| BadInput(e.to_string()))?;
+    let schemas = schemas(&registry, &topics).await?;
+    let (tallies, records) = tokio::task::spawn_blocking(move || {
+        let mut verifier = Verifier::new();
+        let mut against = against;
+        let mut records = 0u64;
+        for (stream, raws) in ORDER.iter().zip(&topics) {
+            let topic = names.of(*stream);
+            for raw in raws {
+                records += 1;
+                let value = decode(&schemas, &raw.value);
+                let at = At {
+                    topic,
+                    partition: raw.partition,
+                    offset: raw.offset,
+                };
+                let dq = raw.dq.as_deref();
+                if let Some(m) = against.as_mut().filter(|m| m.holds(at)) {
+                    m.see(at, *stream, dq, value.as_ref());
+                }
+                verifier.see(&Seen {
+                    at,
+                    stream: *stream,
+                    key: &raw.key,
+                    dq,
+                    value: value.as_ref(),
+                });
+            }
+        }
+        let mut tallies = verifier.finish();
+        tallies.extend(against.map(AgainstManifest::finish));
+        (tallies, records)
+    })
+    .await?;
+    print!("{}", render(&tallies));
+    let violations: u64 = tallies.iter().map(|t| t.violations).sum();
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "verify: {records} records in {secs:.2} s ({:.0} records/s; reading {:.2} s); {}",
+        records as f64 / secs,
+        read.as_secs_f64(),
+        match violations {
+            0 => "every rule holds".to_owned(),
+            n => format!("{n} violations"),
+        }
+    );
+    Ok(violations == 0)
+}

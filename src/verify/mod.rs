@@ -1,0 +1,230 @@
+//! `retailgen verify`: the rules of the data (DESIGN.md) checked on what the topics hold. Records
+//! are fed topic by topic in [`ORDER`] (each in partition order, so per-entity order holds);
+//! every rule counts what it checked and keeps the first offenders with their position.
+//! Records labelled bad or duplicate are left out of every rule but the labels rule.
+
+mod commerce;
+pub mod manifest;
+mod stock;
+mod store;
+pub mod value;
+
+use std::fmt::Write;
+
+use apache_avro::types::Value;
+
+use crate::domain::faults::BadKind;
+use crate::domain::stream::Stream;
+
+/// The order topics are read in: what a rule looks up comes before what names it.
+pub const ORDER: [Stream; 13] = [
+    Stream::PriceChanges,
+    Stream::Orders,
+    Stream::Payments,
+    Stream::Shipments,
+    Stream::CustomerInteractions,
+    Stream::InventoryChanges,
+    Stream::FootTraffic,
+    Stream::ShelfEvents,
+    Stream::PosEvents,
+    Stream::PosTransactions,
+    Stream::Refunds,
+    Stream::StoreInventoryChanges,
+    Stream::RestockAlerts,
+];
+
+/// Offenders kept per rule.
+const EXAMPLES: usize = 3;
+
+/// Where a record is.
+#[derive(Debug, Clone, Copy)]
+pub struct At<'a> {
+    pub topic: &'a str,
+    pub partition: i32,
+    pub offset: i64,
+}
+
+impl std::fmt::Display for At<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}/{}", self.topic, self.partition, self.offset)
+    }
+}
+
+/// A record as read: where, its key, its `dq` label and its decoded value (`None`: it does not
+/// decode).
+pub struct Seen<'a> {
+    pub at: At<'a>,
+    pub stream: Stream,
+    pub key: &'a str,
+    pub dq: Option<&'a str>,
+    pub value: Option<&'a Value>,
+}
+
+impl Seen<'_> {
+    /// Late records keep their content but not their time.
+    pub fn late(&self) -> bool {
+        self.dq == Some("late")
+    }
+}
+
+/// One rule's verdict.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub rule: &'static str,
+    pub checked: u64,
+    pub violations: u64,
+    pub examples: Vec<String>,
+}
+
+impl Tally {
+    fn new(rule: &'static str) -> Self {
+        Self {
+            rule,
+            ..Self::default()
+        }
+    }
+
+    /// Counts one check; a failed one is a violation at `at`, described by `why`.
+    pub fn check(&mut self, ok: bool, at: At<'_>, why: impl FnOnce() -> String) {
+        self.checked += 1;
+        if !ok {
+            self.violations += 1;
+            if self.examples.len() < EXAMPLES {
+                self.examples.push(format!("{at}: {}", why()));
+            }
+        }
+    }
+}
+
+/// Every rule's state.
+pub struct Verifier {
+    labels: Tally,
+    keys: Tally,
+    commerce: commerce::Commerce,
+    stock: stock::Chains,
+    store: store::Store,
+}
+
+impl Default for Verifier {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn valid_label(dq: &str) -> bool {
+    const KINDS: [BadKind; 7] = [
+        BadKind::NonPositiveAmount,
+        BadKind::UnknownCurrency,
+        BadKind::DanglingReference,
+        BadKind::FutureTimestamp,
+        BadKind::BadMagicByte,
+        BadKind::UnknownSchemaId,
+        BadKind::TruncatedBody,
+    ];
+    match dq.strip_prefix("bad:") {
+        Some(kind) => KINDS.iter().any(|k| k.name() == kind),
+        None => matches!(dq, "late" | "duplicate"),
+    }
+}
+
+/// The field a stream's key is made of.
+fn expected_key(stream: Stream, v: &Value) -> Option<String> {
+    use value::text;
+    let one = |name| text(v, name).map(str::to_owned);
+    let pair = |a, b| Some(format!("{}:{}", text(v, a)?, text(v, b)?));
+    match stream {
+        Stream::Orders | Stream::Payments | Stream::Shipments => one("order_id"),
+        Stream::CustomerInteractions => one("session_id"),
+        Stream::InventoryChanges => pair("warehouse_id", "product_id"),
+        Stream::PriceChanges => one("product_id"),
+        Stream::PosEvents => one("terminal_id"),
+        Stream::PosTransactions => one("transaction_id"),
+        Stream::Refunds => one("original_transaction_id"),
+        Stream::StoreInventoryChanges => pair("store_id", "product_id"),
+        Stream::RestockAlerts => match text(v, "warehouse_id") {
+            Some(_) => pair("warehouse_id", "product_id"),
+            None => pair("store_id", "product_id"),
+        },
+        Stream::FootTraffic | Stream::ShelfEvents => one("customer_id"),
+    }
+}
+
+impl Verifier {
+    pub fn new() -> Self {
+        Self {
+            labels: Tally::new("labelled faults only"),
+            keys: Tally::new("keys name their entity"),
+            commerce: commerce::Commerce::default(),
+            stock: stock::Chains::default(),
+            store: store::Store::default(),
+        }
+    }
+
+    /// One record, in [`ORDER`] and partition order.
+    pub fn see(&mut self, r: &Seen<'_>) {
+        let labelled_out = match r.dq {
+            Some(dq) => {
+                self.labels.check(valid_label(dq), r.at, || {
+                    format!("an unknown dq label {dq:?}")
+                });
+                dq.starts_with("bad:") || dq == "duplicate"
+            }
+            None => false,
+        };
+        if labelled_out {
+            return;
+        }
+        let Some(v) = r.value else {
+            self.labels.check(false, r.at, || {
+                "a record that does not decode and is not labelled bad".into()
+            });
+            return;
+        };
+        self.labels.check(true, r.at, String::new);
+        let key = expected_key(r.stream, v);
+        self.keys.check(key.as_deref() == Some(r.key), r.at, || {
+            format!("key {:?}, expected {key:?}", r.key)
+        });
+        match r.stream {
+            Stream::PriceChanges | Stream::Orders | Stream::Payments | Stream::Shipments => {
+                self.commerce.see(r, v)
+            }
+            Stream::InventoryChanges | Stream::StoreInventoryChanges => self.stock.see(r, v),
+            Stream::FootTraffic
+            | Stream::ShelfEvents
+            | Stream::PosEvents
+            | Stream::PosTransactions
+            | Stream::Refunds => self.store.see(r, v, &mut self.commerce),
+            Stream::CustomerInteractions | Stream::RestockAlerts => {}
+        }
+    }
+
+    /// The verdict of every rule.
+    pub fn finish(self) -> Vec<Tally> {
+        let mut all = vec![self.labels, self.keys];
+        all.extend(self.commerce.finish());
+        all.extend(self.stock.finish());
+        all.extend(self.store.finish());
+        all
+    }
+}
+
+/// One line per rule: checked, violations, and the first offenders.
+pub fn render(tallies: &[Tally]) -> String {
+    let mut out = String::new();
+    for t in tallies {
+        let verdict = match t.violations {
+            0 => "ok",
+            _ => "VIOLATED",
+        };
+        let _ = writeln!(
+            out,
+            "verify: {:<40} {verdict:<9} checked {:>10}  violations {:>8}",
+            t.rule, t.checked, t.violations
+        );
+        for e in &t.examples {
+            let _ = writeln!(out, "          {e}");
+        }
+    }
+    out
+}

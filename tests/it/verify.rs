@@ -1,0 +1,202 @@
+//! `retailgen verify` on what real runs wrote: every rule holds (both canonical modes, and
+//! against the run's manifest), a tampered topic is caught with the offending record's
+//! position, and bad input exits 2.
+
+use std::time::Duration;
+
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::ClientConfig;
+
+use crate::support::cmd::{run, Output};
+use crate::support::decode::kafka_env;
+use crate::support::kafka::{consume_all, Consumed};
+use crate::support::target::Target;
+
+fn verify(target: &Target, args: &[&str]) -> Output {
+    let mut all = vec!["verify"];
+    all.extend(args);
+    run(&all, &kafka_env(&target.broker, &target.registry))
+}
+
+/// The rule lines of a verify report: (rule, verdict, checked, violations).
+fn rules(out: &Output) -> Vec<(String, String, u64, u64)> {
+    out.stdout
+        .lines()
+        .filter(|l| l.starts_with("verify: ") && l.contains(" checked "))
+        .map(|l| {
+            let words: Vec<&str> = l.split_whitespace().collect();
+            let n = words.len();
+            (
+                words[1..n - 5].join(" "),
+                words[n - 5].to_owned(),
+                words[n - 3].parse().unwrap(),
+                words[n - 1].parse().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn assert_all_hold(out: &Output) {
+    assert_eq!(out.code, Some(0), "{}\n{}", out.stdout, out.stderr);
+    let rules = rules(out);
+    assert!(rules.len() >= 12, "{}", out.stdout);
+    for (rule, verdict, checked, violations) in &rules {
+        assert_eq!(
+            (verdict.as_str(), *violations),
+            ("ok", 0),
+            "{rule}\n{}",
+            out.stdout
+        );
+        assert!(*checked > 0, "{rule} checked nothing:\n{}", out.stdout);
+    }
+}
+
+/// Stores open and selling (simulated event time in their opening hours), refunds soon after
+/// their sales, and more labelled faults than by default.
+const BUSY_STORES: [(&str, &str); 8] = [
+    ("WEIGHT_STORE", "0.5"),
+    ("SIM_FROM", "2024-03-01T16:00:00Z"),
+    ("TARGET_EPS", "4"),
+    ("REFUND_PROBABILITY", "0.3"),
+    ("REFUND_DELAY_MIN", "1m"),
+    ("REFUND_DELAY_MAX", "10m"),
+    ("P_BAD_RECORD", "0.02"),
+    ("P_DUPLICATE", "0.02"),
+];
+
+#[test]
+fn every_rule_holds_on_a_kafka_canonical_run_and_its_manifest_adds_up() {
+    let target = Target::new(false);
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("run.json");
+    let mut extra = BUSY_STORES.to_vec();
+    extra.push(("MANIFEST_PATH", manifest.to_str().unwrap()));
+    target.finish_run("5000", &extra);
+    // A second run on the same target, a day later, continues every chain.
+    let mut later = BUSY_STORES.to_vec();
+    later.retain(|(k, _)| *k != "SIM_FROM");
+    later.push(("SIM_FROM", "2024-03-02T16:00:00Z"));
+    target.finish_run("3000", &later);
+    let out = verify(&target, &["--manifest", manifest.to_str().unwrap()]);
+    assert_all_hold(&out);
+    assert!(
+        out.stdout.contains("the manifest adds up to the topics"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn every_rule_holds_on_a_postgres_canonical_run() {
+    let target = Target::new(true);
+    target.finish_run("4000", &BUSY_STORES);
+    assert_all_hold(&verify(&target, &[]));
+}
+
+fn producer(bootstrap: &str) -> BaseProducer {
+    ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .unwrap()
+}
+
+fn send(p: &BaseProducer, c: &Consumed, key: &str, payload: &[u8]) {
+    let mut headers = OwnedHeaders::new();
+    for (k, v) in &c.headers {
+        if k != "dq" {
+            headers = headers.insert(Header {
+                key: k,
+                value: Some(v.as_bytes()),
+            });
+        }
+    }
+    p.send(
+        BaseRecord::to(&c.topic)
+            .key(key)
+            .payload(payload)
+            .headers(headers)
+            .partition(c.partition),
+    )
+    .unwrap();
+    p.flush(Duration::from_secs(10)).unwrap();
+}
+
+#[test]
+fn a_tampered_topic_is_caught_naming_the_offending_record() {
+    let target = Target::new(false);
+    target.finish_run("2000", &[("P_BAD_RECORD", "0"), ("P_DUPLICATE", "0")]);
+    let consumed = consume_all(
+        &target.broker.bootstrap,
+        &["orders.v1", "inventory-changes.v1"],
+        Duration::from_secs(30),
+    );
+    let order = consumed
+        .iter()
+        .find(|c| c.topic == "orders.v1" && !c.headers.contains_key("dq"))
+        .unwrap();
+    let p = producer(&target.broker.bootstrap);
+    // An unlabelled poison pill, and a real order under someone else's key.
+    send(
+        &p,
+        order,
+        &order.key,
+        &order.payload[..order.payload.len() - 3],
+    );
+    send(&p, order, "ord_not_this_one", &order.payload);
+    // The same stock change again with a new id: its previous_qty no longer chains.
+    let change = consumed
+        .iter()
+        .filter(|c| c.topic == "inventory-changes.v1")
+        .find(|c| !c.headers.contains_key("dq"))
+        .unwrap();
+    let text = String::from_utf8_lossy(&change.payload);
+    let id_at = text.find("chg_").expect("a change id in the body");
+    let mut copy = change.payload.clone();
+    copy[id_at + 4] = if copy[id_at + 4] == b'z' { b'y' } else { b'z' };
+    send(&p, change, &change.key, &copy);
+
+    let out = verify(&target, &[]);
+    assert_eq!(out.code, Some(1), "{}\n{}", out.stdout, out.stderr);
+    let rules = rules(&out);
+    let violated = |name: &str| {
+        rules
+            .iter()
+            .find(|r| r.0 == name)
+            .unwrap_or_else(|| panic!("no rule {name}:\n{}", out.stdout))
+            .3
+    };
+    assert_eq!(violated("labelled faults only"), 1, "{}", out.stdout);
+    assert_eq!(violated("keys name their entity"), 1, "{}", out.stdout);
+    assert!(
+        violated("stock: previous = the key's last new") >= 1,
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains(&format!("orders.v1/{}/", order.partition))
+            && out.stdout.contains("does not decode"),
+        "the offender's topic/partition/offset: {}",
+        out.stdout
+    );
+}
+
+#[test]
+fn an_unreachable_broker_or_an_unknown_topic_exits_2() {
+    let target = Target::new(false);
+    let mut env = kafka_env(&target.broker, &target.registry);
+    env.retain(|(k, _)| *k != "KAFKA_BOOTSTRAP");
+    env.push(("KAFKA_BOOTSTRAP", "127.0.0.1:1"));
+    let out = run(&["verify"], &env);
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert!(out.stderr.contains("127.0.0.1:1"), "{}", out.stderr);
+
+    let out = verify(&target, &[]);
+    assert_eq!(out.code, Some(2), "nothing was produced yet: {out:?}");
+    assert!(
+        out.stderr.contains("does not exist") && out.stderr.contains("TOPIC_"),
+        "{}",
+        out.stderr
+    );
+}

@@ -37,6 +37,21 @@ macro_rules! field {
 
 pub const FIELDS: &[Field] = &[
     field!(
+        "shard.index",
+        "SHARD_INDEX",
+        "a whole number from 0 to SHARD_COUNT - 1, or auto (JOB_COMPLETION_INDEX, else 0)",
+        |s, v| s.shard.index = optional(v, "auto", |v| {
+            let n = unsigned(v)?;
+            u32::try_from(n).map_err(|_| "too large".to_owned())
+        })?
+    ),
+    field!(
+        "shard.count",
+        "SHARD_COUNT",
+        "a whole number from 1 to 256",
+        |s, v| s.shard.count = bounded(v, 1, 256)? as u32
+    ),
+    field!(
         "ops.metrics_addr",
         "METRICS_ADDR",
         "an address and port such as 0.0.0.0:9400 or 127.0.0.1:9400, or off",

@@ -85,6 +85,11 @@ fn apply_env(s: &mut Settings, env: &BTreeMap<String, String>) -> Result<(), Con
             apply(s, f, v, "the environment", f.env)?;
         }
     }
+    // A Kubernetes Indexed Job numbers its pods: the shard, unless SHARD_INDEX says otherwise.
+    if let (None, Some(v)) = (s.shard.index, env.get("JOB_COMPLETION_INDEX")) {
+        let f = by_key("shard.index").expect("a known setting");
+        apply(s, f, v, "the environment", "JOB_COMPLETION_INDEX")?;
+    }
     for (name, value) in env {
         if let Some(prop) = name.strip_prefix(KAFKA_PROPERTY_PREFIX) {
             let key = prop.to_ascii_lowercase().replace('_', ".");
@@ -198,6 +203,15 @@ fn validate(s: &Settings) -> Result<(), ConfigError> {
     }
     validate_span(s)?;
     validate_manifest(s)?;
+    let shard = s.shard.shard();
+    if shard.index >= shard.count {
+        return Err(ConfigError(format!(
+            "SHARD_INDEX={} (or JOB_COMPLETION_INDEX) is not below SHARD_COUNT={}; valid: 0 to {}",
+            shard.index,
+            shard.count,
+            shard.count - 1
+        )));
+    }
     let topics = [
         ("TOPIC_ORDERS", &s.topics.orders),
         ("TOPIC_PAYMENTS", &s.topics.payments),

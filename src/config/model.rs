@@ -132,8 +132,26 @@ pub struct Settings {
     pub registry: RegistrySettings,
     pub simulator: SimulatorSettings,
     pub ops: OpsSettings,
+    pub shard: ShardSettings,
     /// Each setting's value as given (TOML key -> text), after every layer; secret ones hidden.
     pub given: BTreeMap<&'static str, String>,
+}
+
+/// Scale-out: which of `count` instances this is.
+#[derive(Debug, Clone, Default)]
+pub struct ShardSettings {
+    /// `None`: `JOB_COMPLETION_INDEX` (a Kubernetes Indexed Job), else 0.
+    pub index: Option<u32>,
+    pub count: u32,
+}
+
+impl ShardSettings {
+    pub fn shard(&self) -> crate::domain::reference::shard::Shard {
+        crate::domain::reference::shard::Shard {
+            index: self.index.unwrap_or(0),
+            count: self.count.max(1),
+        }
+    }
 }
 
 /// How a run shows itself to operators: metrics, progress, the run manifest.

@@ -23,6 +23,8 @@ const ALPHABET: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
 const DIGITS: usize = 13;
 /// Ids a run may draw before its range would reach the next run's: 2^40, about 10^12.
 const RUN_BITS: u32 = 40;
+/// The top 8 bits of the counter are the shard's: up to 256 shards, 65,536 runs each.
+const SHARD_BITS: u32 = 56;
 
 impl IdGen {
     /// Run 0 of `seed`: what a fresh target gets.
@@ -32,9 +34,15 @@ impl IdGen {
 
     /// The ids of run number `run` (the runs recorded by the target before this one).
     pub fn for_run(seed: u64, run: u32) -> Self {
+        Self::for_shard(seed, run, 0)
+    }
+
+    /// The ids of run `run` of shard `shard`: no two shards of one seed ever draw the same id
+    /// (shard 0 draws what an unsharded run draws).
+    pub fn for_shard(seed: u64, run: u32, shard: u32) -> Self {
         Self {
             salt: mix(seed ^ 0x05ee_d1d5),
-            counter: u64::from(run) << RUN_BITS,
+            counter: (u64::from(shard) << SHARD_BITS) | (u64::from(run) << RUN_BITS),
         }
     }
 
@@ -90,6 +98,18 @@ mod tests {
         assert_eq!(x, y);
         assert_ne!(x, z);
         assert!(x[0].starts_with("ord_") && x[0].len() == 4 + DIGITS);
+    }
+
+    #[test]
+    fn shards_of_one_seed_draw_disjoint_ids_and_shard_0_draws_the_unsharded_ones() {
+        let mut zero = IdGen::for_shard(3, 2, 0);
+        let seen: HashSet<String> = (0..100_000).map(|_| zero.next("ord")).collect();
+        let mut one = IdGen::for_shard(3, 2, 1);
+        assert!((0..100_000).all(|_| !seen.contains(&one.next("ord"))));
+        assert_eq!(
+            IdGen::for_shard(3, 2, 0).next("ord"),
+            IdGen::for_run(3, 2).next("ord")
+        );
     }
 
     #[test]

@@ -47,6 +47,8 @@ pub struct EngineConfig {
     /// Simulated runs stop when logical time reaches this.
     pub end_ms: Option<Millis>,
     pub faults: FaultPolicy,
+    /// Which instance of a sharded run this is (0 of 1 when not sharded).
+    pub shard: u32,
 }
 
 /// What a finished run did.
@@ -125,7 +127,13 @@ pub struct Engine {
     publisher: Box<dyn EventPublisher>,
     clock: EventClock,
     pacer: Pacer,
-    schedule: Schedule<Vec<Record>>,
+    /// Groups by due time, each with its family: the groups one service call emitted (an
+    /// order and its later payment and shipment).
+    schedule: Schedule<(u64, Vec<Record>)>,
+    families: u64,
+    /// Families with a group dropped at the end of `--count`: their later groups are dropped
+    /// too (a payment never goes out without its order).
+    dropped_families: Vec<u64>,
     rng: DetRng,
     ids: IdGen,
     count: Option<u64>,
@@ -160,14 +168,16 @@ impl Engine {
             clock,
             pacer,
             schedule: Schedule::new(config.max_pending),
-            rng: DetRng::seed_from_u64(run_seed(config.seed, config.run)),
-            ids: IdGen::for_run(config.seed, config.run),
+            rng: DetRng::seed_from_u64(shard_seed(run_seed(config.seed, config.run), config.shard)),
+            ids: IdGen::for_shard(config.seed, config.run, config.shard),
             count: config.count,
             end_ns: config.end_ms.map(|ms| ms * 1_000_000),
             faults: config.faults,
             recent: Recent::default(),
             tally: Tally::default(),
             dropped_groups: 0,
+            families: 0,
+            dropped_families: Vec::new(),
             idle_steps: 0,
             initial: generators.initial,
             restocker: generators.restocker,
@@ -246,7 +256,7 @@ impl Engine {
                 break reason;
             }
             let next = match self.schedule.pop_due(self.clock.logical_ns()) {
-                Some(group) => self.emit_group(group, stopper),
+                Some((family, group)) => self.emit_group(family, group, stopper),
                 None => self.step(&mut emission).map_err(|e| Halt::Fail(e.into())),
             };
             match next {
@@ -358,14 +368,22 @@ impl Engine {
         Ok(())
     }
 
-    /// Emitted groups join the schedule at their due times (0 delay: at once).
+    /// Emitted groups join the schedule at their due times (0 delay: at once), as one family.
     fn schedule_groups(&mut self, now_ns: i64, emission: &mut Emission) {
+        let family = self.new_family();
         for (delay_ms, group) in emission.groups.drain(..) {
             match delay_ms {
-                0 => self.schedule.push_now(group),
-                _ => self.schedule.push(now_ns + delay_ms * 1_000_000, group),
+                0 => self.schedule.push_now((family, group)),
+                _ => self
+                    .schedule
+                    .push(now_ns + delay_ms * 1_000_000, (family, group)),
             }
         }
+    }
+
+    fn new_family(&mut self) -> u64 {
+        self.families += 1;
+        self.families
     }
 
     /// One service pick, then the background mutations each of its records may trigger;
@@ -402,14 +420,24 @@ impl Engine {
 
     /// Publishes a group whole. One that does not fit in what is left of `--count` is dropped
     /// unpublished (its effects were never applied) so a single record can fill the last slot;
-    /// its follow-ups cannot surface, as logical time only moves when a record is published.
-    fn emit_group(&mut self, group: Vec<Record>, stopper: &Stopper) -> Result<(), Halt> {
+    /// so are its family's later groups, which would name what was never published (smaller
+    /// records filling the last slots move logical time on, so they do come due).
+    fn emit_group(
+        &mut self,
+        family: u64,
+        group: Vec<Record>,
+        stopper: &Stopper,
+    ) -> Result<(), Halt> {
+        if self.dropped_families.contains(&family) {
+            return Ok(());
+        }
         // Room for the group and the restock alerts its stock changes may bring.
         let alerts = group.iter().filter(|r| r.may_cross()).count() as u64;
         if self
             .count
             .is_some_and(|c| self.tally.records + group.len() as u64 + alerts > c)
         {
+            self.dropped_families.push(family);
             self.dropped_groups += 1;
             return match self.dropped_groups > MAX_DROPPED_GROUPS {
                 true => Err(Halt::Stop(StopReason::Count)),
@@ -499,7 +527,9 @@ impl Engine {
             self.send_faulted(alert, stopper, reserved)?;
             if let Some((delay_ms, group)) = reaction.replenishment {
                 let now = self.clock.logical_ns();
-                self.schedule.push(now + delay_ms * 1_000_000, group);
+                let family = self.new_family();
+                self.schedule
+                    .push(now + delay_ms * 1_000_000, (family, group));
             }
         }
         Ok(())
@@ -548,6 +578,18 @@ impl Engine {
         }
         self.clock.advance(&mut self.rng);
         Ok(())
+    }
+}
+
+/// The random stream of shard `shard` of a run: shard 0's is the run's own, others differ.
+pub fn shard_seed(seed: u64, shard: u32) -> u64 {
+    match shard {
+        0 => seed,
+        n => {
+            seed ^ u64::from(n)
+                .wrapping_mul(0xd1b5_4a32_d192_ed03)
+                .rotate_left(17)
+        }
     }
 }
 

@@ -165,6 +165,7 @@ fn run(setup: Setup) -> Outcome {
         count: setup.count,
         end_ms,
         faults: setup.faults,
+        shard: 0,
     };
     let generators = Generators {
         services,
@@ -569,6 +570,7 @@ fn a_stop_request_ends_the_run_and_flushes() {
         count: None,
         end_ms: None,
         faults: FaultPolicy::none(),
+        shard: 0,
     };
     let clock = EventClock::new(
         Stamping::Simulated,
@@ -719,7 +721,7 @@ fn every_count_is_met_exactly_and_no_order_ever_lacks_its_sale() {
         p_duplicate: 0.3,
         ..faulty()
     };
-    let runs = [1, 2, 3, 5, 8, 13, 21, 34, 55]
+    let runs = [1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 233, 377, 610, 987]
         .into_iter()
         .flat_map(|c| [(c, FaultPolicy::none()), (c, heavy.clone())]);
     for (count, faults) in runs {
@@ -747,6 +749,28 @@ fn every_count_is_met_exactly_and_no_order_ever_lacks_its_sale() {
                 |r| matches!(&r.event, Event::Inventory(c) if c.order_id.as_deref() == Some(order)),
             );
             assert!(sold, "order {order} of a --count {count} run has its sale");
+        }
+        // Nor does a payment or shipment ever name an order the run dropped at its end.
+        let all: std::collections::HashSet<&str> = records
+            .iter()
+            .filter_map(|r| match &r.event {
+                Event::Order(o) => Some(o.order_id.as_str()),
+                _ => None,
+            })
+            .collect();
+        for r in records
+            .iter()
+            .filter(|r| !matches!(r.fault, Some(Fault::Bad(_))))
+        {
+            let named = match &r.event {
+                Event::Payment(p) => p.order_id.as_str(),
+                Event::Shipment(s) => s.order_id.as_str(),
+                _ => continue,
+            };
+            assert!(
+                all.contains(named),
+                "--count {count}: {named} was never published"
+            );
         }
     }
 }
@@ -784,6 +808,7 @@ fn a_stop_between_an_order_and_its_sale_still_sends_the_sale() {
         count: None,
         end_ms: None,
         faults: FaultPolicy::none(),
+        shard: 0,
     };
     let clock = EventClock::new(
         Stamping::Simulated,

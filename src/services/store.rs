@@ -372,8 +372,11 @@ impl StoreService {
         if self.weights_minute != Some(minute) {
             let start = minute * 60_000;
             let stores = &ctx.world.catalog.stores;
+            let shard = ctx.world.catalog.shard;
             for (i, (s, c)) in stores.iter().zip(&self.curves).enumerate() {
-                self.open[i] = s.is_open(start);
+                // Another shard's store is never open here: its terminals, visits and stock
+                // have one writer.
+                self.open[i] = shard.owns(i) && s.is_open(start);
                 self.weights[i] = if self.open[i] { c.at(start) } else { 0.0 };
             }
             self.weights_minute = Some(minute);
@@ -952,7 +955,17 @@ mod tests {
 
     /// How often each store is picked at `now`, out of `n` picks.
     fn picks(now: Millis, n: usize) -> (Vec<f64>, StoreService, crate::services::World) {
+        picks_of(crate::domain::reference::shard::Shard::WHOLE, now, n)
+    }
+
+    /// The same, for shard `shard` of the world.
+    fn picks_of(
+        shard: crate::domain::reference::shard::Shard,
+        now: Millis,
+        n: usize,
+    ) -> (Vec<f64>, StoreService, crate::services::World) {
         let mut w = world(0.0);
+        w.catalog = w.catalog.clone().sharded(shard);
         let mut service = service(&w.catalog);
         let (mut rng, mut ids) = (DetRng::seed_from_u64(4), IdGen::new(4));
         let mut ctx = Ctx {
@@ -991,6 +1004,18 @@ mod tests {
             local[2] > local[0] * 1.2,
             "Berlin nearer its peak than New York"
         );
+    }
+
+    #[test]
+    fn a_shard_trades_only_in_its_own_stores() {
+        use crate::domain::reference::shard::Shard;
+        for index in 0..2 {
+            let (shares, _, w) = picks_of(Shard { index, count: 2 }, AFTERNOON, 2_000);
+            for (s, share) in shares.iter().enumerate() {
+                let owned = s % 2 == index as usize;
+                assert_eq!(*share > 0.0, owned, "{}", w.catalog.stores[s].store_id);
+            }
+        }
     }
 
     #[test]

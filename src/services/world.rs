@@ -100,9 +100,12 @@ impl World {
         }
     }
 
-    /// The refundable transactions read back at start-up (from the tables or the topics).
+    /// The refundable transactions read back at start-up (from the tables or the topics); only
+    /// this shard's stores refund.
     pub fn restore_refunds(&mut self, lines: Vec<PastLine>, refunds: &[PastRefund]) {
+        let shard = self.catalog.shard;
         let stores: FxHashMap<&str, usize> = (0..self.catalog.stores.len())
+            .filter(|&s| shard.owns(s))
             .map(|s| (self.catalog.stores[s].store_id.as_str(), s))
             .collect();
         let n = self.catalog.stores.len();

@@ -266,6 +266,7 @@ fn engine(
         count: s.run.count,
         end_ms: s.run.to_ms,
         faults: faults(s),
+        shard: s.shard.shard().index,
     };
     let (clock, pacer) = timing(s);
     let generators = Generators {

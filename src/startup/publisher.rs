@@ -81,7 +81,8 @@ pub async fn build_publisher(
                 true => Durability::Every,
                 false => Durability::WithEffects,
             },
-            first_seq: next_seq(&client).await?,
+            first_seq: next_seq(&client, s.shard.shard().index as i32).await?,
+            shard: s.shard.shard().index as i32,
         },
         _ => Downstream::Sink(direct(s, topics, seed, ids, None, stats)?),
     };

@@ -60,7 +60,10 @@ pub async fn inspect(
             .into());
         }
         let row = client
-            .query_one("SELECT max(run) FROM retailgen_runs", &[])
+            .query_one(
+                "SELECT max(run) FROM retailgen_runs WHERE shard = $1",
+                &[&(s.shard.shard().index as i32)],
+            )
             .await
             .context("reading retailgen_runs")?;
         last = row.get::<_, Option<i32>>(0).map(|r| r as u32);
@@ -103,8 +106,9 @@ async fn check_outbox(s: &Settings, pool: &Pool, existing: &[String]) -> anyhow:
     let client = postgres::client(pool, "reading retailgen_outbox").await?;
     let rows = client
         .query(
-            "SELECT topic, schema_id, count(*) FROM retailgen_outbox GROUP BY 1, 2 ORDER BY 1, 2",
-            &[],
+            "SELECT topic, schema_id, count(*) FROM retailgen_outbox WHERE shard = $1 \
+             GROUP BY 1, 2 ORDER BY 1, 2",
+            &[&(s.shard.shard().index as i32)],
         )
         .await
         .context("reading retailgen_outbox")?;
@@ -173,7 +177,8 @@ pub async fn create_topics(s: &Settings, topics: &TopicNames, found: &Found) -> 
 /// Publishes what the outbox still holds, in order, and removes it once acknowledged.
 pub async fn replay_outbox(s: &Settings, pool: &Pool, topics: &TopicNames) -> anyhow::Result<u64> {
     let client = postgres::client(pool, "reading retailgen_outbox").await?;
-    let pending = pg::pending(&client).await?;
+    let shard = s.shard.shard().index as i32;
+    let pending = pg::pending(&client, shard).await?;
     if pending.is_empty() {
         return Ok(0);
     }
@@ -191,7 +196,7 @@ pub async fn replay_outbox(s: &Settings, pool: &Pool, topics: &TopicNames) -> an
     })
     .await??;
     if let Some(seq) = acknowledged {
-        pg::remove_up_to(&client, seq).await?;
+        pg::remove_up_to(&client, seq, shard).await?;
     }
     eprintln!(
         "retailgen: published {n} records an earlier run had committed but not yet published (retailgen_outbox), in {:.1} s",
@@ -210,7 +215,7 @@ pub async fn number_run(
     let mut run = found.previous_runs.unwrap_or(0);
     if let Some(pool) = pool {
         let client = postgres::client(pool, "recording the run").await?;
-        run = pg::record_run(&client, seed, run).await?;
+        run = pg::record_run(&client, seed, run, s.shard.shard().index as i32).await?;
     }
     if s.run.sink == crate::config::SinkKind::Kafka {
         let (k, topic) = (s.kafka.clone(), s.topics.runs.clone());

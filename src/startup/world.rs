@@ -96,6 +96,7 @@ pub async fn build_world(
                 }
             }
         }
+        let catalog = catalog.sharded(s.shard.shard());
         if let Some(stock) = &stock {
             overlay(&catalog, &mut levels, stock);
         }
@@ -123,6 +124,7 @@ pub async fn build_world(
     })
     .await?;
     let (catalog, mut levels) = loaded.context("loading reference data from Postgres")?;
+    let catalog = catalog.sharded(s.shard.shard());
     anyhow::ensure!(
         !catalog.users.is_empty() && !catalog.products.is_empty(),
         "{} has no users or no products: run `retailgen seed`",
@@ -140,6 +142,8 @@ pub async fn build_world(
             .await?
             .into_iter()
             .filter_map(|(w, p, qty)| Some((levels[*index.get(&location_key(&w, &p))?].0, qty)))
+            // Another shard's rows are its own to restate.
+            .filter(|(key, _)| catalog.owns_location(key.location))
             .collect();
         if !reported.is_empty() {
             eprintln!(
@@ -225,7 +229,14 @@ async fn migrated_pool(s: &Settings) -> anyhow::Result<deadpool_postgres::Pool> 
 
 /// Migrates, and seeds when any table is empty.
 pub async fn prepare_postgres(s: &Settings) -> anyhow::Result<deadpool_postgres::Pool> {
-    let pool = migrated_pool(s).await?;
+    // Instances starting together (shards) migrate and seed once: the first to take the lock
+    // does it, the others then find it done. The lock ends with its session.
+    let pool = postgres::connect(&s.store.pg_dsn).await?;
+    let lock = postgres::client(&pool, "taking the seeding lock").await?;
+    lock.execute("SELECT pg_advisory_lock($1)", &[&SEEDING_LOCK])
+        .await
+        .context("taking the seeding lock (pg_advisory_lock)")?;
+    postgres::migrate(&s.store.pg_dsn).await?;
     let counts = postgres::table_counts(&pool).await?;
     if counts.iter().any(|(_, n)| *n == 0) {
         let report = postgres::seed(&pool, seed_counts(s), data_seed(s)).await?;
@@ -235,8 +246,14 @@ pub async fn prepare_postgres(s: &Settings) -> anyhow::Result<deadpool_postgres:
             data_seed(s)
         );
     }
+    lock.execute("SELECT pg_advisory_unlock($1)", &[&SEEDING_LOCK])
+        .await
+        .context("releasing the seeding lock")?;
     Ok(pool)
 }
+
+/// The advisory lock key under which reference data is seeded (`retailgen` in ASCII, folded).
+const SEEDING_LOCK: i64 = 0x0072_6574_6169_6c67;
 
 /// `retailgen migrate`: migrations only.
 pub async fn migrate_only(s: &Settings) -> anyhow::Result<String> {

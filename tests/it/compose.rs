@@ -132,3 +132,121 @@ fn the_readme_documents_every_setting_and_the_two_setup_commands() {
         ".ci/run calls the README's test command"
     );
 }
+
+fn known_setting(name: &str) -> bool {
+    retailgen::config::FIELDS.iter().any(|f| f.env == name) || name == "RUST_LOG"
+}
+
+#[test]
+fn the_two_shard_compose_example_is_valid_and_its_shards_split_the_world() {
+    let validator = jsonschema::validator_for(&compose_spec()).expect("a valid JSON schema");
+    let text = read("deploy/compose/two-shards.yml");
+    let example: serde_json::Value = serde_yaml::from_str(&text).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&example)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "two-shards.yml: {errors:#?}");
+    let shards: Vec<&serde_json::Value> =
+        example["services"].as_object().unwrap().values().collect();
+    let mut indexes = Vec::new();
+    for s in &shards {
+        let env = s["environment"].as_object().unwrap();
+        for name in env.keys() {
+            assert!(
+                known_setting(name),
+                "the example passes {name}, which retailgen does not read"
+            );
+        }
+        assert_eq!(
+            env["SHARD_COUNT"].as_str(),
+            Some(shards.len().to_string().as_str())
+        );
+        indexes.push(
+            env["SHARD_INDEX"]
+                .as_str()
+                .unwrap()
+                .parse::<usize>()
+                .unwrap(),
+        );
+        assert_eq!(
+            s["healthcheck"]["test"],
+            serde_json::json!(["CMD", "/usr/local/bin/retailgen", "healthcheck"])
+        );
+        for dep in ["kafka", "schema-registry", "postgres"] {
+            assert_eq!(s["depends_on"][dep]["condition"], "service_healthy");
+        }
+    }
+    indexes.sort_unstable();
+    assert_eq!(
+        indexes,
+        (0..shards.len()).collect::<Vec<_>>(),
+        "one service per shard"
+    );
+    // The services it depends on are the main file's.
+    let main: Value = serde_yaml::from_str(&read("docker-compose.yml")).unwrap();
+    for dep in ["kafka", "schema-registry", "postgres"] {
+        assert!(main["services"][dep].is_mapping(), "{dep}");
+    }
+}
+
+#[test]
+fn the_kubernetes_indexed_job_runs_one_pod_per_shard_with_known_settings() {
+    let job: Value = serde_yaml::from_str(&read("deploy/k8s/job.yaml")).unwrap();
+    let config: Value = serde_yaml::from_str(&read("deploy/k8s/configmap.yaml")).unwrap();
+    let secret: Value = serde_yaml::from_str(&read("deploy/k8s/secret.yaml")).unwrap();
+    let kustomization: Value =
+        serde_yaml::from_str(&read("deploy/k8s/kustomization.yaml")).unwrap();
+    assert_eq!(job["kind"], "Job");
+    let spec = &job["spec"];
+    assert_eq!(
+        spec["completionMode"], "Indexed",
+        "pods get JOB_COMPLETION_INDEX"
+    );
+    let shards: u64 = config["data"]["SHARD_COUNT"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(spec["completions"].as_u64(), Some(shards));
+    assert_eq!(
+        spec["parallelism"].as_u64(),
+        Some(shards),
+        "all shards at once"
+    );
+    for (name, _) in config["data"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .chain(secret["stringData"].as_mapping().unwrap())
+    {
+        let name = name.as_str().unwrap();
+        assert!(known_setting(name), "{name} is no retailgen setting");
+    }
+    assert!(
+        config["data"]["SHARD_INDEX"].is_null(),
+        "the index comes from the Job"
+    );
+    let container = &spec["template"]["spec"]["containers"][0];
+    let port = config["data"]["METRICS_ADDR"]
+        .as_str()
+        .unwrap()
+        .parse::<std::net::SocketAddr>()
+        .unwrap()
+        .port();
+    assert_eq!(
+        container["ports"][0]["containerPort"].as_u64(),
+        Some(u64::from(port))
+    );
+    for probe in ["readinessProbe", "livenessProbe"] {
+        assert_eq!(container[probe]["httpGet"]["path"], "/healthz", "{probe}");
+    }
+    assert!(container["resources"]["requests"]["memory"].is_string());
+    let listed: Vec<&str> = kustomization["resources"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    assert_eq!(listed, ["configmap.yaml", "secret.yaml", "job.yaml"]);
+}

@@ -9,6 +9,7 @@ mod kafka_sink;
 mod ops;
 mod pos_simulator;
 mod postgres_store;
+mod shards;
 mod stdout_sink;
 mod store_sales;
 mod store_world;

@@ -7,6 +7,7 @@ use rustc_hash::FxHashMap;
 
 use rand::Rng;
 
+use super::shard::Shard;
 use super::stores::{Employee, Store, StoreStockRow, Terminal};
 use super::{ProductSupplier, ReferenceData, SeedCounts, StockRow, StoreLayout};
 
@@ -95,6 +96,9 @@ pub struct Users {
     first_signup: usize,
     /// Each sign-up's index in [`COUNTRIES`].
     signups: Vec<u8>,
+    /// Sign-up numbers of shard `index` of `count` are `index` modulo `count`, so shards
+    /// sharing a database never number two sign-ups alike.
+    stride: (usize, usize),
 }
 
 impl Users {
@@ -110,7 +114,21 @@ impl Users {
                 .collect(),
             first_signup: highest.unwrap_or(0) + 1,
             signups: vec![],
+            stride: (0, 1),
         }
+    }
+
+    /// Numbers this shard's sign-ups in its own residue class.
+    fn shard(&mut self, shard: Shard) {
+        self.stride = (shard.index as usize, shard.count.max(1) as usize);
+    }
+
+    /// The number of this shard's `k`-th sign-up: from the first of its class at or after
+    /// `first_signup`, every `count`-th.
+    fn signup_number(&self, k: usize) -> usize {
+        let (index, count) = self.stride;
+        let first = self.first_signup + (index + count - self.first_signup % count) % count;
+        first + k * count
     }
 
     pub fn len(&self) -> usize {
@@ -123,7 +141,7 @@ impl Users {
 
     /// The number after `U` for the next sign-up.
     pub fn next_number(&self) -> usize {
-        self.first_signup + self.signups.len()
+        self.signup_number(self.signups.len())
     }
 
     /// Adds a sign-up from `COUNTRIES[country]`; its id is `U` and [`Self::next_number`].
@@ -136,7 +154,7 @@ impl Users {
     pub fn user_id(&self, i: usize) -> String {
         match i.checked_sub(self.loaded.len()) {
             None => self.loaded[i].0.to_string(),
-            Some(k) => signup_id(self.first_signup + k),
+            Some(k) => signup_id(self.signup_number(k)),
         }
     }
 
@@ -180,6 +198,8 @@ pub struct Catalog {
     pub store_products: Vec<Vec<u32>>,
     /// Reorder policy of each store stock row (warehouses use [`WAREHOUSE_REORDER`]).
     pub store_reorder: FxHashMap<StockKey, Reorder>,
+    /// The share of the world this instance acts on (see [`Catalog::sharded`]).
+    pub shard: Shard,
 }
 
 /// Stock rows as (key, level), in catalog indexes.
@@ -350,6 +370,7 @@ impl Catalog {
             employees,
             store_products,
             store_reorder,
+            shard: Shard::WHOLE,
         };
         (catalog, levels)
     }
@@ -394,14 +415,82 @@ impl Catalog {
         rng.random_range(0..self.users.len())
     }
 
+    /// Whether the stock location (a warehouse, then a store index) is this shard's.
+    pub fn owns_location(&self, location: u32) -> bool {
+        let warehouses = self.warehouses.len();
+        match (location as usize).checked_sub(warehouses) {
+            None => self.shard.owns(location as usize),
+            Some(store) => self.shard.owns(store),
+        }
+    }
+
+    /// A product this instance sells and reprices (any, unless sharded).
     pub fn pick_product<R: Rng>(&self, rng: &mut R) -> usize {
-        rng.random_range(0..self.products.len())
+        if self.shard.is_whole() {
+            return rng.random_range(0..self.products.len());
+        }
+        let owned = self.shard.share_of(self.products.len()).max(1);
+        let k = rng.random_range(0..owned);
+        k * self.shard.count as usize + self.shard.index as usize
+    }
+
+    /// The catalog as shard `shard` acts on it: only its warehouses stock (and fill orders of)
+    /// its products, and only its stores trade, in its products; everything else stays listed,
+    /// so ids, indexes and the other shards' rows keep their meaning. A whole shard changes
+    /// nothing.
+    pub fn sharded(mut self, shard: Shard) -> Self {
+        self.shard = shard;
+        if shard.is_whole() {
+            return self;
+        }
+        self.users.shard(shard);
+        for (p, at) in self.stocked_at.iter_mut().enumerate() {
+            match shard.owns(p) {
+                true => at.retain(|&w| shard.owns(w as usize)),
+                false => at.clear(),
+            }
+        }
+        for (s, products) in self.store_products.iter_mut().enumerate() {
+            match shard.owns(s) {
+                true => products.retain(|&p| shard.owns(p as usize)),
+                false => products.clear(),
+            }
+        }
+        self
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_shard_trades_only_its_own_locations_and_products_and_numbers_its_own_sign_ups() {
+        use rand::SeedableRng;
+        let whole = Catalog::generate(30, 40, 5);
+        let shard = Shard { index: 1, count: 2 };
+        let mut c = whole.clone().sharded(shard);
+        for (p, at) in c.stocked_at.iter().enumerate() {
+            assert!(at.iter().all(|&w| w % 2 == 1 && p % 2 == 1), "{p}: {at:?}");
+        }
+        for (s, products) in c.store_products.iter().enumerate() {
+            assert!(s % 2 == 1 || products.is_empty());
+            assert!(products.iter().all(|p| p % 2 == 1));
+        }
+        let mut rng = rand_pcg::Pcg64::seed_from_u64(1);
+        assert!((0..1000).all(|_| c.pick_product(&mut rng) % 2 == 1));
+        assert_eq!(whole.clone().sharded(Shard::WHOLE), whole);
+        let numbers: Vec<usize> = (0..3)
+            .map(|_| {
+                let n = c.users.next_number();
+                c.users.sign_up(0);
+                n
+            })
+            .collect();
+        assert!(numbers.iter().all(|n| n % 2 == 1), "{numbers:?}");
+        assert!(numbers.windows(2).all(|w| w[1] == w[0] + 2));
+        assert!(numbers[0] > whole.users.len() - 1);
+    }
 
     #[test]
     fn the_same_seed_generates_the_same_catalog() {

@@ -6,6 +6,7 @@ use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 
 pub mod catalog;
+pub mod shard;
 pub mod stores;
 
 use catalog::{Product, User, CATEGORIES, COUNTRIES};

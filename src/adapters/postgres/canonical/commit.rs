@@ -55,9 +55,9 @@ const PRICE_HISTORY: &str = "INSERT INTO price_history (product_id, effective_at
       coalesce(lag(v.cents) OVER (PARTITION BY v.product_id ORDER BY v.n) / 100.0, p.price_usd), v.cents / 100.0 \
     FROM unnest($1::text[], $2::bigint[], $3::bigint[]) WITH ORDINALITY AS v(product_id, cents, at, n) \
     JOIN products p USING (product_id) ORDER BY v.n";
-const OUTBOX: &str = "INSERT INTO retailgen_outbox (seq, topic, record_key, headers, value, ts, schema_id) \
-    SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bytea[], $5::bytea[], $6::bigint[], $7::int[])";
-const ACKNOWLEDGED: &str = "DELETE FROM retailgen_outbox WHERE seq <= $1";
+const OUTBOX: &str = "INSERT INTO retailgen_outbox (shard, seq, topic, record_key, headers, value, ts, schema_id) \
+    SELECT $8, * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bytea[], $5::bytea[], $6::bigint[], $7::int[])";
+const ACKNOWLEDGED: &str = "DELETE FROM retailgen_outbox WHERE shard = $2 AND seq <= $1";
 
 /// Per row of one table (stores or warehouses): the level it had before the batch, and after it.
 fn per_row(stock: &[StockWrite], stores: bool) -> Vec<(&str, &str, i32, i32)> {
@@ -194,7 +194,7 @@ async fn reference(tx: &Transaction<'_>, batch: &Batch) -> Result<(), PgError> {
     Ok(())
 }
 
-async fn outbox(tx: &Transaction<'_>, batch: &Batch) -> Result<(), PgError> {
+async fn outbox(tx: &Transaction<'_>, batch: &Batch, shard: i32) -> Result<(), PgError> {
     let stored: Vec<_> = batch
         .messages
         .iter()
@@ -213,28 +213,30 @@ async fn outbox(tx: &Transaction<'_>, batch: &Batch) -> Result<(), PgError> {
     });
     tx.execute(
         OUTBOX,
-        &[&seq, &topic, &key, &headers, &value, &ts, &schema],
+        &[&seq, &topic, &key, &headers, &value, &ts, &schema, &shard],
     )
     .await
     .map_err(query_error("writing the outbox"))?;
     Ok(())
 }
 
-/// Commits `batch` and removes the outbox rows up to `acknowledged`, all or nothing.
+/// Commits `batch` and removes the outbox rows up to `acknowledged`, all or nothing; the outbox
+/// rows are `shard`'s.
 pub async fn commit(
     client: &mut tokio_postgres::Client,
     batch: &Batch,
     mode: StockMode,
     acknowledged: Option<i64>,
+    shard: i32,
 ) -> Result<(), PgError> {
     let what = "committing a batch";
     let tx = client.transaction().await.map_err(query_error(what))?;
     stock(&tx, &batch.effects.stock, mode).await?;
     reference(&tx, batch).await?;
     journal::write(&tx, &batch.effects.transactions, &batch.effects.refunds).await?;
-    outbox(&tx, batch).await?;
+    outbox(&tx, batch, shard).await?;
     if let Some(seq) = acknowledged {
-        tx.execute(ACKNOWLEDGED, &[&seq])
+        tx.execute(ACKNOWLEDGED, &[&seq, &shard])
             .await
             .map_err(query_error("removing acknowledged outbox rows"))?;
     }

@@ -42,6 +42,8 @@ pub enum Downstream {
         durability: Durability,
         /// The first outbox sequence number of this run.
         first_seq: i64,
+        /// Whose outbox rows these are (scale-out; 0 when not sharded).
+        shard: i32,
     },
     /// A sink with no durable target to reconcile with (stdout, file, null).
     Sink(Box<dyn EventPublisher>),
@@ -65,6 +67,7 @@ struct Worker {
     /// The last outbox row committed, and the row before this run's first.
     committed: Option<i64>,
     before_first: i64,
+    shard: i32,
     target: String,
     stats: Arc<RunStats>,
 }
@@ -150,7 +153,13 @@ impl Worker {
             .flatten();
         let started = Instant::now();
         self.runtime
-            .block_on(commit(&mut self.client, batch, self.mode, removing))
+            .block_on(commit(
+                &mut self.client,
+                batch,
+                self.mode,
+                removing,
+                self.shard,
+            ))
             .map_err(|e| {
                 Failure::Failed(format!(
                     "the canonical store at {} (PG_DSN) failed: {e}; the {} records of the batch \
@@ -216,14 +225,21 @@ impl CommittingPublisher {
         target: String,
         stats: Arc<RunStats>,
     ) -> Self {
-        let (sender, encoder, durability, next_seq) = match downstream {
+        let (sender, encoder, durability, next_seq, shard) = match downstream {
             Downstream::Broker {
                 relay,
                 encoder,
                 durability,
                 first_seq,
-            } => (Sender::Relay(relay), Some(encoder), durability, first_seq),
-            Downstream::Sink(sink) => (Sender::Sink(sink), None, Durability::Every, 0),
+                shard,
+            } => (
+                Sender::Relay(relay),
+                Some(encoder),
+                durability,
+                first_seq,
+                shard,
+            ),
+            Downstream::Sink(sink) => (Sender::Sink(sink), None, Durability::Every, 0, 0),
         };
         let worker = Worker {
             stage: stage.clone(),
@@ -235,6 +251,7 @@ impl CommittingPublisher {
             removed: None,
             committed: None,
             before_first: next_seq - 1,
+            shard,
             target,
             stats,
         };

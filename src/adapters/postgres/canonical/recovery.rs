@@ -27,32 +27,46 @@ pub async fn missing_tables(client: &Client, wanted: &[&str]) -> Result<Vec<Stri
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
-/// Records this run and returns its number: one past the last recorded (0 on a fresh database),
-/// at least `at_least` (the number recovered elsewhere, e.g. from the topics).
-pub async fn record_run(client: &Client, seed: u64, at_least: u32) -> Result<u32, PgError> {
+/// Records this run of `shard` and returns its number: one past the shard's last recorded (0 on
+/// a fresh database), at least `at_least` (the number recovered elsewhere, e.g. from the topics).
+pub async fn record_run(
+    client: &Client,
+    seed: u64,
+    at_least: u32,
+    shard: i32,
+) -> Result<u32, PgError> {
     let what = "recording the run in retailgen_runs";
     let last: Option<i32> = client
-        .query_one("SELECT max(run) FROM retailgen_runs", &[])
+        .query_one(
+            "SELECT max(run) FROM retailgen_runs WHERE shard = $1",
+            &[&shard],
+        )
         .await
         .map_err(query_error(what))?
         .get(0);
     let run = last.map_or(0, |r| r as u32 + 1).max(at_least);
     client
         .execute(
-            "INSERT INTO retailgen_runs (run, seed, version) VALUES ($1, $2, $3)",
-            &[&(run as i32), &(seed as i64), &env!("CARGO_PKG_VERSION")],
+            "INSERT INTO retailgen_runs (shard, run, seed, version) VALUES ($1, $2, $3, $4)",
+            &[
+                &shard,
+                &(run as i32),
+                &(seed as i64),
+                &env!("CARGO_PKG_VERSION"),
+            ],
         )
         .await
         .map_err(query_error(what))?;
     Ok(run)
 }
 
-/// Outbox rows still waiting for the broker, in order.
-pub async fn pending(client: &Client) -> Result<Vec<Message>, PgError> {
+/// The outbox rows of `shard` still waiting for the broker, in order.
+pub async fn pending(client: &Client, shard: i32) -> Result<Vec<Message>, PgError> {
     let rows = client
         .query(
-            "SELECT seq, topic, record_key, headers, value, ts FROM retailgen_outbox ORDER BY seq",
-            &[],
+            "SELECT seq, topic, record_key, headers, value, ts FROM retailgen_outbox \
+             WHERE shard = $1 ORDER BY seq",
+            &[&shard],
         )
         .await
         .map_err(query_error("reading retailgen_outbox"))?;
@@ -69,22 +83,25 @@ pub async fn pending(client: &Client) -> Result<Vec<Message>, PgError> {
         .collect())
 }
 
-/// The first free outbox sequence number.
-pub async fn next_seq(client: &Client) -> Result<i64, PgError> {
+/// The first free outbox sequence number of `shard`.
+pub async fn next_seq(client: &Client, shard: i32) -> Result<i64, PgError> {
     let row = client
         .query_one(
-            "SELECT coalesce(max(seq), 0) + 1 FROM retailgen_outbox",
-            &[],
+            "SELECT coalesce(max(seq), 0) + 1 FROM retailgen_outbox WHERE shard = $1",
+            &[&shard],
         )
         .await
         .map_err(query_error("reading retailgen_outbox"))?;
     Ok(row.get(0))
 }
 
-/// Removes outbox rows up to `seq` (acknowledged by the broker).
-pub async fn remove_up_to(client: &Client, seq: i64) -> Result<u64, PgError> {
+/// Removes the outbox rows of `shard` up to `seq` (acknowledged by the broker).
+pub async fn remove_up_to(client: &Client, seq: i64, shard: i32) -> Result<u64, PgError> {
     client
-        .execute("DELETE FROM retailgen_outbox WHERE seq <= $1", &[&seq])
+        .execute(
+            "DELETE FROM retailgen_outbox WHERE shard = $2 AND seq <= $1",
+            &[&seq, &shard],
+        )
         .await
         .map_err(query_error("removing acknowledged outbox rows"))
 }

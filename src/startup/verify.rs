@@ -14,10 +14,12 @@ use apache_avro::Schema;
 
 use crate::adapters::kafka::replay::{read_raw, Raw, ReplayError};
 use crate::adapters::kafka::KafkaError;
+use crate::adapters::postgres;
 use crate::adapters::registry::decoder::split_wire;
 use crate::adapters::registry::RegistryClient;
-use crate::config::Settings;
+use crate::config::{describe_dsn, Settings, StoreKind};
 use crate::verify::manifest::AgainstManifest;
+use crate::verify::tables::Tables;
 use crate::verify::{render, At, Seen, Verifier, ORDER};
 
 /// Input the user must fix: exit 2.
@@ -76,6 +78,55 @@ fn decode(schemas: &HashMap<u32, Option<Schema>>, value: &[u8]) -> Option<Value>
     body.is_empty().then_some(value)
 }
 
+/// What the Postgres tables hold (with `STORE=postgres`).
+async fn tables(s: &Settings) -> anyhow::Result<Tables> {
+    let target = describe_dsn(&s.store.pg_dsn);
+    let unreachable =
+        |e: postgres::PgError| BadInput(format!("the tables at {target} (PG_DSN): {e}"));
+    let pool = postgres::connect(&s.store.pg_dsn)
+        .await
+        .map_err(unreachable)?;
+    let client = postgres::client(&pool, "reading the tables")
+        .await
+        .map_err(unreachable)?;
+    let read = |e: tokio_postgres::Error| BadInput(format!("reading the tables at {target}: {e}"));
+    let ids = |rows: Vec<tokio_postgres::Row>| rows.iter().map(|r| r.get::<_, String>(0)).collect();
+    let mut t = Tables {
+        canonical: super::postgres_canonical(s),
+        ..Tables::default()
+    };
+    t.users = ids(client
+        .query("SELECT user_id FROM users", &[])
+        .await
+        .map_err(read)?);
+    t.products = ids(client
+        .query("SELECT product_id FROM products", &[])
+        .await
+        .map_err(read)?);
+    t.warehouses = ids(client
+        .query("SELECT warehouse_id FROM warehouses", &[])
+        .await
+        .map_err(read)?);
+    let stores = client
+        .query(
+            "SELECT store_id, round(tax_rate * 10000)::bigint FROM stores",
+            &[],
+        )
+        .await
+        .map_err(read)?;
+    t.stores = stores.iter().map(|r| (r.get(0), r.get(1))).collect();
+    let stock = client
+        .query(
+            "SELECT warehouse_id || ':' || product_id, qty::bigint FROM warehouse_inventory \
+             UNION ALL SELECT store_id || ':' || product_id, qty::bigint FROM store_inventory",
+            &[],
+        )
+        .await
+        .map_err(read)?;
+    t.stock = stock.iter().map(|r| (r.get(0), r.get(1))).collect();
+    Ok(t)
+}
+
 async fn verify(s: &Settings, manifest: Option<&Path>) -> anyhow::Result<bool> {
     let against = match manifest {
         Some(path) => {
@@ -88,6 +139,10 @@ async fn verify(s: &Settings, manifest: Option<&Path>) -> anyhow::Result<bool> {
             Some(AgainstManifest::new(json))
         }
         None => None,
+    };
+    let tables = match s.store.kind {
+        StoreKind::Postgres => Some(tables(s).await?),
+        StoreKind::Memory => None,
     };
     let names = super::topic_names(s);
     let started = Instant::now();
@@ -115,6 +170,9 @@ async fn verify(s: &Settings, manifest: Option<&Path>) -> anyhow::Result<bool> {
     let schemas = schemas(&registry, &topics).await?;
     let (tallies, records) = tokio::task::spawn_blocking(move || {
         let mut verifier = Verifier::new();
+        if let Some(tables) = tables {
+            verifier = verifier.with_tables(tables);
+        }
         let mut against = against;
         let mut records = 0u64;
         for (stream, raws) in ORDER.iter().zip(&topics) {

@@ -7,6 +7,7 @@ mod commerce;
 pub mod manifest;
 mod stock;
 mod store;
+pub mod tables;
 pub mod value;
 
 use std::fmt::Write;
@@ -103,6 +104,7 @@ pub struct Verifier {
     commerce: commerce::Commerce,
     stock: stock::Chains,
     store: store::Store,
+    tables: Option<tables::AgainstTables>,
 }
 
 impl Default for Verifier {
@@ -157,7 +159,14 @@ impl Verifier {
             commerce: commerce::Commerce::default(),
             stock: stock::Chains::default(),
             store: store::Store::default(),
+            tables: None,
         }
+    }
+
+    /// Also checks the records against what the Postgres tables hold.
+    pub fn with_tables(mut self, tables: tables::Tables) -> Self {
+        self.tables = Some(tables::AgainstTables::new(tables));
+        self
     }
 
     /// One record, in [`ORDER`] and partition order.
@@ -185,6 +194,9 @@ impl Verifier {
         self.keys.check(key.as_deref() == Some(r.key), r.at, || {
             format!("key {:?}, expected {key:?}", r.key)
         });
+        if let Some(tables) = &mut self.tables {
+            tables.see(r, v);
+        }
         match r.stream {
             Stream::PriceChanges | Stream::Orders | Stream::Payments | Stream::Shipments => {
                 self.commerce.see(r, v)
@@ -203,6 +215,9 @@ impl Verifier {
     pub fn finish(self) -> Vec<Tally> {
         let mut all = vec![self.labels, self.keys];
         all.extend(self.commerce.finish());
+        if let Some(tables) = self.tables {
+            all.extend(tables.finish(self.stock.last()));
+        }
         all.extend(self.stock.finish());
         all.extend(self.store.finish());
         all

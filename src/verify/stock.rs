@@ -59,6 +59,11 @@ impl Chains {
         }
     }
 
+    /// The last level reported of every key.
+    pub fn last(&self) -> &FxHashMap<String, i64> {
+        &self.last
+    }
+
     pub fn finish(self) -> Vec<Tally> {
         vec![self.arithmetic, self.chained]
     }

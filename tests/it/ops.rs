@@ -35,14 +35,14 @@ fn get(addr: &str, path: &str) -> Option<(u16, String)> {
 }
 
 /// The value of the sample `name{labels}` (exactly as written) in a scrape.
-fn sample(text: &str, series: &str) -> Option<f64> {
+pub fn sample(text: &str, series: &str) -> Option<f64> {
     text.lines()
         .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
         .map(|v| v.trim().parse().unwrap())
 }
 
 /// Scrapes until `ready` holds for the scrape (or panics after `within`).
-fn scrape_until(addr: &str, within: Duration, ready: impl Fn(&str) -> bool) -> String {
+pub fn scrape_until(addr: &str, within: Duration, ready: impl Fn(&str) -> bool) -> String {
     let started = Instant::now();
     loop {
         if let Some((200, text)) = get(addr, "/metrics") {

@@ -386,6 +386,12 @@ fn reference_001_json_works_with_its_parquet_prices_and_garbage_is_counted_and_s
         ("WATERMARK_LATENESS", "1m"),
     ]);
     env.retain(|(k, _)| *k != "KAFKA_BOOTSTRAP");
+    let metrics = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .to_string();
+    env.push(("METRICS_ADDR", metrics.as_str()));
     let child = command(&["pos-simulator"], &env).spawn().unwrap();
     simulated(&broker, &registry, 2, Duration::from_secs(60)).unwrap();
     send(
@@ -394,7 +400,23 @@ fn reference_001_json_works_with_its_parquet_prices_and_garbage_is_counted_and_s
         &[("k", late_putback.as_bytes())],
     );
     let rows = simulated(&broker, &registry, 3, Duration::from_secs(60)).unwrap();
-    std::thread::sleep(Duration::from_secs(2));
+    // Its figures, as Prometheus scrapes them (refreshed every 2 s).
+    let scraped = crate::ops::scrape_until(&metrics, Duration::from_secs(30), |t| {
+        crate::ops::sample(t, "retailgen_simulator_transactions_total") == Some(3.0)
+            && crate::ops::sample(t, "retailgen_simulator_late_input_total") == Some(1.0)
+    });
+    for (series, value) in [
+        ("retailgen_simulator_unparseable_input_total", 2.0),
+        ("retailgen_simulator_consumer_lag", 0.0),
+        ("retailgen_simulator_open_carts", 0.0),
+        ("retailgen_healthy", 1.0),
+    ] {
+        assert_eq!(
+            crate::ops::sample(&scraped, series),
+            Some(value),
+            "{series}\n{scraped}"
+        );
+    }
     let out = terminate(child);
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     let by_customer: HashMap<&str, &Row> = rows.iter().map(|r| (r.str("customer_id"), r)).collect();

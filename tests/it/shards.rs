@@ -59,9 +59,21 @@ fn two_shards_at_once(postgres: bool) {
         assert_eq!(out.code, Some(0), "shard {i}: {}", out.stderr);
     }
 
-    let out = run(&["verify"], &kafka_env(&target.broker, &target.registry));
+    let mut env = kafka_env(&target.broker, &target.registry);
+    if let Some(db) = &target.db {
+        env.extend([("PG_DSN", db.dsn.as_str()), ("STORE", "postgres")]);
+    }
+    let out = run(&["verify"], &env);
     assert_eq!(out.code, Some(0), "{}\n{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("every rule holds"), "{}", out.stdout);
+    if postgres {
+        assert!(
+            out.stdout
+                .contains("stock tables = the topics' last levels"),
+            "the union also equals the tables: {}",
+            out.stdout
+        );
+    }
 
     let consumed = consume_all(&target.broker.bootstrap, &TOPICS, Duration::from_secs(60));
     let mut on_topics: BTreeMap<String, u64> = BTreeMap::new();

@@ -13,10 +13,15 @@ use crate::support::decode::kafka_env;
 use crate::support::kafka::{consume_all, Consumed};
 use crate::support::target::Target;
 
+/// `retailgen verify` on the target (and its tables, if it has a database).
 fn verify(target: &Target, args: &[&str]) -> Output {
     let mut all = vec!["verify"];
     all.extend(args);
-    run(&all, &kafka_env(&target.broker, &target.registry))
+    let mut env = kafka_env(&target.broker, &target.registry);
+    if let Some(db) = &target.db {
+        env.extend([("PG_DSN", db.dsn.as_str()), ("STORE", "postgres")]);
+    }
+    run(&all, &env)
 }
 
 /// The rule lines of a verify report: (rule, verdict, checked, violations).
@@ -88,10 +93,29 @@ fn every_rule_holds_on_a_kafka_canonical_run_and_its_manifest_adds_up() {
 }
 
 #[test]
-fn every_rule_holds_on_a_postgres_canonical_run() {
+fn every_rule_holds_on_a_postgres_canonical_run_and_its_tables_and_a_changed_row_is_caught() {
     let target = Target::new(true);
     target.finish_run("4000", &BUSY_STORES);
-    assert_all_hold(&verify(&target, &[]));
+    let out = verify(&target, &[]);
+    assert_all_hold(&out);
+    for rule in [
+        "ids name rows of the tables",
+        "tax = the store's rate x subtotal",
+        "stock tables = the topics' last levels",
+    ] {
+        assert!(out.stdout.contains(rule), "{rule}: {}", out.stdout);
+    }
+    // Someone moves stock behind retailgen's back: the tables no longer equal the topics.
+    target
+        .db()
+        .query("UPDATE store_inventory SET qty = qty + 1");
+    let out = verify(&target, &[]);
+    assert_eq!(out.code, Some(1), "{}", out.stdout);
+    let moved = rules(&out)
+        .into_iter()
+        .find(|r| r.0 == "stock tables = the topics' last levels")
+        .unwrap();
+    assert!(moved.3 > 0, "{}", out.stdout);
 }
 
 fn producer(bootstrap: &str) -> BaseProducer {

@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::support::cmd::{command, finish, run};
 use crate::support::decode::{decode, kafka_env};
 use crate::support::kafka::consume_all;
-use crate::support::target::Target;
+use crate::support::target::{Target, SELLING_STORES};
 use crate::support::TOPICS;
 
 /// The field holding each topic's record id.
@@ -40,17 +40,13 @@ fn two_shards_at_once(postgres: bool) {
     let children: Vec<_> = (0..2)
         .map(|i| {
             let index = i.to_string();
-            let env = target.env(&[
+            let mut extra = SELLING_STORES.to_vec();
+            extra.extend([
                 ("SHARD_COUNT", "2"),
                 ("SHARD_INDEX", index.as_str()),
                 ("MANIFEST_PATH", manifests[i].to_str().unwrap()),
-                ("WEIGHT_STORE", "0.5"),
-                ("SIM_FROM", "2024-03-01T16:00:00Z"),
-                ("TARGET_EPS", "4"),
-                ("REFUND_PROBABILITY", "0.3"),
-                ("REFUND_DELAY_MIN", "1m"),
-                ("REFUND_DELAY_MAX", "10m"),
             ]);
+            let env = target.env(&extra);
             command(&["run", "--count", "8000"], &env).spawn().unwrap()
         })
         .collect();
@@ -200,4 +196,44 @@ fn a_count_never_ends_on_a_payment_of_an_order_it_dropped() {
             );
         }
     }
+}
+
+#[test]
+fn a_shard_of_a_fixed_seed_repeats_itself_and_differs_from_the_other_shard() {
+    let records = |index: &str| {
+        let env = [("SHARD_COUNT", "2"), ("SHARD_INDEX", index)];
+        let args = [
+            "run",
+            "--count",
+            "2000",
+            "--seed",
+            "9",
+            "--from",
+            "2024-03-01T16:00:00Z",
+            "--eps",
+            "20",
+        ];
+        let out = run(&args, &env);
+        assert_eq!(out.code, Some(0), "{}", out.stderr);
+        out.stdout
+    };
+    let first = records("1");
+    assert_eq!(
+        first,
+        records("1"),
+        "shard 1 of seed 9, twice: byte for byte"
+    );
+    let other = records("0");
+    assert_ne!(first, other);
+    let ids = |s: &str| -> HashSet<String> {
+        s.lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .filter(|r| r["topic"] == "orders.v1" && r["headers"]["dq"].is_null())
+            .map(|r| r["value"]["order_id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert!(
+        ids(&first).is_disjoint(&ids(&other)),
+        "the shards' order ids differ"
+    );
 }

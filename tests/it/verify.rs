@@ -11,7 +11,7 @@ use rdkafka::ClientConfig;
 use crate::support::cmd::{run, Output};
 use crate::support::decode::kafka_env;
 use crate::support::kafka::{consume_all, Consumed};
-use crate::support::target::Target;
+use crate::support::target::{Target, SELLING_STORES};
 
 /// `retailgen verify` on the target (and its tables, if it has a database).
 fn verify(target: &Target, args: &[&str]) -> Output {
@@ -57,29 +57,16 @@ fn assert_all_hold(out: &Output) {
     }
 }
 
-/// Stores open and selling (simulated event time in their opening hours), refunds soon after
-/// their sales, and more labelled faults than by default.
-const BUSY_STORES: [(&str, &str); 8] = [
-    ("WEIGHT_STORE", "0.5"),
-    ("SIM_FROM", "2024-03-01T16:00:00Z"),
-    ("TARGET_EPS", "4"),
-    ("REFUND_PROBABILITY", "0.3"),
-    ("REFUND_DELAY_MIN", "1m"),
-    ("REFUND_DELAY_MAX", "10m"),
-    ("P_BAD_RECORD", "0.02"),
-    ("P_DUPLICATE", "0.02"),
-];
-
 #[test]
 fn every_rule_holds_on_a_kafka_canonical_run_and_its_manifest_adds_up() {
     let target = Target::new(false);
     let dir = tempfile::tempdir().unwrap();
     let manifest = dir.path().join("run.json");
-    let mut extra = BUSY_STORES.to_vec();
+    let mut extra = SELLING_STORES.to_vec();
     extra.push(("MANIFEST_PATH", manifest.to_str().unwrap()));
     target.finish_run("5000", &extra);
     // A second run on the same target, a day later, continues every chain.
-    let mut later = BUSY_STORES.to_vec();
+    let mut later = SELLING_STORES.to_vec();
     later.retain(|(k, _)| *k != "SIM_FROM");
     later.push(("SIM_FROM", "2024-03-02T16:00:00Z"));
     target.finish_run("3000", &later);
@@ -95,7 +82,7 @@ fn every_rule_holds_on_a_kafka_canonical_run_and_its_manifest_adds_up() {
 #[test]
 fn every_rule_holds_on_a_postgres_canonical_run_and_its_tables_and_a_changed_row_is_caught() {
     let target = Target::new(true);
-    target.finish_run("4000", &BUSY_STORES);
+    target.finish_run("4000", &SELLING_STORES);
     let out = verify(&target, &[]);
     assert_all_hold(&out);
     for rule in [
@@ -207,7 +194,7 @@ fn a_tampered_topic_is_caught_naming_the_offending_record() {
 }
 
 #[test]
-fn an_unreachable_broker_or_an_unknown_topic_exits_2() {
+fn an_unreachable_broker_or_registry_or_an_unknown_topic_exits_2() {
     let target = Target::new(false);
     let mut env = kafka_env(&target.broker, &target.registry);
     env.retain(|(k, _)| *k != "KAFKA_BOOTSTRAP");
@@ -222,5 +209,18 @@ fn an_unreachable_broker_or_an_unknown_topic_exits_2() {
         out.stderr.contains("does not exist") && out.stderr.contains("TOPIC_"),
         "{}",
         out.stderr
+    );
+
+    target.finish_run("50", &[]);
+    let mut env = kafka_env(&target.broker, &target.registry);
+    env.retain(|(k, _)| *k != "SCHEMA_REGISTRY_URL");
+    env.push(("SCHEMA_REGISTRY_URL", "http://127.0.0.1:1"));
+    let out = run(&["verify"], &env);
+    assert_eq!(out.code, Some(2), "an unreachable registry: {out:?}");
+    assert!(out.stderr.contains("127.0.0.1:1"), "{}", out.stderr);
+    assert!(
+        out.stdout.is_empty(),
+        "no verdict without schemas: {}",
+        out.stdout
     );
 }

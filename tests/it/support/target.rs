@@ -13,6 +13,19 @@ use super::stock::{BUSY_ENV, SEED_ENV};
 use super::tansu::Tansu;
 use super::TOPICS;
 
+/// Stores open and selling (simulated event time in their opening hours), refunds soon after
+/// their sales, and more labelled faults than by default.
+pub const SELLING_STORES: [(&str, &str); 8] = [
+    ("WEIGHT_STORE", "0.5"),
+    ("SIM_FROM", "2024-03-01T16:00:00Z"),
+    ("TARGET_EPS", "4"),
+    ("REFUND_PROBABILITY", "0.3"),
+    ("REFUND_DELAY_MIN", "1m"),
+    ("REFUND_DELAY_MAX", "10m"),
+    ("P_BAD_RECORD", "0.02"),
+    ("P_DUPLICATE", "0.02"),
+];
+
 /// The seed of the runs (`RANDOM_SEED`).
 pub const SEED: u64 = 3;
 

@@ -206,8 +206,10 @@ async fn catch_up(
     levels: &StockLevels,
     stock: &StockTopic,
 ) -> anyhow::Result<()> {
+    // Another shard's rows are its own to mirror.
     let rows: Vec<(String, String, i32)> = levels
         .iter()
+        .filter(|(k, _)| catalog.owns_location(k.location))
         .map(|(k, l)| {
             let (w, p) = catalog.location_ids(*k);
             (w.to_owned(), p.to_owned(), l.qty)

@@ -9,7 +9,7 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
-use crate::config::{is_secret_property, redact, Secret, Settings, FIELDS};
+use crate::config::{is_secret_property, redact, Secret, Settings};
 use crate::domain::totals::{OrderDay, StoreDay};
 use crate::observe::RunStats;
 
@@ -77,10 +77,10 @@ fn rfc3339(t: SystemTime) -> String {
 fn shown_settings(s: &Settings) -> BTreeMap<String, String> {
     let secrets = s.secrets();
     let refs: Vec<&Secret> = secrets.iter().collect();
-    let mut shown: BTreeMap<String, String> = FIELDS
+    let mut shown: BTreeMap<String, String> = s
+        .given
         .iter()
-        .filter_map(|f| Some((f.key.to_owned(), s.given.get(f.key)?.clone())))
-        .map(|(k, v)| (k, redact(&v, &refs)))
+        .map(|(k, v)| (k.to_string(), redact(v, &refs)))
         .collect();
     for (name, value) in &s.kafka.properties {
         let value = match is_secret_property(name) {
@@ -202,7 +202,7 @@ mod tests {
         ]
         .into();
         let settings = crate::config::load(None, &env, &[]).unwrap();
-        let stats = RunStats::new(crate::startup::topic_names(&settings));
+        let stats = RunStats::keeping_offsets(crate::startup::topic_names(&settings));
         stats.produced(Stream::Orders);
         stats.delivered(Stream::Orders, Some((2, 17)));
         stats.fault(Stream::Orders, "late".into());

@@ -29,6 +29,16 @@ pub enum BadKind {
 }
 
 impl BadKind {
+    pub const ALL: [BadKind; 7] = [
+        BadKind::NonPositiveAmount,
+        BadKind::UnknownCurrency,
+        BadKind::DanglingReference,
+        BadKind::FutureTimestamp,
+        BadKind::BadMagicByte,
+        BadKind::UnknownSchemaId,
+        BadKind::TruncatedBody,
+    ];
+
     pub const WIRE: [BadKind; 3] = [
         BadKind::BadMagicByte,
         BadKind::UnknownSchemaId,

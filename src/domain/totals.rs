@@ -45,7 +45,8 @@ fn cents(amount: f64) -> i64 {
     (amount * 100.0).round() as i64
 }
 
-fn day(ms: Millis, tz: Tz) -> String {
+/// The calendar day (`2024-03-01`) of `ms` in `tz`.
+pub fn day(ms: Millis, tz: Tz) -> String {
     match tz.timestamp_millis_opt(ms).single() {
         Some(t) => t.format("%Y-%m-%d").to_string(),
         None => "invalid".to_owned(),

@@ -61,7 +61,8 @@ pub struct RunStats {
     /// The engine's logical time (event-time milliseconds), for the progress of a `--to` run.
     logical_ms: AtomicI64,
     commit_latency: Histogram,
-    offsets: Mutex<BTreeMap<(Stream, i32), OffsetRange>>,
+    /// Kept only for the run manifest (a lock per delivery report otherwise spared).
+    offsets: Option<Mutex<BTreeMap<(Stream, i32), OffsetRange>>>,
     failure: Mutex<Option<String>>,
     closing: Mutex<Option<Closing>>,
     /// The run's number on its target, once numbered (-1 before).
@@ -74,7 +75,17 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl RunStats {
+    /// Figures without offset ranges.
     pub fn new(topics: TopicNames) -> Arc<Self> {
+        Self::build(topics, false)
+    }
+
+    /// Figures that also keep the offset ranges the delivery reports name (for the manifest).
+    pub fn keeping_offsets(topics: TopicNames) -> Arc<Self> {
+        Self::build(topics, true)
+    }
+
+    fn build(topics: TopicNames, offsets: bool) -> Arc<Self> {
         Arc::new(Self {
             topics,
             started: Instant::now(),
@@ -88,7 +99,7 @@ impl RunStats {
             outbox_backlog: AtomicI64::new(0),
             logical_ms: AtomicI64::new(0),
             commit_latency: Histogram::new(COMMIT_LATENCY_BUCKETS),
-            offsets: Mutex::default(),
+            offsets: offsets.then(Mutex::default),
             failure: Mutex::default(),
             closing: Mutex::default(),
             run_number: AtomicI64::new(-1),
@@ -135,10 +146,10 @@ impl RunStats {
             return;
         };
         self.acknowledged[stream.index()].fetch_add(1, Ordering::Relaxed);
-        if offset < 0 {
+        let Some(offsets) = self.offsets.as_ref().filter(|_| offset >= 0) else {
             return;
-        }
-        lock(&self.offsets)
+        };
+        lock(offsets)
             .entry((stream, partition))
             .and_modify(|r| {
                 r.first = r.first.min(offset);
@@ -244,8 +255,12 @@ impl RunStats {
         &self.commit_latency
     }
 
+    /// The offset ranges, if kept (else none).
     pub fn offsets(&self) -> BTreeMap<(Stream, i32), OffsetRange> {
-        lock(&self.offsets).clone()
+        self.offsets
+            .as_ref()
+            .map(|o| lock(o).clone())
+            .unwrap_or_default()
     }
 
     /// Why the run is unhealthy: a failure of the sink or the store, or lost deliveries.
@@ -263,7 +278,7 @@ mod tests {
     use super::*;
 
     fn stats() -> Arc<RunStats> {
-        RunStats::new(TopicNames(std::array::from_fn(|i| format!("t{i}"))))
+        RunStats::keeping_offsets(TopicNames(std::array::from_fn(|i| format!("t{i}"))))
     }
 
     #[test]
@@ -285,6 +300,10 @@ mod tests {
         );
         assert_eq!(s.acknowledged_of(Stream::Orders), 4);
         assert_eq!(s.failed_of(Stream::Orders), 1);
+        let unkept = RunStats::new(s.topics().clone());
+        unkept.delivered(Stream::Orders, Some((1, 3)));
+        assert!(unkept.offsets().is_empty());
+        assert_eq!(unkept.acknowledged_of(Stream::Orders), 1);
     }
 
     #[test]

@@ -48,7 +48,10 @@ pub async fn run_until_stopped(settings: Settings) -> ExitCode {
     // Drawn here, so the manifest can name it whatever happens.
     let seed = *settings.run.seed.get_or_insert_with(rand::random);
     let secrets = settings.secrets();
-    let stats = RunStats::new(topic_names(&settings));
+    let stats = match settings.ops.manifest {
+        Some(_) => RunStats::keeping_offsets(topic_names(&settings)),
+        None => RunStats::new(topic_names(&settings)),
+    };
     if let Err(e) = serve_metrics(&settings, &stats, Role::Generator) {
         eprintln!("retailgen: {e}");
         return ExitCode::from(2);
@@ -71,7 +74,7 @@ pub async fn run_until_stopped(settings: Settings) -> ExitCode {
             run: stats.run_number(),
             started_at,
             stop_reason: outcome.as_ref().ok().map(|r| r.stop.to_string()),
-            error,
+            error: error.clone(),
         };
         let written = manifest::write(path, &manifest::build(&settings, &stats, ending));
         if let Err(e) = written {
@@ -90,7 +93,7 @@ pub async fn run_until_stopped(settings: Settings) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("retailgen: {}", redacted(&e, &secrets));
+            eprintln!("retailgen: {}", error.unwrap_or_default());
             match e.downcast_ref::<recovery::Unrecoverable>() {
                 Some(_) => ExitCode::from(2),
                 None => ExitCode::FAILURE,

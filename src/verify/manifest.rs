@@ -9,6 +9,7 @@ use serde_json::Value as Json;
 use super::value::{cents, int, text};
 use super::{At, Tally};
 use crate::domain::stream::Stream;
+use crate::domain::totals::day;
 
 /// Counts and totals of the records inside the manifest's ranges.
 pub struct AgainstManifest {
@@ -60,8 +61,7 @@ impl AgainstManifest {
         match stream {
             Stream::Orders => {
                 let day = int(v, "ts")
-                    .and_then(chrono::DateTime::from_timestamp_millis)
-                    .map(|t| t.format("%Y-%m-%d").to_string())
+                    .map(|ts| day(ts, chrono_tz::Tz::UTC))
                     .unwrap_or_default();
                 let currency = text(v, "currency").unwrap_or_default().to_owned();
                 let e = self.orders.entry((day, currency)).or_default();

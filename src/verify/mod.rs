@@ -15,6 +15,7 @@ use std::fmt::Write;
 use apache_avro::types::Value;
 
 use crate::domain::faults::BadKind;
+use crate::domain::stock::location_key;
 use crate::domain::stream::Stream;
 
 /// The order topics are read in: what a rule looks up comes before what names it.
@@ -114,39 +115,37 @@ impl Default for Verifier {
 }
 
 fn valid_label(dq: &str) -> bool {
-    const KINDS: [BadKind; 7] = [
-        BadKind::NonPositiveAmount,
-        BadKind::UnknownCurrency,
-        BadKind::DanglingReference,
-        BadKind::FutureTimestamp,
-        BadKind::BadMagicByte,
-        BadKind::UnknownSchemaId,
-        BadKind::TruncatedBody,
-    ];
     match dq.strip_prefix("bad:") {
-        Some(kind) => KINDS.iter().any(|k| k.name() == kind),
+        Some(kind) => BadKind::ALL.iter().any(|k| k.name() == kind),
         None => matches!(dq, "late" | "duplicate"),
     }
+}
+
+/// The stock row a change or an alert is of, as its key names it (`location:product`).
+pub fn stock_key(stream: Stream, v: &Value) -> Option<String> {
+    use value::text;
+    let location = match stream {
+        Stream::InventoryChanges => text(v, "warehouse_id"),
+        Stream::StoreInventoryChanges => text(v, "store_id"),
+        _ => text(v, "warehouse_id").or(text(v, "store_id")),
+    };
+    Some(location_key(location?, text(v, "product_id")?))
 }
 
 /// The field a stream's key is made of.
 fn expected_key(stream: Stream, v: &Value) -> Option<String> {
     use value::text;
     let one = |name| text(v, name).map(str::to_owned);
-    let pair = |a, b| Some(format!("{}:{}", text(v, a)?, text(v, b)?));
     match stream {
         Stream::Orders | Stream::Payments | Stream::Shipments => one("order_id"),
         Stream::CustomerInteractions => one("session_id"),
-        Stream::InventoryChanges => pair("warehouse_id", "product_id"),
+        Stream::InventoryChanges | Stream::StoreInventoryChanges | Stream::RestockAlerts => {
+            stock_key(stream, v)
+        }
         Stream::PriceChanges => one("product_id"),
         Stream::PosEvents => one("terminal_id"),
         Stream::PosTransactions => one("transaction_id"),
         Stream::Refunds => one("original_transaction_id"),
-        Stream::StoreInventoryChanges => pair("store_id", "product_id"),
-        Stream::RestockAlerts => match text(v, "warehouse_id") {
-            Some(_) => pair("warehouse_id", "product_id"),
-            None => pair("store_id", "product_id"),
-        },
         Stream::FootTraffic | Stream::ShelfEvents => one("customer_id"),
     }
 }

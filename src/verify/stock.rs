@@ -6,8 +6,7 @@ use apache_avro::types::Value;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::value::{int, text};
-use super::{Seen, Tally};
-use crate::domain::stream::Stream;
+use super::{stock_key, Seen, Tally};
 
 pub struct Chains {
     last: FxHashMap<String, i64>,
@@ -29,19 +28,11 @@ impl Default for Chains {
 
 impl Chains {
     pub fn see(&mut self, r: &Seen<'_>, v: &Value) {
-        let location = match r.stream {
-            Stream::InventoryChanges => "warehouse_id",
-            _ => "store_id",
-        };
         let id = text(v, "change_id").unwrap_or_default();
         if !self.seen.insert(id.to_owned()) {
             return;
         }
-        let key = format!(
-            "{}:{}",
-            text(v, location).unwrap_or_default(),
-            text(v, "product_id").unwrap_or_default()
-        );
+        let key = stock_key(r.stream, v).unwrap_or_default();
         let (previous, delta, new) = (
             int(v, "previous_qty").unwrap_or(i64::MIN),
             int(v, "quantity_delta").unwrap_or(i64::MIN),

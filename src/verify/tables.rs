@@ -6,7 +6,7 @@ use apache_avro::types::Value;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::value::{cents, items, text};
-use super::{At, Seen, Tally};
+use super::{stock_key, At, Seen, Tally};
 use crate::domain::stream::Stream;
 
 /// What the tables hold, read once before the topics.
@@ -14,7 +14,6 @@ use crate::domain::stream::Stream;
 pub struct Tables {
     pub users: FxHashSet<String>,
     pub products: FxHashSet<String>,
-    pub warehouses: FxHashSet<String>,
     /// Store id -> sales tax in basis points.
     pub stores: FxHashMap<String, i64>,
     /// `location:product` -> qty, of warehouses and stores.
@@ -50,15 +49,7 @@ impl AgainstTables {
                 });
             }
             Stream::InventoryChanges | Stream::StoreInventoryChanges => {
-                let (location, product) = match r.stream {
-                    Stream::InventoryChanges => (text(v, "warehouse_id"), text(v, "product_id")),
-                    _ => (text(v, "store_id"), text(v, "product_id")),
-                };
-                let key = format!(
-                    "{}:{}",
-                    location.unwrap_or_default(),
-                    product.unwrap_or_default()
-                );
+                let key = stock_key(r.stream, v).unwrap_or_default();
                 let found = t.stock.contains_key(&key);
                 self.references
                     .check(found, r.at, || format!("stock row {key} is in no table"));

@@ -210,10 +210,7 @@ fn an_incompatible_schema_in_the_registry_stops_the_run_before_anything_is_produ
 
 #[test]
 fn an_unreachable_registry_fails_naming_its_url() {
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let closed = crate::support::free_addr();
     let url = format!("http://{closed}");
     let out = run(
         &["run", "--sink", "kafka", "--count", "10"],
@@ -248,11 +245,7 @@ fn a_wrong_registry_password_is_refused_and_never_printed() {
 #[test]
 fn an_unreachable_broker_fails_naming_the_bootstrap_servers() {
     let registry = Registry::start();
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .to_string();
+    let closed = crate::support::free_addr();
     let out = run(
         &["run", "--sink", "kafka", "--count", "10"],
         &[

@@ -9,14 +9,10 @@ use serde_json::Value;
 
 use crate::support::cmd::{command, finish, run, terminate};
 use crate::support::decode::kafka_env;
+use crate::support::free_addr;
 use crate::support::registry::Registry;
 use crate::support::tansu::Tansu;
 use crate::support::target::Target;
-
-fn free_addr() -> String {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().to_string()
-}
 
 /// `GET path` at `addr`: the status code and the body; `None` if nothing answers.
 fn get(addr: &str, path: &str) -> Option<(u16, String)> {

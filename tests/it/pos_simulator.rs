@@ -386,11 +386,7 @@ fn reference_001_json_works_with_its_parquet_prices_and_garbage_is_counted_and_s
         ("WATERMARK_LATENESS", "1m"),
     ]);
     env.retain(|(k, _)| *k != "KAFKA_BOOTSTRAP");
-    let metrics = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .to_string();
+    let metrics = crate::support::free_addr();
     env.push(("METRICS_ADDR", metrics.as_str()));
     let child = command(&["pos-simulator"], &env).spawn().unwrap();
     simulated(&broker, &registry, 2, Duration::from_secs(60)).unwrap();

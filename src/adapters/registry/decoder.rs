@@ -26,6 +26,13 @@ pub fn split_wire(value: &[u8]) -> Result<(u32, &[u8]), String> {
     }
 }
 
+/// A body read with the schema that wrote it; `body` is left at what the value did not use.
+pub fn read_body(schema: &Schema, body: &mut &[u8]) -> Result<Value, apache_avro::Error> {
+    GenericDatumReader::builder(schema)
+        .build()
+        .and_then(|r| r.read_value(body))
+}
+
 impl WireDecoder {
     pub fn new(client: RegistryClient, runtime: Handle, url: String) -> Self {
         Self {
@@ -46,9 +53,7 @@ impl WireDecoder {
     /// A body written with schema `id`.
     pub fn decode_body(&mut self, id: u32, body: &[u8]) -> Result<Value, String> {
         let schema = self.writer(id)?;
-        GenericDatumReader::builder(schema)
-            .build()
-            .and_then(|r| r.read_value(&mut &body[..]))
+        read_body(schema, &mut &body[..])
             .map_err(|e| format!("a value that does not decode with its schema (id {id}): {e}"))
     }
 

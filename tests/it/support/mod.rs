@@ -11,6 +11,15 @@ pub mod store_rules;
 pub mod tansu;
 pub mod target;
 
+/// A loopback address and port nothing listens on (free when this returns).
+pub fn free_addr() -> String {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .to_string()
+}
+
 /// Every topic retailgen writes, by default name.
 pub const TOPICS: [&str; 13] = [
     "orders.v1",

@@ -1,7 +1,7 @@
 //! Starts a real tansu broker (in-memory storage) on a free loopback port; stops it on drop.
 
 use std::fs::File;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -38,14 +38,6 @@ fn binary() -> PathBuf {
     })
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 impl Tansu {
     /// The broker's process id (for its CPU time in benchmarks).
     #[allow(dead_code)]
@@ -54,8 +46,8 @@ impl Tansu {
     }
 
     pub fn start() -> Self {
-        let port = free_port();
-        let url = format!("tcp://127.0.0.1:{port}");
+        let addr = super::free_addr();
+        let url = format!("tcp://{addr}");
         let logs = tempfile::tempdir().unwrap();
         let log = File::create(logs.path().join("tansu.log")).unwrap();
         let child = Command::new(binary())
@@ -76,7 +68,7 @@ impl Tansu {
             .spawn()
             .expect("tansu starts");
         let mut tansu = Self {
-            bootstrap: format!("127.0.0.1:{port}"),
+            bootstrap: addr,
             child,
             _logs: logs,
         };

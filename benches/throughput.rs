@@ -6,8 +6,9 @@
 //!
 //! `cargo bench --bench throughput`; sizes: BENCH_NULL_RECORDS (2,000,000), BENCH_KAFKA_RECORDS
 //! (1,000,000), BENCH_KAFKA_ROUNDS (3: retailgen and the ceiling take turns; the round with the
-//! median ratio is printed, with the CPU each party used per record); BENCH_BASELINE_BIN: another retailgen binary (say, the commit before a change)
-//! whose null sink is measured in the same run.
+//! median ratio is printed, with the CPU each party used per record); BENCH_BASELINE_BIN: another
+//! retailgen binary (say, the commit before a change) whose null sink, and kafka sink in every
+//! round, are measured in the same run.
 
 #[allow(dead_code)]
 #[path = "../tests/it/support/mod.rs"]
@@ -291,15 +292,20 @@ fn replay_rate(bootstrap: &str, topics: &[String], records: &[Encoded]) -> f64 {
     finish(&producer, records.len() as u64, started)
 }
 
-/// The null sink's rate of another binary, if BENCH_BASELINE_BIN names one.
-fn baseline_rate(args: &[&str]) -> Option<(String, f64)> {
+/// The rate of another binary (`args`, `env`), if BENCH_BASELINE_BIN names one.
+fn baseline_rate(args: &[&str], env: &[(&str, &str)]) -> Option<(String, f64)> {
     let bin = std::env::var("BENCH_BASELINE_BIN").ok()?;
     let out = Command::new(&bin)
         .args(args)
+        .envs(env.iter().copied())
         .env("RUST_LOG", "warn")
         .output()
         .expect("the baseline binary runs");
-    assert!(out.status.success(), "{bin} failed");
+    assert!(
+        out.status.success(),
+        "{bin} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     Some((bin, rate(&String::from_utf8_lossy(&out.stderr))))
 }
 
@@ -312,7 +318,7 @@ fn main() {
         "run", "--sink", "null", "--count", &null_n, "--eps", "0", "--seed", "1",
     ];
     let null = retailgen_rate(&null_args, &[]);
-    let baseline = baseline_rate(&null_args);
+    let baseline = baseline_rate(&null_args, &[]);
     // The store world trades only while stores are open: both runs simulate the same afternoon
     // (UTC) in which most of the ten cities' stores are open.
     let simulated = |weight_store: &str| {
@@ -366,6 +372,7 @@ fn main() {
     let mut records = Vec::new();
     let mut topics = Vec::new();
     let mut pairs: Vec<(f64, f64)> = Vec::new();
+    let mut baseline_ratios = Vec::new();
     let mut first_cpu = (String::new(), String::new());
     for round in 0..rounds {
         // The process's CPU includes its start-up: a fraction of a second of mostly waiting.
@@ -404,11 +411,19 @@ fn main() {
             || replay_rate(&broker.bootstrap, &topics, &records),
         );
         eprintln!(
-            "  round {}: kafka sink {kafka:.0}/s, replay ceiling {ceiling:.0}/s, ratio {:.2}",
+            "  round {}: kafka sink {kafka:.0}/s, replay ceiling {ceiling:.0}/s, ratio {:.2}\n    {kafka_cpu}\n    {ceiling_cpu}",
             round + 1,
             kafka / ceiling
         );
         pairs.push((kafka, ceiling));
+        // The baseline binary's kafka sink (the commit before a change), in the same round.
+        if let Some((bin, base)) = baseline_rate(&kafka_args, &env) {
+            eprintln!(
+                "    baseline {bin}: kafka sink {base:.0}/s, ratio to this round's ceiling {:.2}",
+                base / ceiling
+            );
+            baseline_ratios.push(base / ceiling);
+        }
         if round == 0 {
             // Later runs read the earlier runs' stock back at start-up, on the process's CPU.
             first_cpu = (kafka_cpu, ceiling_cpu);
@@ -436,6 +451,14 @@ fn main() {
     println!("kafka sink (to tansu):           {kafka:>12.0} records/s");
     println!("replay ceiling (same records):   {ceiling:>12.0} records/s");
     println!("kafka sink / replay ceiling:     {:>12.2}", kafka / ceiling);
+    if !baseline_ratios.is_empty() {
+        baseline_ratios.sort_by(f64::total_cmp);
+        println!(
+            "baseline kafka sink / ceiling:   {:>12.2} (median of {})",
+            baseline_ratios[baseline_ratios.len() / 2],
+            baseline_ratios.len()
+        );
+    }
     println!("plain loop (150 B, random):      {plain:>12.0} records/s");
     println!("kafka sink / plain loop:         {:>12.2}", kafka / plain);
     println!("CPU per record in round 1 (fresh topics: retailgen reads nothing back at start-up):");

@@ -54,6 +54,11 @@ pub struct EventClock {
     last_stamp: Millis,
     multiplier: f64,
     multiplier_at_ns: i64,
+    /// Unthrottled, nothing waits between two records but the sink, and publishing moves
+    /// logical time on: stamps taken between two advances share one read of the wall clock.
+    reuse_wall: bool,
+    /// The last stamp was read from the wall clock since logical time last moved.
+    wall_fresh: bool,
 }
 
 impl EventClock {
@@ -73,6 +78,8 @@ impl EventClock {
             logical_ns: start_ns,
             last_stamp: start_ms,
             multiplier_at_ns: start_ns,
+            reuse_wall: matches!(spacing, Spacing::Rate { eps } if eps <= 0.0),
+            wall_fresh: false,
         }
     }
 
@@ -98,6 +105,7 @@ impl EventClock {
             Spacing::Gaps { min_ms, max_ms } => rng.random_range(min_ms..=max_ms) * 1e6,
         };
         self.logical_ns += (step.round() as i64).max(1);
+        self.wall_fresh = false;
         if self.logical_ns - self.multiplier_at_ns >= CURVE_REFRESH_NS {
             self.multiplier = self.curve.at(self.logical_ns / 1_000_000);
             self.multiplier_at_ns = self.logical_ns;
@@ -107,7 +115,11 @@ impl EventClock {
     /// The event time for the record about to be published.
     pub fn stamp(&mut self) -> Millis {
         let now = match &self.stamping {
-            Stamping::Wall(wall) => wall.now_ms(),
+            Stamping::Wall(_) if self.wall_fresh => return self.last_stamp,
+            Stamping::Wall(wall) => {
+                self.wall_fresh = self.reuse_wall;
+                wall.now_ms()
+            }
             Stamping::Simulated => self.logical_ns / 1_000_000,
         };
         self.last_stamp = self.last_stamp.max(now);
@@ -149,6 +161,22 @@ mod tests {
         assert_eq!(c.stamp(), 1_000);
         t.store(1_500, Ordering::SeqCst);
         assert_eq!(c.stamp(), 1_500);
+    }
+
+    #[test]
+    fn unthrottled_stamps_between_two_advances_share_one_read_of_the_wall_clock() {
+        let t = Arc::new(AtomicI64::new(1_000));
+        let clock = |eps| {
+            let wall = Stamping::Wall(Box::new(Manual(t.clone())));
+            EventClock::new(wall, Spacing::Rate { eps }, DiurnalCurve::flat(), 1_000)
+        };
+        let (mut free, mut paced) = (clock(0.0), clock(10.0));
+        assert_eq!((free.stamp(), paced.stamp()), (1_000, 1_000));
+        t.store(1_200, Ordering::SeqCst);
+        // A paced run may have waited for its turn since: it reads the clock every time.
+        assert_eq!((free.stamp(), paced.stamp()), (1_000, 1_200));
+        free.advance(&mut rng());
+        assert_eq!(free.stamp(), 1_200);
     }
 
     #[test]

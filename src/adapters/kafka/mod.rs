@@ -2,6 +2,7 @@
 
 mod admin;
 mod client_config;
+mod handover;
 mod producer;
 mod relay;
 pub mod replay;

@@ -29,7 +29,11 @@ impl StockLevel {
 /// The Kafka key of a stock location's changes (`WH001:P000042`): all changes of one
 /// (location, product) share it, so they keep their order; reading the topic back relies on it.
 pub fn location_key(location: &str, product: &str) -> String {
-    format!("{location}:{product}")
+    let mut key = String::with_capacity(location.len() + 1 + product.len());
+    key.push_str(location);
+    key.push(':');
+    key.push_str(product);
+    key
 }
 
 /// What one change did to a row: `new_qty = previous_qty + quantity_delta`, always.

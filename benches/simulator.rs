@@ -80,7 +80,7 @@ fn produce(
     let send = |topic: &str, key: &str, event: Event, buf: &mut Vec<u8>| {
         buf.clear();
         encoder
-            .encode(&Record::new(key.to_owned(), None, event), buf)
+            .encode(&Record::new(key.into(), None, event), buf)
             .unwrap();
         let mut r = BaseRecord::to(topic).key(key).payload(&buf[..]);
         loop {
@@ -101,8 +101,8 @@ fn produce(
             T0 + i * 600
         };
         let exit = entry + if open { 86_400_000 } else { 20 * 60_000 };
-        let customer = format!("c{i}");
-        let visit = format!("v{i}");
+        let customer = retailgen::domain::Text::from(format!("c{i}"));
+        let visit = retailgen::domain::Text::from(format!("v{i}"));
         let foot = FootTraffic {
             event_type: "foot_traffic",
             customer_id: customer.clone(),
@@ -120,13 +120,13 @@ fn produce(
             let e = ShelfEvent {
                 event_type: ShelfEventType::Pickup,
                 customer_id: customer.clone(),
-                item_id: format!("P{:06}", (i + k) % 100),
+                item_id: format!("P{:06}", (i + k) % 100).into(),
                 weight: 250.0,
                 quantity: 1,
                 timestamp: entry + 1_000 + k * 1_000,
                 store_id: "S001".into(),
                 visit_id: visit.clone(),
-                event_id: format!("e{i}_{k}"),
+                event_id: format!("e{i}_{k}").into(),
             };
             send(topics.1, &customer, Event::Shelf(e), &mut buf);
             shelf += 1;

@@ -221,7 +221,7 @@ impl EventPublisher for Capture {
         self.encoder.encode(record, &mut payload)?;
         self.records.lock().unwrap().push(Encoded {
             topic: record.stream().index(),
-            key: record.key.clone(),
+            key: record.key.to_string(),
             headers: record.headers().map(|(k, v)| (k, v.into_owned())).collect(),
             payload,
             ts: record.event.ts(),

@@ -1,6 +1,8 @@
 //! Unique, reproducible, random-looking ids: `ord_0k3j9x...` from a per-seed salt and a counter
 //! whose high bits are the run number, so a restart against the same target never reuses an id.
 
+use crate::domain::Text;
+
 /// Generates ids that never repeat within a run (the counter goes through a bijection of u64),
 /// never repeat across the runs of one target (each run counts in its own range), and repeat
 /// exactly for the same seed and run number (run 0 on a fresh target).
@@ -47,10 +49,10 @@ impl IdGen {
     }
 
     /// The next id with `prefix`, e.g. `next("ord")` gives `ord_` and 13 base-36 digits.
-    pub fn next(&mut self, prefix: &str) -> String {
+    pub fn next(&mut self, prefix: &str) -> Text {
         self.counter += 1;
         let mut n = mix(self.counter ^ self.salt);
-        let mut out = String::with_capacity(prefix.len() + 1 + DIGITS);
+        let mut out = Text::with_capacity(prefix.len() + 1 + DIGITS);
         out.push_str(prefix);
         out.push('_');
         let mut digits = [b'0'; DIGITS];
@@ -85,7 +87,7 @@ mod tests {
     #[test]
     fn ids_do_not_repeat_within_a_run() {
         let mut g = IdGen::new(7);
-        let ids: HashSet<String> = (0..200_000).map(|_| g.next("int")).collect();
+        let ids: HashSet<Text> = (0..200_000).map(|_| g.next("int")).collect();
         assert_eq!(ids.len(), 200_000);
     }
 
@@ -103,7 +105,7 @@ mod tests {
     #[test]
     fn shards_of_one_seed_draw_disjoint_ids_and_shard_0_draws_the_unsharded_ones() {
         let mut zero = IdGen::for_shard(3, 2, 0);
-        let seen: HashSet<String> = (0..100_000).map(|_| zero.next("ord")).collect();
+        let seen: HashSet<Text> = (0..100_000).map(|_| zero.next("ord")).collect();
         let mut one = IdGen::for_shard(3, 2, 1);
         assert!((0..100_000).all(|_| !seen.contains(&one.next("ord"))));
         assert_eq!(
@@ -115,7 +117,7 @@ mod tests {
     #[test]
     fn a_later_run_of_the_same_seed_draws_ids_no_earlier_run_drew() {
         let mut first = IdGen::for_run(3, 0);
-        let seen: HashSet<String> = (0..100_000).map(|_| first.next("chg")).collect();
+        let seen: HashSet<Text> = (0..100_000).map(|_| first.next("chg")).collect();
         let mut second = IdGen::for_run(3, 1);
         assert!((0..100_000).all(|_| !seen.contains(&second.next("chg"))));
         assert_eq!(IdGen::for_run(3, 0).next("chg"), IdGen::new(3).next("chg"));

@@ -14,3 +14,7 @@ pub mod store;
 pub mod stream;
 pub mod totals;
 pub mod traffic;
+
+/// Text in events and records: ids, keys, names. Up to 24 bytes (every id and key retailgen
+/// draws) it lives inline, so drawing, cloning and dropping one never allocates.
+pub type Text = compact_str::CompactString;

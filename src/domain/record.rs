@@ -1,5 +1,6 @@
 //! A record as published: key, headers and the event, and the fault it deliberately carries, if any.
 
+use crate::domain::Text;
 use std::borrow::Cow;
 
 use super::events::{Event, Millis};
@@ -13,9 +14,9 @@ pub const SOURCE: &str = "retailgen";
 #[derive(Debug, Clone, PartialEq)]
 pub struct Record {
     /// Kafka key: records of one entity share it (orders, payments, shipments: `order_id`).
-    pub key: String,
+    pub key: Text,
     /// Shared by the records of one order chain.
-    pub trace_id: Option<String>,
+    pub trace_id: Option<Text>,
     /// A deliberate fault, labelled in the `dq` header.
     pub fault: Option<Fault>,
     /// What publishing this record changes in the reference data (applied when it is sent).
@@ -46,7 +47,7 @@ pub enum Effect {
 }
 
 impl Record {
-    pub fn new(key: String, trace_id: Option<String>, event: Event) -> Self {
+    pub fn new(key: Text, trace_id: Option<Text>, event: Event) -> Self {
         Self {
             key,
             trace_id,

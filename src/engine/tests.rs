@@ -1,6 +1,7 @@
 //! Engine tests with an in-memory publisher: stopping, reproducibility, ordering, and
 //! statistical checks (fixed seeds) of the mix, probabilities, fault rates and diurnal curve.
 
+use crate::domain::Text;
 use std::collections::{HashMap, HashSet};
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
@@ -255,7 +256,7 @@ fn the_same_seed_gives_the_same_records_in_the_same_order() {
 fn ids_of(records: &[Record]) -> std::collections::HashSet<String> {
     records
         .iter()
-        .flat_map(|r| [r.event.id().to_owned(), r.key.clone()])
+        .flat_map(|r| [r.event.id().to_owned(), r.key.to_string()])
         .collect()
 }
 
@@ -609,15 +610,15 @@ fn inventory_changes_replay_from_the_seeded_stock_to_the_ledger_and_never_go_neg
     });
     let name = |k: &StockKey| {
         (
-            o.catalog.location_id(k.location).to_owned(),
-            o.catalog.products[k.product as usize].product_id.clone(),
+            Text::from(o.catalog.location_id(k.location)),
+            Text::from(o.catalog.products[k.product as usize].product_id.as_str()),
         )
     };
-    let mut stock: HashMap<(String, String), i32> =
+    let mut stock: HashMap<(Text, Text), i32> =
         o.initial.iter().map(|(k, l)| (name(k), l.qty)).collect();
     let mut orders = HashSet::new();
-    let mut sales: HashMap<String, i32> = HashMap::new();
-    let mut sold: HashMap<String, i32> = HashMap::new();
+    let mut sales: HashMap<Text, i32> = HashMap::new();
+    let mut sold: HashMap<Text, i32> = HashMap::new();
     let mut kinds = HashSet::new();
     let mut transfer_balance = 0;
     for r in o.records.iter().filter(|r| !is_extra(r)) {
@@ -689,11 +690,11 @@ fn orders_after_a_price_change_are_priced_at_the_new_price() {
         background: true,
         ..Setup::default()
     });
-    let mut price: HashMap<String, f64> = o
+    let mut price: HashMap<Text, f64> = o
         .catalog
         .products
         .iter()
-        .map(|p| (p.product_id.clone(), p.price_usd()))
+        .map(|p| (Text::from(p.product_id.as_str()), p.price_usd()))
         .collect();
     let mut changes = 0;
     for r in &o.records {

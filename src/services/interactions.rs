@@ -9,6 +9,8 @@ use super::{weighted, Ctx, Emission, Service};
 use crate::domain::events::{CustomerInteraction, Event, InteractionType};
 use crate::domain::ports::RepositoryError;
 use crate::domain::record::Record;
+use crate::domain::Text;
+use compact_str::format_compact;
 
 const TYPES: [(InteractionType, u32); 7] = [
     (InteractionType::PageView, 45),
@@ -40,8 +42,8 @@ const SEARCHES: [&str; 8] = [
 
 #[derive(Debug, Clone)]
 struct Session {
-    id: String,
-    ip: String,
+    id: Text,
+    ip: Text,
     user_agent: &'static str,
 }
 
@@ -65,7 +67,7 @@ impl InteractionService {
                 return s.clone();
             }
         }
-        let ip = format!(
+        let ip = format_compact!(
             "{}.{}.{}.{}",
             ctx.rng.random_range(11..=223),
             ctx.rng.random_range(0..=255),
@@ -97,22 +99,22 @@ impl Service for InteractionService {
                 let q = SEARCHES[ctx.rng.random_range(0..SEARCHES.len())];
                 (
                     None,
-                    Some(q.to_owned()),
-                    Some(format!("/search?q={}", q.replace(' ', "+"))),
+                    Some(q.into()),
+                    Some(format_compact!("/search?q={}", q.replace(' ', "+"))),
                     None,
                 )
             }
             InteractionType::SupportChat => (
                 None,
                 None,
-                Some("/support".to_owned()),
+                Some("/support".into()),
                 Some(ctx.rng.random_range(30_000..=900_000)),
             ),
             InteractionType::PageView => {
                 let p = &catalog.products[catalog.pick_product(ctx.rng)].product_id;
-                let url = format!("/products/{p}");
+                let url = format_compact!("/products/{p}");
                 (
-                    Some(p.clone()),
+                    Some(Text::from(p.as_str())),
                     None,
                     Some(url),
                     Some(ctx.rng.random_range(500..=120_000)),
@@ -121,11 +123,11 @@ impl Service for InteractionService {
             other => {
                 let p = &catalog.products[catalog.pick_product(ctx.rng)].product_id;
                 let url = match other {
-                    InteractionType::Review => format!("/products/{p}/reviews"),
-                    InteractionType::WishlistAdd => "/wishlist".to_owned(),
-                    _ => "/cart".to_owned(),
+                    InteractionType::Review => format_compact!("/products/{p}/reviews"),
+                    InteractionType::WishlistAdd => "/wishlist".into(),
+                    _ => "/cart".into(),
                 };
-                (Some(p.clone()), None, Some(url), None)
+                (Some(Text::from(p.as_str())), None, Some(url), None)
             }
         };
         out.now(Record::new(
@@ -142,7 +144,7 @@ impl Service for InteractionService {
                 duration_ms,
                 user_agent: session.user_agent,
                 ip_address: session.ip,
-                country: catalog.users.country(user_idx).to_owned(),
+                country: catalog.users.country(user_idx).into(),
                 ts: 0,
             }),
         ));

@@ -9,6 +9,8 @@ use crate::domain::ports::RepositoryError;
 use crate::domain::record::{Effect, Record};
 use crate::domain::reference::catalog::cents_to_usd;
 use crate::domain::stock::{location_key, StockKey};
+use crate::domain::Text;
+use compact_str::format_compact;
 
 const FULL_MIX: [(ChangeType, u32); 5] = [
     (ChangeType::Restock, 30),
@@ -46,7 +48,7 @@ impl Default for InventoryService {
 /// A change record whose quantities are filled in when its effect is applied.
 pub fn change(ctx: &mut Ctx<'_>, key: StockKey, kind: ChangeType, effect: Effect) -> Record {
     let (warehouse_id, product_id) = ctx.world.catalog.location_ids(key);
-    let (warehouse_id, product_id) = (warehouse_id.to_owned(), product_id.to_owned());
+    let (warehouse_id, product_id) = (Text::from(warehouse_id), Text::from(product_id));
     let mut record = Record::new(
         location_key(&warehouse_id, &product_id),
         None,
@@ -101,7 +103,7 @@ impl Service for InventoryService {
                 let offer = offers[ctx.rng.random_range(0..offers.len())].clone();
                 let qty = ctx.rng.random_range(50..=200);
                 with(change(ctx, key, kind, stock(qty)), |c| {
-                    c.supplier_id = Some(offer.supplier_id);
+                    c.supplier_id = Some(offer.supplier_id.as_str().into());
                     c.cost_per_unit = Some(cents_to_usd(offer.cost_cents));
                     c.reason = Some("supplier restock".into());
                 })
@@ -189,10 +191,10 @@ fn transfer(ctx: &mut Ctx<'_>, from: StockKey, out: &mut Emission) -> Result<(),
     );
     out.group_now(vec![
         with(outbound, |c| {
-            c.reason = Some(format!("transfer to {to_id}"))
+            c.reason = Some(format_compact!("transfer to {to_id}"))
         }),
         with(inbound, |c| {
-            c.reason = Some(format!("transfer from {from_id}"))
+            c.reason = Some(format_compact!("transfer from {from_id}"))
         }),
     ]);
     Ok(())

@@ -1,6 +1,7 @@
 //! Order chains: an order priced from the catalog together with the SALE that takes its stock,
 //! maybe a payment, and a shipment only after a SETTLED payment.
 
+use crate::domain::Text;
 use rand::Rng;
 
 use super::inventory::change;
@@ -75,7 +76,7 @@ impl Service for OrderService {
             Event::Order(Order {
                 order_id: order_id.clone(),
                 user_id: ctx.world.catalog.users.user_id(u),
-                product_id: product.product_id.clone(),
+                product_id: product.product_id.as_str().into(),
                 amount,
                 currency: "USD",
                 ts: 0,
@@ -114,20 +115,20 @@ impl OrderService {
         ctx: &mut Ctx<'_>,
         out: &mut Emission,
         order_id: &str,
-        trace_id: &Option<String>,
+        trace_id: &Option<Text>,
         amount: f64,
     ) {
         if !ctx.rng.random_bool(self.p_payment) {
             return;
         }
-        let record = |event| Record::new(order_id.to_owned(), trace_id.clone(), event);
+        let record = |event| Record::new(order_id.into(), trace_id.clone(), event);
         let status = weighted(ctx.rng, &STATUSES);
         let paid_after = ctx.rng.random_range(10..=2_000);
         out.after(
             paid_after,
             record(Event::Payment(Payment {
                 payment_id: ctx.ids.next("pay"),
-                order_id: order_id.to_owned(),
+                order_id: order_id.into(),
                 method: weighted(ctx.rng, &METHODS),
                 status,
                 ts: 0,
@@ -142,7 +143,7 @@ impl OrderService {
             shipped_after,
             record(Event::Shipment(Shipment {
                 shipment_id: ctx.ids.next("shp"),
-                order_id: order_id.to_owned(),
+                order_id: order_id.into(),
                 carrier: CARRIERS[ctx.rng.random_range(0..CARRIERS.len())],
                 eta_days: ctx.rng.random_range(1..=5),
                 ts: 0,

@@ -30,11 +30,11 @@ impl Service for PriceService {
             (false, false) => PriceReason::Seasonal,
         };
         let mut record = Record::new(
-            product.product_id.clone(),
+            product.product_id.as_str().into(),
             None,
             Event::Price(PriceChange {
                 price_change_id: ctx.ids.next("prc"),
-                product_id: product.product_id.clone(),
+                product_id: product.product_id.as_str().into(),
                 old_price: cents_to_usd(old),
                 new_price: cents_to_usd(new),
                 change_pct: ((new - old) as f64 / old as f64 * 10_000.0).round() / 100.0,

@@ -2,6 +2,8 @@
 //! lead time, a replenishment: a store gets a transfer from the warehouse holding most of the
 //! product (or a supplier delivery if none holds it), a warehouse a supplier restock.
 
+use compact_str::format_compact;
+
 use super::inventory::{change, with};
 use super::store::{store_change, with_change};
 use super::world::Crossing;
@@ -12,6 +14,7 @@ use crate::domain::reference::catalog::{cents_to_usd, Offer};
 use crate::domain::stock::alerts::severity;
 use crate::domain::stock::{location_key, StockKey};
 use crate::domain::store::events::StoreChangeType;
+use crate::domain::Text;
 
 pub struct Restocker {
     /// From the alert to the replenishment.
@@ -36,11 +39,11 @@ impl Restocker {
         };
         let offer = cheapest(&ctx.world.catalog.offers[p]).cloned();
         let (location_id, product_id) = ctx.world.catalog.location_ids(key);
-        let (location_id, product_id) = (location_id.to_owned(), product_id.to_owned());
+        let (location_id, product_id) = (Text::from(location_id), Text::from(product_id));
         let supplier = match (source, &offer) {
-            (Some(w), _) => ctx.world.catalog.warehouses[w.location as usize].clone(),
-            (None, Some(o)) => o.supplier_id.clone(),
-            (None, None) => "none".to_owned(),
+            (Some(w), _) => Text::from(ctx.world.catalog.warehouses[w.location as usize].as_str()),
+            (None, Some(o)) => Text::from(o.supplier_id.as_str()),
+            (None, None) => "none".into(),
         };
         let current = crossing.applied.new_qty;
         let alert = Record::new(
@@ -108,8 +111,8 @@ fn cheapest(offers: &[Offer]) -> Option<&Offer> {
 
 /// A warehouse TRANSFER out and the store's TRANSFER_IN of what left, as one group.
 fn transfer(ctx: &mut Ctx<'_>, from: StockKey, to: StockKey, qty: i32) -> Vec<Record> {
-    let store_id = ctx.world.catalog.location_id(to.location).to_owned();
-    let warehouse_id = ctx.world.catalog.warehouses[from.location as usize].clone();
+    let store_id = Text::from(ctx.world.catalog.location_id(to.location));
+    let warehouse_id = Text::from(ctx.world.catalog.warehouses[from.location as usize].as_str());
     let outbound = change(
         ctx,
         from,
@@ -127,7 +130,7 @@ fn transfer(ctx: &mut Ctx<'_>, from: StockKey, to: StockKey, qty: i32) -> Vec<Re
     );
     vec![
         with(outbound, |c| {
-            c.reason = Some(format!("transfer to {store_id}"))
+            c.reason = Some(format_compact!("transfer to {store_id}"))
         }),
         with_change(inbound, |c| {
             c.warehouse_id = Some(warehouse_id);
@@ -145,10 +148,10 @@ fn supplier_restock(ctx: &mut Ctx<'_>, key: StockKey, qty: i32, offer: Offer) ->
     match ctx.world.catalog.store_at(key.location) {
         Some(_) => with_change(
             store_change(ctx, key, StoreChangeType::Restock, effect),
-            |c| c.reason = Some(format!("delivered by {}", offer.supplier_id)),
+            |c| c.reason = Some(format_compact!("delivered by {}", offer.supplier_id)),
         ),
         None => with(change(ctx, key, ChangeType::Restock, effect), |c| {
-            c.supplier_id = Some(offer.supplier_id);
+            c.supplier_id = Some(offer.supplier_id.as_str().into());
             c.cost_per_unit = Some(cents_to_usd(offer.cost_cents));
             c.reason = Some("reorder point reached".into());
         }),

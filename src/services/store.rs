@@ -4,6 +4,8 @@
 //! of earlier transactions; shelf damage and stock-takes. Stores trade only while open in their
 //! own time zone, and their traffic follows the diurnal curve in local time.
 
+use crate::domain::Text;
+use compact_str::format_compact;
 use rustc_hash::FxHashMap;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -148,7 +150,7 @@ pub fn store_change(
     effect: Effect,
 ) -> Record {
     let (store_id, product_id) = ctx.world.catalog.location_ids(key);
-    let (store_id, product_id) = (store_id.to_owned(), product_id.to_owned());
+    let (store_id, product_id) = (Text::from(store_id), Text::from(product_id));
     let mut record = Record::new(
         location_key(&store_id, &product_id),
         None,
@@ -184,7 +186,7 @@ fn pos(ctx: &mut Ctx<'_>, terminal: usize, kind: PosEventType, at: Millis) -> Re
     let t = &ctx.world.catalog.terminals[terminal];
     let store_id = &ctx.world.catalog.stores[t.store].store_id;
     let event = PosEvent::at(ctx.ids.next("pev"), kind, store_id, &t.terminal_id);
-    let mut record = Record::new(t.terminal_id.clone(), None, Event::Pos(event));
+    let mut record = Record::new(t.terminal_id.as_str().into(), None, Event::Pos(event));
     record.at = Some(at);
     record
 }
@@ -203,10 +205,10 @@ type Cart = Vec<(StockKey, i32)>;
 struct Visit {
     store: usize,
     /// The identified customer (a user), if any.
-    customer: Option<String>,
+    customer: Option<Text>,
     /// The foot-traffic `customer_id`: the user, or an anonymous visitor id.
-    visitor: String,
-    visit_id: String,
+    visitor: Text,
+    visit_id: Text,
     entry: Millis,
     /// What the shelf events put in the cart.
     cart: Cart,
@@ -217,8 +219,8 @@ struct Visit {
 
 /// Who pays a basket, after which visit.
 struct Buyer {
-    customer: Option<String>,
-    visit_id: String,
+    customer: Option<Text>,
+    visit_id: Text,
 }
 
 /// A shelf event of a visit: `quantity` of `product` picked up or put back at `at`.
@@ -233,13 +235,15 @@ fn shelf_event(ctx: &mut Ctx<'_>, visit: &Visit, action: visits::ShelfAction) ->
         Event::Shelf(ShelfEvent {
             event_type: kind,
             customer_id: visit.visitor.clone(),
-            item_id: ctx.world.catalog.products[action.product as usize]
-                .product_id
-                .clone(),
+            item_id: Text::from(
+                ctx.world.catalog.products[action.product as usize]
+                    .product_id
+                    .as_str(),
+            ),
             weight: f64::from(action.quantity) * visits::unit_grams(action.product),
             quantity: action.quantity,
             timestamp: action.at,
-            store_id: ctx.world.catalog.stores[visit.store].store_id.clone(),
+            store_id: Text::from(ctx.world.catalog.stores[visit.store].store_id.as_str()),
             visit_id: visit.visit_id.clone(),
             event_id: ctx.ids.next("shv"),
         }),
@@ -351,7 +355,7 @@ impl StoreService {
             return;
         };
         let at = at.max(till.last_event + 1);
-        let employee_id = ctx.world.catalog.employees[employee].employee_id.clone();
+        let employee_id = Text::from(ctx.world.catalog.employees[employee].employee_id.as_str());
         let record = pos(ctx, terminal, PosEventType::EmployeeLogout, at);
         out.group_now(vec![with_pos(record, |e| {
             e.employee_id = Some(employee_id)
@@ -427,7 +431,7 @@ impl StoreService {
         } else {
             close
         };
-        let employee_id = ctx.world.catalog.employees[employee].employee_id.clone();
+        let employee_id = Text::from(ctx.world.catalog.employees[employee].employee_id.as_str());
         let record = pos(ctx, terminal, PosEventType::EmployeeLogin, now);
         out.group_now(vec![with_pos(record, |e| {
             e.employee_id = Some(employee_id)
@@ -554,7 +558,7 @@ impl StoreService {
         }
         let visitor = customer.clone().unwrap_or_else(|| ctx.ids.next("anon"));
         let visit_id = ctx.ids.next("vst");
-        let store_id = ctx.world.catalog.stores[store].store_id.clone();
+        let store_id = Text::from(ctx.world.catalog.stores[store].store_id.as_str());
         let mut session = Record::new(
             visitor.clone(),
             None,
@@ -748,7 +752,7 @@ impl StoreService {
         let tax = tax_cents(subtotal, rate);
         let tender = weighted(ctx.rng, &TENDERS);
         let basket_id = ctx.ids.next("bsk");
-        let employee_id = ctx.world.catalog.employees[employee].employee_id.clone();
+        let employee_id = Text::from(ctx.world.catalog.employees[employee].employee_id.as_str());
         group.reserve(lines.len() * 2 + 5);
 
         let r = pos(ctx, terminal, PosEventType::BasketStarted, start);
@@ -768,9 +772,11 @@ impl StoreService {
         for l in &lines {
             let at = times.next().unwrap_or(now);
             let item = PosLineItem {
-                item_id: ctx.world.catalog.products[l.key.product as usize]
-                    .product_id
-                    .clone(),
+                item_id: Text::from(
+                    ctx.world.catalog.products[l.key.product as usize]
+                        .product_id
+                        .as_str(),
+                ),
                 quantity: l.quantity,
                 unit_price: cents_to_usd(l.unit_cents),
                 discount: l.discount_pct as f64 / 100.0,
@@ -812,8 +818,8 @@ impl StoreService {
                 customer_id: customer,
                 timestamp: now,
                 items,
-                store_id: ctx.world.catalog.stores[store].store_id.clone(),
-                terminal_id: t.terminal_id.clone(),
+                store_id: Text::from(ctx.world.catalog.stores[store].store_id.as_str()),
+                terminal_id: Text::from(t.terminal_id.as_str()),
                 employee_id,
                 basket_id,
                 subtotal: cents_to_usd(subtotal),
@@ -863,10 +869,12 @@ impl StoreService {
             Event::Refund(Refund {
                 refund_id: refund_id.clone(),
                 original_transaction_id: r.transaction_id,
-                product_id: ctx.world.catalog.products[r.product as usize]
-                    .product_id
-                    .clone(),
-                store_id: ctx.world.catalog.stores[store].store_id.clone(),
+                product_id: Text::from(
+                    ctx.world.catalog.products[r.product as usize]
+                        .product_id
+                        .as_str(),
+                ),
+                store_id: Text::from(ctx.world.catalog.stores[store].store_id.as_str()),
                 customer_id: r.customer_id,
                 refund_amount: cents_to_usd(r.cents),
                 reason,
@@ -885,7 +893,7 @@ impl StoreService {
             let back = store_change(ctx, key, StoreChangeType::Return, effect);
             let mut back = with_change(back, |c| {
                 c.refund_id = Some(refund_id);
-                c.reason = Some(format!("{} refund", reason.as_str()));
+                c.reason = Some(format_compact!("{} refund", reason.as_str()));
             });
             back.at = Some(now);
             group.push(back);

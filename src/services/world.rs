@@ -2,6 +2,7 @@
 //! that a record's effect on them is applied when the record is published (noting every crossing
 //! of a reorder point it causes).
 
+use crate::domain::Text;
 use std::collections::VecDeque;
 
 use rand::Rng;
@@ -34,7 +35,7 @@ fn refundable_per_store(stores: usize) -> usize {
 /// An order's stock movement, remembered so a later return can name it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sale {
-    pub order_id: String,
+    pub order_id: Text,
     pub key: StockKey,
     /// Units sold and not yet returned.
     pub quantity: i32,
@@ -187,7 +188,7 @@ impl World {
         let n = self.catalog.users.next_number();
         let country = rng.random_range(0..COUNTRIES.len());
         let user = User {
-            user_id: signup_id(n),
+            user_id: signup_id(n).into(),
             email: format!("user{n}@example.com"),
             country: COUNTRIES[country].to_owned(),
             created_ms: now_ms,

@@ -1,6 +1,7 @@
 //! Wiring the world: the reference store and the stock ledger, in memory or in Postgres
 //! (migrated, and seeded when a table is empty), with the canonical inventory chosen.
 
+use crate::domain::Text;
 use std::collections::HashMap;
 
 use anyhow::Context;
@@ -173,7 +174,7 @@ pub async fn build_world(
 }
 
 /// The position of each stock row in `levels`, by its location key (`warehouse:product`).
-fn locations(catalog: &Catalog, levels: &StockLevels) -> HashMap<String, usize> {
+fn locations(catalog: &Catalog, levels: &StockLevels) -> HashMap<Text, usize> {
     levels
         .iter()
         .enumerate()
@@ -189,7 +190,7 @@ fn overlay(catalog: &Catalog, levels: &mut StockLevels, stock: &StockTopic) {
     let mut unknown = 0;
     let index = locations(catalog, levels);
     for (key, qty) in &stock.last {
-        match index.get(key) {
+        match index.get(key.as_str()) {
             Some(&i) => levels[i].1.qty = *qty,
             None => unknown += 1,
         }

@@ -129,7 +129,7 @@ pub fn stock_key(stream: Stream, v: &Value) -> Option<String> {
         Stream::StoreInventoryChanges => text(v, "store_id"),
         _ => text(v, "warehouse_id").or(text(v, "store_id")),
     };
-    Some(location_key(location?, text(v, "product_id")?))
+    Some(location_key(location?, text(v, "product_id")?).into())
 }
 
 /// The field a stream's key is made of.

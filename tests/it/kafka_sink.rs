@@ -72,7 +72,7 @@ fn ecommerce_records_reach_kafka_in_wire_format_and_obey_the_data_rules() {
 
 fn check_rules(rows: &[Row], catalog: &Catalog) {
     let users: HashMap<String, &str> = (0..catalog.users.len())
-        .map(|i| (catalog.users.user_id(i), catalog.users.country(i)))
+        .map(|i| (catalog.users.user_id(i).into(), catalog.users.country(i)))
         .collect();
     // Every price a product had: its catalog price and each price change's new price.
     let mut prices: HashMap<&str, Vec<f64>> = catalog

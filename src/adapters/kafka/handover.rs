@@ -345,7 +345,7 @@ mod tests {
 
     fn payment(id: &str, key: String) -> Record {
         Record::new(
-            key,
+            key.into(),
             Some("tr_1".into()),
             Event::Payment(Payment {
                 payment_id: id.into(),

@@ -1,15 +1,16 @@
 //! The e-commerce context (reference 003): orders, payments, shipments, customer interactions
 //! and price changes.
 
+use crate::domain::Text;
 use serde::Serialize;
 
 use super::events::Millis;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Order {
-    pub order_id: String,
-    pub user_id: String,
-    pub product_id: String,
+    pub order_id: Text,
+    pub user_id: Text,
+    pub product_id: Text,
     /// `quantity x unit_price`.
     pub amount: f64,
     pub currency: &'static str,
@@ -42,8 +43,8 @@ pub enum PaymentStatus {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Payment {
-    pub payment_id: String,
-    pub order_id: String,
+    pub payment_id: Text,
+    pub order_id: Text,
     pub method: PaymentMethod,
     pub status: PaymentStatus,
     pub ts: Millis,
@@ -53,8 +54,8 @@ pub struct Payment {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Shipment {
-    pub shipment_id: String,
-    pub order_id: String,
+    pub shipment_id: Text,
+    pub order_id: Text,
     pub carrier: &'static str,
     pub eta_days: i32,
     pub ts: Millis,
@@ -80,17 +81,17 @@ pub enum InteractionType {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CustomerInteraction {
-    pub interaction_id: String,
-    pub user_id: String,
-    pub session_id: String,
+    pub interaction_id: Text,
+    pub user_id: Text,
+    pub session_id: Text,
     pub interaction_type: InteractionType,
-    pub product_id: Option<String>,
-    pub search_query: Option<String>,
-    pub page_url: Option<String>,
+    pub product_id: Option<Text>,
+    pub search_query: Option<Text>,
+    pub page_url: Option<Text>,
     pub duration_ms: Option<i64>,
     pub user_agent: &'static str,
-    pub ip_address: String,
-    pub country: String,
+    pub ip_address: Text,
+    pub country: Text,
     pub ts: Millis,
 }
 
@@ -106,8 +107,8 @@ pub enum PriceReason {
 /// A product's price changed (in Postgres too); orders after it use `new_price`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PriceChange {
-    pub price_change_id: String,
-    pub product_id: String,
+    pub price_change_id: Text,
+    pub product_id: Text,
     pub old_price: f64,
     pub new_price: f64,
     /// Percent, e.g. -5.0.

@@ -35,6 +35,7 @@ pub struct StoreRows {
     pub stock: Vec<StoreStockRow>,
 }
 use crate::domain::stock::{StockKey, StockLevel};
+use crate::domain::Text;
 
 pub const COUNTRIES: [&str; 8] = ["US", "DE", "GB", "FR", "IL", "ES", "IT", "NL"];
 pub const CATEGORIES: [&str; 6] = [
@@ -151,9 +152,9 @@ impl Users {
         self.len() - 1
     }
 
-    pub fn user_id(&self, i: usize) -> String {
+    pub fn user_id(&self, i: usize) -> Text {
         match i.checked_sub(self.loaded.len()) {
-            None => self.loaded[i].0.to_string(),
+            None => Text::from(&*self.loaded[i].0),
             Some(k) => signup_id(self.signup_number(k)),
         }
     }
@@ -167,7 +168,7 @@ impl Users {
 }
 
 /// `U` and the number, zero-padded to six digits (as `format!("U{n:06}")`, without its cost).
-pub fn signup_id(n: usize) -> String {
+pub fn signup_id(n: usize) -> Text {
     let mut digits = [b'0'; 20];
     let (mut at, mut rest) = (digits.len(), n);
     while rest > 0 || at > digits.len() - 6 {
@@ -175,7 +176,7 @@ pub fn signup_id(n: usize) -> String {
         digits[at] = b'0' + (rest % 10) as u8;
         rest /= 10;
     }
-    let mut id = String::with_capacity(1 + digits.len() - at);
+    let mut id = Text::with_capacity(1 + digits.len() - at);
     id.push('U');
     id.push_str(std::str::from_utf8(&digits[at..]).expect("ASCII digits"));
     id

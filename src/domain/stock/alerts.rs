@@ -1,6 +1,7 @@
 //! Restock alerts (reference 002's): fired exactly when a change takes a location's stock from
 //! at or above its reorder point to below it.
 
+use crate::domain::Text;
 use serde::Serialize;
 
 use super::Applied;
@@ -16,14 +17,14 @@ pub enum Severity {
 /// 002's `RestockAlert`; a warehouse's alert names it in `warehouse_id` (`store_id` is null).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RestockAlert {
-    pub alert_id: String,
-    pub store_id: Option<String>,
-    pub warehouse_id: Option<String>,
-    pub product_id: String,
+    pub alert_id: Text,
+    pub store_id: Option<Text>,
+    pub warehouse_id: Option<Text>,
+    pub product_id: Text,
     pub current_quantity: i32,
     pub reorder_point: i32,
     /// Who replenishes: the warehouse a store is supplied from, or a warehouse's supplier.
-    pub supplier: String,
+    pub supplier: Text,
     pub alert_type: &'static str,
     pub severity: Severity,
     pub timestamp: Millis,

@@ -1,5 +1,6 @@
 //! Warehouse stock changes as reported on `inventory-changes.v1` (reference 003's record).
 
+use crate::domain::Text;
 use serde::Serialize;
 
 use crate::domain::events::Millis;
@@ -23,16 +24,16 @@ pub enum ChangeType {
 /// A stock movement at one warehouse: `new_qty = previous_qty + quantity_delta`, chained per key.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct InventoryChange {
-    pub change_id: String,
-    pub warehouse_id: String,
-    pub product_id: String,
+    pub change_id: Text,
+    pub warehouse_id: Text,
+    pub product_id: Text,
     pub change_type: ChangeType,
     pub quantity_delta: i32,
     pub previous_qty: i32,
     pub new_qty: i32,
-    pub reason: Option<String>,
-    pub order_id: Option<String>,
-    pub supplier_id: Option<String>,
+    pub reason: Option<Text>,
+    pub order_id: Option<Text>,
+    pub supplier_id: Option<Text>,
     pub cost_per_unit: Option<f64>,
     pub ts: Millis,
 }

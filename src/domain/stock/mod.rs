@@ -4,6 +4,7 @@
 pub mod alerts;
 pub mod changes;
 
+use crate::domain::Text;
 use rustc_hash::FxHashMap;
 
 /// Indexes into the catalog's locations (warehouses, then stores) and products.
@@ -28,8 +29,8 @@ impl StockLevel {
 
 /// The Kafka key of a stock location's changes (`WH001:P000042`): all changes of one
 /// (location, product) share it, so they keep their order; reading the topic back relies on it.
-pub fn location_key(location: &str, product: &str) -> String {
-    let mut key = String::with_capacity(location.len() + 1 + product.len());
+pub fn location_key(location: &str, product: &str) -> Text {
+    let mut key = Text::with_capacity(location.len() + 1 + product.len());
     key.push_str(location);
     key.push(':');
     key.push_str(product);

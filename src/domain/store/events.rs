@@ -2,6 +2,7 @@
 //! (one record with an `event_type` and nullable fields), 001's transaction shape extended with
 //! 004's totals, 004's refund, and store stock changes.
 
+use crate::domain::Text;
 use serde::Serialize;
 
 use crate::domain::events::Millis;
@@ -42,14 +43,14 @@ impl TenderType {
 /// One event of a terminal's sequence; fields an event type does not carry are null.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PosEvent {
-    pub event_id: String,
+    pub event_id: Text,
     pub event_type: PosEventType,
-    pub store_id: String,
-    pub terminal_id: String,
-    pub employee_id: Option<String>,
-    pub basket_id: Option<String>,
-    pub customer_id: Option<String>,
-    pub item_id: Option<String>,
+    pub store_id: Text,
+    pub terminal_id: Text,
+    pub employee_id: Option<Text>,
+    pub basket_id: Option<Text>,
+    pub customer_id: Option<Text>,
+    pub item_id: Option<Text>,
     pub quantity: Option<i32>,
     /// Unit price before the discount.
     pub price: Option<f64>,
@@ -64,17 +65,12 @@ pub struct PosEvent {
 
 impl PosEvent {
     /// An event of `event_type` at a terminal, with every optional field empty.
-    pub fn at(
-        event_id: String,
-        event_type: PosEventType,
-        store_id: &str,
-        terminal_id: &str,
-    ) -> Self {
+    pub fn at(event_id: Text, event_type: PosEventType, store_id: &str, terminal_id: &str) -> Self {
         Self {
             event_id,
             event_type,
-            store_id: store_id.to_owned(),
-            terminal_id: terminal_id.to_owned(),
+            store_id: store_id.into(),
+            terminal_id: terminal_id.into(),
             employee_id: None,
             basket_id: None,
             customer_id: None,
@@ -95,7 +91,7 @@ impl PosEvent {
 /// A transaction line (reference 001's `PosLineItem`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PosLineItem {
-    pub item_id: String,
+    pub item_id: Text,
     pub quantity: i32,
     pub unit_price: f64,
     /// Fraction 0..0.95.
@@ -107,20 +103,20 @@ pub struct PosLineItem {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PosTransaction {
     pub event_type: &'static str,
-    pub transaction_id: String,
-    pub customer_id: Option<String>,
+    pub transaction_id: Text,
+    pub customer_id: Option<Text>,
     pub timestamp: Millis,
     pub items: Vec<PosLineItem>,
-    pub store_id: String,
-    pub terminal_id: String,
-    pub employee_id: String,
-    pub basket_id: String,
+    pub store_id: Text,
+    pub terminal_id: Text,
+    pub employee_id: Text,
+    pub basket_id: Text,
     pub subtotal: f64,
     pub tax: f64,
     pub amount: f64,
     pub payment_method: TenderType,
     /// The foot-traffic visit that checked out (its shelf events net to the lines).
-    pub visit_id: Option<String>,
+    pub visit_id: Option<Text>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -157,11 +153,11 @@ impl RefundReason {
 /// Reference 004's refund, plus the units refunded.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Refund {
-    pub refund_id: String,
-    pub original_transaction_id: String,
-    pub product_id: String,
-    pub store_id: String,
-    pub customer_id: Option<String>,
+    pub refund_id: Text,
+    pub original_transaction_id: Text,
+    pub product_id: Text,
+    pub store_id: Text,
+    pub customer_id: Option<Text>,
     pub refund_amount: f64,
     pub reason: RefundReason,
     pub timestamp: Millis,
@@ -188,19 +184,19 @@ pub enum StoreChangeType {
 /// A movement of store stock: `new_qty = previous_qty + quantity_delta`, chained per key.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StoreInventoryChange {
-    pub change_id: String,
-    pub store_id: String,
-    pub product_id: String,
+    pub change_id: Text,
+    pub store_id: Text,
+    pub product_id: Text,
     pub change_type: StoreChangeType,
     pub quantity_delta: i32,
     pub previous_qty: i32,
     pub new_qty: i32,
-    pub reason: Option<String>,
+    pub reason: Option<Text>,
     /// The sale's transaction (SALE).
-    pub transaction_id: Option<String>,
+    pub transaction_id: Option<Text>,
     /// The refund that brought the goods back (RETURN).
-    pub refund_id: Option<String>,
+    pub refund_id: Option<Text>,
     /// Where a transfer came from (TRANSFER_IN).
-    pub warehouse_id: Option<String>,
+    pub warehouse_id: Option<Text>,
     pub timestamp: Millis,
 }

@@ -2,6 +2,7 @@
 //! line, so a refund always names a real line and never exceeds what was paid for it (rule 2),
 //! however many refunds a line gets and whichever run they fall in.
 
+use crate::domain::Text;
 use std::collections::VecDeque;
 
 use rand::Rng;
@@ -22,8 +23,8 @@ pub struct SoldLine {
 /// A paid transaction of a store, as far as refunds are concerned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sold {
-    pub transaction_id: String,
-    pub customer_id: Option<String>,
+    pub transaction_id: Text,
+    pub customer_id: Option<Text>,
     pub at: Millis,
     pub lines: Vec<SoldLine>,
 }
@@ -31,8 +32,8 @@ pub struct Sold {
 /// A refund drawn from the book: `units` of a line, worth `cents` back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refundable {
-    pub transaction_id: String,
-    pub customer_id: Option<String>,
+    pub transaction_id: Text,
+    pub customer_id: Option<Text>,
     pub product: u32,
     pub units: i32,
     pub cents: i64,
@@ -97,8 +98,8 @@ impl RefundBook {
                 sold.push((
                     store,
                     Sold {
-                        transaction_id: l.transaction_id,
-                        customer_id: l.customer_id,
+                        transaction_id: l.transaction_id.as_str().into(),
+                        customer_id: l.customer_id.as_deref().map(Text::from),
                         at: l.at,
                         lines: Vec::new(),
                     },
@@ -252,7 +253,7 @@ mod tests {
             book.sold(0, sold(id, i as Millis, &[(1, 1, 100)]));
         }
         let mut rng = Pcg64Mcg::seed_from_u64(1);
-        let mut drawn: Vec<String> = std::iter::from_fn(|| book.take(&mut rng, 0, 0, 10))
+        let mut drawn: Vec<Text> = std::iter::from_fn(|| book.take(&mut rng, 0, 0, 10))
             .map(|r| r.transaction_id)
             .collect();
         drawn.sort();

@@ -2,6 +2,7 @@
 //! its cart, planned so every shelf event falls inside the visit, a putback only returns what
 //! was picked and not yet put back, and the net of the events is the cart that checks out.
 
+use crate::domain::Text;
 use chrono::{DateTime, Datelike, Timelike};
 use rand::Rng;
 use serde::Serialize;
@@ -12,14 +13,14 @@ use crate::domain::events::Millis;
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FootTraffic {
     pub event_type: &'static str,
-    pub customer_id: String,
+    pub customer_id: Text,
     pub entry_time: Millis,
     pub exit_time: Millis,
     pub trip_duration_minutes: i32,
     pub weekday: &'static str,
     pub time_slot: &'static str,
-    pub store_id: String,
-    pub visit_id: String,
+    pub store_id: Text,
+    pub visit_id: Text,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -33,15 +34,15 @@ pub enum ShelfEventType {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ShelfEvent {
     pub event_type: ShelfEventType,
-    pub customer_id: String,
-    pub item_id: String,
+    pub customer_id: Text,
+    pub item_id: Text,
     /// Grams: quantity x the item's unit weight.
     pub weight: f64,
     pub quantity: i32,
     pub timestamp: Millis,
-    pub store_id: String,
-    pub visit_id: String,
-    pub event_id: String,
+    pub store_id: Text,
+    pub visit_id: Text,
+    pub event_id: Text,
 }
 
 /// Reference 001's UTC slots: (first hour, last hour, label).

@@ -2,7 +2,6 @@
 
 mod admin;
 mod client_config;
-mod handover;
 mod producer;
 mod relay;
 pub mod replay;

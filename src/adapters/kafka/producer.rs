@@ -6,13 +6,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rdkafka::error::KafkaError as RdKafkaError;
-use rdkafka::message::Message;
-use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, ProducerContext};
+use rdkafka::message::{Header, Message, OwnedHeaders};
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::ClientContext;
 
 use super::client_config::connected_producer;
-use super::handover::Handover;
 use super::KafkaError;
 use crate::config::KafkaSettings;
 use crate::domain::ports::{EventPublisher, PublishError, SchemaEncoder, TopicReport};
@@ -46,25 +45,14 @@ impl Poller {
         }
     }
 
-    /// While nothing is sent: serves the events that are due.
-    pub(super) fn idle<C: ProducerContext>(&mut self, producer: &BaseProducer<C>) {
-        if self.drained.elapsed() >= DRAIN_EVERY {
-            self.drain(producer);
-        }
-    }
-
-    fn drain<C: ProducerContext>(&mut self, producer: &BaseProducer<C>) {
-        for _ in 0..DRAIN_EVENTS {
-            producer.poll(Duration::ZERO);
-        }
-        self.drained = Instant::now();
-    }
-
     /// After each send: serves what is due. True when it served anything.
     pub(super) fn sent<C: ProducerContext>(&mut self, producer: &BaseProducer<C>) -> bool {
         self.sent += 1;
         if self.sent % CLOCK_EVERY == 0 && self.drained.elapsed() >= DRAIN_EVERY {
-            self.drain(producer);
+            for _ in 0..DRAIN_EVENTS {
+                producer.poll(Duration::ZERO);
+            }
+            self.drained = Instant::now();
             return true;
         }
         if self.sent % POLL_EVERY == 0 {
@@ -104,7 +92,7 @@ impl StreamCounts {
 
 /// Counts delivery reports; the opaque of each message is its stream's index.
 pub struct DeliveryCounter {
-    pub(super) counts: StreamCounts,
+    counts: StreamCounts,
     /// Whether a delivery failure was already logged (the first one is, the rest are counted).
     failure_logged: AtomicBool,
 }
@@ -177,11 +165,14 @@ impl Connecting {
     }
 }
 
-/// Publishes to Kafka: records are encoded on the generator's thread and handed to a sending
-/// thread that owns the producer (see `handover`).
 pub struct KafkaPublisher {
-    handover: Handover,
+    producer: BaseProducer<DeliveryCounter>,
+    poller: Poller,
     encoder: Box<dyn SchemaEncoder>,
+    topics: TopicNames,
+    produced: [u64; Stream::COUNT],
+    flush_timeout: Duration,
+    buf: Vec<u8>,
 }
 
 impl KafkaPublisher {
@@ -194,18 +185,59 @@ impl KafkaPublisher {
     ) -> Result<Self, KafkaError> {
         let producer = connecting.wait()?;
         Ok(Self {
-            handover: Handover::start(producer, topics, k.flush_timeout),
+            producer,
             encoder,
+            topics,
+            produced: [0; Stream::COUNT],
+            poller: Poller::new(),
+            flush_timeout: k.flush_timeout,
+            buf: Vec::with_capacity(512),
         })
     }
 }
 
 impl EventPublisher for KafkaPublisher {
     fn publish(&mut self, record: &Record) -> Result<(), PublishError> {
-        self.handover.push(record, self.encoder.as_ref())
+        let stream = record.stream();
+        self.buf.clear();
+        self.encoder.encode(record, &mut self.buf)?;
+        let headers =
+            record
+                .headers()
+                .fold(OwnedHeaders::new_with_capacity(3), |h, (key, value)| {
+                    h.insert(Header {
+                        key,
+                        value: Some(value.as_bytes()),
+                    })
+                });
+        let message = BaseRecord::with_opaque_to(self.topics.of(stream), stream.index())
+            .key(record.key.as_str())
+            .payload(self.buf.as_slice())
+            .headers(headers)
+            .timestamp(record.event.ts());
+        send(&self.producer, message, self.topics.of(stream))?;
+        self.produced[stream.index()] += 1;
+        if self.poller.sent(&self.producer) {
+            let stats = &self.producer.context().counts.0;
+            stats.set_queue_depth(self.producer.in_flight_count().max(0) as u64);
+        }
+        Ok(())
     }
 
     fn flush(&mut self) -> Result<Vec<TopicReport>, PublishError> {
-        self.handover.flush()
+        let flushed = self.producer.flush(self.flush_timeout);
+        let reports = self
+            .producer
+            .context()
+            .counts
+            .reports(&self.topics, &self.produced);
+        match flushed {
+            Ok(()) => Ok(reports),
+            Err(e) => Err(PublishError::Sink(format!(
+                "{} records still unacknowledged after KAFKA_FLUSH_TIMEOUT={:?}: {e}",
+                self.producer.in_flight_count(),
+                self.flush_timeout
+            ))),
+        }
     }
 }

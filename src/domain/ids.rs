@@ -52,16 +52,17 @@ impl IdGen {
     pub fn next(&mut self, prefix: &str) -> Text {
         self.counter += 1;
         let mut n = mix(self.counter ^ self.salt);
-        let mut out = Text::with_capacity(prefix.len() + 1 + DIGITS);
-        out.push_str(prefix);
-        out.push('_');
-        let mut digits = [b'0'; DIGITS];
-        for d in digits.iter_mut().rev() {
+        // Written on the stack, then copied once (inline, for prefixes of up to 10 bytes).
+        let mut id = [0u8; 64];
+        let digits_at = prefix.len() + 1;
+        let len = digits_at + DIGITS;
+        id[..prefix.len()].copy_from_slice(prefix.as_bytes());
+        id[prefix.len()] = b'_';
+        for d in id[digits_at..len].iter_mut().rev() {
             *d = ALPHABET[(n % 36) as usize];
             n /= 36;
         }
-        out.push_str(std::str::from_utf8(&digits).expect("ascii"));
-        out
+        Text::from(std::str::from_utf8(&id[..len]).expect("a short ASCII prefix"))
     }
 }
 

@@ -1,39 +1,21 @@
 //! Records waiting for their logical due time (follow-ups such as payments and shipments).
 
-use std::cmp::{Ordering, Reverse};
+use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
-
-struct Due<T> {
-    due_ns: i64,
-    seq: u64,
-    item: T,
-}
-
-impl<T> PartialEq for Due<T> {
-    fn eq(&self, other: &Self) -> bool {
-        (self.due_ns, self.seq) == (other.due_ns, other.seq)
-    }
-}
-impl<T> Eq for Due<T> {}
-impl<T> PartialOrd for Due<T> {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl<T> Ord for Due<T> {
-    fn cmp(&self, other: &Self) -> Ordering {
-        (self.due_ns, self.seq).cmp(&(other.due_ns, other.seq))
-    }
-}
 
 /// A bounded priority queue: earliest due first, ties in scheduling order. When more than
 /// `capacity` records wait, the earliest is released before its time (memory stays bounded).
 ///
 /// Items due at once skip the heap: they are pushed only when nothing else is due (the engine
 /// steps only then), so they come before everything in the heap, in the order they were pushed.
+///
+/// The heap orders small keys (due time, scheduling order, slot); the items wait in slots, so
+/// reordering moves 24 bytes, not the items.
 pub struct Schedule<T> {
     ready: VecDeque<T>,
-    heap: BinaryHeap<Reverse<Due<T>>>,
+    heap: BinaryHeap<Reverse<(i64, u64, u32)>>,
+    slots: Vec<Option<T>>,
+    free: Vec<u32>,
     seq: u64,
     capacity: usize,
 }
@@ -43,6 +25,8 @@ impl<T> Schedule<T> {
         Self {
             ready: VecDeque::new(),
             heap: BinaryHeap::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
             seq: 0,
             capacity: capacity.max(1),
         }
@@ -50,11 +34,17 @@ impl<T> Schedule<T> {
 
     pub fn push(&mut self, due_ns: i64, item: T) {
         self.seq += 1;
-        self.heap.push(Reverse(Due {
-            due_ns,
-            seq: self.seq,
-            item,
-        }));
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot as usize] = Some(item);
+                slot
+            }
+            None => {
+                self.slots.push(Some(item));
+                u32::try_from(self.slots.len() - 1).expect("fewer than 2^32 items wait")
+            }
+        };
+        self.heap.push(Reverse((due_ns, self.seq, slot)));
     }
 
     /// An item due now, while nothing scheduled earlier is still waiting.
@@ -67,8 +57,13 @@ impl<T> Schedule<T> {
         if let Some(item) = self.ready.pop_front() {
             return Some(item);
         }
-        let due = self.heap.peek()?.0.due_ns <= now_ns || self.heap.len() > self.capacity;
-        due.then(|| self.heap.pop().expect("peeked").0.item)
+        let Reverse((due_ns, _, _)) = *self.heap.peek()?;
+        if due_ns > now_ns && self.heap.len() <= self.capacity {
+            return None;
+        }
+        let Reverse((_, _, slot)) = self.heap.pop().expect("peeked");
+        self.free.push(slot);
+        self.slots[slot as usize].take()
     }
 
     pub fn len(&self) -> usize {

@@ -209,7 +209,7 @@ mod tests {
         let mut shipped = 0;
         for chain in chains(500, 1.0, 1.0).0 {
             let key = &chain[0].1[0].key;
-            assert!(chain[1..].iter().all(|(_, g)| &g[0].key == key));
+            assert!(chain[1..].iter().all(|(_, g)| g[0].key == *key));
             if let Some((ship_delay, ship)) = chain.get(2) {
                 let Event::Payment(p) = &chain[1].1[0].event else {
                     panic!("payment second")

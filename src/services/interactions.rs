@@ -10,7 +10,6 @@ use crate::domain::events::{CustomerInteraction, Event, InteractionType};
 use crate::domain::ports::RepositoryError;
 use crate::domain::record::Record;
 use crate::domain::Text;
-use compact_str::format_compact;
 
 const TYPES: [(InteractionType, u32); 7] = [
     (InteractionType::PageView, 45),
@@ -67,13 +66,14 @@ impl InteractionService {
                 return s.clone();
             }
         }
-        let ip = format_compact!(
-            "{}.{}.{}.{}",
+        // Drawn as i32, as they always were: the same seed gives the same addresses.
+        let octets: [i32; 4] = [
             ctx.rng.random_range(11..=223),
             ctx.rng.random_range(0..=255),
             ctx.rng.random_range(0..=255),
-            ctx.rng.random_range(1..=254)
-        );
+            ctx.rng.random_range(1..=254),
+        ];
+        let ip = dotted(octets.map(|o| o as u8));
         let session = Session {
             id: ctx.ids.next("sess"),
             ip,
@@ -82,6 +82,42 @@ impl InteractionService {
         self.sessions.put(user, session.clone());
         session
     }
+}
+
+/// `parts` one after the other (the formatting machinery costs more than the copying).
+fn joined(parts: &[&str]) -> Text {
+    let mut text = Text::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for part in parts {
+        text.push_str(part);
+    }
+    text
+}
+
+/// The search page of `query`, spaces as `+`.
+fn search_url(query: &str) -> Text {
+    let mut url = Text::from("/search?q=");
+    url.extend(query.chars().map(|c| if c == ' ' { '+' } else { c }));
+    url
+}
+
+/// An IPv4 address in dotted decimal.
+fn dotted(octets: [u8; 4]) -> Text {
+    let mut ip = Text::with_capacity(15);
+    for (i, octet) in octets.into_iter().enumerate() {
+        if i > 0 {
+            ip.push('.');
+        }
+        let digits = [octet / 100, octet / 10 % 10, octet % 10];
+        let first = match octet {
+            100.. => 0,
+            10..=99 => 1,
+            _ => 2,
+        };
+        for d in &digits[first..] {
+            ip.push(char::from(b'0' + d));
+        }
+    }
+    ip
 }
 
 impl Service for InteractionService {
@@ -97,12 +133,7 @@ impl Service for InteractionService {
         let (product_id, search_query, page_url, duration_ms) = match kind {
             InteractionType::Search => {
                 let q = SEARCHES[ctx.rng.random_range(0..SEARCHES.len())];
-                (
-                    None,
-                    Some(q.into()),
-                    Some(format_compact!("/search?q={}", q.replace(' ', "+"))),
-                    None,
-                )
+                (None, Some(q.into()), Some(search_url(q)), None)
             }
             InteractionType::SupportChat => (
                 None,
@@ -112,7 +143,7 @@ impl Service for InteractionService {
             ),
             InteractionType::PageView => {
                 let p = &catalog.products[catalog.pick_product(ctx.rng)].product_id;
-                let url = format_compact!("/products/{p}");
+                let url = joined(&["/products/", p]);
                 (
                     Some(Text::from(p.as_str())),
                     None,
@@ -123,7 +154,7 @@ impl Service for InteractionService {
             other => {
                 let p = &catalog.products[catalog.pick_product(ctx.rng)].product_id;
                 let url = match other {
-                    InteractionType::Review => format_compact!("/products/{p}/reviews"),
+                    InteractionType::Review => joined(&["/products/", p, "/reviews"]),
                     InteractionType::WishlistAdd => "/wishlist".into(),
                     _ => "/cart".into(),
                 };
@@ -169,6 +200,17 @@ mod tests {
                 },
             )
             .collect()
+    }
+
+    #[test]
+    fn urls_and_addresses_are_written_as_the_formatter_would() {
+        assert_eq!(dotted([11, 0, 255, 100]), "11.0.255.100");
+        assert_eq!(dotted([223, 9, 10, 1]), "223.9.10.1");
+        assert_eq!(search_url("running shoes"), "/search?q=running+shoes");
+        assert_eq!(
+            joined(&["/products/", "P000042", "/reviews"]),
+            "/products/P000042/reviews"
+        );
     }
 
     #[test]

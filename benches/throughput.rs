@@ -200,24 +200,6 @@ fn plain_loop_rate(bootstrap: &str, topic: &str, n: u64) -> f64 {
     finish(&producer, n, started)
 }
 
-/// The settings naming each stream's topic (in `Stream` order), then the runs topic.
-const TOPIC_VARS: [&str; Stream::COUNT + 1] = [
-    "TOPIC_ORDERS",
-    "TOPIC_PAYMENTS",
-    "TOPIC_SHIPMENTS",
-    "TOPIC_CUSTOMER_INTERACTIONS",
-    "TOPIC_INVENTORY_CHANGES",
-    "TOPIC_PRICE_CHANGES",
-    "TOPIC_POS_EVENTS",
-    "TOPIC_POS_TRANSACTIONS",
-    "TOPIC_REFUNDS",
-    "TOPIC_STORE_INVENTORY_CHANGES",
-    "TOPIC_RESTOCK_ALERTS",
-    "TOPIC_FOOT_TRAFFIC",
-    "TOPIC_SHELF_EVENTS",
-    "TOPIC_RUNS",
-];
-
 /// A record as retailgen would hand it to librdkafka.
 struct Encoded {
     topic: usize,
@@ -388,10 +370,6 @@ fn main() {
     // retailgen and its ceiling take turns, so that neither has the machine's better minutes.
     let rounds = size("BENCH_KAFKA_ROUNDS", 3).max(1);
     let defaults = retailgen::config::load(None, &BTreeMap::new(), &[]).unwrap();
-    let default_topics: Vec<String> = retailgen::startup::topic_names(&defaults)
-        .iter()
-        .map(|(_, t)| t.to_owned())
-        .collect();
     let mut records = Vec::new();
     let mut pairs: Vec<(f64, f64, String, String)> = Vec::new();
     let mut baseline_ratios = Vec::new();
@@ -399,9 +377,8 @@ fn main() {
         // Every party of every round writes to a fresh target (topics of its own, run 0): each
         // produces the very records the ceiling replays, and none reads earlier runs back.
         let target = |party: &str| -> Vec<(String, String)> {
-            TOPIC_VARS
+            retailgen::config::topic_settings(&defaults)
                 .iter()
-                .zip(default_topics.iter().chain([&defaults.topics.runs]))
                 .map(|(var, topic)| (var.to_string(), format!("{topic}.r{round}{party}")))
                 .collect()
         };
@@ -472,10 +449,7 @@ fn main() {
     pairs.sort_by(|a, b| (a.0 / a.1).total_cmp(&(b.0 / b.1)));
     let (kafka, ceiling, kafka_cpu, ceiling_cpu) = pairs.swap_remove(pairs.len() / 2);
     // The first round's customer-interactions topic (it exists: retailgen created it).
-    let plain_topic = format!(
-        "{}.r0a",
-        default_topics[Stream::CustomerInteractions.index()]
-    );
+    let plain_topic = format!("{}.r0a", defaults.topics.customer_interactions);
     let plain = plain_loop_rate(&broker.bootstrap, &plain_topic, kafka_n);
 
     println!("null sink:                       {null:>12.0} records/s");

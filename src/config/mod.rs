@@ -212,28 +212,7 @@ fn validate(s: &Settings) -> Result<(), ConfigError> {
             shard.count - 1
         )));
     }
-    let topics = [
-        ("TOPIC_ORDERS", &s.topics.orders),
-        ("TOPIC_PAYMENTS", &s.topics.payments),
-        ("TOPIC_SHIPMENTS", &s.topics.shipments),
-        (
-            "TOPIC_CUSTOMER_INTERACTIONS",
-            &s.topics.customer_interactions,
-        ),
-        ("TOPIC_INVENTORY_CHANGES", &s.topics.inventory_changes),
-        ("TOPIC_PRICE_CHANGES", &s.topics.price_changes),
-        ("TOPIC_POS_EVENTS", &s.topics.pos_events),
-        ("TOPIC_POS_TRANSACTIONS", &s.topics.pos_transactions),
-        ("TOPIC_REFUNDS", &s.topics.refunds),
-        (
-            "TOPIC_STORE_INVENTORY_CHANGES",
-            &s.topics.store_inventory_changes,
-        ),
-        ("TOPIC_RESTOCK_ALERTS", &s.topics.restock_alerts),
-        ("TOPIC_FOOT_TRAFFIC", &s.topics.foot_traffic),
-        ("TOPIC_SHELF_EVENTS", &s.topics.shelf_events),
-        ("TOPIC_RUNS", &s.topics.runs),
-    ];
+    let topics = topic_settings(s);
     for (i, (a, ta)) in topics.iter().enumerate() {
         if let Some((b, _)) = topics[i + 1..].iter().find(|(_, tb)| tb == ta) {
             return Err(ConfigError(format!(
@@ -242,6 +221,35 @@ fn validate(s: &Settings) -> Result<(), ConfigError> {
         }
     }
     Ok(())
+}
+
+/// Each topic setting's name and value: the streams' topics in `Stream` order, then the runs topic.
+pub fn topic_settings(s: &Settings) -> [(&'static str, &str); 14] {
+    [
+        ("TOPIC_ORDERS", s.topics.orders.as_str()),
+        ("TOPIC_PAYMENTS", s.topics.payments.as_str()),
+        ("TOPIC_SHIPMENTS", s.topics.shipments.as_str()),
+        (
+            "TOPIC_CUSTOMER_INTERACTIONS",
+            s.topics.customer_interactions.as_str(),
+        ),
+        (
+            "TOPIC_INVENTORY_CHANGES",
+            s.topics.inventory_changes.as_str(),
+        ),
+        ("TOPIC_PRICE_CHANGES", s.topics.price_changes.as_str()),
+        ("TOPIC_POS_EVENTS", s.topics.pos_events.as_str()),
+        ("TOPIC_POS_TRANSACTIONS", s.topics.pos_transactions.as_str()),
+        ("TOPIC_REFUNDS", s.topics.refunds.as_str()),
+        (
+            "TOPIC_STORE_INVENTORY_CHANGES",
+            s.topics.store_inventory_changes.as_str(),
+        ),
+        ("TOPIC_RESTOCK_ALERTS", s.topics.restock_alerts.as_str()),
+        ("TOPIC_FOOT_TRAFFIC", s.topics.foot_traffic.as_str()),
+        ("TOPIC_SHELF_EVENTS", s.topics.shelf_events.as_str()),
+        ("TOPIC_RUNS", s.topics.runs.as_str()),
+    ]
 }
 
 /// The manifest's directory must exist: a run that cannot write it is refused before it starts.

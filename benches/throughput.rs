@@ -200,6 +200,17 @@ fn plain_loop_rate(bootstrap: &str, topic: &str, n: u64) -> f64 {
     finish(&producer, n, started)
 }
 
+/// `env` and then `more` (which win), as a run's environment.
+fn with_settings<'a>(
+    env: &[(&'a str, &'a str)],
+    more: &'a [(String, String)],
+) -> Vec<(&'a str, &'a str)> {
+    env.iter()
+        .copied()
+        .chain(more.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .collect()
+}
+
 /// A record as retailgen would hand it to librdkafka.
 struct Encoded {
     topic: usize,
@@ -383,11 +394,7 @@ fn main() {
                 .collect()
         };
         let ours = target("a");
-        let kafka_env: Vec<(&str, &str)> = env
-            .iter()
-            .copied()
-            .chain(ours.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .collect();
+        let kafka_env = with_settings(&env, &ours);
         // The process's CPU includes its start-up: a fraction of a second of mostly waiting.
         let (kafka, kafka_cpu) = with_cpu(
             "kafka sink (retailgen process)",
@@ -431,11 +438,7 @@ fn main() {
         pairs.push((kafka, ceiling, kafka_cpu, ceiling_cpu));
         // The baseline binary's kafka sink (the commit before a change), in the same round.
         let theirs = target("b");
-        let baseline_env: Vec<(&str, &str)> = env
-            .iter()
-            .copied()
-            .chain(theirs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .collect();
+        let baseline_env = with_settings(&env, &theirs);
         if let Some((bin, base)) = baseline_rate(&kafka_args, &baseline_env) {
             eprintln!(
                 "    baseline {bin}: kafka sink {base:.0}/s, ratio to this round's ceiling {:.2}",

@@ -112,6 +112,21 @@ mod tests {
     }
 
     #[test]
+    fn ties_keep_scheduling_order_when_a_freed_slot_is_reused() {
+        let mut s = Schedule::new(10);
+        s.push(10, rec("x"));
+        s.push(10, rec("y"));
+        s.push(20, rec("a"));
+        assert_eq!(s.pop_due(10).unwrap().key, "x");
+        // "b" waits in the slot "x" left, below "a"'s: it still comes after "a".
+        s.push(20, rec("b"));
+        assert_eq!(s.pop_due(10).unwrap().key, "y");
+        assert_eq!(s.pop_due(20).unwrap().key, "a");
+        assert_eq!(s.pop_due(20).unwrap().key, "b");
+        assert!(s.is_empty());
+    }
+
+    #[test]
     fn items_due_now_come_first_in_the_order_they_were_pushed() {
         let mut s = Schedule::new(10);
         s.push(20, rec("later"));

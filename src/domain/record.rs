@@ -1,12 +1,12 @@
 //! A record as published: key, headers and the event, and the fault it deliberately carries, if any.
 
-use crate::domain::Text;
 use std::borrow::Cow;
 
 use super::events::{Event, Millis};
 use super::faults::Fault;
 use super::stock::StockKey;
 use super::stream::Stream;
+use crate::domain::Text;
 
 /// Value of the `source` header on every record.
 pub const SOURCE: &str = "retailgen";

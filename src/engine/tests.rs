@@ -1,7 +1,6 @@
 //! Engine tests with an in-memory publisher: stopping, reproducibility, ordering, and
 //! statistical checks (fixed seeds) of the mix, probabilities, fault rates and diurnal curve.
 
-use crate::domain::Text;
 use std::collections::{HashMap, HashSet};
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
@@ -18,6 +17,7 @@ use crate::domain::record::Record;
 use crate::domain::reference::{SeedCounts, StoreLayout};
 use crate::domain::stock::{Applied, StockKey, StockLevel};
 use crate::domain::traffic::DiurnalCurve;
+use crate::domain::Text;
 use crate::services::interactions::InteractionService;
 use crate::services::inventory::InventoryService;
 use crate::services::orders::OrderService;

@@ -9,7 +9,7 @@ use super::{weighted, Ctx, Emission, Service};
 use crate::domain::events::{CustomerInteraction, Event, InteractionType};
 use crate::domain::ports::RepositoryError;
 use crate::domain::record::Record;
-use crate::domain::Text;
+use crate::domain::{joined, Text};
 
 const TYPES: [(InteractionType, u32); 7] = [
     (InteractionType::PageView, 45),
@@ -82,15 +82,6 @@ impl InteractionService {
         self.sessions.put(user, session.clone());
         session
     }
-}
-
-/// `parts` one after the other (the formatting machinery costs more than the copying).
-fn joined(parts: &[&str]) -> Text {
-    let mut text = Text::with_capacity(parts.iter().map(|p| p.len()).sum());
-    for part in parts {
-        text.push_str(part);
-    }
-    text
 }
 
 /// The search page of `query`, spaces as `+`.

@@ -1,7 +1,6 @@
 //! Order chains: an order priced from the catalog together with the SALE that takes its stock,
 //! maybe a payment, and a shipment only after a SETTLED payment.
 
-use crate::domain::Text;
 use rand::Rng;
 
 use super::inventory::change;
@@ -14,6 +13,7 @@ use crate::domain::ports::RepositoryError;
 use crate::domain::record::{Effect, Record};
 use crate::domain::reference::catalog::cents_to_usd;
 use crate::domain::stock::StockKey;
+use crate::domain::Text;
 
 pub const CARRIERS: [&str; 3] = ["UPS", "DHL", "FEDEX"];
 const QUANTITIES: [(i32, u32); 5] = [(1, 60), (2, 25), (3, 10), (4, 3), (5, 2)];

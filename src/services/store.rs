@@ -4,7 +4,6 @@
 //! of earlier transactions; shelf damage and stock-takes. Stores trade only while open in their
 //! own time zone, and their traffic follows the diurnal curve in local time.
 
-use crate::domain::Text;
 use compact_str::format_compact;
 use rustc_hash::FxHashMap;
 use std::collections::{BTreeMap, BTreeSet};
@@ -25,6 +24,7 @@ use crate::domain::store::events::{
 use crate::domain::store::visits::{self, FootTraffic, ShelfEvent, ShelfEventType};
 use crate::domain::store::{line_total_cents, tax_cents};
 use crate::domain::traffic::DiurnalCurve;
+use crate::domain::Text;
 
 const QUANTITIES: [(i32, u32); 3] = [(1, 60), (2, 30), (3, 10)];
 const TENDERS: [(TenderType, u32); 4] = [

@@ -2,7 +2,6 @@
 //! that a record's effect on them is applied when the record is published (noting every crossing
 //! of a reorder point it causes).
 
-use crate::domain::Text;
 use std::collections::VecDeque;
 
 use rand::Rng;
@@ -19,6 +18,7 @@ use crate::domain::reference::Segment;
 use crate::domain::stock::alerts::crosses_below;
 use crate::domain::stock::{Applied, StockKey};
 use crate::domain::store::refunds::{PastLine, PastRefund, RefundBook, Sold, SoldLine};
+use crate::domain::Text;
 
 /// Sales kept for returns to refer to.
 const RECENT_SALES: usize = 1_000;

@@ -1,7 +1,6 @@
 //! Wiring the world: the reference store and the stock ledger, in memory or in Postgres
 //! (migrated, and seeded when a table is empty), with the canonical inventory chosen.
 
-use crate::domain::Text;
 use std::collections::HashMap;
 
 use anyhow::Context;
@@ -21,6 +20,7 @@ use crate::domain::reference::catalog::{Catalog, StockLevels};
 use crate::domain::reference::{SeedCounts, StoreLayout};
 use crate::domain::stock::location_key;
 use crate::domain::store::refunds::{PastLine, PastRefund};
+use crate::domain::Text;
 use crate::services::inventory::Restatements;
 use crate::services::{Service, World};
 

@@ -1,10 +1,10 @@
 //! The e-commerce context (reference 003): orders, payments, shipments, customer interactions
 //! and price changes.
 
-use crate::domain::Text;
 use serde::Serialize;
 
 use super::events::Millis;
+use crate::domain::Text;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Order {

@@ -10,6 +10,7 @@ use rand::Rng;
 use super::shard::Shard;
 use super::stores::{Employee, Store, StoreStockRow, Terminal};
 use super::{ProductSupplier, ReferenceData, SeedCounts, StockRow, StoreLayout};
+use crate::domain::Text;
 
 /// When a location reorders a product: an alert as stock crosses below `point`, then `qty` more.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,7 +36,6 @@ pub struct StoreRows {
     pub stock: Vec<StoreStockRow>,
 }
 use crate::domain::stock::{StockKey, StockLevel};
-use crate::domain::Text;
 
 pub const COUNTRIES: [&str; 8] = ["US", "DE", "GB", "FR", "IL", "ES", "IT", "NL"];
 pub const CATEGORIES: [&str; 6] = [

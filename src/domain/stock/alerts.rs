@@ -1,11 +1,11 @@
 //! Restock alerts (reference 002's): fired exactly when a change takes a location's stock from
 //! at or above its reorder point to below it.
 
-use crate::domain::Text;
 use serde::Serialize;
 
 use super::Applied;
 use crate::domain::events::Millis;
+use crate::domain::Text;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -1,9 +1,9 @@
 //! Warehouse stock changes as reported on `inventory-changes.v1` (reference 003's record).
 
-use crate::domain::Text;
 use serde::Serialize;
 
 use crate::domain::events::Millis;
+use crate::domain::Text;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub enum ChangeType {

@@ -4,8 +4,9 @@
 pub mod alerts;
 pub mod changes;
 
-use crate::domain::Text;
 use rustc_hash::FxHashMap;
+
+use crate::domain::{joined, Text};
 
 /// Indexes into the catalog's locations (warehouses, then stores) and products.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -30,11 +31,7 @@ impl StockLevel {
 /// The Kafka key of a stock location's changes (`WH001:P000042`): all changes of one
 /// (location, product) share it, so they keep their order; reading the topic back relies on it.
 pub fn location_key(location: &str, product: &str) -> Text {
-    let mut key = Text::with_capacity(location.len() + 1 + product.len());
-    key.push_str(location);
-    key.push(':');
-    key.push_str(product);
-    key
+    joined(&[location, ":", product])
 }
 
 /// What one change did to a row: `new_qty = previous_qty + quantity_delta`, always.

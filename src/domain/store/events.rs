@@ -2,10 +2,10 @@
 //! (one record with an `event_type` and nullable fields), 001's transaction shape extended with
 //! 004's totals, 004's refund, and store stock changes.
 
-use crate::domain::Text;
 use serde::Serialize;
 
 use crate::domain::events::Millis;
+use crate::domain::Text;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -2,7 +2,6 @@
 //! line, so a refund always names a real line and never exceeds what was paid for it (rule 2),
 //! however many refunds a line gets and whichever run they fall in.
 
-use crate::domain::Text;
 use std::collections::VecDeque;
 
 use rand::Rng;
@@ -10,6 +9,7 @@ use rustc_hash::FxHashMap;
 
 use super::refund_cents;
 use crate::domain::events::Millis;
+use crate::domain::Text;
 
 /// What is left to refund of a line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

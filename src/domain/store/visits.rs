@@ -2,12 +2,12 @@
 //! its cart, planned so every shelf event falls inside the visit, a putback only returns what
 //! was picked and not yet put back, and the net of the events is the cart that checks out.
 
-use crate::domain::Text;
 use chrono::{DateTime, Datelike, Timelike};
 use rand::Rng;
 use serde::Serialize;
 
 use crate::domain::events::Millis;
+use crate::domain::Text;
 
 /// A visit, published at entry with its planned exit (reference 001's `foot_traffic`).
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -425,7 +425,7 @@ impl Engine {
     fn emit_group(
         &mut self,
         family: u64,
-        group: Vec<Record>,
+        mut group: Vec<Record>,
         stopper: &Stopper,
     ) -> Result<(), Halt> {
         if self.dropped_families.contains(&family) {
@@ -449,7 +449,7 @@ impl Engine {
         // group has begun it is finished, even if a stop arrives, and keeps room for its rest.
         let mut stamp = None;
         let mut rest = group.len() as u64 + alerts;
-        for record in group {
+        for record in &mut group {
             rest -= 1 + u64::from(record.may_cross());
             let part = Part {
                 stamp: &mut stamp,
@@ -462,7 +462,7 @@ impl Engine {
 
     /// Sends a due record (its effect applied) with its faults, then the restock alerts its
     /// stock change brought, each with its faults too.
-    fn emit(&mut self, mut record: Record, stopper: &Stopper, part: Part<'_>) -> Result<(), Halt> {
+    fn emit(&mut self, record: &mut Record, stopper: &Stopper, part: Part<'_>) -> Result<(), Halt> {
         let started = part.stamp.is_some();
         self.admit(stopper, started)?;
         // What must stay free under `--count` beside this record's extras: the rest of the
@@ -473,7 +473,7 @@ impl Engine {
         let at = record.at.unwrap_or(stamp);
         record.event.set_ts(at);
         self.world
-            .settle(&mut record)
+            .settle(record)
             .map_err(|e| Halt::Fail(e.into()))?;
         self.send_faulted(record, stopper, reserved)?;
         self.restock(at, stopper, part.rest)
@@ -483,7 +483,7 @@ impl Engine {
     /// as room under `--count` beside `reserved` allows.
     fn send_faulted(
         &mut self,
-        mut record: Record,
+        record: &mut Record,
         stopper: &Stopper,
         reserved: u64,
     ) -> Result<(), Halt> {
@@ -491,9 +491,9 @@ impl Engine {
             record.event.set_ts(record.event.ts() - delay_ms);
             record.fault = Some(Fault::Late { delay_ms });
         }
-        self.publish(&record)?;
+        self.publish(record)?;
         if let Some(kind) = self.faults.draw_bad(&mut self.rng, record.stream()) {
-            let bad = bad_copy(&record, kind, &mut self.ids, &mut self.rng);
+            let bad = bad_copy(record, kind, &mut self.ids, &mut self.rng);
             self.send_extra(&bad, stopper, reserved)?;
         }
         if self.faults.p_duplicate > 0.0 {
@@ -505,7 +505,7 @@ impl Engine {
             }
             // Only unlabelled records are re-sent: a duplicate of a late one would hide its label.
             if record.fault.is_none() {
-                self.recent.remember(&record);
+                self.recent.remember(record);
             }
         }
         Ok(())
@@ -524,7 +524,7 @@ impl Engine {
             let reaction = self.restocker.react(&mut ctx, crossing);
             let mut alert = reaction.alert;
             alert.event.set_ts(at);
-            self.send_faulted(alert, stopper, reserved)?;
+            self.send_faulted(&mut alert, stopper, reserved)?;
             if let Some((delay_ms, group)) = reaction.replenishment {
                 let now = self.clock.logical_ns();
                 let family = self.new_family();

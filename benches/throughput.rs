@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use rdkafka::ClientContext;
+use retailgen::adapters::kafka::Poller;
 use retailgen::adapters::registry::WireEncoder;
 use retailgen::config::KafkaSettings;
 use retailgen::domain::ports::{EventPublisher, PublishError, SchemaEncoder, TopicReport};
@@ -152,7 +153,7 @@ fn producer(bootstrap: &str) -> BaseProducer<Acks> {
         .unwrap()
 }
 
-/// Hands a record over as retailgen does (serving delivery reports while librdkafka's queue is full).
+/// Hands a record over as retailgen does (waiting for room while librdkafka's queue is full).
 fn send(producer: &BaseProducer<Acks>, rec: BaseRecord<'_, str, [u8], ()>) {
     let topic = rec.topic;
     retailgen::adapters::kafka::send(producer, rec, topic).expect("the record is handed over");
@@ -177,6 +178,7 @@ fn plain_loop_rate(bootstrap: &str, topic: &str, n: u64) -> f64 {
     let producer = producer(bootstrap);
     let mut state = 0x9e37_79b9_7f4a_7c15u64;
     let mut payload = [0u8; 150];
+    let mut poller = Poller::new();
     let started = Instant::now();
     for i in 0..n {
         for chunk in payload.chunks_mut(8) {
@@ -193,9 +195,7 @@ fn plain_loop_rate(bootstrap: &str, topic: &str, n: u64) -> f64 {
                 .key(key.as_str())
                 .payload(&payload[..]),
         );
-        if i % 256 == 0 {
-            producer.poll(Duration::ZERO);
-        }
+        poller.sent(&producer);
     }
     finish(&producer, n, started)
 }
@@ -274,11 +274,13 @@ fn records_of_run(n: u64, ids: [u32; Stream::COUNT]) -> Vec<Encoded> {
     records
 }
 
-/// Produces `records` in a tight loop (headers built per record, as retailgen does).
+/// Produces `records` in a tight loop (headers built per record, delivery reports served, as
+/// retailgen does).
 fn replay_rate(bootstrap: &str, topics: &[String], records: &[Encoded]) -> f64 {
     let producer = producer(bootstrap);
+    let mut poller = Poller::new();
     let started = Instant::now();
-    for (i, r) in records.iter().enumerate() {
+    for r in records {
         let headers =
             r.headers
                 .iter()
@@ -296,9 +298,7 @@ fn replay_rate(bootstrap: &str, topics: &[String], records: &[Encoded]) -> f64 {
                 .headers(headers)
                 .timestamp(r.ts),
         );
-        if i % 256 == 0 {
-            producer.poll(Duration::ZERO);
-        }
+        poller.sent(&producer);
     }
     finish(&producer, records.len() as u64, started)
 }

@@ -70,6 +70,34 @@ fn ecommerce_records_reach_kafka_in_wire_format_and_obey_the_data_rules() {
     check_rules(&rows, &Catalog::generate(500, 200, 11));
 }
 
+/// A producer queue of a few records: retailgen waits for room, serving the delivery reports
+/// that free it, rather than failing or dropping records, and every record arrives.
+#[test]
+fn a_full_producer_queue_holds_records_back_until_there_is_room() {
+    let broker = Tansu::start();
+    let registry = Registry::start();
+    let mut env = kafka_env(&broker, &registry);
+    env.extend([
+        ("KAFKA_PROPERTY_QUEUE_BUFFERING_MAX_MESSAGES", "8"),
+        ("KAFKA_PROPERTY_LINGER_MS", "0"),
+    ]);
+    let out = run(
+        &[
+            "run", "--sink", "kafka", "--count", "2000", "--eps", "0", "--seed", "5",
+        ],
+        &env,
+    );
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let produced = assert_count(&out.stderr, 2000);
+    let consumed = consume(
+        &broker.bootstrap,
+        &TOPICS,
+        produced,
+        Duration::from_secs(60),
+    );
+    assert_eq!(consumed.len(), produced, "every record reached the topics");
+}
+
 fn check_rules(rows: &[Row], catalog: &Catalog) {
     let users: HashMap<String, &str> = (0..catalog.users.len())
         .map(|i| (catalog.users.user_id(i).into(), catalog.users.country(i)))

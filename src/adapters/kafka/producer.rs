@@ -19,9 +19,13 @@ use crate::domain::record::Record;
 use crate::domain::stream::{Stream, TopicNames};
 use crate::observe::RunStats;
 
-/// How long to wait before retrying when librdkafka's queue is full (backpressure).
-const QUEUE_FULL_BACKOFF: Duration = Duration::from_millis(1);
-/// Delivery reports are served every this many records (and whenever the queue is full)...
+/// How long to sleep when librdkafka's queue is full and no delivery report is ready to free
+/// room (backpressure). A sleep, not a timed poll: rdkafka rounds a timeout under 1 ms down to
+/// 0, so `poll(1 ms)` spins for that millisecond, taking the CPU from librdkafka's own threads
+/// and, on a small machine, from the broker.
+const QUEUE_FULL_BACKOFF: Duration = Duration::from_micros(200);
+/// Delivery reports are served every this many records (all that are ready, and whenever the
+/// queue is full)...
 const POLL_EVERY: u64 = 256;
 /// ...and the clock is read every this many records, so that at least every `DRAIN_EVERY`...
 const CLOCK_EVERY: u64 = 16;
@@ -32,13 +36,13 @@ const DRAIN_EVERY: Duration = Duration::from_millis(100);
 const DRAIN_EVENTS: usize = 1_000;
 
 /// When to serve delivery reports, from the thread that sends.
-pub(super) struct Poller {
+pub struct Poller {
     sent: u64,
     drained: Instant,
 }
 
 impl Poller {
-    pub(super) fn new() -> Self {
+    pub fn new() -> Self {
         Self {
             sent: 0,
             drained: Instant::now(),
@@ -46,21 +50,35 @@ impl Poller {
     }
 
     /// After each send: serves what is due. True when it served anything.
-    pub(super) fn sent<C: ProducerContext>(&mut self, producer: &BaseProducer<C>) -> bool {
+    pub fn sent<C: ProducerContext>(&mut self, producer: &BaseProducer<C>) -> bool {
         self.sent += 1;
         if self.sent % CLOCK_EVERY == 0 && self.drained.elapsed() >= DRAIN_EVERY {
-            for _ in 0..DRAIN_EVENTS {
-                producer.poll(Duration::ZERO);
-            }
+            serve_ready(producer);
             self.drained = Instant::now();
             return true;
         }
         if self.sent % POLL_EVERY == 0 {
-            producer.poll(Duration::ZERO);
+            serve_ready(producer);
             return true;
         }
         false
     }
+}
+
+/// Serves the delivery reports that are ready (a poll serves one batch): each one served frees
+/// its records' room in librdkafka's queue, which counts them until their report is served.
+/// True when it served any.
+fn serve_ready<C: ProducerContext>(producer: &BaseProducer<C>) -> bool {
+    let mut waiting = producer.in_flight_count();
+    for served in 0..DRAIN_EVENTS {
+        producer.poll(Duration::ZERO);
+        let now = producer.in_flight_count();
+        if now >= waiting {
+            return served > 0;
+        }
+        waiting = now;
+    }
+    true
 }
 
 /// Delivery reports counted per stream, with the offsets they name, in the run's live figures.
@@ -132,7 +150,9 @@ pub fn send<'a, C: ProducerContext>(
             Ok(()) => return Ok(()),
             Err((RdKafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
                 message = back;
-                producer.poll(QUEUE_FULL_BACKOFF);
+                if !serve_ready(producer) {
+                    std::thread::sleep(QUEUE_FULL_BACKOFF);
+                }
             }
             Err((e, _)) => {
                 return Err(PublishError::Sink(format!(

@@ -178,7 +178,7 @@ fn plain_loop_rate(bootstrap: &str, topic: &str, n: u64) -> f64 {
     let producer = producer(bootstrap);
     let mut state = 0x9e37_79b9_7f4a_7c15u64;
     let mut payload = [0u8; 150];
-    let mut poller = Poller::new();
+    let mut poller = Poller::default();
     let started = Instant::now();
     for i in 0..n {
         for chunk in payload.chunks_mut(8) {
@@ -278,7 +278,7 @@ fn records_of_run(n: u64, ids: [u32; Stream::COUNT]) -> Vec<Encoded> {
 /// retailgen does).
 fn replay_rate(bootstrap: &str, topics: &[String], records: &[Encoded]) -> f64 {
     let producer = producer(bootstrap);
-    let mut poller = Poller::new();
+    let mut poller = Poller::default();
     let started = Instant::now();
     for r in records {
         let headers =

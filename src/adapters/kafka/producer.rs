@@ -41,14 +41,16 @@ pub struct Poller {
     drained: Instant,
 }
 
-impl Poller {
-    pub fn new() -> Self {
+impl Default for Poller {
+    fn default() -> Self {
         Self {
             sent: 0,
             drained: Instant::now(),
         }
     }
+}
 
+impl Poller {
     /// After each send: serves what is due. True when it served anything.
     pub fn sent<C: ProducerContext>(&mut self, producer: &BaseProducer<C>) -> bool {
         self.sent += 1;
@@ -209,7 +211,7 @@ impl KafkaPublisher {
             encoder,
             topics,
             produced: [0; Stream::COUNT],
-            poller: Poller::new(),
+            poller: Poller::default(),
             flush_timeout: k.flush_timeout,
             buf: Vec::with_capacity(512),
         })

@@ -90,7 +90,7 @@ impl KafkaRelay {
             producer,
             topics,
             produced: [0; Stream::COUNT],
-            poller: Poller::new(),
+            poller: Poller::default(),
             flush_timeout: k.flush_timeout,
         })
     }

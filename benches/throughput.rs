@@ -38,7 +38,7 @@ use tokio_util::sync::CancellationToken;
 /// The allocator retailgen's binary uses (mimalloc, also behind librdkafka's malloc): the
 /// ceiling's producer must allocate as retailgen's does.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: retailgen::allocator::MiMalloc = retailgen::allocator::MiMalloc;
 
 fn size(var: &str, default: u64) -> u64 {
     std::env::var(var)

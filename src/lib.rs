@@ -5,6 +5,7 @@
 //! schedules them; `adapters` talk to the outside world; `startup` wires it all for `main`.
 
 pub mod adapters;
+pub mod allocator;
 pub mod cli;
 pub mod config;
 pub mod domain;

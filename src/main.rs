@@ -10,7 +10,7 @@ use retailgen::{config, startup, telemetry};
 /// cost about a quarter of its time; it also stands behind `malloc` (feature `override`), so
 /// librdkafka's messages no longer fragment glibc's per-thread arenas (see README, Benchmarks).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: retailgen::allocator::MiMalloc = retailgen::allocator::MiMalloc;
 
 /// `retailgen healthcheck`: 0 when the instance at METRICS_ADDR answers 200 on /healthz.
 fn healthcheck(settings: &config::Settings) -> ExitCode {

@@ -55,20 +55,28 @@ mod tests {
     fn every_block_has_the_alignment_its_layout_asks_for() {
         let a = MiMalloc;
         for align in [1, 2, 4, 8, 16, 32, 64, 4096] {
-            for size in [align, 8, 24, 40, 48, 100, 384, 1000, 5000, 70_000] {
-                let size = size.max(align) / align * align;
+            // Sizes below the alignment too: a plain block of 8 bytes is not aligned to 64.
+            for size in [1, 8, 24, 40, 48, 100, 384, 1000, 5000, 70_000] {
                 let layout = Layout::from_size_align(size, align).unwrap();
-                // SAFETY: the layouts are non-zero in size; each block is freed once.
+                let grown = Layout::from_size_align(size * 3, align).unwrap();
+                // SAFETY: the layouts are non-zero in size; each block is freed once, with the
+                // layout it has.
                 unsafe {
-                    let p = a.alloc(layout);
-                    assert!(!p.is_null() && p as usize % align == 0, "{layout:?}");
-                    let z = a.alloc_zeroed(layout);
-                    assert!(z as usize % align == 0, "{layout:?}");
-                    assert!(std::slice::from_raw_parts(z, size).iter().all(|&b| b == 0));
-                    let r = a.realloc(p, layout, size * 3);
-                    assert!(r as usize % align == 0, "{layout:?} grown");
-                    a.dealloc(r, Layout::from_size_align(size * 3, align).unwrap());
-                    a.dealloc(z, layout);
+                    // Several blocks of each layout: one may be aligned by chance.
+                    let blocks: Vec<(*mut u8, *mut u8)> = (0..8)
+                        .map(|_| (a.alloc(layout), a.alloc_zeroed(layout)))
+                        .collect();
+                    for &(p, z) in &blocks {
+                        assert!(!p.is_null() && p as usize % align == 0, "{layout:?}");
+                        assert!(!z.is_null() && z as usize % align == 0, "{layout:?} zeroed");
+                        assert!(std::slice::from_raw_parts(z, size).iter().all(|&b| b == 0));
+                    }
+                    for (p, z) in blocks {
+                        let r = a.realloc(p, layout, grown.size());
+                        assert!(!r.is_null() && r as usize % align == 0, "{layout:?} grown");
+                        a.dealloc(r, grown);
+                        a.dealloc(z, layout);
+                    }
                 }
             }
         }

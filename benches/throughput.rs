@@ -20,10 +20,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use rdkafka::ClientContext;
-use retailgen::adapters::kafka::Poller;
+use retailgen::adapters::kafka::{owned_headers, Poller};
 use retailgen::adapters::registry::WireEncoder;
 use retailgen::config::KafkaSettings;
 use retailgen::domain::ports::{EventPublisher, PublishError, SchemaEncoder, TopicReport};
@@ -281,15 +280,7 @@ fn replay_rate(bootstrap: &str, topics: &[String], records: &[Encoded]) -> f64 {
     let mut poller = Poller::default();
     let started = Instant::now();
     for r in records {
-        let headers =
-            r.headers
-                .iter()
-                .fold(OwnedHeaders::new_with_capacity(3), |h, (key, value)| {
-                    h.insert(Header {
-                        key,
-                        value: Some(value.as_bytes()),
-                    })
-                });
+        let headers = owned_headers(3, r.headers.iter().map(|(key, value)| (key, value)));
         send(
             &producer,
             BaseRecord::to(&topics[r.topic])

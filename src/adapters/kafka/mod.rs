@@ -8,7 +8,7 @@ pub mod replay;
 
 pub use admin::{create_missing, ensure_topics, existing_topics};
 pub use client_config::{client_config, producer_config};
-pub use producer::{send, Connecting, KafkaPublisher, Poller};
+pub use producer::{owned_headers, send, Connecting, KafkaPublisher, Poller};
 pub use relay::KafkaRelay;
 
 #[derive(Debug, thiserror::Error)]

@@ -1,6 +1,7 @@
 //! The Kafka publisher: a `BaseProducer` polled from the generator thread, whose delivery
 //! reports are counted per topic.
 
+use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -141,6 +142,24 @@ impl ProducerContext for DeliveryCounter {
     }
 }
 
+/// librdkafka's headers of `pairs` (name, value), in their order; `capacity` of them fit
+/// before its list grows.
+pub fn owned_headers<K, V>(capacity: usize, pairs: impl IntoIterator<Item = (K, V)>) -> OwnedHeaders
+where
+    K: AsRef<str>,
+    V: Deref<Target: AsRef<[u8]>>,
+{
+    pairs.into_iter().fold(
+        OwnedHeaders::new_with_capacity(capacity),
+        |h, (key, value)| {
+            h.insert(Header {
+                key: key.as_ref(),
+                value: Some(value.deref().as_ref()),
+            })
+        },
+    )
+}
+
 /// Hands `message` to librdkafka, serving delivery reports and retrying while its queue is full.
 pub fn send<'a, C: ProducerContext>(
     producer: &BaseProducer<C>,
@@ -223,15 +242,7 @@ impl EventPublisher for KafkaPublisher {
         let stream = record.stream();
         self.buf.clear();
         self.encoder.encode(record, &mut self.buf)?;
-        let headers =
-            record
-                .headers()
-                .fold(OwnedHeaders::new_with_capacity(3), |h, (key, value)| {
-                    h.insert(Header {
-                        key,
-                        value: Some(value.as_bytes()),
-                    })
-                });
+        let headers = owned_headers(3, record.headers());
         let message = BaseRecord::with_opaque_to(self.topics.of(stream), stream.index())
             .key(record.key.as_str())
             .payload(self.buf.as_slice())

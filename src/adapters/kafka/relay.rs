@@ -5,12 +5,11 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
 use rdkafka::ClientContext;
 
 use super::client_config::connected_producer;
-use super::producer::{send, Poller, StreamCounts};
+use super::producer::{owned_headers, send, Poller, StreamCounts};
 use super::KafkaError;
 use crate::config::KafkaSettings;
 use crate::domain::message::{decode_headers, MessageRef};
@@ -105,15 +104,7 @@ impl MessageRelay for KafkaRelay {
         let headers = decode_headers(m.headers).ok_or_else(|| {
             PublishError::Sink(format!("malformed headers in outbox row {:?}", m.seq))
         })?;
-        let headers =
-            headers
-                .into_iter()
-                .fold(OwnedHeaders::new_with_capacity(5), |h, (key, value)| {
-                    h.insert(Header {
-                        key,
-                        value: Some(value),
-                    })
-                });
+        let headers = owned_headers(5, headers);
         let tracked = m.seq.map(|seq| {
             let mut t = self.producer.context().tracker();
             t.in_order.push_back((seq, false));

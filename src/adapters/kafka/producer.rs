@@ -52,19 +52,16 @@ impl Default for Poller {
 }
 
 impl Poller {
-    /// After each send: serves what is due. True when it served anything.
+    /// After each send: serves the ready reports when it is time to. True when it did.
     pub fn sent<C: ProducerContext>(&mut self, producer: &BaseProducer<C>) -> bool {
         self.sent += 1;
-        if self.sent % CLOCK_EVERY == 0 && self.drained.elapsed() >= DRAIN_EVERY {
+        let due = self.sent % POLL_EVERY == 0
+            || (self.sent % CLOCK_EVERY == 0 && self.drained.elapsed() >= DRAIN_EVERY);
+        if due {
             serve_ready(producer);
             self.drained = Instant::now();
-            return true;
         }
-        if self.sent % POLL_EVERY == 0 {
-            serve_ready(producer);
-            return true;
-        }
-        false
+        due
     }
 }
 

@@ -2,8 +2,10 @@
 
 use std::fmt;
 
+use rand::distr::Bernoulli;
 use rand::Rng;
 
+use super::chance;
 use super::events::{Event, Millis};
 use super::ids::IdGen;
 use super::record::Record;
@@ -131,18 +133,43 @@ impl FaultPolicy {
         }
     }
 
+    /// The policy ready to draw from, once per run.
+    pub fn draws(&self) -> FaultDraws {
+        FaultDraws {
+            late: chance(self.p_late),
+            max_late_ms: self.max_late_ms,
+            bad: chance(self.p_bad),
+            wire: chance(self.wire_share),
+            duplicate: chance(self.p_duplicate),
+            duplicates: self.p_duplicate > 0.0,
+        }
+    }
+}
+
+/// A [`FaultPolicy`]'s chances, drawn per record.
+#[derive(Debug, Clone)]
+pub struct FaultDraws {
+    late: Bernoulli,
+    max_late_ms: Millis,
+    bad: Bernoulli,
+    wire: Bernoulli,
+    duplicate: Bernoulli,
+    duplicates: bool,
+}
+
+impl FaultDraws {
     /// A delay for this record if it is to be late.
     pub fn draw_late<R: Rng>(&self, rng: &mut R) -> Option<Millis> {
-        (self.max_late_ms > 0 && rng.random_bool(self.p_late))
+        (self.max_late_ms > 0 && rng.sample(self.late))
             .then(|| rng.random_range(1..=self.max_late_ms))
     }
 
     /// The kind of a bad copy to send after a record of `stream`, if any.
     pub fn draw_bad<R: Rng>(&self, rng: &mut R, stream: Stream) -> Option<BadKind> {
-        if !rng.random_bool(self.p_bad) {
+        if !rng.sample(self.bad) {
             return None;
         }
-        let kinds = if rng.random_bool(self.wire_share) {
+        let kinds = if rng.sample(self.wire) {
             &BadKind::WIRE[..]
         } else {
             BadKind::semantic_for(stream)
@@ -150,8 +177,13 @@ impl FaultPolicy {
         Some(kinds[rng.random_range(0..kinds.len())])
     }
 
+    /// Whether duplicates are drawn at all (recent records are kept to re-send only then).
+    pub fn duplicates(&self) -> bool {
+        self.duplicates
+    }
+
     pub fn draw_duplicate<R: Rng>(&self, rng: &mut R) -> bool {
-        rng.random_bool(self.p_duplicate)
+        rng.sample(self.duplicate)
     }
 }
 
@@ -291,13 +323,20 @@ mod tests {
         };
         let mut rng = DetRng::seed_from_u64(3);
         for _ in 0..200 {
-            let k = policy.draw_bad(&mut rng, Stream::Shipments).unwrap();
+            let k = policy
+                .draws()
+                .draw_bad(&mut rng, Stream::Shipments)
+                .unwrap();
             assert!(BadKind::semantic_for(Stream::Shipments).contains(&k));
         }
         let wire = FaultPolicy {
             wire_share: 1.0,
             ..policy
         };
-        assert!((0..200).all(|_| wire.draw_bad(&mut rng, Stream::Orders).unwrap().is_wire()));
+        assert!((0..200).all(|_| wire
+            .draws()
+            .draw_bad(&mut rng, Stream::Orders)
+            .unwrap()
+            .is_wire()));
     }
 }

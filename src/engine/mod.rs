@@ -11,10 +11,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rand::distr::Bernoulli;
 use rand::{Rng, SeedableRng};
 
+use crate::domain::chance;
 use crate::domain::events::Millis;
-use crate::domain::faults::{bad_copy, Fault, FaultPolicy};
+use crate::domain::faults::{bad_copy, Fault, FaultDraws, FaultPolicy};
 use crate::domain::ids::IdGen;
 use crate::domain::ports::{EventPublisher, PublishError, RepositoryError, TopicReport};
 use crate::domain::record::Record;
@@ -122,7 +124,7 @@ struct Tally {
 
 pub struct Engine {
     services: ServiceTable,
-    background: Vec<(f64, Box<dyn Service>)>,
+    background: Vec<(Bernoulli, Box<dyn Service>)>,
     world: World,
     publisher: Box<dyn EventPublisher>,
     clock: EventClock,
@@ -138,7 +140,7 @@ pub struct Engine {
     ids: IdGen,
     count: Option<u64>,
     end_ns: Option<i64>,
-    faults: FaultPolicy,
+    faults: FaultDraws,
     recent: Recent,
     tally: Tally,
     dropped_groups: u32,
@@ -162,7 +164,11 @@ impl Engine {
     ) -> Self {
         Self {
             services: generators.services,
-            background: generators.background,
+            background: generators
+                .background
+                .into_iter()
+                .map(|(p, service)| (chance(p), service))
+                .collect(),
             world: generators.world,
             publisher,
             clock,
@@ -172,7 +178,7 @@ impl Engine {
             ids: IdGen::for_shard(config.seed, config.run, config.shard),
             count: config.count,
             end_ns: config.end_ms.map(|ms| ms * 1_000_000),
-            faults: config.faults,
+            faults: config.faults.draws(),
             recent: Recent::default(),
             tally: Tally::default(),
             dropped_groups: 0,
@@ -402,7 +408,7 @@ impl Engine {
         self.services.pick(u).emit(&mut ctx, emission)?;
         for _ in 0..emission.records() {
             for (p, service) in &mut self.background {
-                if ctx.rng.random_bool(*p) {
+                if ctx.rng.sample(*p) {
                     service.emit(&mut ctx, emission)?;
                 }
             }
@@ -496,7 +502,7 @@ impl Engine {
             let bad = bad_copy(record, kind, &mut self.ids, &mut self.rng);
             self.send_extra(&bad, stopper, reserved)?;
         }
-        if self.faults.p_duplicate > 0.0 {
+        if self.faults.duplicates() {
             if self.faults.draw_duplicate(&mut self.rng) {
                 if let Some(mut again) = self.recent.pick(&mut self.rng) {
                     again.fault = Some(Fault::Duplicate);

@@ -262,7 +262,11 @@ impl Engine {
                 break reason;
             }
             let next = match self.schedule.pop_due(self.clock.logical_ns()) {
-                Some((family, group)) => self.emit_group(family, group, stopper),
+                Some((family, mut group)) => {
+                    let sent = self.emit_group(family, &mut group, stopper);
+                    emission.recycle(group);
+                    sent
+                }
                 None => self.step(&mut emission).map_err(|e| Halt::Fail(e.into())),
             };
             match next {
@@ -431,7 +435,7 @@ impl Engine {
     fn emit_group(
         &mut self,
         family: u64,
-        mut group: Vec<Record>,
+        group: &mut [Record],
         stopper: &Stopper,
     ) -> Result<(), Halt> {
         if self.dropped_families.contains(&family) {
@@ -455,7 +459,7 @@ impl Engine {
         // group has begun it is finished, even if a stop arrives, and keeps room for its rest.
         let mut stamp = None;
         let mut rest = group.len() as u64 + alerts;
-        for record in &mut group {
+        for record in group {
             rest -= 1 + u64::from(record.may_cross());
             let part = Part {
                 stamp: &mut stamp,

@@ -189,14 +189,14 @@ fn transfer(ctx: &mut Ctx<'_>, from: StockKey, out: &mut Emission) -> Result<(),
         ChangeType::Transfer,
         Effect::StockInbound { key: to },
     );
-    out.group_now(vec![
+    out.pair_now(
         with(outbound, |c| {
             c.reason = Some(format_compact!("transfer to {to_id}"))
         }),
         with(inbound, |c| {
             c.reason = Some(format_compact!("transfer from {from_id}"))
         }),
-    ]);
+    );
     Ok(())
 }
 

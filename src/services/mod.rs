@@ -34,23 +34,58 @@ pub struct Ctx<'a> {
 #[derive(Debug, Default)]
 pub struct Emission {
     pub groups: Vec<(Millis, Vec<Record>)>,
+    /// Emptied groups of room for one and for two records, handed back after publishing and
+    /// reused last-in first-out: a new group is written to memory the caches still hold, not
+    /// to a fresh allocation. (A group is sized exactly: thousands wait in the schedule.)
+    spare: [Vec<Vec<Record>>; 2],
 }
+
+/// Emptied groups kept for reuse, of each size; more are freed.
+const SPARE_GROUPS: usize = 64;
 
 impl Emission {
     pub fn now(&mut self, record: Record) {
-        self.groups.push((0, vec![record]));
+        self.after(0, record);
     }
 
     pub fn group_now(&mut self, records: Vec<Record>) {
         self.groups.push((0, records));
     }
 
+    /// Two records that go out together (an order and its sale, a transfer's two legs).
+    pub fn pair_now(&mut self, first: Record, second: Record) {
+        let mut group = self.spare_group(2);
+        group.push(first);
+        group.push(second);
+        self.groups.push((0, group));
+    }
+
     pub fn after(&mut self, delay_ms: Millis, record: Record) {
-        self.groups.push((delay_ms, vec![record]));
+        let mut group = self.spare_group(1);
+        group.push(record);
+        self.groups.push((delay_ms, group));
     }
 
     pub fn records(&self) -> usize {
         self.groups.iter().map(|(_, g)| g.len()).sum()
+    }
+
+    /// A published group back for reuse.
+    pub fn recycle(&mut self, mut group: Vec<Record>) {
+        let Some(spare) = self.spare.get_mut(group.capacity().wrapping_sub(1)) else {
+            return;
+        };
+        if spare.len() < SPARE_GROUPS {
+            group.clear();
+            spare.push(group);
+        }
+    }
+
+    /// An empty group with room for exactly `size` (1 or 2) records.
+    fn spare_group(&mut self, size: usize) -> Vec<Record> {
+        self.spare[size - 1]
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(size))
     }
 }
 
@@ -225,5 +260,49 @@ mod tests {
         assert_eq!(t.pick(0.749).name(), "a");
         assert_eq!(t.pick(0.75).name(), "b");
         assert_eq!(t.pick(0.999_999).name(), "b");
+    }
+
+    fn record(key: &str) -> Record {
+        use crate::domain::events::{Event, Shipment};
+        let shipment = Shipment {
+            shipment_id: key.into(),
+            order_id: key.into(),
+            carrier: "UPS",
+            eta_days: 1,
+            ts: 0,
+        };
+        Record::new(key.into(), None, Event::Shipment(shipment))
+    }
+
+    /// Thousands of groups wait in the schedule: reuse must never leave one larger than it is.
+    #[test]
+    fn groups_are_reused_at_their_exact_size() {
+        let mut out = Emission::default();
+        out.after(5, record("a"));
+        out.pair_now(record("b"), record("c"));
+        out.group_now(vec![record("d"), record("e"), record("f")]);
+        let sizes: Vec<(usize, usize)> = out
+            .groups
+            .iter()
+            .map(|(_, g)| (g.len(), g.capacity()))
+            .collect();
+        assert_eq!(sizes, [(1, 1), (2, 2), (3, 3)]);
+        let groups: Vec<Vec<Record>> = out.groups.drain(..).map(|(_, g)| g).collect();
+        let at: Vec<*const Record> = groups.iter().map(|g| g.as_ptr()).collect();
+        for group in groups {
+            out.recycle(group);
+        }
+        out.now(record("g"));
+        out.pair_now(record("h"), record("i"));
+        out.now(record("j"));
+        let got: Vec<(*const Record, usize, &str)> = out
+            .groups
+            .iter()
+            .map(|(_, g)| (g.as_ptr(), g.capacity(), g[0].key.as_str()))
+            .collect();
+        assert_eq!(got[0], (at[0], 1, "g"), "the single is reused");
+        assert_eq!(got[1], (at[1], 2, "h"), "the pair is reused");
+        assert_ne!(got[2].0, at[2], "a group of three is not reused");
+        assert_eq!(got[2].1, 1);
     }
 }

@@ -98,7 +98,7 @@ impl Service for OrderService {
             c.order_id = Some(order_id.clone());
             c.reason = Some("order".into());
         }
-        out.group_now(vec![order, sale]);
+        out.pair_now(order, sale);
         ctx.world.remember_sale(Sale {
             order_id: order_id.clone(),
             key,

@@ -4,8 +4,6 @@
 pub mod alerts;
 pub mod changes;
 
-use rustc_hash::FxHashMap;
-
 use crate::domain::{joined, Text};
 
 /// Indexes into the catalog's locations (warehouses, then stores) and products.
@@ -51,26 +49,51 @@ pub fn clamp_delta(level: StockLevel, requested: i32) -> i32 {
     }
 }
 
+/// A product's rows are searched in a row up to this many, by halves beyond.
+const SCANNED_ROWS: usize = 32;
+
 /// In-memory stock: the truth in Kafka-canonical mode, a cache of the table in Postgres mode.
+///
+/// Rows are kept product by product, each product's by location: product `p`'s rows are
+/// `rows[starts[p]..starts[p + 1]]`. The locations a sale compares (one product's warehouses)
+/// share a cache line or two, where a hash map scattered them over the whole table.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct StockBook {
-    levels: FxHashMap<StockKey, StockLevel>,
+    starts: Vec<u32>,
+    rows: Vec<(u32, StockLevel)>,
 }
 
 impl StockBook {
+    /// The book of `levels`; of two levels for one key, the later counts.
     pub fn new(levels: impl IntoIterator<Item = (StockKey, StockLevel)>) -> Self {
-        Self {
-            levels: levels.into_iter().collect(),
+        let mut levels: Vec<(StockKey, StockLevel)> = levels.into_iter().collect();
+        levels.sort_by_key(|(key, _)| (key.product, key.location));
+        let mut book = Self::default();
+        let mut last = None;
+        for (key, level) in levels {
+            if last == Some(key) {
+                book.rows.last_mut().expect("a row for the last key").1 = level;
+                continue;
+            }
+            let product = key.product as usize;
+            while book.starts.len() <= product + 1 {
+                book.starts.push(book.len());
+            }
+            book.rows.push((key.location, level));
+            book.starts[product + 1] = book.len();
+            last = Some(key);
         }
+        book
     }
 
     pub fn level(&self, key: StockKey) -> Option<StockLevel> {
-        self.levels.get(&key).copied()
+        self.row(key).map(|i| self.rows[i].1)
     }
 
     /// Applies `requested` (clamped); `None` if the key is not stocked.
     pub fn apply(&mut self, key: StockKey, requested: i32) -> Option<Applied> {
-        let level = self.levels.get_mut(&key)?;
+        let i = self.row(key)?;
+        let level = &mut self.rows[i].1;
         let delta = clamp_delta(*level, requested);
         let previous_qty = level.qty;
         level.qty += delta;
@@ -83,17 +106,62 @@ impl StockBook {
 
     /// Records what the canonical store reports for a key.
     pub fn set(&mut self, key: StockKey, level: StockLevel) {
-        self.levels.insert(key, level);
+        match self.find(key) {
+            Ok(i) => self.rows[i].1 = level,
+            Err(i) => {
+                let product = key.product as usize;
+                while self.starts.len() <= product + 1 {
+                    self.starts.push(self.len());
+                }
+                self.rows.insert(i, (key.location, level));
+                for start in &mut self.starts[product + 1..] {
+                    *start += 1;
+                }
+            }
+        }
     }
 
     /// The change from `reported` to the level as it is now (someone else moved it).
     pub fn restate(&self, key: StockKey, reported: i32) -> Option<Applied> {
-        let qty = self.levels.get(&key)?.qty;
+        let qty = self.level(key)?.qty;
         Some(Applied {
             previous_qty: reported,
             quantity_delta: qty - reported,
             new_qty: qty,
         })
+    }
+
+    /// Where `key`'s row is: a product has a few locations, read in a row (a binary search
+    /// costs more instructions below a few dozen).
+    fn row(&self, key: StockKey) -> Option<usize> {
+        let product = key.product as usize;
+        let start = *self.starts.get(product)? as usize;
+        let end = *self.starts.get(product + 1)? as usize;
+        if end - start > SCANNED_ROWS {
+            return self.find(key).ok();
+        }
+        let at = self.rows[start..end]
+            .iter()
+            .position(|(l, _)| *l == key.location)?;
+        Some(start + at)
+    }
+
+    /// Where `key`'s row is, or where it would go.
+    fn find(&self, key: StockKey) -> Result<usize, usize> {
+        let product = key.product as usize;
+        let (Some(&start), Some(&end)) = (self.starts.get(product), self.starts.get(product + 1))
+        else {
+            return Err(self.rows.len());
+        };
+        let (start, end) = (start as usize, end as usize);
+        self.rows[start..end]
+            .binary_search_by_key(&key.location, |(location, _)| *location)
+            .map(|i| start + i)
+            .map_err(|i| start + i)
+    }
+
+    fn len(&self) -> u32 {
+        u32::try_from(self.rows.len()).expect("fewer than 2^32 stock rows")
     }
 }
 
@@ -105,6 +173,54 @@ mod tests {
         location: 0,
         product: 0,
     };
+
+    /// Lookups, changes and new rows against a hash map of the same rows.
+    #[test]
+    fn the_book_holds_what_a_map_of_its_rows_holds() {
+        use crate::services::DetRng;
+        use rand::{Rng, SeedableRng};
+        use std::collections::HashMap;
+        let mut rng = DetRng::seed_from_u64(5);
+        let key = |rng: &mut DetRng| StockKey {
+            location: rng.random_range(0..80),
+            product: rng.random_range(0..40),
+        };
+        let level = |qty: i32| StockLevel { qty, reserved: 2 };
+        let rows: Vec<(StockKey, StockLevel)> =
+            (0..300).map(|i| (key(&mut rng), level(i))).collect();
+        let mut map: HashMap<StockKey, StockLevel> = rows.iter().copied().collect();
+        let mut book = StockBook::new(rows);
+        for i in 0..5_000 {
+            let k = key(&mut rng);
+            assert_eq!(book.level(k), map.get(&k).copied(), "{k:?}");
+            match rng.random_range(0..3) {
+                0 => {
+                    let want = map.get_mut(&k).map(|l| {
+                        let delta = clamp_delta(*l, -3);
+                        l.qty += delta;
+                        l.qty
+                    });
+                    assert_eq!(book.apply(k, -3).map(|a| a.new_qty), want, "{k:?}");
+                }
+                1 => {
+                    book.set(k, level(i));
+                    map.insert(k, level(i));
+                }
+                _ => {
+                    let far = StockKey {
+                        product: k.product + 60,
+                        ..k
+                    };
+                    book.set(far, level(i));
+                    map.insert(far, level(i));
+                }
+            }
+        }
+        for (k, l) in &map {
+            assert_eq!(book.level(*k), Some(*l), "{k:?}");
+        }
+        assert_eq!(book.rows.len(), map.len());
+    }
 
     #[test]
     fn outbound_changes_are_clamped_at_the_available_stock() {

@@ -67,21 +67,11 @@ impl StockBook {
     /// The book of `levels`; of two levels for one key, the later counts.
     pub fn new(levels: impl IntoIterator<Item = (StockKey, StockLevel)>) -> Self {
         let mut levels: Vec<(StockKey, StockLevel)> = levels.into_iter().collect();
+        // In key order (a stable sort: a key's later level is set last), each row is appended.
         levels.sort_by_key(|(key, _)| (key.product, key.location));
         let mut book = Self::default();
-        let mut last = None;
         for (key, level) in levels {
-            if last == Some(key) {
-                book.rows.last_mut().expect("a row for the last key").1 = level;
-                continue;
-            }
-            let product = key.product as usize;
-            while book.starts.len() <= product + 1 {
-                book.starts.push(book.len());
-            }
-            book.rows.push((key.location, level));
-            book.starts[product + 1] = book.len();
-            last = Some(key);
+            book.set(key, level);
         }
         book
     }
@@ -134,9 +124,7 @@ impl StockBook {
     /// Where `key`'s row is: a product has a few locations, read in a row (a binary search
     /// costs more instructions below a few dozen).
     fn row(&self, key: StockKey) -> Option<usize> {
-        let product = key.product as usize;
-        let start = *self.starts.get(product)? as usize;
-        let end = *self.starts.get(product + 1)? as usize;
+        let (start, end) = self.range(key.product)?;
         if end - start > SCANNED_ROWS {
             return self.find(key).ok();
         }
@@ -148,16 +136,20 @@ impl StockBook {
 
     /// Where `key`'s row is, or where it would go.
     fn find(&self, key: StockKey) -> Result<usize, usize> {
-        let product = key.product as usize;
-        let (Some(&start), Some(&end)) = (self.starts.get(product), self.starts.get(product + 1))
-        else {
+        let Some((start, end)) = self.range(key.product) else {
             return Err(self.rows.len());
         };
-        let (start, end) = (start as usize, end as usize);
         self.rows[start..end]
             .binary_search_by_key(&key.location, |(location, _)| *location)
             .map(|i| start + i)
             .map_err(|i| start + i)
+    }
+
+    /// Where `product`'s rows are (none past the last product that has any).
+    fn range(&self, product: u32) -> Option<(usize, usize)> {
+        let product = product as usize;
+        let start = *self.starts.get(product)? as usize;
+        Some((start, *self.starts.get(product + 1)? as usize))
     }
 
     fn len(&self) -> u32 {

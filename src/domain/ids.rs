@@ -51,15 +51,29 @@ impl IdGen {
     /// The next id with `prefix`, e.g. `next("ord")` gives `ord_` and 13 base-36 digits.
     pub fn next(&mut self, prefix: &str) -> Text {
         self.counter += 1;
-        // Written on the stack, then copied once (inline, for prefixes of up to 10 bytes).
-        let mut id = [0u8; 64];
+        let digits = base36(mix(self.counter ^ self.salt));
+        if prefix.len() > INLINE_PREFIX {
+            return crate::domain::joined(&[prefix, "_", digits_str(&digits)]);
+        }
+        // Written on the stack, then copied once into the text's inline room.
+        let mut id = [0u8; INLINE_PREFIX + 1 + DIGITS];
         let digits_at = prefix.len() + 1;
         let len = digits_at + DIGITS;
         id[..prefix.len()].copy_from_slice(prefix.as_bytes());
         id[prefix.len()] = b'_';
-        id[digits_at..len].copy_from_slice(&base36(mix(self.counter ^ self.salt)));
-        Text::from(std::str::from_utf8(&id[..len]).expect("a short ASCII prefix"))
+        id[digits_at..len].copy_from_slice(&digits);
+        // SAFETY: `prefix` is UTF-8 and is followed only by ASCII ('_' and base-36 digits), so
+        // the whole is UTF-8 (checking it again cost half as much as drawing the id).
+        Text::from(unsafe { std::str::from_utf8_unchecked(&id[..len]) })
     }
+}
+
+/// Prefixes up to this long make an id that fits a text's inline room (24 bytes).
+const INLINE_PREFIX: usize = 10;
+
+/// Base-36 digits as text.
+fn digits_str(digits: &[u8; DIGITS]) -> &str {
+    std::str::from_utf8(digits).expect("base-36 digits are ASCII")
 }
 
 /// `PAIRS[2k..2k + 2]` spells `k` (below 36^2) in two base-36 digits.
@@ -160,6 +174,27 @@ mod tests {
         assert_eq!(x, y);
         assert_ne!(x, z);
         assert!(x[0].starts_with("ord_") && x[0].len() == 4 + DIGITS);
+    }
+
+    /// Prefixes of any length (and any UTF-8) give the prefix, `_` and the same digits.
+    #[test]
+    fn every_prefix_length_gives_the_prefix_and_the_same_digits() {
+        for prefix in [
+            "",
+            "o",
+            "ord",
+            "ten_bytes_",
+            "eleven_byte",
+            "préfixe",
+            "a_much_longer_prefix",
+        ] {
+            let (mut a, mut b) = (IdGen::new(5), IdGen::new(5));
+            for _ in 0..3 {
+                let (id, plain) = (a.next(prefix), b.next("x"));
+                assert_eq!(id.strip_suffix(&plain[2..]), Some(&*format!("{prefix}_")));
+                assert!(plain[2..].bytes().all(|c| ALPHABET.contains(&c)), "{plain}");
+            }
+        }
     }
 
     #[test]

@@ -41,14 +41,21 @@ pub struct AvroWriter {
     root: Node,
 }
 
-/// Why a value could not be written (a value that does not fit the schema).
+/// Why a value could not be written (a value that does not fit the schema). Boxed text, so
+/// that every writing call's `Result` comes back in registers rather than through memory.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-pub struct WriteError(String);
+pub struct WriteError(Box<str>);
+
+impl WriteError {
+    fn new(why: impl Into<Box<str>>) -> Self {
+        Self(why.into())
+    }
+}
 
 impl ser::Error for WriteError {
     fn custom<T: fmt::Display>(msg: T) -> Self {
-        WriteError(msg.to_string())
+        WriteError::new(msg.to_string())
     }
 }
 
@@ -116,14 +123,14 @@ fn compile(schema: &Schema) -> Result<Node, WriteError> {
                 value: Box::new(compile(t)?),
             },
             other => {
-                return Err(WriteError(format!(
+                return Err(WriteError::new(format!(
                     "unions other than null and one type are not supported: {} branches",
                     other.len()
                 )))
             }
         },
         other => {
-            return Err(WriteError(format!(
+            return Err(WriteError::new(format!(
                 "schema type {other} is not supported by the writer"
             )))
         }
@@ -131,6 +138,7 @@ fn compile(schema: &Schema) -> Result<Node, WriteError> {
 }
 
 /// Avro's variable-length zig-zag encoding of a long (ints use the same).
+#[inline]
 fn zigzag(out: &mut Vec<u8>, v: i64) {
     let mut z = ((v << 1) ^ (v >> 63)) as u64;
     while z >= 0x80 {
@@ -141,7 +149,7 @@ fn zigzag(out: &mut Vec<u8>, v: i64) {
 }
 
 fn mismatch(node: &Node, got: &str) -> WriteError {
-    WriteError(format!("a {got} cannot be written as {node:?}"))
+    WriteError::new(format!("a {got} cannot be written as {node:?}"))
 }
 
 struct NodeWriter<'a> {
@@ -150,6 +158,7 @@ struct NodeWriter<'a> {
 }
 
 impl NodeWriter<'_> {
+    #[inline]
     fn integer(self, v: i64) -> Result<(), WriteError> {
         match self.node {
             Node::Long => zigzag(self.out, v),
@@ -168,7 +177,7 @@ impl NodeWriter<'_> {
             _ => symbols
                 .iter()
                 .position(|s| s == name)
-                .ok_or_else(|| WriteError(format!("{name} is not one of {symbols:?}")))?,
+                .ok_or_else(|| WriteError::new(format!("{name} is not one of {symbols:?}")))?,
         };
         zigzag(self.out, index as i64);
         Ok(())
@@ -248,6 +257,7 @@ impl<'a> ser::Serializer for NodeWriter<'a> {
         self.serialize_str(v.encode_utf8(&mut [0; 4]))
     }
 
+    #[inline]
     fn serialize_str(self, v: &str) -> Result<(), WriteError> {
         match self.node {
             Node::String | Node::Bytes => {
@@ -337,7 +347,7 @@ impl<'a> ser::Serializer for NodeWriter<'a> {
         let Node::Array(item) = self.node else {
             return Err(mismatch(self.node, "sequence"));
         };
-        let len = len.ok_or_else(|| WriteError("a sequence of unknown length".into()))?;
+        let len = len.ok_or_else(|| WriteError::new("a sequence of unknown length"))?;
         if len > 0 {
             zigzag(self.out, len as i64);
         }
@@ -410,6 +420,7 @@ impl ser::SerializeStruct for RecordWriter<'_> {
     type Ok = ();
     type Error = WriteError;
 
+    #[inline]
     fn serialize_field<T: Serialize + ?Sized>(
         &mut self,
         key: &'static str,
@@ -418,13 +429,13 @@ impl ser::SerializeStruct for RecordWriter<'_> {
         let field = self
             .fields
             .next()
-            .ok_or_else(|| WriteError(format!("field {key} is not in the schema")))?;
+            .ok_or_else(|| WriteError::new(format!("field {key} is not in the schema")))?;
         debug_assert_eq!(
             field.name, key,
             "struct fields must be in the schema's order"
         );
         if field.name.len() != key.len() {
-            return Err(WriteError(format!(
+            return Err(WriteError::new(format!(
                 "field {key} comes where the schema has {}",
                 field.name
             )));
@@ -434,7 +445,7 @@ impl ser::SerializeStruct for RecordWriter<'_> {
                 node: &field.node,
                 out: self.out,
             })
-            .map_err(|e| WriteError(format!("{key}: {}", e.0)))
+            .map_err(|e| WriteError::new(format!("{key}: {}", e.0)))
     }
 
     fn end(self) -> Result<(), WriteError> {
@@ -456,7 +467,7 @@ impl ser::SerializeSeq for SeqWriter<'_> {
         self.left = self
             .left
             .checked_sub(1)
-            .ok_or_else(|| WriteError("a sequence longer than it said".into()))?;
+            .ok_or_else(|| WriteError::new("a sequence longer than it said"))?;
         value.serialize(NodeWriter {
             node: self.item,
             out: self.out,
@@ -465,7 +476,7 @@ impl ser::SerializeSeq for SeqWriter<'_> {
 
     fn end(self) -> Result<(), WriteError> {
         if self.left != 0 {
-            return Err(WriteError("a sequence shorter than it said".into()));
+            return Err(WriteError::new("a sequence shorter than it said"));
         }
         self.out.push(0);
         Ok(())

@@ -4,7 +4,8 @@
 //!   it also covers the flush, the summary and the shutdown); the median of five runs;
 //! - memory: RSS of an unthrottled Kafka run with default settings, sampled every second for
 //!   BENCH_MEMORY_MINUTES (10), printed at 1 minute and at the end, with the largest after the
-//!   first minute.
+//!   first minute; to a tansu keeping no record (its null storage: its memory storage keeps
+//!   all, about 24 GB after 10 minutes on a fast day), or BENCH_MEMORY_STORAGE=memory.
 //!
 //! `cargo bench --bench footprint`
 
@@ -70,7 +71,28 @@ fn main() {
     if minutes == 0 {
         return;
     }
-    eprintln!("unthrottled Kafka run with default settings for {minutes} min:");
+    // tansu's memory storage keeps every record: on a fast day it filled this machine's 24 GB
+    // and was killed before 10 minutes. The long run goes to a broker that keeps none, unless
+    // BENCH_MEMORY_STORAGE=memory.
+    drop(broker);
+    let keeping = std::env::var("BENCH_MEMORY_STORAGE").is_ok_and(|s| s == "memory");
+    let broker = if keeping {
+        Tansu::start()
+    } else {
+        Tansu::start_discarding()
+    };
+    let env = [
+        ("KAFKA_BOOTSTRAP", broker.bootstrap.as_str()),
+        ("SCHEMA_REGISTRY_URL", registry.url.as_str()),
+    ];
+    eprintln!(
+        "unthrottled Kafka run with default settings for {minutes} min, to a broker {}:",
+        if keeping {
+            "keeping every record in memory"
+        } else {
+            "keeping no record (tansu's null storage)"
+        }
+    );
     let child = command(&["run", "--sink", "kafka", "--eps", "0"], &env)
         .spawn()
         .unwrap();
@@ -94,6 +116,9 @@ fn main() {
     }
     let out = terminate(child);
     assert_eq!(out.code, Some(0), "{}", out.stderr);
+    for line in out.stderr.lines().filter(|l| l.contains(" records in ")) {
+        eprintln!("  {line}");
+    }
     eprintln!("  {}", out.stderr.lines().last().unwrap_or_default());
 
     println!("RSS after 1 minute:                        {at_one:>6.1} MB");

@@ -172,6 +172,12 @@ fn read_to_end<S>(
                     next,
                 })
             }
+            // librdkafka reconnects by itself: a connection that dropped (a busy broker) is
+            // waited for like a broker that sends nothing, up to STALL.
+            Some(Err(RdKafkaError::MessageConsumption(code))) if reconnects(code) => {
+                tracing::debug!("reading {topic} partition {partition} back: {code}; waiting");
+                idle.get_or_insert_with(Instant::now);
+            }
             Some(Err(e)) => return Err(unreachable(k)(e).into()),
             None if idle.get_or_insert_with(Instant::now).elapsed() > STALL => {
                 // The broker stopped answering: not a record that cannot be read (exit 1, not 2).
@@ -185,6 +191,14 @@ fn read_to_end<S>(
             None => {}
         }
     }
+}
+
+/// Connection errors librdkafka reports as events while it reconnects by itself.
+fn reconnects(code: RDKafkaErrorCode) -> bool {
+    matches!(
+        code,
+        RDKafkaErrorCode::AllBrokersDown | RDKafkaErrorCode::BrokerTransportFailure
+    )
 }
 
 /// Whether the record is labelled bad or duplicate (it does not count for what is rebuilt).

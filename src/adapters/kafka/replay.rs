@@ -156,9 +156,18 @@ fn read_to_end<S>(
     // Since when nothing came (the clock is read only when a poll comes back empty).
     let mut idle: Option<Instant> = None;
     loop {
-        let polled = consumer
+        let polled = match consumer
             .poll(Duration::ZERO)
-            .or_else(|| consumer.poll(Duration::from_millis(100)));
+            .or_else(|| consumer.poll(Duration::from_millis(100)))
+        {
+            // librdkafka reconnects by itself: a connection that dropped (a busy broker) is
+            // waited for like a broker that sends nothing, up to STALL.
+            Some(Err(RdKafkaError::MessageConsumption(code))) if reconnects(code) => {
+                tracing::debug!("reading {topic} partition {partition} back: {code}; waiting");
+                None
+            }
+            polled => polled,
+        };
         match polled {
             Some(Ok(m)) => {
                 idle = None;
@@ -171,12 +180,6 @@ fn read_to_end<S>(
                     state,
                     next,
                 })
-            }
-            // librdkafka reconnects by itself: a connection that dropped (a busy broker) is
-            // waited for like a broker that sends nothing, up to STALL.
-            Some(Err(RdKafkaError::MessageConsumption(code))) if reconnects(code) => {
-                tracing::debug!("reading {topic} partition {partition} back: {code}; waiting");
-                idle.get_or_insert_with(Instant::now);
             }
             Some(Err(e)) => return Err(unreachable(k)(e).into()),
             None if idle.get_or_insert_with(Instant::now).elapsed() > STALL => {

@@ -257,6 +257,13 @@ impl Engine {
                 source: e.into(),
             });
         }
+        if let Err(Halt::Fail(source)) = self.publish_backlog(&mut emission) {
+            let _ = self.publisher.flush();
+            return Err(EngineError {
+                records: self.tally.records,
+                source,
+            });
+        }
         let stop = loop {
             if let Some(reason) = self.stop_due(stopper) {
                 break reason;
@@ -374,7 +381,24 @@ impl Engine {
         for service in &mut self.initial {
             service.emit(&mut ctx, emission)?;
         }
+        self.services.warm_up(&mut ctx, emission)?;
         self.schedule_groups(now, emission);
+        Ok(())
+    }
+
+    /// The warm start's records of what happened before the run (see [`Emission::backlog`]):
+    /// published first, in their order, at their own times, neither paced nor moving time.
+    fn publish_backlog(&mut self, emission: &mut Emission) -> Result<(), Halt> {
+        for mut record in std::mem::take(&mut emission.backlog) {
+            let at = record.at.unwrap_or_else(|| self.clock.stamp());
+            record.event.set_ts(at);
+            self.world
+                .settle(&mut record)
+                .map_err(|e| Halt::Fail(e.into()))?;
+            self.publisher.publish(&record).map_err(halt)?;
+            self.count_published(&record);
+            self.publisher.end_group().map_err(halt)?;
+        }
         Ok(())
     }
 
@@ -570,6 +594,13 @@ impl Engine {
 
     fn publish(&mut self, record: &Record) -> Result<(), Halt> {
         self.publisher.publish(record).map_err(halt)?;
+        self.count_published(record);
+        self.clock.advance(&mut self.rng);
+        Ok(())
+    }
+
+    /// Counts a published record in the tallies, live figures and business totals.
+    fn count_published(&mut self, record: &Record) {
         let stream = record.stream();
         self.tally.records += 1;
         self.tally.per_stream[stream.index()] += 1;
@@ -586,8 +617,6 @@ impl Engine {
             }
             *self.tally.faults.entry((stream, label)).or_default() += 1;
         }
-        self.clock.advance(&mut self.rng);
-        Ok(())
     }
 }
 

@@ -34,6 +34,9 @@ pub struct Ctx<'a> {
 #[derive(Debug, Default)]
 pub struct Emission {
     pub groups: Vec<(Millis, Vec<Record>)>,
+    /// Records of what happened before the run began (a warm start's visitors entering), in
+    /// event-time order: published first, at once, without waiting for the rate or moving time.
+    pub backlog: Vec<Record>,
     /// Emptied groups of room for one and for two records, handed back after publishing and
     /// reused last-in first-out: a new group is written to memory the caches still hold, not
     /// to a fresh allocation. (A group is sized exactly: thousands wait in the schedule.)
@@ -99,6 +102,15 @@ pub trait Service: Send {
 
     /// The run stops cleanly: what closes the service's open state (a terminal's logout).
     fn close(&mut self, _ctx: &mut Ctx<'_>, _out: &mut Emission) {}
+
+    /// The run starts: the state the world would be in had it been running (a store's
+    /// visitors and staffed terminals), before anything else is emitted.
+    ///
+    /// # Errors
+    /// [`RepositoryError`] when a port it needs fails.
+    fn warm_up(&mut self, _ctx: &mut Ctx<'_>, _out: &mut Emission) -> Result<(), RepositoryError> {
+        Ok(())
+    }
 }
 
 /// Services with normalised weights; zero-weight services are never picked.
@@ -136,6 +148,20 @@ impl ServiceTable {
             .position(|&c| u < c)
             .unwrap_or(self.services.len() - 1);
         self.services[i].as_mut()
+    }
+
+    /// Every service warms up (see [`Service::warm_up`]).
+    ///
+    /// # Errors
+    /// The first [`RepositoryError`] of a service.
+    pub fn warm_up(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        out: &mut Emission,
+    ) -> Result<(), RepositoryError> {
+        self.services
+            .iter_mut()
+            .try_for_each(|s| s.warm_up(ctx, out))
     }
 
     /// Every service closes its open state (see [`Service::close`]).

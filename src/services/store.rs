@@ -16,8 +16,9 @@ use crate::domain::events::{
 };
 use crate::domain::ports::RepositoryError;
 use crate::domain::record::{Effect, Record};
-use crate::domain::reference::catalog::{cents_to_usd, Catalog};
+use crate::domain::reference::catalog::{cents_to_usd, signup_id, Catalog};
 use crate::domain::stock::{location_key, StockKey};
+use crate::domain::store::customers::{home_store, Whereabouts, P_TRAVELLER};
 use crate::domain::store::events::{
     PosEventType, PosLineItem, RefundReason, StoreChangeType, TenderType,
 };
@@ -66,6 +67,11 @@ pub struct StoreConfig {
     pub refund_delay_ms: (Millis, Millis),
     /// The diurnal curve; each store follows it in its own time zone.
     pub curve: DiurnalCurve,
+    /// Visits starting per minute over all open stores at this rate (an estimate from the
+    /// target rate and the weights): how many visitors a warm start puts inside.
+    pub visits_per_minute: f64,
+    /// Visitors a warm start puts inside at most (a `--count` run keeps room for the rest).
+    pub max_warm_visitors: usize,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -100,8 +106,13 @@ pub struct StoreService {
     visit_seq: u64,
     /// The next shelf event of each visit: (its time, the visit's sequence, exit and store).
     shelf: BTreeSet<(Millis, u64, Millis, usize)>,
-    /// Identified customers inside a store, until their planned exit: one store at a time.
-    inside_until: FxHashMap<usize, Millis>,
+    /// Where identified customers were last: one place at a time, at their own frequency.
+    whereabouts: Whereabouts,
+    /// Units in the carts of visitors inside, by store stock key: on the shelf no longer, so
+    /// nobody else takes them and the checkout finds them (no shortfall put back after the exit).
+    held: FxHashMap<StockKey, i32>,
+    /// Carts checked out or left behind this step: held until their group is published.
+    released: Cart,
 }
 
 impl StoreService {
@@ -137,7 +148,9 @@ impl StoreService {
             next_exit: vec![Millis::MAX; catalog.stores.len()],
             visit_seq: 0,
             shelf: BTreeSet::new(),
-            inside_until: FxHashMap::default(),
+            whereabouts: Whereabouts::default(),
+            held: FxHashMap::default(),
+            released: Vec::new(),
         }
     }
 }
@@ -217,6 +230,22 @@ struct Visit {
     next: usize,
 }
 
+/// Visits cut short by closing end over its last 20 minutes, not all at once.
+const CLOSING_SPREAD_MS: Millis = 20 * 60_000;
+
+/// The exit of a visit from `entry` of `minutes`; one that would end after `last_exit` leaves
+/// at a random time in the closing spread before it (at least a minute after entering).
+fn exit_before(ctx: &mut Ctx<'_>, entry: Millis, minutes: i64, last_exit: Millis) -> Millis {
+    let planned = entry + minutes * 60_000;
+    if planned <= last_exit {
+        return planned;
+    }
+    let earliest = (last_exit - CLOSING_SPREAD_MS)
+        .max(entry + 60_000)
+        .min(last_exit);
+    ctx.rng.random_range(earliest..=last_exit)
+}
+
 /// Who pays a basket, after which visit.
 struct Buyer {
     customer: Option<Text>,
@@ -290,6 +319,10 @@ impl Service for StoreService {
 
     fn emit(&mut self, ctx: &mut Ctx<'_>, out: &mut Emission) -> Result<(), RepositoryError> {
         let now = ctx.now_ms;
+        let released = std::mem::take(&mut self.released);
+        self.hold(&released, -1);
+        self.released = released;
+        self.released.clear();
         self.refresh_minute(ctx, now);
         self.end_shifts(ctx, now, out);
         self.release_shelf(ctx, now, out);
@@ -298,7 +331,7 @@ impl Service for StoreService {
             return Ok(());
         };
         if ctx.rng.random_bool(P_SHELF_CHANGE) {
-            shelf_change(ctx, store, now, out);
+            self.shelf_change(ctx, store, now, out);
             return Ok(());
         }
         let tills = &self.tills;
@@ -313,6 +346,11 @@ impl Service for StoreService {
             _ => self.start_visit(ctx, store, now, out)?,
         }
         Ok(())
+    }
+
+    fn warm_up(&mut self, ctx: &mut Ctx<'_>, out: &mut Emission) -> Result<(), RepositoryError> {
+        let now = ctx.now_ms;
+        self.warm_stores(ctx, now, out)
     }
 
     /// A clean stop logs every employee still on shift out: at the shift's end if it has
@@ -468,13 +506,29 @@ impl StoreService {
             if cart.iter().any(|(k, _)| *k == key) {
                 continue;
             }
-            let available = ctx.world.ledger.level(key).map_or(0, |l| l.available());
-            let quantity = drawn.min(available);
+            let quantity = drawn.min(self.on_shelf(ctx, key));
             if quantity > 0 {
                 cart.push((key, quantity));
             }
         }
         cart
+    }
+
+    /// Units of `key` on the shelf: available stock less what visitors inside hold.
+    fn on_shelf(&self, ctx: &Ctx<'_>, key: StockKey) -> i32 {
+        let available = ctx.world.ledger.level(key).map_or(0, |l| l.available());
+        available - self.held.get(&key).copied().unwrap_or(0)
+    }
+
+    /// A visitor takes `cart` off the shelf (`sign` 1) or it leaves their hands (-1).
+    fn hold(&mut self, cart: &[(StockKey, i32)], sign: i32) {
+        for &(key, units) in cart {
+            let held = self.held.entry(key).or_insert(0);
+            *held += sign * units;
+            if *held <= 0 {
+                self.held.remove(&key);
+            }
+        }
     }
 
     /// The cart's lines at the price in effect at `now` times (1 - the week's discount), each
@@ -528,34 +582,34 @@ impl StoreService {
         if now + LAST_ENTRY_MS > close {
             return Ok(());
         }
+        let minutes = i64::from(visits::trip_minutes(ctx.rng));
+        let exit = exit_before(ctx, now, minutes, last_exit);
+        if let Some(happened) = self.enter(ctx, store, (now, exit), now)? {
+            happened.into_iter().for_each(|r| out.now(r));
+        }
+        Ok(())
+    }
+
+    /// A visitor in `store` from `span.0` to `span.1`: what they come to buy (held from then
+    /// on), who they are, and their shelf events. The foot-traffic session to publish and the
+    /// shelf events before `now` (a warm start's visitor entered earlier), unless nothing they
+    /// want is on the shelf.
+    fn enter(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        store: usize,
+        (entry, exit): (Millis, Millis),
+        now: Millis,
+    ) -> Result<Option<Vec<Record>>, RepositoryError> {
         let cart = self.wanted(ctx, store);
         if cart.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
-        let minutes = visits::trip_minutes(ctx.rng);
-        let exit = (now + i64::from(minutes) * 60_000).min(last_exit);
+        self.hold(&cart, 1);
         let customer = match ctx.rng.random_bool(self.config.p_identified) {
-            true => {
-                // A customer is in one store at a time: one already inside is replaced by
-                // another known customer (three tries), else by an anonymous visitor.
-                let inside = |u: &usize| self.inside_until.get(u).is_some_and(|t| *t >= now);
-                let mut u = Some(ctx.world.customer(ctx.rng, now)?);
-                for _ in 0..3 {
-                    if !u.as_ref().is_some_and(inside) {
-                        break;
-                    }
-                    u = Some(ctx.world.catalog.pick_user(ctx.rng));
-                }
-                u.filter(|u| !inside(u)).map(|u| {
-                    self.inside_until.insert(u, exit);
-                    ctx.world.catalog.users.user_id(u)
-                })
-            }
+            true => self.identified(ctx, store, entry, exit)?,
             false => None,
         };
-        if self.inside_until.len() > 4_096 {
-            self.inside_until.retain(|_, until| *until >= now);
-        }
         let visitor = customer.clone().unwrap_or_else(|| ctx.ids.next("anon"));
         let visit_id = ctx.ids.next("vst");
         let store_id = Text::from(ctx.world.catalog.stores[store].store_id.as_str());
@@ -565,39 +619,147 @@ impl StoreService {
             Event::Foot(FootTraffic {
                 event_type: "foot_traffic",
                 customer_id: visitor.clone(),
-                entry_time: now,
+                entry_time: entry,
                 exit_time: exit,
-                trip_duration_minutes: ((exit - now) / 60_000) as i32,
-                weekday: visits::weekday(now),
-                time_slot: visits::time_slot(now),
+                trip_duration_minutes: ((exit - entry) / 60_000) as i32,
+                weekday: visits::weekday(entry),
+                time_slot: visits::time_slot(entry),
                 store_id: store_id.clone(),
                 visit_id: visit_id.clone(),
             }),
         );
-        session.at = Some(now);
-        out.now(session);
+        session.at = Some(entry);
         let units: Vec<(u32, i32)> = cart.iter().map(|(k, q)| (k.product, *q)).collect();
-        let actions = visits::plan_shelf(ctx.rng, now, exit, &units, P_PUTBACK);
+        let actions = visits::plan_shelf(ctx.rng, entry, exit, &units, P_PUTBACK);
         let seq = self.visit_seq;
         self.visit_seq += 1;
-        if let Some(first) = actions.first() {
-            self.shelf.insert((first.at, seq, exit, store));
+        let mut visit = Visit {
+            store,
+            customer,
+            visitor,
+            visit_id,
+            entry,
+            cart,
+            actions,
+            next: 0,
+        };
+        let mut happened = vec![session];
+        while let Some(&action) = visit.actions.get(visit.next).filter(|a| a.at < now) {
+            happened.push(shelf_event(ctx, &visit, action));
+            visit.next += 1;
+        }
+        if let Some(next) = visit.actions.get(visit.next) {
+            self.shelf.insert((next.at, seq, exit, store));
         }
         self.next_exit[store] = self.next_exit[store].min(exit);
-        self.visits[store].insert(
-            (exit, seq),
-            Visit {
-                store,
-                customer,
-                visitor,
-                visit_id,
-                entry: now,
-                cart,
-                actions,
-                next: 0,
-            },
-        );
+        self.visits[store].insert((exit, seq), visit);
+        Ok(Some(happened))
+    }
+
+    /// The world as if it had been running: every open store's terminals staffed and free,
+    /// and the visitors it would hold at this hour inside, entered earlier (their sessions and
+    /// shelf events so far the run's backlog, in event-time order), the rest as they happen.
+    fn warm_stores(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        now: Millis,
+        out: &mut Emission,
+    ) -> Result<(), RepositoryError> {
+        self.refresh_minute(ctx, now);
+        let total: f64 = self.weights.iter().sum();
+        if total <= 0.0 {
+            return Ok(());
+        }
+        let mut sessions = Vec::new();
+        let rate = self.config.visits_per_minute * self.config.curve.at(now);
+        let expected = rate * visits::MEAN_TRIP_MINUTES;
+        let scale = (self.config.max_warm_visitors as f64 / expected.max(1.0)).min(1.0);
+        for store in 0..self.weights.len() {
+            let Some((open, close)) = ctx.world.catalog.stores[store].trading_day(now) else {
+                continue;
+            };
+            if !self.open[store] {
+                continue;
+            }
+            let inside = expected * scale * self.weights[store] / total;
+            let inside = (inside.round() as usize).min(MAX_VISITORS_PER_STORE);
+            let last_exit = close - LAST_ENTRY_MS / 3;
+            for _ in 0..inside {
+                let minutes = i64::from(visits::trip_minutes(ctx.rng));
+                let entry = (now - ctx.rng.random_range(0..minutes * 60_000)).max(open);
+                let exit = exit_before(ctx, entry, minutes, last_exit);
+                if exit <= now {
+                    continue;
+                }
+                if let Some(happened) = self.enter(ctx, store, (entry, exit), now)? {
+                    sessions.extend(happened);
+                }
+            }
+        }
+        // In event-time order (stable: a visit's session before its first shelf event).
+        sessions.sort_by_key(|r| r.at);
+        out.backlog.extend(sessions);
+        // Then the tills open (now: after every session, which entered earlier).
+        let open: Vec<usize> = (0..self.open.len()).filter(|&s| self.open[s]).collect();
+        for store in open {
+            for terminal in self.terminals_of[store].clone() {
+                if self.employees_of[store].iter().any(|&e| !self.on_shift[e]) {
+                    self.log_in(ctx, store, terminal, now, out);
+                    self.tills[terminal].free_at = now;
+                }
+            }
+        }
         Ok(())
+    }
+
+    /// The identified customer of a visit to `store` from `entry` to `exit`, if one may come:
+    /// usually a local drawn by visit frequency, sometimes a new local signing up or a traveller
+    /// from another of this instance's cities; never one who is elsewhere, still travelling or
+    /// back sooner than their habit. Three tries, else the visitor stays anonymous.
+    fn identified(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        store: usize,
+        entry: Millis,
+        exit: Millis,
+    ) -> Result<Option<Text>, RepositoryError> {
+        // A sign-up here is a new local of this store (its city is where they live).
+        let country = ctx.world.catalog.stores[store].country;
+        let next = signup_id(ctx.world.catalog.users.next_number());
+        // Nobody signs up in the past (a warm start's visitors entered earlier).
+        let signs_up = entry >= ctx.now_ms
+            && ctx.rng.random_bool(ctx.world.p_signup)
+            && home_store(&next, country, &ctx.world.catalog.stores) == Some(store);
+        let chosen = if signs_up {
+            Some(ctx.world.sign_up(country, entry)?)
+        } else {
+            (0..3).find_map(|_| {
+                let u = match ctx.rng.random_bool(P_TRAVELLER) {
+                    true => self.traveller(ctx, store)?,
+                    false => ctx.world.locals.pick(ctx.rng, store)?,
+                };
+                let id = ctx.world.catalog.users.user_id(u);
+                let stores = &ctx.world.catalog.stores;
+                self.whereabouts
+                    .may_visit(u, &id, stores, store, entry)
+                    .then_some(u)
+            })
+        };
+        Ok(chosen.map(|u| {
+            self.whereabouts.visit(u, store, entry, exit);
+            ctx.world.catalog.users.user_id(u)
+        }))
+    }
+
+    /// A local of another store this instance trades in (a shard keeps each customer's
+    /// whereabouts to itself), drawn by visit frequency.
+    fn traveller(&self, ctx: &mut Ctx<'_>, store: usize) -> Option<usize> {
+        let shard = ctx.world.catalog.shard;
+        let homes: Vec<usize> = (0..self.visits.len())
+            .filter(|&s| s != store && shard.owns(s) && ctx.world.locals.count(s) > 0)
+            .collect();
+        let home = *homes.get(ctx.rng.random_range(0..homes.len().max(1)))?;
+        ctx.world.locals.pick(ctx.rng, home)
     }
 
     /// The shelf events of visits that are due by `now` (a bounded number per step), each at
@@ -655,6 +817,8 @@ impl StoreService {
                 let Some(((exit, _), visit)) = self.visits[store].pop_first() else {
                     break;
                 };
+                // Its units leave the carts once its group is published (the next step).
+                self.released.extend_from_slice(&visit.cart);
                 self.next_exit[store] = self.visits[store]
                     .first_key_value()
                     .map_or(Millis::MAX, |(k, _)| k.0);
@@ -902,33 +1066,37 @@ impl StoreService {
     }
 }
 
-/// Shelf damage or a stock-take at an open store.
-fn shelf_change(ctx: &mut Ctx<'_>, store: usize, now: Millis, out: &mut Emission) {
-    let products = &ctx.world.catalog.store_products[store];
-    if products.is_empty() {
-        return;
+impl StoreService {
+    /// Shelf damage or a stock-take at an open store (of what is on the shelf: never of
+    /// what a visitor holds).
+    fn shelf_change(&self, ctx: &mut Ctx<'_>, store: usize, now: Millis, out: &mut Emission) {
+        let products = &ctx.world.catalog.store_products[store];
+        if products.is_empty() {
+            return;
+        }
+        let key = StockKey {
+            location: ctx.world.catalog.store_location(store),
+            product: products[ctx.rng.random_range(0..products.len())],
+        };
+        let (kind, requested, reason) = if ctx.rng.random_bool(0.6) {
+            (
+                StoreChangeType::Damage,
+                -ctx.rng.random_range(1..=3),
+                "damaged on the shelf",
+            )
+        } else {
+            (
+                StoreChangeType::Adjustment,
+                ctx.rng.random_range(-3..=3),
+                "stock-take",
+            )
+        };
+        let requested = requested.max(-self.on_shelf(ctx, key).max(0));
+        let record = store_change(ctx, key, kind, Effect::Stock { key, requested });
+        let mut record = with_change(record, |c| c.reason = Some(reason.into()));
+        record.at = Some(now);
+        out.now(record);
     }
-    let key = StockKey {
-        location: ctx.world.catalog.store_location(store),
-        product: products[ctx.rng.random_range(0..products.len())],
-    };
-    let (kind, requested, reason) = if ctx.rng.random_bool(0.6) {
-        (
-            StoreChangeType::Damage,
-            -ctx.rng.random_range(1..=3),
-            "damaged on the shelf",
-        )
-    } else {
-        (
-            StoreChangeType::Adjustment,
-            ctx.rng.random_range(-3..=3),
-            "stock-take",
-        )
-    };
-    let record = store_change(ctx, key, kind, Effect::Stock { key, requested });
-    let mut record = with_change(record, |c| c.reason = Some(reason.into()));
-    record.at = Some(now);
-    out.now(record);
 }
 
 #[cfg(test)]
@@ -950,6 +1118,8 @@ mod tests {
             p_identified: 0.5,
             refund_probability: 0.1,
             refund_delay_ms: (1, 2),
+            visits_per_minute: 10.0,
+            max_warm_visitors: 1_000,
             curve: DiurnalCurve {
                 min: 0.2,
                 max: 2.0,

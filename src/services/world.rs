@@ -17,6 +17,7 @@ use crate::domain::reference::stores::{iso_week, week_span};
 use crate::domain::reference::Segment;
 use crate::domain::stock::alerts::crosses_below;
 use crate::domain::stock::{Applied, StockKey};
+use crate::domain::store::customers::{self, Locals};
 use crate::domain::store::refunds::{PastLine, PastRefund, RefundBook, Sold, SoldLine};
 use crate::domain::Text;
 
@@ -58,6 +59,10 @@ pub struct World {
     pub refunds: RefundBook,
     /// Chance that an order or interaction comes from a new customer (a sign-up).
     pub p_signup: f64,
+    /// Each store's locals (the customers who live in its city), sign-ups included.
+    pub locals: Locals,
+    /// The countries users live in, by store (see [`customers::home_countries`]).
+    homes: Vec<&'static str>,
     sales: VecDeque<Sale>,
     /// What the last stock effect moved, for a transfer's inbound leg.
     last_moved: i32,
@@ -80,7 +85,18 @@ impl World {
         p_signup: f64,
     ) -> Self {
         let stores = catalog.stores.len();
+        let mut locals = Locals::new(stores);
+        for u in 0..catalog.users.len() {
+            let id = catalog.users.user_id(u);
+            let home = customers::home_store(&id, catalog.users.country(u), &catalog.stores);
+            if let Some(s) = home {
+                locals.add(s, u, &id);
+            }
+        }
+        let homes = customers::home_countries(&catalog.stores);
         Self {
+            locals,
+            homes,
             product_at: catalog
                 .products
                 .iter()
@@ -185,8 +201,15 @@ impl World {
         if !rng.random_bool(self.p_signup) {
             return Ok(self.catalog.pick_user(rng));
         }
+        let country = customers::draw_country(rng, &self.homes, &COUNTRIES);
+        self.sign_up(country, now_ms)
+    }
+
+    /// A new customer of `country` (one of [`COUNTRIES`], else the first), stored before use
+    /// and, where a store is in their country, one of its locals.
+    pub fn sign_up(&mut self, country: &str, now_ms: Millis) -> Result<usize, RepositoryError> {
         let n = self.catalog.users.next_number();
-        let country = rng.random_range(0..COUNTRIES.len());
+        let country = COUNTRIES.iter().position(|c| *c == country).unwrap_or(0);
         let user = User {
             user_id: signup_id(n).into(),
             email: format!("user{n}@example.com"),
@@ -199,7 +222,11 @@ impl World {
             lifetime_value_cents: 0,
         };
         self.store.insert_user(&user, &segment)?;
-        Ok(self.catalog.users.sign_up(country))
+        let u = self.catalog.users.sign_up(country);
+        if let Some(s) = customers::home_store(&user.user_id, &user.country, &self.catalog.stores) {
+            self.locals.add(s, u, &user.user_id);
+        }
+        Ok(u)
     }
 
     pub fn remember_sale(&mut self, sale: Sale) {

@@ -358,7 +358,39 @@ pub fn store_config(s: &Settings) -> StoreConfig {
             w.refund_delay_max.as_millis() as i64,
         ),
         curve: curve(s),
+        visits_per_minute: store_visits_per_minute(s),
+        // A visit is about 16 records: a `--count` run spends at most half of it on them.
+        max_warm_visitors: s.run.count.map_or(usize::MAX, |c| (c / 32) as usize),
     }
+}
+
+/// Records a step of each service emits, about (an order chain with its sale, payment and
+/// shipment; an interaction; a stock change; a store step, mostly a visit with its shelf events
+/// and checkout): with the weights and the target rate, how often visits start.
+const RECORDS_PER_STEP: [f64; 4] = [3.5, 1.0, 1.5, 16.0];
+/// Share of store steps that start a visit (the rest are logins and shelf changes).
+const VISIT_SHARE_OF_STORE_STEPS: f64 = 0.95;
+/// Logical records per second of an unthrottled run (see the engine's clock).
+const UNTHROTTLED_EPS: f64 = 1_000.0;
+
+/// Visits starting per minute, over all open stores, at the target rate and diurnal multiplier 1.
+pub fn store_visits_per_minute(s: &Settings) -> f64 {
+    let w = &s.weights;
+    let weights = [w.orders, w.interactions, w.inventory, w.store];
+    let per_step: f64 = weights
+        .iter()
+        .zip(RECORDS_PER_STEP)
+        .map(|(w, r)| w * r)
+        .sum();
+    let eps = match s.run.pacing {
+        PacingKind::Rate if s.run.target_eps > 0.0 => s.run.target_eps,
+        PacingKind::Rate => UNTHROTTLED_EPS,
+        PacingKind::Gaps => 2.0 / (s.run.min_delta_secs + s.run.max_delta_secs).max(1e-3),
+    };
+    if per_step <= 0.0 {
+        return 0.0;
+    }
+    eps * 60.0 * w.store * VISIT_SHARE_OF_STORE_STEPS / per_step
 }
 
 /// Background mutations, each with its chance per generated record.

@@ -2,7 +2,9 @@
 //! most one open), transactions equal to what their POS events said (lines, subtotal, tax,
 //! payment) with lines at the price in effect, refunds naming a line and never above what was
 //! paid for it, and visits (shelf events inside their visit, putbacks of what was picked, a
-//! checkout's lines the net of its shelf events).
+//! checkout's lines the net of its shelf events), and people (no customer in two visits at once
+//! or back in another store sooner than a trip allows; a store's identified customers mostly
+//! its locals).
 
 use std::collections::HashMap;
 
@@ -11,8 +13,14 @@ use rustc_hash::FxHashMap;
 
 use super::commerce::Commerce;
 use super::value::{cents, int, items, number, text};
-use super::{Seen, Tally};
+use super::{At, Seen, Tally};
+use crate::domain::store::customers::MIN_TRIP_MS;
 use crate::domain::stream::Stream;
+
+/// A store's identified visits by customers who shop mostly elsewhere may be at most this share
+/// (travellers and chance), once it has [`LOCALS_MIN_VISITS`] of them.
+const MAX_AWAY_SHARE: f64 = 0.2;
+const LOCALS_MIN_VISITS: u64 = 20;
 
 /// What a basket's POS events said: (item, qty, line total cents) per line, subtotal, tax, paid.
 #[derive(Debug, Default, Clone)]
@@ -49,6 +57,10 @@ pub struct Store {
     transactions: Tally,
     refunds: Tally,
     visits_rule: Tally,
+    /// Each identified customer's latest visit (exit, store) and visits per store.
+    whereabouts: FxHashMap<String, (i64, String)>,
+    stores_of: FxHashMap<String, FxHashMap<String, u64>>,
+    one_place: Tally,
 }
 
 impl Default for Store {
@@ -62,6 +74,9 @@ impl Default for Store {
             transactions: Tally::new("transactions = their POS events"),
             refunds: Tally::new("refunds name a line, within what was paid"),
             visits_rule: Tally::new("visits (shelf events, putbacks, checkout)"),
+            whereabouts: FxHashMap::default(),
+            stores_of: FxHashMap::default(),
+            one_place: Tally::new("a customer is in one place at a time"),
         }
     }
 }
@@ -258,6 +273,11 @@ impl Store {
                 "a visit that ends before it starts".into()
             });
         }
+        let customer = text(v, "customer_id").unwrap_or_default();
+        let store = text(v, "store_id").unwrap_or_default();
+        if !customer.starts_with("anon") {
+            self.whereabouts_of(r.at, customer, store, span);
+        }
         self.visits.insert(
             text(v, "visit_id").unwrap_or_default().to_owned(),
             Visit {
@@ -266,6 +286,78 @@ impl Store {
                 cart: HashMap::new(),
             },
         );
+    }
+
+    /// An identified customer's visit to `store` over `span` (unknown for a late record, whose
+    /// time was moved): after their last visit, and a trip later if that was another store.
+    fn whereabouts_of(
+        &mut self,
+        at: At<'_>,
+        customer: &str,
+        store: &str,
+        span: Option<(i64, i64)>,
+    ) {
+        *self
+            .stores_of
+            .entry(customer.to_owned())
+            .or_default()
+            .entry(store.to_owned())
+            .or_default() += 1;
+        let Some((entry, exit)) = span else {
+            return;
+        };
+        if let Some((last_exit, last_store)) = self.whereabouts.get(customer) {
+            let trip = if last_store == store { 0 } else { MIN_TRIP_MS };
+            let ok = entry >= last_exit + trip;
+            self.one_place.check(ok, at, || {
+                format!(
+                    "{customer} enters {store} at {entry}, {} ms after leaving {last_store} \
+                     (at least {trip} ms)",
+                    entry - last_exit
+                )
+            });
+        }
+        let latest = self.whereabouts.get(customer).map_or(i64::MIN, |l| l.0);
+        if exit > latest {
+            self.whereabouts
+                .insert(customer.to_owned(), (exit, store.to_owned()));
+        }
+    }
+
+    /// Per store: the share of its identified visits made by customers who shop mostly there.
+    fn locals(&self) -> Tally {
+        let mut tally = Tally::new("a store's identified customers are mostly its locals");
+        let mut by_store: FxHashMap<&str, (u64, u64)> = FxHashMap::default();
+        for stores in self.stores_of.values() {
+            let home = stores
+                .iter()
+                .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
+                .map(|(s, _)| s.as_str());
+            for (store, n) in stores {
+                let e = by_store.entry(store).or_default();
+                e.0 += n;
+                if Some(store.as_str()) != home {
+                    e.1 += n;
+                }
+            }
+        }
+        let mut stores: Vec<_> = by_store.into_iter().collect();
+        stores.sort_unstable();
+        let nowhere = At {
+            topic: "foot-traffic",
+            partition: 0,
+            offset: 0,
+        };
+        for (store, (visits, away)) in stores {
+            if visits < LOCALS_MIN_VISITS {
+                continue;
+            }
+            let share = away as f64 / visits as f64;
+            tally.check(share <= MAX_AWAY_SHARE, nowhere, || {
+                format!("{store}: {away} of {visits} identified visits by customers who shop mostly elsewhere")
+            });
+        }
+        tally
     }
 
     fn shelf_event(&mut self, r: &Seen<'_>, v: &Value) {
@@ -302,11 +394,14 @@ impl Store {
     }
 
     pub fn finish(self) -> Vec<Tally> {
+        let locals = self.locals();
         vec![
             self.sequences,
             self.transactions,
             self.refunds,
             self.visits_rule,
+            self.one_place,
+            locals,
         ]
     }
 }

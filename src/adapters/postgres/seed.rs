@@ -142,11 +142,17 @@ fn rows(table: &str, counts: SeedCounts, seed: u64, emit: &mut dyn FnMut(&mut St
                 ],
             );
         }),
-        "users" => (0..counts.users).for_each(|i| {
-            let u = reference::user(seed, i);
-            let at = ts(u.created_ms);
-            push(&mut buf, &[&u.user_id, &u.email, &u.country, &at, &at]);
-        }),
+        "users" => {
+            let stores: Vec<_> = (0..counts.stores)
+                .map(|i| reference::stores::store_in(seed, i, counts.layout))
+                .collect();
+            let homes = crate::domain::store::customers::home_countries(&stores);
+            (0..counts.users).for_each(|i| {
+                let u = reference::user(seed, i, &homes);
+                let at = ts(u.created_ms);
+                push(&mut buf, &[&u.user_id, &u.email, &u.country, &at, &at]);
+            })
+        }
         "customer_segments" => (0..counts.users).for_each(|i| {
             let s = reference::segment(seed, i, &format!("U{:06}", i + 1));
             push(

@@ -37,7 +37,10 @@ pub struct StoreRows {
 }
 use crate::domain::stock::{StockKey, StockLevel};
 
-pub const COUNTRIES: [&str; 8] = ["US", "DE", "GB", "FR", "IL", "ES", "IT", "NL"];
+/// Countries users live in: those of the built-in cities' stores, and some without a store.
+pub const COUNTRIES: [&str; 11] = [
+    "US", "DE", "GB", "FR", "IL", "ES", "IT", "NL", "JP", "SA", "AU",
+];
 pub const CATEGORIES: [&str; 6] = [
     "Electronics",
     "Home",

@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod shard;
 pub mod stores;
 
+use super::store::customers;
 use catalog::{Product, User, CATEGORIES, COUNTRIES};
 use stores::{Employee, Store, StoreStockRow, Terminal};
 
@@ -92,13 +93,15 @@ pub(crate) fn row_rng(seed: u64, table: u64, index: usize) -> Pcg64Mcg {
     )
 }
 
-pub fn user(seed: u64, i: usize) -> User {
+/// User `i`; `homes` are the countries of the stores (see [`customers::home_countries`]): most
+/// users live where a store is.
+pub fn user(seed: u64, i: usize, homes: &[&'static str]) -> User {
     let mut r = row_rng(seed, 1, i);
     let n = i + 1;
     User {
         user_id: format!("U{n:06}"),
         email: format!("user{n}@example.com"),
-        country: COUNTRIES[r.random_range(0..COUNTRIES.len())].to_owned(),
+        country: customers::draw_country(&mut r, homes, &COUNTRIES).to_owned(),
         created_ms: SEED_EPOCH_MS + i as i64 * 60_000,
     }
 }
@@ -226,7 +229,11 @@ pub struct ReferenceData {
 
 impl ReferenceData {
     pub fn generate(counts: SeedCounts, seed: u64) -> Self {
-        let users: Vec<User> = (0..counts.users).map(|i| user(seed, i)).collect();
+        let stores: Vec<Store> = (0..counts.stores)
+            .map(|i| stores::store_in(seed, i, counts.layout))
+            .collect();
+        let homes = customers::home_countries(&stores);
+        let users: Vec<User> = (0..counts.users).map(|i| user(seed, i, &homes)).collect();
         let segments = users
             .iter()
             .enumerate()
@@ -249,9 +256,7 @@ impl ReferenceData {
             suppliers: (0..counts.suppliers).map(|i| supplier(seed, i)).collect(),
             product_suppliers,
             stock,
-            stores: (0..counts.stores)
-                .map(|i| stores::store_in(seed, i, counts.layout))
-                .collect(),
+            stores,
             terminals: (0..counts.stores)
                 .flat_map(|s| (0..counts.terminals_per_store).map(move |t| stores::terminal(s, t)))
                 .collect(),

@@ -1,6 +1,7 @@
 //! The store context (references 000, 001, 002 and 004): terminal sequences, store
 //! transactions, refunds and store stock, and the arithmetic that makes them add up to the cent.
 
+pub mod customers;
 pub mod events;
 pub mod refunds;
 pub mod simulator;

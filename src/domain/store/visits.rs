@@ -82,6 +82,9 @@ pub fn weekday(t: Millis) -> &'static str {
     WEEKDAYS[utc(t).weekday().num_days_from_monday() as usize]
 }
 
+/// The mean of [`trip_minutes`]: 0.35 x 19.5 + 0.39 x 37 + 0.26 x 60.
+pub const MEAN_TRIP_MINUTES: f64 = 36.8;
+
 /// A trip's length in minutes, as reference 001 draws it: 10-29 (35%), 30-44 (39%), 45-75 (26%).
 pub fn trip_minutes<R: Rng>(rng: &mut R) -> i32 {
     match rng.random_range(0..100) {

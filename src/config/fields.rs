@@ -1,6 +1,8 @@
 //! The one table of settings: TOML key, environment variable, valid values and how to apply each.
 
-use super::model::{CanonInventory, PacingKind, Settings, SinkKind, StartFrom, StoreKind};
+use super::model::{
+    CanonInventory, LateMode, PacingKind, Settings, SinkKind, StartFrom, StoreKind,
+};
 use super::parse::*;
 use super::secret::Secret;
 
@@ -177,6 +179,12 @@ pub const FIELDS: &[Field] = &[
         "MAX_LATE_MINUTES",
         "a whole number >= 1",
         |s, v| s.faults.max_late_minutes = positive(v)?.min(u64::from(u32::MAX)) as u32
+    ),
+    field!(
+        "faults.late_mode",
+        "LATE_MODE",
+        "delay (published later, true event time) or shift (event time moved into the past)",
+        |s, v| s.faults.late_mode = LateMode::parse(v).ok_or("unknown late mode")?
     ),
     field!(
         "faults.p_bad_record",

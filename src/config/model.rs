@@ -1,5 +1,6 @@
 //! The typed settings retailgen runs with, after all layers are merged and validated.
 
+pub use crate::domain::faults::LateMode;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
@@ -213,6 +214,7 @@ impl Default for DiurnalSettings {
 pub struct FaultSettings {
     pub p_late_event: f64,
     pub max_late_minutes: u32,
+    pub late_mode: LateMode,
     pub p_bad_record: f64,
     pub bad_wire_share: f64,
     pub p_duplicate: f64,

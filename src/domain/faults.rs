@@ -111,11 +111,35 @@ impl fmt::Display for Fault {
     }
 }
 
+/// What a late record is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LateMode {
+    /// It keeps its true event time and is published later, up to the maximum lateness of
+    /// event time after it happened; stock changes (the ledger consumers replay in order) are
+    /// never late.
+    #[default]
+    Delay,
+    /// Its event time is moved into the past and it is published at once (the original
+    /// generator's late events).
+    Shift,
+}
+
+impl LateMode {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "delay" => Some(Self::Delay),
+            "shift" => Some(Self::Shift),
+            _ => None,
+        }
+    }
+}
+
 /// How often each fault is injected.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FaultPolicy {
     pub p_late: f64,
     pub max_late_ms: Millis,
+    pub late_mode: LateMode,
     pub p_bad: f64,
     /// Share of bad records that are wire-level poison pills (the rest are semantic).
     pub wire_share: f64,
@@ -127,6 +151,7 @@ impl FaultPolicy {
         Self {
             p_late: 0.0,
             max_late_ms: 0,
+            late_mode: LateMode::Delay,
             p_bad: 0.0,
             wire_share: 0.0,
             p_duplicate: 0.0,
@@ -138,6 +163,7 @@ impl FaultPolicy {
         FaultDraws {
             late: chance(self.p_late),
             max_late_ms: self.max_late_ms,
+            late_mode: self.late_mode,
             bad: chance(self.p_bad),
             wire: chance(self.wire_share),
             duplicate: chance(self.p_duplicate),
@@ -151,6 +177,7 @@ impl FaultPolicy {
 pub struct FaultDraws {
     late: Bernoulli,
     max_late_ms: Millis,
+    pub late_mode: LateMode,
     bad: Bernoulli,
     wire: Bernoulli,
     duplicate: Bernoulli,
@@ -158,8 +185,11 @@ pub struct FaultDraws {
 }
 
 impl FaultDraws {
-    /// A delay for this record if it is to be late.
-    pub fn draw_late<R: Rng>(&self, rng: &mut R) -> Option<Millis> {
+    /// A delay for a record of `stream` if it is to be late (delayed stock changes never are).
+    pub fn draw_late<R: Rng>(&self, rng: &mut R, stream: Stream) -> Option<Millis> {
+        if self.late_mode == LateMode::Delay && stream.is_stock_ledger() {
+            return None;
+        }
         (self.max_late_ms > 0 && rng.sample(self.late))
             .then(|| rng.random_range(1..=self.max_late_ms))
     }

@@ -36,6 +36,15 @@ impl Stream {
     ];
     pub const COUNT: usize = Self::ALL.len();
 
+    /// The stock topics: the ledger that recovery and every stock consumer replay in partition
+    /// order, so no change of a key may be overtaken by a later one.
+    pub fn is_stock_ledger(self) -> bool {
+        matches!(
+            self,
+            Stream::InventoryChanges | Stream::StoreInventoryChanges
+        )
+    }
+
     /// Dense index, for per-stream arrays.
     pub fn index(self) -> usize {
         self as usize

@@ -16,7 +16,7 @@ use rand::{Rng, SeedableRng};
 
 use crate::domain::chance;
 use crate::domain::events::Millis;
-use crate::domain::faults::{bad_copy, Fault, FaultDraws, FaultPolicy};
+use crate::domain::faults::{bad_copy, Fault, FaultDraws, FaultPolicy, LateMode};
 use crate::domain::ids::IdGen;
 use crate::domain::ports::{EventPublisher, PublishError, RepositoryError, TopicReport};
 use crate::domain::record::Record;
@@ -36,6 +36,10 @@ pub use stop::{StopReason, Stopper};
 const STOP_CHECK_EVERY: u64 = 64;
 /// Groups dropped in a row at the end of `--count` before giving up on filling the last slot.
 const MAX_DROPPED_GROUPS: u32 = 10_000;
+/// Late records held back at most; past it the earliest due goes out early (still labelled), so
+/// memory stays bounded at any rate.
+const MAX_HELD_LATE: usize = 50_000;
+
 /// Empty steps in a row after which each further one moves logical time by a record's spacing
 /// (an occasional empty step does not, so it never changes the rate).
 const IDLE_STEPS_BEFORE_TICK: u32 = 16;
@@ -152,6 +156,12 @@ pub struct Engine {
     stats: Option<Arc<RunStats>>,
     /// Business totals of what is published, for the run manifest, if one is written.
     totals: Option<BusinessTotals>,
+    /// Late records held back (`LATE_MODE=delay`), by (due event time, order drawn): each goes
+    /// out once the stream's event time reaches its due time.
+    held: BTreeMap<(Millis, u64), Record>,
+    held_seq: u64,
+    /// The latest event time published of an unlabelled record.
+    stream_time: Millis,
 }
 
 impl Engine {
@@ -189,7 +199,37 @@ impl Engine {
             restocker: generators.restocker,
             stats: None,
             totals: None,
+            held: BTreeMap::new(),
+            held_seq: 0,
+            stream_time: Millis::MIN,
         }
+    }
+
+    /// Records published, and held back to be (they count against `--count` already).
+    fn spent(&self) -> u64 {
+        self.tally.records + self.held.len() as u64
+    }
+
+    /// Publishes the held late records whose due time the stream has reached (all of them with
+    /// `all`: a stop), in due order; each a group of its own.
+    fn release_late(&mut self, all: bool) -> Result<(), Halt> {
+        while let Some(entry) = self.held.first_entry() {
+            if !all && entry.key().0 > self.stream_time {
+                break;
+            }
+            let record = entry.remove();
+            self.publisher.publish(&record).map_err(halt)?;
+            self.count_published(&record);
+            self.publisher.end_group().map_err(halt)?;
+        }
+        Ok(())
+    }
+
+    /// Whether a held late record is due.
+    fn late_due(&self) -> bool {
+        self.held
+            .first_key_value()
+            .is_some_and(|((due, _), _)| *due <= self.stream_time)
     }
 
     /// Keeps business totals of what is published; `stats` gets them, with the stock per
@@ -268,6 +308,20 @@ impl Engine {
             if let Some(reason) = self.stop_due(stopper) {
                 break reason;
             }
+            if self.late_due() {
+                if let Err(e) = self.release_late(false) {
+                    match e {
+                        Halt::Stop(reason) => break reason,
+                        Halt::Fail(source) => {
+                            let _ = self.publisher.flush();
+                            return Err(EngineError {
+                                records: self.tally.records,
+                                source,
+                            });
+                        }
+                    }
+                }
+            }
             let next = match self.schedule.pop_due(self.clock.logical_ns()) {
                 Some((family, mut group)) => {
                     let sent = self.emit_group(family, &mut group, stopper);
@@ -299,6 +353,14 @@ impl Engine {
                     source,
                 });
             }
+        }
+        // Held late records are flushed by any stop, still labelled.
+        if let Err(Halt::Fail(source)) = self.release_late(true) {
+            let _ = self.publisher.flush();
+            return Err(EngineError {
+                records: self.tally.records,
+                source,
+            });
         }
         let records = self.tally.records;
         let failed = |source: Failure| EngineError { records, source };
@@ -344,7 +406,7 @@ impl Engine {
     }
 
     fn stop_due(&self, stopper: &Stopper) -> Option<StopReason> {
-        if self.count.is_some_and(|c| self.tally.records >= c) {
+        if self.count.is_some_and(|c| self.spent() >= c) {
             return Some(StopReason::Count);
         }
         if self
@@ -469,7 +531,7 @@ impl Engine {
         let alerts = group.iter().filter(|r| r.may_cross()).count() as u64;
         if self
             .count
-            .is_some_and(|c| self.tally.records + group.len() as u64 + alerts > c)
+            .is_some_and(|c| self.spent() + group.len() as u64 + alerts > c)
         {
             self.dropped_families.push(family);
             self.dropped_groups += 1;
@@ -521,11 +583,19 @@ impl Engine {
         stopper: &Stopper,
         reserved: u64,
     ) -> Result<(), Halt> {
-        if let Some(delay_ms) = self.faults.draw_late(&mut self.rng) {
-            record.event.set_ts(record.event.ts() - delay_ms);
-            record.fault = Some(Fault::Late { delay_ms });
+        match self.faults.draw_late(&mut self.rng, record.stream()) {
+            Some(delay_ms) if self.faults.late_mode == LateMode::Delay => {
+                record.fault = Some(Fault::Late { delay_ms });
+                self.hold_late(record.clone(), delay_ms)?;
+                self.clock.advance(&mut self.rng);
+            }
+            Some(delay_ms) => {
+                record.event.set_ts(record.event.ts() - delay_ms);
+                record.fault = Some(Fault::Late { delay_ms });
+                self.publish(record)?;
+            }
+            None => self.publish(record)?,
         }
-        self.publish(record)?;
         if let Some(kind) = self.faults.draw_bad(&mut self.rng, record.stream()) {
             let bad = bad_copy(record, kind, &mut self.ids, &mut self.rng);
             self.send_extra(&bad, stopper, reserved)?;
@@ -569,10 +639,26 @@ impl Engine {
         Ok(())
     }
 
+    /// Holds a late record back until the stream's event time is `delay_ms` past its own; at
+    /// the bound, the earliest due goes out first.
+    fn hold_late(&mut self, record: Record, delay_ms: Millis) -> Result<(), Halt> {
+        if self.held.len() >= MAX_HELD_LATE {
+            if let Some((_, early)) = self.held.pop_first() {
+                self.publisher.publish(&early).map_err(halt)?;
+                self.count_published(&early);
+                self.publisher.end_group().map_err(halt)?;
+            }
+        }
+        let due = record.event.ts() + delay_ms;
+        self.held_seq += 1;
+        self.held.insert((due, self.held_seq), record);
+        Ok(())
+    }
+
     /// An extra record (bad copy, duplicate) goes out only if there is room under `--count`
     /// beside the `rest` of its group; a stop ends it quietly, the group goes on.
     fn send_extra(&mut self, record: &Record, stopper: &Stopper, rest: u64) -> Result<(), Halt> {
-        if self.count.is_some_and(|c| self.tally.records + rest >= c) {
+        if self.count.is_some_and(|c| self.spent() + rest >= c) {
             return Ok(());
         }
         if !self.pacer.acquire(&self.clock, stopper) {
@@ -601,6 +687,9 @@ impl Engine {
 
     /// Counts a published record in the tallies, live figures and business totals.
     fn count_published(&mut self, record: &Record) {
+        if record.fault.is_none() {
+            self.stream_time = self.stream_time.max(record.event.ts());
+        }
         let stream = record.stream();
         self.tally.records += 1;
         self.tally.per_stream[stream.index()] += 1;

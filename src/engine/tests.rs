@@ -199,6 +199,7 @@ fn faulty() -> FaultPolicy {
     FaultPolicy {
         p_late: 0.05,
         max_late_ms: 25 * 60_000,
+        late_mode: crate::domain::faults::LateMode::Delay,
         p_bad: 0.02,
         wire_share: 0.3,
         p_duplicate: 0.01,

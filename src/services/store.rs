@@ -233,10 +233,10 @@ struct Visit {
 /// Visits cut short by closing end over its last 20 minutes, not all at once.
 const CLOSING_SPREAD_MS: Millis = 20 * 60_000;
 
-/// The exit of a visit from `entry` of `minutes`; one that would end after `last_exit` leaves
-/// at a random time in the closing spread before it (at least a minute after entering).
-fn exit_before(ctx: &mut Ctx<'_>, entry: Millis, minutes: i64, last_exit: Millis) -> Millis {
-    let planned = entry + minutes * 60_000;
+/// The exit of a visit from `entry` lasting `trip` ms; one that would end after `last_exit`
+/// leaves at a random time in the closing spread before it (at least a minute after entering).
+fn exit_before(ctx: &mut Ctx<'_>, entry: Millis, trip: Millis, last_exit: Millis) -> Millis {
+    let planned = entry + trip;
     if planned <= last_exit {
         return planned;
     }
@@ -582,29 +582,30 @@ impl StoreService {
         if now + LAST_ENTRY_MS > close {
             return Ok(());
         }
-        let minutes = i64::from(visits::trip_minutes(ctx.rng));
-        let exit = exit_before(ctx, now, minutes, last_exit);
-        if let Some(happened) = self.enter(ctx, store, (now, exit), now)? {
-            happened.into_iter().for_each(|r| out.now(r));
+        let trip = i64::from(visits::trip_minutes(ctx.rng)) * 60_000;
+        let exit = exit_before(ctx, now, trip, last_exit);
+        if let Some(session) = self.enter(ctx, store, (now, exit), 1.0)? {
+            out.now(session);
         }
         Ok(())
     }
 
     /// A visitor in `store` from `span.0` to `span.1`: what they come to buy (held from then
-    /// on), who they are, and their shelf events. The foot-traffic session to publish and the
-    /// shelf events before `now` (a warm start's visitor entered earlier), unless nothing they
-    /// want is on the shelf.
+    /// on; `kept` of the lines, at least one: a warm start's visitor has done part of their
+    /// shopping), who they are, and their shelf events. The foot-traffic session to publish,
+    /// unless nothing they want is on the shelf.
     fn enter(
         &mut self,
         ctx: &mut Ctx<'_>,
         store: usize,
         (entry, exit): (Millis, Millis),
-        now: Millis,
-    ) -> Result<Option<Vec<Record>>, RepositoryError> {
-        let cart = self.wanted(ctx, store);
+        kept: f64,
+    ) -> Result<Option<Record>, RepositoryError> {
+        let mut cart = self.wanted(ctx, store);
         if cart.is_empty() {
             return Ok(None);
         }
+        cart.truncate(((cart.len() as f64 * kept).ceil() as usize).max(1));
         self.hold(&cart, 1);
         let customer = match ctx.rng.random_bool(self.config.p_identified) {
             true => self.identified(ctx, store, entry, exit)?,
@@ -633,7 +634,11 @@ impl StoreService {
         let actions = visits::plan_shelf(ctx.rng, entry, exit, &units, P_PUTBACK);
         let seq = self.visit_seq;
         self.visit_seq += 1;
-        let mut visit = Visit {
+        if let Some(first) = actions.first() {
+            self.shelf.insert((first.at, seq, exit, store));
+        }
+        self.next_exit[store] = self.next_exit[store].min(exit);
+        let visit = Visit {
             store,
             customer,
             visitor,
@@ -643,22 +648,15 @@ impl StoreService {
             actions,
             next: 0,
         };
-        let mut happened = vec![session];
-        while let Some(&action) = visit.actions.get(visit.next).filter(|a| a.at < now) {
-            happened.push(shelf_event(ctx, &visit, action));
-            visit.next += 1;
-        }
-        if let Some(next) = visit.actions.get(visit.next) {
-            self.shelf.insert((next.at, seq, exit, store));
-        }
-        self.next_exit[store] = self.next_exit[store].min(exit);
         self.visits[store].insert((exit, seq), visit);
-        Ok(Some(happened))
+        Ok(Some(session))
     }
 
     /// The world as if it had been running: every open store's terminals staffed and free,
-    /// and the visitors it would hold at this hour inside, entered earlier (their sessions and
-    /// shelf events so far the run's backlog, in event-time order), the rest as they happen.
+    /// and the visitors it would hold at this hour inside, each somewhere in their trip. They
+    /// enter the record now (a run never adds to the time before it began, which an earlier
+    /// run may have published): their sessions are the run's backlog, the rest of their trip
+    /// and shopping goes on as usual.
     fn warm_stores(
         &mut self,
         ctx: &mut Ctx<'_>,
@@ -675,7 +673,7 @@ impl StoreService {
         let expected = rate * visits::MEAN_TRIP_MINUTES;
         let scale = (self.config.max_warm_visitors as f64 / expected.max(1.0)).min(1.0);
         for store in 0..self.weights.len() {
-            let Some((open, close)) = ctx.world.catalog.stores[store].trading_day(now) else {
+            let Some((_, close)) = ctx.world.catalog.stores[store].trading_day(now) else {
                 continue;
             };
             if !self.open[store] {
@@ -684,22 +682,22 @@ impl StoreService {
             let inside = expected * scale * self.weights[store] / total;
             let inside = (inside.round() as usize).min(MAX_VISITORS_PER_STORE);
             let last_exit = close - LAST_ENTRY_MS / 3;
+            if now + LAST_ENTRY_MS > close {
+                continue;
+            }
             for _ in 0..inside {
-                let minutes = i64::from(visits::trip_minutes(ctx.rng));
-                let entry = (now - ctx.rng.random_range(0..minutes * 60_000)).max(open);
-                let exit = exit_before(ctx, entry, minutes, last_exit);
-                if exit <= now {
-                    continue;
-                }
-                if let Some(happened) = self.enter(ctx, store, (entry, exit), now)? {
-                    sessions.extend(happened);
+                // Somewhere in their trip: what is left of it from now, and of their shopping.
+                let trip = i64::from(visits::trip_minutes(ctx.rng)) * 60_000;
+                let left = trip - ctx.rng.random_range(0..trip);
+                let exit = exit_before(ctx, now, left.max(10_000), last_exit);
+                let kept = left as f64 / trip as f64;
+                if let Some(session) = self.enter(ctx, store, (now, exit), kept)? {
+                    sessions.push(session);
                 }
             }
         }
-        // In event-time order (stable: a visit's session before its first shelf event).
-        sessions.sort_by_key(|r| r.at);
         out.backlog.extend(sessions);
-        // Then the tills open (now: after every session, which entered earlier).
+        // Then the tills open.
         let open: Vec<usize> = (0..self.open.len()).filter(|&s| self.open[s]).collect();
         for store in open {
             for terminal in self.terminals_of[store].clone() {
@@ -1009,7 +1007,12 @@ impl StoreService {
             group.push(sale);
         }
         self.tills[terminal].last_event = now;
-        self.tills[terminal].free_at = now + ctx.rng.random_range(5_000..=60_000);
+        // With visitors waiting, the next is served at once; else the till idles a while.
+        let pause = match self.next_exit[store] <= now {
+            true => ctx.rng.random_range(2_000..=10_000),
+            false => ctx.rng.random_range(5_000..=60_000),
+        };
+        self.tills[terminal].free_at = now + pause;
         Ok(())
     }
 

@@ -458,6 +458,7 @@ pub fn faults(s: &Settings) -> FaultPolicy {
     FaultPolicy {
         p_late: s.faults.p_late_event,
         max_late_ms: i64::from(s.faults.max_late_minutes) * 60_000,
+        late_mode: s.faults.late_mode,
         p_bad: s.faults.p_bad_record,
         wire_share: s.faults.bad_wire_share,
         p_duplicate: s.faults.p_duplicate,

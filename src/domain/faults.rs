@@ -115,8 +115,8 @@ impl fmt::Display for Fault {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum LateMode {
     /// It keeps its true event time and is published later, up to the maximum lateness of
-    /// event time after it happened; stock changes (the ledger consumers replay in order) are
-    /// never late.
+    /// event time after it happened; stock and price changes (ledgers consumers replay in
+    /// order) are never late.
     #[default]
     Delay,
     /// Its event time is moved into the past and it is published at once (the original
@@ -185,9 +185,10 @@ pub struct FaultDraws {
 }
 
 impl FaultDraws {
-    /// A delay for a record of `stream` if it is to be late (delayed stock changes never are).
+    /// A delay for a record of `stream` if it is to be late (a delayed ledger record never is:
+    /// see [`Stream::is_ledger`]).
     pub fn draw_late<R: Rng>(&self, rng: &mut R, stream: Stream) -> Option<Millis> {
-        if self.late_mode == LateMode::Delay && stream.is_stock_ledger() {
+        if self.late_mode == LateMode::Delay && stream.is_ledger() {
             return None;
         }
         (self.max_late_ms > 0 && rng.sample(self.late))

@@ -36,12 +36,13 @@ impl Stream {
     ];
     pub const COUNT: usize = Self::ALL.len();
 
-    /// The stock topics: the ledger that recovery and every stock consumer replay in partition
-    /// order, so no change of a key may be overtaken by a later one.
-    pub fn is_stock_ledger(self) -> bool {
+    /// The ledgers: the stock topics and price changes, which Kafka-canonical recovery, the POS
+    /// simulator and every stock or price consumer replay in partition order (the last change
+    /// of a key is its current value), so no change may be overtaken by a later one of its key.
+    pub fn is_ledger(self) -> bool {
         matches!(
             self,
-            Stream::InventoryChanges | Stream::StoreInventoryChanges
+            Stream::InventoryChanges | Stream::StoreInventoryChanges | Stream::PriceChanges
         )
     }
 

@@ -5,7 +5,6 @@
 //! own time zone, and their traffic follows the diurnal curve in local time.
 
 use compact_str::format_compact;
-use rustc_hash::FxHashMap;
 use std::collections::{BTreeMap, BTreeSet};
 
 use rand::Rng;
@@ -108,11 +107,6 @@ pub struct StoreService {
     shelf: BTreeSet<(Millis, u64, Millis, usize)>,
     /// Where identified customers were last: one place at a time, at their own frequency.
     whereabouts: Whereabouts,
-    /// Units in the carts of visitors inside, by store stock key: on the shelf no longer, so
-    /// nobody else takes them and the checkout finds them (no shortfall put back after the exit).
-    held: FxHashMap<StockKey, i32>,
-    /// Carts checked out or left behind this step: held until their group is published.
-    released: Cart,
 }
 
 impl StoreService {
@@ -149,8 +143,6 @@ impl StoreService {
             visit_seq: 0,
             shelf: BTreeSet::new(),
             whereabouts: Whereabouts::default(),
-            held: FxHashMap::default(),
-            released: Vec::new(),
         }
     }
 }
@@ -319,10 +311,6 @@ impl Service for StoreService {
 
     fn emit(&mut self, ctx: &mut Ctx<'_>, out: &mut Emission) -> Result<(), RepositoryError> {
         let now = ctx.now_ms;
-        let released = std::mem::take(&mut self.released);
-        self.hold(&released, -1);
-        self.released = released;
-        self.released.clear();
         self.refresh_minute(ctx, now);
         self.end_shifts(ctx, now, out);
         self.release_shelf(ctx, now, out);
@@ -331,7 +319,7 @@ impl Service for StoreService {
             return Ok(());
         };
         if ctx.rng.random_bool(P_SHELF_CHANGE) {
-            self.shelf_change(ctx, store, now, out);
+            Self::shelf_change(ctx, store, now, out);
             return Ok(());
         }
         let tills = &self.tills;
@@ -506,29 +494,13 @@ impl StoreService {
             if cart.iter().any(|(k, _)| *k == key) {
                 continue;
             }
-            let quantity = drawn.min(self.on_shelf(ctx, key));
+            let available = ctx.world.ledger.level(key).map_or(0, |l| l.available());
+            let quantity = drawn.min(available);
             if quantity > 0 {
                 cart.push((key, quantity));
             }
         }
         cart
-    }
-
-    /// Units of `key` on the shelf: available stock less what visitors inside hold.
-    fn on_shelf(&self, ctx: &Ctx<'_>, key: StockKey) -> i32 {
-        let available = ctx.world.ledger.level(key).map_or(0, |l| l.available());
-        available - self.held.get(&key).copied().unwrap_or(0)
-    }
-
-    /// A visitor takes `cart` off the shelf (`sign` 1) or it leaves their hands (-1).
-    fn hold(&mut self, cart: &[(StockKey, i32)], sign: i32) {
-        for &(key, units) in cart {
-            let held = self.held.entry(key).or_insert(0);
-            *held += sign * units;
-            if *held <= 0 {
-                self.held.remove(&key);
-            }
-        }
     }
 
     /// The cart's lines at the price in effect at `now` times (1 - the week's discount), each
@@ -590,8 +562,7 @@ impl StoreService {
         Ok(())
     }
 
-    /// A visitor in `store` from `span.0` to `span.1`: what they come to buy (held from then
-    /// on; `kept` of the lines, at least one: a warm start's visitor has done part of their
+    /// A visitor in `store` from `span.0` to `span.1`: what they come to buy (`kept` of the lines, at least one: a warm start's visitor has done part of their
     /// shopping), who they are, and their shelf events. The foot-traffic session to publish,
     /// unless nothing they want is on the shelf.
     fn enter(
@@ -606,7 +577,6 @@ impl StoreService {
             return Ok(None);
         }
         cart.truncate(((cart.len() as f64 * kept).ceil() as usize).max(1));
-        self.hold(&cart, 1);
         let customer = match ctx.rng.random_bool(self.config.p_identified) {
             true => self.identified(ctx, store, entry, exit)?,
             false => None,
@@ -815,8 +785,6 @@ impl StoreService {
                 let Some(((exit, _), visit)) = self.visits[store].pop_first() else {
                     break;
                 };
-                // Its units leave the carts once its group is published (the next step).
-                self.released.extend_from_slice(&visit.cart);
                 self.next_exit[store] = self.visits[store]
                     .first_key_value()
                     .map_or(Millis::MAX, |(k, _)| k.0);
@@ -1070,9 +1038,8 @@ impl StoreService {
 }
 
 impl StoreService {
-    /// Shelf damage or a stock-take at an open store (of what is on the shelf: never of
-    /// what a visitor holds).
-    fn shelf_change(&self, ctx: &mut Ctx<'_>, store: usize, now: Millis, out: &mut Emission) {
+    /// Shelf damage or a stock-take at an open store.
+    fn shelf_change(ctx: &mut Ctx<'_>, store: usize, now: Millis, out: &mut Emission) {
         let products = &ctx.world.catalog.store_products[store];
         if products.is_empty() {
             return;
@@ -1094,7 +1061,6 @@ impl StoreService {
                 "stock-take",
             )
         };
-        let requested = requested.max(-self.on_shelf(ctx, key).max(0));
         let record = store_change(ctx, key, kind, Effect::Stock { key, requested });
         let mut record = with_change(record, |c| c.reason = Some(reason.into()));
         record.at = Some(now);

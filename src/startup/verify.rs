@@ -17,9 +17,10 @@ use crate::adapters::postgres;
 use crate::adapters::registry::decoder::{read_body, split_wire};
 use crate::adapters::registry::RegistryClient;
 use crate::config::{describe_dsn, Settings, StoreKind};
+use crate::domain::faults::LateMode;
 use crate::verify::manifest::AgainstManifest;
 use crate::verify::tables::Tables;
-use crate::verify::{render, At, Seen, Verifier, ORDER};
+use crate::verify::{event_time, in_event_time, render, At, Seen, Verifier, ORDER};
 
 /// Input the user must fix: exit 2.
 #[derive(Debug, thiserror::Error)]
@@ -160,6 +161,7 @@ async fn verify(s: &Settings, manifest: Option<&Path>) -> anyhow::Result<bool> {
     let read = started.elapsed();
     let registry = RegistryClient::new(&s.registry).map_err(|e| BadInput(e.to_string()))?;
     let schemas = schemas(&registry, &topics).await?;
+    let late_mode = s.faults.late_mode;
     let (tallies, records) = tokio::task::spawn_blocking(move || {
         let mut verifier = Verifier::new();
         if let Some(tables) = tables {
@@ -169,9 +171,19 @@ async fn verify(s: &Settings, manifest: Option<&Path>) -> anyhow::Result<bool> {
         let mut records = 0u64;
         for (stream, raws) in ORDER.iter().zip(&topics) {
             let topic = names.of(*stream);
-            for raw in raws {
+            let mut values: Vec<Option<Value>> = raws
+                .iter()
+                .map(|raw| decode(&schemas, &raw.value))
+                .collect();
+            let mut order: Vec<usize> = (0..raws.len()).collect();
+            if late_mode == LateMode::Delay && in_event_time(*stream) {
+                // Delayed late records in their place in time (stable: ties keep their order).
+                order.sort_by_key(|&i| values[i].as_ref().and_then(|v| event_time(*stream, v)));
+            }
+            for i in order {
+                let raw = &raws[i];
                 records += 1;
-                let value = decode(&schemas, &raw.value);
+                let value = values[i].take();
                 let at = At {
                     topic,
                     partition: raw.partition,
@@ -187,6 +199,7 @@ async fn verify(s: &Settings, manifest: Option<&Path>) -> anyhow::Result<bool> {
                     key: &raw.key,
                     dq,
                     value: value.as_ref(),
+                    late_mode,
                 });
             }
         }

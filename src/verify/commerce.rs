@@ -84,7 +84,9 @@ impl Prices {
 #[derive(Debug, Clone, Copy)]
 struct OrderSeen {
     amount: i64,
-    settled: bool,
+    /// Its event time, and its settled payment's (unless moved: a shifted late record).
+    ts: Option<Millis>,
+    settled: Option<Option<Millis>>,
 }
 
 pub struct Commerce {
@@ -94,6 +96,8 @@ pub struct Commerce {
     in_effect: Tally,
     arithmetic: Tally,
     references: Tally,
+    /// Shared with the store rules: what is named happened before what names it.
+    pub causality: Tally,
 }
 
 impl Default for Commerce {
@@ -105,6 +109,7 @@ impl Default for Commerce {
             in_effect: Tally::new("prices in effect (orders, store lines)"),
             arithmetic: Tally::new("order arithmetic (amount = qty x price)"),
             references: Tally::new("payments and shipments name orders"),
+            causality: Tally::new("causes come first in event time"),
         }
     }
 }
@@ -162,11 +167,13 @@ impl Commerce {
                         self.check_price(at, product, ts, unit);
                     }
                 }
+                let ts = (!r.late()).then(|| int(v, "ts")).flatten();
                 self.orders.insert(
                     id,
                     OrderSeen {
                         amount,
-                        settled: false,
+                        ts,
+                        settled: None,
                     },
                 );
             }
@@ -182,22 +189,42 @@ impl Commerce {
                     self.arithmetic.check(amount == Some(expected), at, || {
                         format!("payment of {amount:?} cents for an order of {expected}")
                     });
-                    o.settled |= text(v, "status") == Some("SETTLED");
+                    let ts = (!r.late()).then(|| int(v, "ts")).flatten();
+                    if let (Some(paid), Some(ordered)) = (ts, o.ts) {
+                        self.causality.check(paid >= ordered, at, || {
+                            format!("a payment at {paid}, before its order at {ordered}")
+                        });
+                    }
+                    if text(v, "status") == Some("SETTLED") {
+                        o.settled = Some(ts);
+                    }
                 }
             }
             Stream::Shipments => {
                 let order = text(v, "order_id").unwrap_or_default();
-                let settled = self.orders.get(order).is_some_and(|o| o.settled);
-                self.references.check(settled, at, || {
+                let settled = self.orders.get(order).and_then(|o| o.settled);
+                self.references.check(settled.is_some(), at, || {
                     format!("a shipment of order {order}, which has no settled payment")
                 });
+                let ts = (!r.late()).then(|| int(v, "ts")).flatten();
+                if let (Some(shipped), Some(Some(paid))) = (ts, settled) {
+                    self.causality.check(shipped >= paid, at, || {
+                        format!("a shipment at {shipped}, before its settled payment at {paid}")
+                    });
+                }
             }
             _ => {}
         }
     }
 
     pub fn finish(self) -> Vec<Tally> {
-        vec![self.chain, self.in_effect, self.arithmetic, self.references]
+        vec![
+            self.chain,
+            self.in_effect,
+            self.arithmetic,
+            self.references,
+            self.causality,
+        ]
     }
 }
 

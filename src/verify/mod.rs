@@ -14,7 +14,7 @@ use std::fmt::Write;
 
 use apache_avro::types::Value;
 
-use crate::domain::faults::BadKind;
+use crate::domain::faults::{BadKind, LateMode};
 use crate::domain::stock::location_key;
 use crate::domain::stream::Stream;
 
@@ -60,12 +60,29 @@ pub struct Seen<'a> {
     pub key: &'a str,
     pub dq: Option<&'a str>,
     pub value: Option<&'a Value>,
+    /// How late records were made: moved in time (their time is not to be checked) or delayed.
+    pub late_mode: LateMode,
 }
 
 impl Seen<'_> {
-    /// Late records keep their content but not their time.
+    /// A late record whose event time was moved (`LATE_MODE=shift`): its content holds, its
+    /// time does not. A delayed late record keeps its true time and is checked like any other.
     pub fn late(&self) -> bool {
-        self.dq == Some("late")
+        self.dq == Some("late") && self.late_mode == LateMode::Shift
+    }
+}
+
+/// Topics whose rules follow each key in event time, which delayed late records interleave
+/// with the rest: read in event-time order (`LATE_MODE=delay`) rather than partition order.
+pub fn in_event_time(stream: Stream) -> bool {
+    matches!(stream, Stream::PosEvents | Stream::ShelfEvents)
+}
+
+/// A record's event time, where the rules need one.
+pub fn event_time(stream: Stream, v: &Value) -> Option<i64> {
+    match stream {
+        Stream::PosEvents | Stream::ShelfEvents => value::int(v, "timestamp"),
+        _ => value::int(v, "ts"),
     }
 }
 

@@ -45,8 +45,9 @@ struct Visit {
     cart: HashMap<String, i64>,
 }
 
-/// A transaction's store and, per item, the (units, cents) paid and not yet refunded.
-type Paid = (String, HashMap<String, (i64, i64)>);
+/// A transaction's store, time (unless moved) and, per item, the (units, cents) paid and not
+/// yet refunded.
+type Paid = (String, Option<i64>, HashMap<String, (i64, i64)>);
 
 pub struct Store {
     terminals: FxHashMap<String, Terminal>,
@@ -86,7 +87,7 @@ impl Store {
         match r.stream {
             Stream::PosEvents => self.pos_event(r, v),
             Stream::PosTransactions => self.transaction(r, v, commerce),
-            Stream::Refunds => self.refund(r, v),
+            Stream::Refunds => self.refund(r, v, commerce),
             Stream::FootTraffic => self.visit(r, v),
             Stream::ShelfEvents => self.shelf_event(r, v),
             _ => {}
@@ -209,7 +210,8 @@ impl Store {
         }
         let store = text(v, "store_id").unwrap_or_default().to_owned();
         let id = text(v, "transaction_id").unwrap_or_default().to_owned();
-        self.paid.insert(id, (store, paid));
+        let ts = (!r.late()).then(|| int(v, "timestamp")).flatten();
+        self.paid.insert(id, (store, ts, paid));
     }
 
     fn checkout(&mut self, r: &Seen<'_>, v: &Value, visit_id: &str, lines: &[(String, i64, i64)]) {
@@ -237,15 +239,22 @@ impl Store {
             });
     }
 
-    fn refund(&mut self, r: &Seen<'_>, v: &Value) {
+    fn refund(&mut self, r: &Seen<'_>, v: &Value, commerce: &mut Commerce) {
         let transaction = text(v, "original_transaction_id").unwrap_or_default();
         let product = text(v, "product_id").unwrap_or_default();
         let store = text(v, "store_id").unwrap_or_default();
         let line = self
             .paid
             .get_mut(transaction)
-            .filter(|(s, _)| s == store)
-            .and_then(|(_, lines)| lines.get_mut(product));
+            .filter(|(s, _, _)| s == store);
+        let sold_at = line.as_ref().and_then(|(_, ts, _)| *ts);
+        let line = line.and_then(|(_, _, lines)| lines.get_mut(product));
+        let refunded_at = (!r.late()).then(|| int(v, "timestamp")).flatten();
+        if let (Some(sold), Some(back)) = (sold_at, refunded_at) {
+            commerce.causality.check(back >= sold, r.at, || {
+                format!("a refund at {back}, before its transaction at {sold}")
+            });
+        }
         let Some(left) = line else {
             return self.refunds.check(false, r.at, || {
                 format!("a refund of {product} in transaction {transaction} at {store}, which has no such line")
@@ -306,17 +315,20 @@ impl Store {
         let Some((entry, exit)) = span else {
             return;
         };
-        if let Some((last_exit, last_store)) = self.whereabouts.get(customer) {
-            let trip = if last_store == store { 0 } else { MIN_TRIP_MS };
-            let ok = entry >= last_exit + trip;
-            self.one_place.check(ok, at, || {
-                format!(
-                    "{customer} enters {store} at {entry}, {} ms after leaving {last_store} \
-                     (at least {trip} ms)",
-                    entry - last_exit
-                )
-            });
-        }
+        // A first visit is where the customer was, so far.
+        let (last_exit, last_store) = self
+            .whereabouts
+            .get(customer)
+            .map_or((i64::MIN, store), |(exit, s)| (*exit, s.as_str()));
+        let trip = if last_store == store { 0 } else { MIN_TRIP_MS };
+        let ok = entry >= last_exit.saturating_add(trip);
+        self.one_place.check(ok, at, || {
+            format!(
+                "{customer} enters {store} at {entry}, {} ms after leaving {last_store} \
+                 (at least {trip} ms)",
+                entry.saturating_sub(last_exit)
+            )
+        });
         let latest = self.whereabouts.get(customer).map_or(i64::MIN, |l| l.0);
         if exit > latest {
             self.whereabouts

@@ -67,7 +67,7 @@ fn ecommerce_records_reach_kafka_in_wire_format_and_obey_the_data_rules() {
         "every record reached the topics, and no more"
     );
     let rows = decode(&registry, ("svc", "pa55word"), consumed);
-    check_rules(&rows, &Catalog::generate(500, 200, 11));
+    check_rules(&rows, &Catalog::generate(20_000, 200, 11));
 }
 
 /// A producer queue of a few records: retailgen waits for room, serving the delivery reports

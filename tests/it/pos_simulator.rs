@@ -247,9 +247,11 @@ fn the_simulator_checks_out_every_visit_as_the_store_world_did_and_loses_nothing
         let quantities: Vec<(String, i64)> = lines.iter().map(|l| (l.0.clone(), l.1)).collect();
         assert_eq!(&quantities, cart, "visit {visit}: lines are the net cart");
         for l in &lines {
-            let total = (l.1 as f64 * l.2 * (1.0 - l.3) * 100.0).round() / 100.0;
+            // qty x unit x (1 - discount), rounded half up on the exact cents (floats are not).
+            let (unit, pct) = ((l.2 * 100.0).round() as i64, (l.3 * 100.0).round() as i64);
+            let cents = (l.1 * unit * (100 - pct) + 50).div_euclid(100);
             assert!(
-                (l.4 - total).abs() < 1e-9,
+                ((l.4 * 100.0).round() as i64 - cents) == 0,
                 "visit {visit}: total to the cent: {l:?}"
             );
         }

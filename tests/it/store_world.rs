@@ -46,7 +46,7 @@ fn a_simulated_day_of_the_store_world_obeys_the_rules() {
         })
         .collect();
     let counts = SeedCounts {
-        users: 500,
+        users: 20_000,
         products: 60,
         warehouses: 5,
         suppliers: 20,

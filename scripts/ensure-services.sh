@@ -44,3 +44,16 @@ if ! pg_isready -q -h 127.0.0.1 -p 5432; then
   for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
   pg_isready -h 127.0.0.1 -p 5432 || { echo "ensure-services: postgres did not come up on 127.0.0.1:5432" >&2; exit 1; }
 fi
+
+# Logical decoding (what a CDC consumer reads) for the CDC tests: wal_level=logical, set before
+# the suite starts and never during it (a restart is needed for it to take effect).
+psql_admin() { psql -h 127.0.0.1 -p 5432 -U postgres -d postgres -Atqc "$1"; }
+if [ "$(psql_admin 'SHOW wal_level')" != "logical" ]; then
+  echo "ensure-services: setting wal_level=logical and restarting postgres"
+  psql_admin "ALTER SYSTEM SET wal_level = logical"
+  version=$(ls /etc/postgresql 2>/dev/null | sort -V | tail -n 1)
+  [ -n "$version" ] || { echo "ensure-services: no postgres cluster under /etc/postgresql to restart for wal_level=logical" >&2; exit 1; }
+  as_root pg_ctlcluster --skip-systemctl-redirect "$version" main restart
+  for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+  [ "$(psql_admin 'SHOW wal_level')" = "logical" ] || { echo "ensure-services: postgres did not come back with wal_level=logical" >&2; exit 1; }
+fi

@@ -310,29 +310,45 @@ fn payments_follow_their_order_and_shipments_a_settled_payment() {
         faults: faulty(),
         ..Setup::default()
     });
-    let mut orders = HashSet::new();
-    let mut settled = HashSet::new();
-    let (mut payments, mut shipments) = (0, 0);
-    for r in records
-        .iter()
-        .filter(|r| !matches!(r.fault, Some(Fault::Bad(_))))
-    {
+    // Late records keep their true time and arrive later: what a record names is on the
+    // topics and happened before it, in event time (a late order may arrive after its payment).
+    let good = || {
+        records
+            .iter()
+            .filter(|r| !matches!(r.fault, Some(Fault::Bad(_))))
+    };
+    let orders: HashMap<Text, Millis> = good()
+        .filter_map(|r| match &r.event {
+            Event::Order(o) => Some((o.order_id.clone(), o.ts)),
+            _ => None,
+        })
+        .collect();
+    let settled: HashMap<Text, Millis> = good()
+        .filter_map(|r| match &r.event {
+            Event::Payment(p) if p.status == PaymentStatus::Settled => {
+                Some((p.order_id.clone(), p.ts))
+            }
+            _ => None,
+        })
+        .collect();
+    let (mut payments, mut shipments, mut overtaken) = (0, 0, 0);
+    let mut published = HashSet::new();
+    for r in good() {
         match &r.event {
             Event::Order(o) => {
-                orders.insert(o.order_id.clone());
+                published.insert(o.order_id.clone());
             }
             Event::Payment(p) => {
-                assert!(orders.contains(&p.order_id), "payment of an earlier order");
+                let ordered = orders.get(&p.order_id).expect("a payment names an order");
+                assert!(p.ts >= *ordered, "a payment after its order, in event time");
+                overtaken += usize::from(!published.contains(&p.order_id));
                 assert_eq!(r.key, p.order_id);
-                if p.status == PaymentStatus::Settled {
-                    settled.insert(p.order_id.clone());
-                }
                 payments += 1;
             }
             Event::Shipment(s) => {
                 assert!(
-                    settled.contains(&s.order_id),
-                    "shipment after a settled payment"
+                    settled.get(&s.order_id).is_some_and(|paid| s.ts >= *paid),
+                    "shipment after a settled payment, in event time"
                 );
                 assert_eq!(r.key, s.order_id);
                 shipments += 1;
@@ -345,6 +361,7 @@ fn payments_follow_their_order_and_shipments_a_settled_payment() {
         payments > 1_000 && shipments > 100,
         "{payments} payments, {shipments} shipments"
     );
+    assert!(overtaken > 0, "some late orders arrive after their payment");
 }
 
 #[test]
@@ -434,11 +451,20 @@ fn fault_rates_match_the_configuration_and_every_fault_is_labelled() {
             .filter(|r| r.fault.as_ref().is_some_and(f))
             .count() as f64
     };
+    // Ledger records (stock and price changes) are never delayed.
+    let fresh_late = records
+        .iter()
+        .filter(|r| !is_extra(r) && !r.stream().is_ledger())
+        .count() as f64;
     let late = count(&|f| matches!(f, Fault::Late { .. }));
     let bad = count(&|f| matches!(f, Fault::Bad(_)));
     let wire = count(&|f| matches!(f, Fault::Bad(k) if k.is_wire()));
     let dup = count(&|f| matches!(f, Fault::Duplicate));
-    assert!((late / fresh - 0.05).abs() < 0.004, "late {}", late / fresh);
+    assert!(
+        (late / fresh_late - 0.05).abs() < 0.004,
+        "late {}",
+        late / fresh_late
+    );
     assert!((bad / fresh - 0.02).abs() < 0.002, "bad {}", bad / fresh);
     assert!((wire / bad - 0.3).abs() < 0.04, "wire share {}", wire / bad);
     assert!(
@@ -617,17 +643,25 @@ fn inventory_changes_replay_from_the_seeded_stock_to_the_ledger_and_never_go_neg
     };
     let mut stock: HashMap<(Text, Text), i32> =
         o.initial.iter().map(|(k, l)| (name(k), l.qty)).collect();
-    let mut orders = HashSet::new();
+    // A late order may arrive after its sale: the orders are on the topics, in any order.
     let mut sales: HashMap<Text, i32> = HashMap::new();
+    let orders: HashSet<Text> = o
+        .records
+        .iter()
+        .filter(|r| !is_extra(r))
+        .filter_map(|r| match &r.event {
+            Event::Order(order) => {
+                sales.insert(order.order_id.clone(), order.quantity);
+                Some(order.order_id.clone())
+            }
+            _ => None,
+        })
+        .collect();
     let mut sold: HashMap<Text, i32> = HashMap::new();
     let mut kinds = HashSet::new();
     let mut transfer_balance = 0;
     for r in o.records.iter().filter(|r| !is_extra(r)) {
         match &r.event {
-            Event::Order(order) => {
-                orders.insert(order.order_id.clone());
-                sales.insert(order.order_id.clone(), order.quantity);
-            }
             Event::Inventory(c) => {
                 let key = (c.warehouse_id.clone(), c.product_id.clone());
                 assert_eq!(r.key, format!("{}:{}", key.0, key.1));
@@ -643,7 +677,7 @@ fn inventory_changes_replay_from_the_seeded_stock_to_the_ledger_and_never_go_neg
                 match c.change_type {
                     ChangeType::Sale => {
                         let order = c.order_id.as_ref().expect("a sale names its order");
-                        assert!(orders.contains(order), "the order came first");
+                        assert!(orders.contains(order), "the sale's order is on the topic");
                         assert_eq!(
                             sales.remove(order),
                             Some(-c.quantity_delta),
@@ -835,4 +869,81 @@ fn a_stop_between_an_order_and_its_sale_still_sends_the_sale() {
     let records = sink.0.lock().unwrap();
     assert_eq!(records.len(), 2, "the order and its sale: {records:?}");
     assert!(matches!(&records[1].event, Event::Inventory(c) if c.change_type == ChangeType::Sale));
+}
+
+/// A simulated hour of order chains and interactions with 20% late records, in `mode`.
+fn late_hour(mode: crate::domain::faults::LateMode) -> Outcome {
+    run(Setup {
+        count: None,
+        faults: FaultPolicy {
+            p_late: 0.2,
+            max_late_ms: 5 * 60_000,
+            late_mode: mode,
+            ..FaultPolicy::none()
+        },
+        simulated: Some((MONDAY, Some(MONDAY + HOUR), 20.0, DiurnalCurve::flat())),
+        ..Setup::default()
+    })
+}
+
+#[test]
+fn a_delayed_late_record_keeps_its_time_and_arrives_up_to_the_maximum_later() {
+    let Outcome {
+        report, records, ..
+    } = late_hour(crate::domain::faults::LateMode::Delay);
+    let mut stream = Millis::MIN;
+    let (mut late, mut overtaken) = (0, 0);
+    for r in &records {
+        let ts = r.event.ts();
+        match r.fault {
+            Some(Fault::Late { delay_ms }) => {
+                late += 1;
+                assert!((MONDAY..MONDAY + HOUR).contains(&ts), "its true time");
+                // Published once the stream reached its due time (or flushed at the end).
+                let flushed = stream < ts + delay_ms && stream >= MONDAY + HOUR - 5 * 60_000;
+                assert!(stream >= ts + delay_ms || flushed, "held until due");
+                assert!(
+                    stream <= ts + delay_ms + 60_000,
+                    "not held past its due time"
+                );
+                overtaken += usize::from(stream > ts);
+            }
+            None => {
+                assert!(ts >= stream, "unlabelled records keep the stream's order");
+                stream = ts;
+            }
+            _ => {}
+        }
+    }
+    assert!(
+        late > 1_000 && overtaken > late * 9 / 10,
+        "{late} late, {overtaken} overtaken"
+    );
+    assert_eq!(
+        report.records as usize,
+        records.len(),
+        "held records are flushed at the end"
+    );
+}
+
+#[test]
+fn a_shifted_late_record_is_published_at_once_with_its_time_moved_back() {
+    let Outcome { records, .. } = late_hour(crate::domain::faults::LateMode::Shift);
+    let mut stream = Millis::MIN;
+    let (mut late, mut behind) = (0, 0);
+    for r in &records {
+        match r.fault {
+            Some(Fault::Late { delay_ms }) => {
+                late += 1;
+                assert!(r.event.ts() + delay_ms >= stream, "moved back by its delay");
+                behind += usize::from(r.event.ts() < stream);
+            }
+            None => stream = stream.max(r.event.ts()),
+            _ => {}
+        }
+    }
+    assert!(
+        late > 1_000 && behind > late * 9 / 10,
+        "{late} late, {behind} behind"
+    );
 }

@@ -2,6 +2,7 @@
 //! in-process Confluent Schema Registry, plus the other sinks and the shipped files.
 
 mod canonical;
+mod cdc;
 mod cli_errors;
 mod compose;
 mod file_sink;

@@ -15,12 +15,18 @@ use crate::support::target::{Target, SELLING_STORES};
 
 /// `retailgen verify` on the target (and its tables, if it has a database).
 fn verify(target: &Target, args: &[&str]) -> Output {
+    verify_with(target, args, &[])
+}
+
+/// The same, with `extra` in its environment.
+fn verify_with(target: &Target, args: &[&str], extra: &[(&str, &str)]) -> Output {
     let mut all = vec!["verify"];
     all.extend(args);
     let mut env = kafka_env(&target.broker, &target.registry);
     if let Some(db) = &target.db {
         env.extend([("PG_DSN", db.dsn.as_str()), ("STORE", "postgres")]);
     }
+    env.extend(extra.iter().copied());
     run(&all, &env)
 }
 
@@ -103,6 +109,32 @@ fn every_rule_holds_on_a_postgres_canonical_run_and_its_tables_and_a_changed_row
         .find(|r| r.0 == "stock tables = the topics' last levels")
         .unwrap();
     assert!(moved.3 > 0, "{}", out.stdout);
+}
+
+/// Late records whose event time was moved back (`LATE_MODE=shift`) break causality in event
+/// time: verify, trusting every time by default, catches them; told the mode, it checks their
+/// content only and every rule holds.
+#[test]
+fn late_records_with_moved_times_break_event_time_causality_and_verify_catches_them() {
+    let target = Target::new(false);
+    let mut extra = SELLING_STORES.to_vec();
+    extra.extend([("LATE_MODE", "shift"), ("P_LATE_EVENT", "0.3")]);
+    target.finish_run("4000", &extra);
+    let out = verify(&target, &[]);
+    assert_eq!(out.code, Some(1), "{}\n{}", out.stdout, out.stderr);
+    let violated: Vec<String> = rules(&out)
+        .into_iter()
+        .filter(|r| r.1 == "VIOLATED")
+        .map(|r| r.0)
+        .collect();
+    assert!(
+        violated
+            .iter()
+            .any(|r| r == "causes come first in event time"),
+        "{}",
+        out.stdout
+    );
+    assert_all_hold(&verify_with(&target, &[], &[("LATE_MODE", "shift")]));
 }
 
 fn producer(bootstrap: &str) -> BaseProducer {

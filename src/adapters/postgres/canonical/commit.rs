@@ -1,6 +1,9 @@
-//! One group commit: a batch's effects (stock, reference rows, store sales), its outbox rows and the removal of rows the broker has
-//! acknowledged, in one transaction, each kind of change in one statement. What each stock row
-//! last reported is recorded in `retailgen_stock_reported`, to find changes made by others.
+//! One group commit: a batch's effects (stock, reference rows, store sales), its outbox rows and
+//! the removal of rows the broker has acknowledged, in one transaction. Every stock and price
+//! change is its own row version (a CDC consumer reading the WAL sees each value the topics
+//! report): a batch's changes are written in rounds, the k-th change of every row in the k-th
+//! statement. What each stock row last reported is recorded in `retailgen_stock_reported`, to
+//! find changes made by others.
 
 use rustc_hash::FxHashMap;
 use tokio_postgres::Transaction;
@@ -76,6 +79,39 @@ fn per_row(stock: &[StockWrite], stores: bool) -> Vec<(&str, &str, i32, i32)> {
     out
 }
 
+/// The changes of one table (stores or warehouses) in rounds: the k-th change of every row in
+/// round k, each as (location, product, level before it, level after it).
+fn rounds(stock: &[StockWrite], stores: bool) -> Vec<Vec<(&str, &str, i32, i32)>> {
+    let mut seen: FxHashMap<(&str, &str), usize> = FxHashMap::default();
+    let mut out: Vec<Vec<(&str, &str, i32, i32)>> = Vec::new();
+    for w in stock.iter().filter(|w| w.store == stores) {
+        let key = (w.location_id.as_str(), w.product_id.as_str());
+        let k = seen.entry(key).or_default();
+        if out.len() == *k {
+            out.push(Vec::new());
+        }
+        out[*k].push((key.0, key.1, w.previous, w.qty));
+        *k += 1;
+    }
+    out
+}
+
+/// Price changes in rounds, like [`rounds`]: the k-th change of every product in round k.
+fn price_rounds(prices: &[(String, i64, i64)]) -> Vec<(Vec<&str>, Vec<i64>)> {
+    let mut seen: FxHashMap<&str, usize> = FxHashMap::default();
+    let mut out: Vec<(Vec<&str>, Vec<i64>)> = Vec::new();
+    for (product, cents, _) in prices {
+        let k = seen.entry(product.as_str()).or_default();
+        if out.len() == *k {
+            out.push((Vec::new(), Vec::new()));
+        }
+        out[*k].0.push(product);
+        out[*k].1.push(*cents);
+        *k += 1;
+    }
+    out
+}
+
 /// Net change of the global `inventory` per product.
 fn per_product(stock: &[StockWrite]) -> (Vec<&str>, Vec<i32>) {
     let mut net: FxHashMap<&str, i32> = FxHashMap::default();
@@ -110,9 +146,15 @@ async fn stock(tx: &Transaction<'_>, stock: &[StockWrite], mode: StockMode) -> R
         return Ok(());
     }
     for (stores, table) in [(false, WAREHOUSE_TABLE), (true, STORE_TABLE)] {
+        for round in rounds(stock, stores) {
+            table_rows(tx, &round, table, mode).await?;
+        }
         let rows = per_row(stock, stores);
         if !rows.is_empty() {
-            table_rows(tx, &rows, table, mode).await?;
+            let (w, p, _, after) = columns(&rows, |r| (r.0, r.1, r.2, r.3));
+            tx.execute(REPORTED, &[&w, &p, &after])
+                .await
+                .map_err(query_error("recording reported stock"))?;
         }
     }
     let (products, deltas) = per_product(stock);
@@ -124,7 +166,7 @@ async fn stock(tx: &Transaction<'_>, stock: &[StockWrite], mode: StockMode) -> R
     Ok(())
 }
 
-/// Writes one stock table's rows and records them as reported.
+/// Writes one round of a stock table's rows (at most one change per row).
 async fn table_rows(
     tx: &Transaction<'_>,
     rows: &[(&str, &str, i32, i32)],
@@ -149,9 +191,6 @@ async fn table_rows(
             ),
         });
     }
-    tx.execute(REPORTED, &[&w, &p, &after])
-        .await
-        .map_err(query_error("recording reported stock"))?;
     Ok(())
 }
 
@@ -182,14 +221,11 @@ async fn reference(tx: &Transaction<'_>, batch: &Batch) -> Result<(), PgError> {
         tx.execute(PRICE_HISTORY, &[&products, &cents, &at])
             .await
             .map_err(query_error("recording price history"))?;
-        let mut last: FxHashMap<&str, i64> = FxHashMap::default();
-        for (product, cents, _) in &e.prices {
-            last.insert(product, *cents);
+        for (products, cents) in price_rounds(&e.prices) {
+            tx.execute(PRICES, &[&products, &cents])
+                .await
+                .map_err(query_error("updating prices"))?;
         }
-        let (products, cents): (Vec<&str>, Vec<i64>) = last.into_iter().unzip();
-        tx.execute(PRICES, &[&products, &cents])
-            .await
-            .map_err(query_error("updating prices"))?;
     }
     Ok(())
 }
@@ -264,6 +300,24 @@ mod tests {
         assert_eq!(
             per_row(&writes, false),
             vec![("WH001", "P1", 10, 3), ("WH001", "P2", 5, 9)]
+        );
+        assert_eq!(
+            rounds(&writes, false),
+            vec![
+                vec![("WH001", "P1", 10, 7), ("WH001", "P2", 5, 9)],
+                vec![("WH001", "P1", 7, 3)]
+            ],
+            "every change its own row version, in order"
+        );
+        assert!(rounds(&writes, true).is_empty());
+        let prices = [
+            ("P1".to_owned(), 5, 1),
+            ("P1".to_owned(), 6, 2),
+            ("P2".to_owned(), 7, 3),
+        ];
+        assert_eq!(
+            price_rounds(&prices),
+            vec![(vec!["P1", "P2"], vec![5, 7]), (vec!["P1"], vec![6])]
         );
         let (products, deltas) = per_product(&writes);
         let mut net: Vec<_> = products.into_iter().zip(deltas).collect();

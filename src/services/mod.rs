@@ -233,12 +233,21 @@ pub mod testing {
 
         /// One step of `service`: its groups with their delays.
         pub fn emit(&mut self, service: &mut dyn Service) -> Vec<(i64, Vec<Record>)> {
+            self.emit_at(service, 0)
+        }
+
+        /// One step of `service` at `now_ms`.
+        pub fn emit_at(
+            &mut self,
+            service: &mut dyn Service,
+            now_ms: i64,
+        ) -> Vec<(i64, Vec<Record>)> {
             let mut out = Emission::default();
             let mut ctx = Ctx {
                 rng: &mut self.rng,
                 ids: &mut self.ids,
                 world: &mut self.world,
-                now_ms: 0,
+                now_ms,
             };
             service
                 .emit(&mut ctx, &mut out)

@@ -229,17 +229,29 @@ mod tests {
     }
 
     #[test]
-    fn sign_ups_are_stored_before_an_order_names_them() {
+    fn sign_ups_are_stored_before_an_order_names_them_and_shop_seconds_later() {
         let mut h = Harness::new(1.0, 1);
         let before = h.world.catalog.users.len();
-        h.emit(&mut OrderService {
+        let mut orders = OrderService {
             p_payment: 0.0,
             p_shipment: 0.0,
-        });
-        assert_eq!(h.world.catalog.users.len(), before + 1);
-        assert_eq!(
-            h.world.catalog.users.user_id(before),
-            format!("U{:06}", before + 1)
+        };
+        let user_of = |groups: Vec<(i64, Vec<Record>)>| match &groups[0].1[0].event {
+            Event::Order(o) => o.user_id.clone(),
+            other => panic!("an order first, not {other:?}"),
+        };
+        let first = user_of(h.emit_at(&mut orders, 0));
+        assert_eq!(h.world.catalog.users.len(), before + 1, "stored at once");
+        let new = h.world.catalog.users.user_id(before);
+        assert_eq!(new, format!("U{:06}", before + 1));
+        assert_ne!(first, new, "not named by the event of its own sign-up");
+        let (soonest, latest) = crate::services::world::SIGN_UP_TO_FIRST_EVENT_MS;
+        let soon = user_of(h.emit_at(&mut orders, soonest - 1));
+        assert_ne!(soon, new, "nor before it could have been committed");
+        let named = (0..5).any(|_| user_of(h.emit_at(&mut orders, latest)) == new);
+        assert!(
+            named,
+            "the new customer's first order comes once their time has come"
         );
     }
 }

@@ -15,9 +15,9 @@ use crate::domain::events::{
 };
 use crate::domain::ports::RepositoryError;
 use crate::domain::record::{Effect, Record};
-use crate::domain::reference::catalog::{cents_to_usd, signup_id, Catalog};
+use crate::domain::reference::catalog::{cents_to_usd, Catalog};
 use crate::domain::stock::{location_key, StockKey};
-use crate::domain::store::customers::{home_store, Whereabouts, P_TRAVELLER};
+use crate::domain::store::customers::{Whereabouts, P_TRAVELLER};
 use crate::domain::store::events::{
     PosEventType, PosLineItem, RefundReason, StoreChangeType, TenderType,
 };
@@ -578,7 +578,7 @@ impl StoreService {
         }
         cart.truncate(((cart.len() as f64 * kept).ceil() as usize).max(1));
         let customer = match ctx.rng.random_bool(self.config.p_identified) {
-            true => self.identified(ctx, store, entry, exit)?,
+            true => self.identified(ctx, store, entry, exit),
             false => None,
         };
         let visitor = customer.clone().unwrap_or_else(|| ctx.ids.next("anon"));
@@ -681,42 +681,32 @@ impl StoreService {
     }
 
     /// The identified customer of a visit to `store` from `entry` to `exit`, if one may come:
-    /// usually a local drawn by visit frequency, sometimes a new local signing up or a traveller
-    /// from another of this instance's cities; never one who is elsewhere, still travelling or
-    /// back sooner than their habit. Three tries, else the visitor stays anonymous.
+    /// usually a local drawn by visit frequency, sometimes a traveller from another of this
+    /// instance's cities; never one who is elsewhere, still travelling or back sooner than their
+    /// habit. Three tries, else the visitor stays anonymous. (Customers sign up online: see
+    /// [`crate::services::World::customer`]; a sign-up shops in stores once they are locals.)
     fn identified(
         &mut self,
         ctx: &mut Ctx<'_>,
         store: usize,
         entry: Millis,
         exit: Millis,
-    ) -> Result<Option<Text>, RepositoryError> {
-        // A sign-up here is a new local of this store (its city is where they live).
-        let country = ctx.world.catalog.stores[store].country;
-        let next = signup_id(ctx.world.catalog.users.next_number());
-        // Nobody signs up in the past (a warm start's visitors entered earlier).
-        let signs_up = entry >= ctx.now_ms
-            && ctx.rng.random_bool(ctx.world.p_signup)
-            && home_store(&next, country, &ctx.world.catalog.stores) == Some(store);
-        let chosen = if signs_up {
-            Some(ctx.world.sign_up(country, entry)?)
-        } else {
-            (0..3).find_map(|_| {
-                let u = match ctx.rng.random_bool(P_TRAVELLER) {
-                    true => self.traveller(ctx, store)?,
-                    false => ctx.world.locals.pick(ctx.rng, store)?,
-                };
-                let id = ctx.world.catalog.users.user_id(u);
-                let stores = &ctx.world.catalog.stores;
-                self.whereabouts
-                    .may_visit(u, &id, stores, store, entry)
-                    .then_some(u)
-            })
-        };
-        Ok(chosen.map(|u| {
+    ) -> Option<Text> {
+        let chosen = (0..3).find_map(|_| {
+            let u = match ctx.rng.random_bool(P_TRAVELLER) {
+                true => self.traveller(ctx, store)?,
+                false => ctx.world.locals.pick(ctx.rng, store)?,
+            };
+            let id = ctx.world.catalog.users.user_id(u);
+            let stores = &ctx.world.catalog.stores;
+            self.whereabouts
+                .may_visit(u, &id, stores, store, entry)
+                .then_some(u)
+        });
+        chosen.map(|u| {
             self.whereabouts.visit(u, store, entry, exit);
             ctx.world.catalog.users.user_id(u)
-        }))
+        })
     }
 
     /// A local of another store this instance trades in (a shard keeps each customer's

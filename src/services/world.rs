@@ -21,6 +21,10 @@ use crate::domain::store::customers::{self, Locals};
 use crate::domain::store::refunds::{PastLine, PastRefund, RefundBook, Sold, SoldLine};
 use crate::domain::Text;
 
+/// From a sign-up to the first event naming the customer: seconds to a minute and a half, well
+/// past the group commit of their row (at most two batches, which the engine waits for).
+pub const SIGN_UP_TO_FIRST_EVENT_MS: (Millis, Millis) = (15_000, 90_000);
+
 /// Sales kept for returns to refer to.
 const RECENT_SALES: usize = 1_000;
 /// Store transactions kept for refunds to draw on, over all stores (bounds memory; a store
@@ -63,6 +67,8 @@ pub struct World {
     pub locals: Locals,
     /// The countries users live in, by store (see [`customers::home_countries`]).
     homes: Vec<&'static str>,
+    /// Sign-ups whose rows are written but who have not shopped yet: (when they may, index).
+    fresh: VecDeque<(Millis, usize)>,
     sales: VecDeque<Sale>,
     /// What the last stock effect moved, for a transfer's inbound leg.
     last_moved: i32,
@@ -97,6 +103,7 @@ impl World {
         Self {
             locals,
             homes,
+            fresh: VecDeque::new(),
             product_at: catalog
                 .products
                 .iter()
@@ -192,17 +199,29 @@ impl World {
         }
     }
 
-    /// A customer's index: usually an existing user, sometimes a sign-up, stored before use.
+    /// A customer's index: usually an existing user. Sometimes someone signs up: their row is
+    /// stored now and they shop from [`SIGN_UP_TO_FIRST_EVENT_MS`] later (the first event naming
+    /// them comes after their row is committed, even by a group commit), so this event is an
+    /// existing user's; the next event once that time has come is theirs.
     pub fn customer<R: Rng>(
         &mut self,
         rng: &mut R,
         now_ms: Millis,
     ) -> Result<usize, RepositoryError> {
-        if !rng.random_bool(self.p_signup) {
-            return Ok(self.catalog.pick_user(rng));
+        if let Some(&(ready, u)) = self.fresh.front() {
+            if ready <= now_ms {
+                self.fresh.pop_front();
+                return Ok(u);
+            }
         }
-        let country = customers::draw_country(rng, &self.homes, &COUNTRIES);
-        self.sign_up(country, now_ms)
+        if rng.random_bool(self.p_signup) {
+            let country = customers::draw_country(rng, &self.homes, &COUNTRIES);
+            let u = self.sign_up(country, now_ms)?;
+            let (lo, hi) = SIGN_UP_TO_FIRST_EVENT_MS;
+            self.fresh
+                .push_back((now_ms + rng.random_range(lo..=hi), u));
+        }
+        Ok(self.catalog.pick_user(rng))
     }
 
     /// A new customer of `country` (one of [`COUNTRIES`], else the first), stored before use

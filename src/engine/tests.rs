@@ -661,44 +661,41 @@ fn inventory_changes_replay_from_the_seeded_stock_to_the_ledger_and_never_go_neg
     let mut kinds = HashSet::new();
     let mut transfer_balance = 0;
     for r in o.records.iter().filter(|r| !is_extra(r)) {
-        match &r.event {
-            Event::Inventory(c) => {
-                let key = (c.warehouse_id.clone(), c.product_id.clone());
-                assert_eq!(r.key, format!("{}:{}", key.0, key.1));
-                let before = stock[&key];
-                assert_eq!(
-                    c.previous_qty, before,
-                    "previous_qty chains from the last new_qty of {key:?}"
-                );
-                assert_eq!(c.new_qty, c.previous_qty + c.quantity_delta);
-                assert!(c.new_qty >= 0, "stock never negative");
-                stock.insert(key, c.new_qty);
-                kinds.insert(c.change_type);
-                match c.change_type {
-                    ChangeType::Sale => {
-                        let order = c.order_id.as_ref().expect("a sale names its order");
-                        assert!(orders.contains(order), "the sale's order is on the topic");
-                        assert_eq!(
-                            sales.remove(order),
-                            Some(-c.quantity_delta),
-                            "one sale per order, of its quantity"
-                        );
-                        sold.insert(order.clone(), -c.quantity_delta);
-                    }
-                    ChangeType::Return => {
-                        let order = c.order_id.as_ref().expect("a return names its order");
-                        let left = sold.get_mut(order).expect("a return of a sold order");
-                        *left -= c.quantity_delta;
-                        assert!(*left >= 0, "returns of {order} never exceed what it sold");
-                    }
-                    ChangeType::Restock => {
-                        assert!(c.supplier_id.is_some() && c.cost_per_unit.is_some())
-                    }
-                    ChangeType::Transfer => transfer_balance += c.quantity_delta,
-                    _ => {}
+        if let Event::Inventory(c) = &r.event {
+            let key = (c.warehouse_id.clone(), c.product_id.clone());
+            assert_eq!(r.key, format!("{}:{}", key.0, key.1));
+            let before = stock[&key];
+            assert_eq!(
+                c.previous_qty, before,
+                "previous_qty chains from the last new_qty of {key:?}"
+            );
+            assert_eq!(c.new_qty, c.previous_qty + c.quantity_delta);
+            assert!(c.new_qty >= 0, "stock never negative");
+            stock.insert(key, c.new_qty);
+            kinds.insert(c.change_type);
+            match c.change_type {
+                ChangeType::Sale => {
+                    let order = c.order_id.as_ref().expect("a sale names its order");
+                    assert!(orders.contains(order), "the sale's order is on the topic");
+                    assert_eq!(
+                        sales.remove(order),
+                        Some(-c.quantity_delta),
+                        "one sale per order, of its quantity"
+                    );
+                    sold.insert(order.clone(), -c.quantity_delta);
                 }
+                ChangeType::Return => {
+                    let order = c.order_id.as_ref().expect("a return names its order");
+                    let left = sold.get_mut(order).expect("a return of a sold order");
+                    *left -= c.quantity_delta;
+                    assert!(*left >= 0, "returns of {order} never exceed what it sold");
+                }
+                ChangeType::Restock => {
+                    assert!(c.supplier_id.is_some() && c.cost_per_unit.is_some())
+                }
+                ChangeType::Transfer => transfer_balance += c.quantity_delta,
+                _ => {}
             }
-            _ => {}
         }
     }
     assert!(

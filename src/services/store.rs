@@ -52,6 +52,9 @@ const P_PUTBACK: f64 = 0.15;
 const CHECKOUTS_PER_STEP: usize = 8;
 /// Shelf events released per step at most.
 const SHELF_EVENTS_PER_STEP: usize = 32;
+/// A basket's POS events (published together at its payment) span at most this: no record
+/// is published more than 2 minutes of event time behind the stream.
+const MAX_BASKET_SPAN_MS: Millis = 100_000;
 /// Visitors a store holds at once (bounds memory in unthrottled real-time runs); at capacity
 /// nobody else enters until someone leaves.
 const MAX_VISITORS_PER_STORE: usize = 1_000;
@@ -857,7 +860,8 @@ impl StoreService {
         gaps.push(ctx.rng.random_range(2_000..=5_000));
         gaps.push(ctx.rng.random_range(10_000..=40_000));
         let total: Millis = gaps.iter().sum();
-        let room = now - self.tills[terminal].last_event - 1;
+        // A basket spans at most MAX_BASKET_SPAN_MS, its POS events published at its payment.
+        let room = (now - self.tills[terminal].last_event - 1).min(MAX_BASKET_SPAN_MS);
         if room < total {
             gaps.iter_mut().for_each(|g| *g = *g * room / total);
         }

@@ -175,6 +175,20 @@ async fn verify(s: &Settings, manifest: Option<&Path>) -> anyhow::Result<bool> {
                 .iter()
                 .map(|raw| decode(&schemas, &raw.value))
                 .collect();
+            for (raw, value) in raws.iter().zip(&values) {
+                verifier.published(&Seen {
+                    at: At {
+                        topic,
+                        partition: raw.partition,
+                        offset: raw.offset,
+                    },
+                    stream: *stream,
+                    key: &raw.key,
+                    dq: raw.dq.as_deref(),
+                    value: value.as_ref(),
+                    late_mode,
+                });
+            }
             let mut order: Vec<usize> = (0..raws.len()).collect();
             if late_mode == LateMode::Delay && in_event_time(*stream) {
                 // Delayed late records in their place in time (stable: ties keep their order).

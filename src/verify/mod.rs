@@ -4,6 +4,7 @@
 //! Records labelled bad or duplicate are left out of every rule but the labels rule.
 
 mod commerce;
+mod lateness;
 pub mod manifest;
 mod stock;
 mod store;
@@ -123,6 +124,7 @@ pub struct Verifier {
     stock: stock::Chains,
     store: store::Store,
     tables: Option<tables::AgainstTables>,
+    behind: lateness::Behind,
 }
 
 impl Default for Verifier {
@@ -176,6 +178,7 @@ impl Verifier {
             stock: stock::Chains::default(),
             store: store::Store::default(),
             tables: None,
+            behind: lateness::Behind::default(),
         }
     }
 
@@ -185,7 +188,13 @@ impl Verifier {
         self
     }
 
-    /// One record, in [`ORDER`] and partition order.
+    /// One record as published: each partition in offset order (before a topic is re-ordered
+    /// by event time for [`Verifier::see`]).
+    pub fn published(&mut self, r: &Seen<'_>) {
+        self.behind.see(r);
+    }
+
+    /// One record, in [`ORDER`] and partition order (or event time: see [`in_event_time`]).
     pub fn see(&mut self, r: &Seen<'_>) {
         let labelled_out = match r.dq {
             Some(dq) => {
@@ -236,6 +245,7 @@ impl Verifier {
         }
         all.extend(self.stock.finish());
         all.extend(self.store.finish());
+        all.push(self.behind.finish());
         all
     }
 }

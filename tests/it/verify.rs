@@ -2,6 +2,7 @@
 //! against the run's manifest), a tampered topic is caught with the offending record's
 //! position, and bad input exits 2.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use rdkafka::message::{Header, OwnedHeaders};
@@ -9,7 +10,7 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::ClientConfig;
 
 use crate::support::cmd::{run, Output};
-use crate::support::decode::kafka_env;
+use crate::support::decode::{kafka_env, Row};
 use crate::support::kafka::{consume_all, Consumed};
 use crate::support::target::{Target, SELLING_STORES};
 
@@ -169,6 +170,7 @@ fn send(p: &BaseProducer, c: &Consumed, key: &str, payload: &[u8]) {
 fn a_tampered_topic_is_caught_naming_the_offending_record() {
     let target = Target::new(false);
     target.finish_run("2000", &[("P_BAD_RECORD", "0"), ("P_DUPLICATE", "0")]);
+    let rows = target.rows();
     let consumed = consume_all(
         &target.broker.bootstrap,
         &["orders.v1", "inventory-changes.v1"],
@@ -187,12 +189,27 @@ fn a_tampered_topic_is_caught_naming_the_offending_record() {
         &order.payload[..order.payload.len() - 3],
     );
     send(&p, order, "ord_not_this_one", &order.payload);
-    // The same stock change again with a new id: its previous_qty no longer chains.
-    let change = consumed
+    // The last change of a key (one that moved stock) again with a new id: its previous_qty no
+    // longer chains.
+    let changes: Vec<&Row> = rows
         .iter()
-        .filter(|c| c.topic == "inventory-changes.v1")
-        .find(|c| !c.headers.contains_key("dq"))
-        .unwrap();
+        .filter(|r| r.kafka.topic == "inventory-changes.v1" && !r.kafka.headers.contains_key("dq"))
+        .collect();
+    let last_of_key: HashMap<&str, i64> = changes
+        .iter()
+        .map(|r| (r.kafka.key.as_str(), r.kafka.offset))
+        .fold(HashMap::new(), |mut m, (k, o)| {
+            let e = m.entry(k).or_insert(o);
+            *e = (*e).max(o);
+            m
+        });
+    let change = &changes
+        .iter()
+        .find(|r| {
+            r.i64("quantity_delta") != 0 && last_of_key[r.kafka.key.as_str()] == r.kafka.offset
+        })
+        .unwrap()
+        .kafka;
     let text = String::from_utf8_lossy(&change.payload);
     let id_at = text.find("chg_").expect("a change id in the body");
     let mut copy = change.payload.clone();

@@ -1,0 +1,65 @@
+//! Unlabelled lateness: where publication order is known (each partition, in offset order), no
+//! unlabelled record is more than [`MAX_BEHIND_MS`] of event time behind the latest unlabelled
+//! record before it. Late records carry `dq=late`; this finds lateness that does not.
+
+use apache_avro::types::Value;
+use rustc_hash::FxHashMap;
+
+use super::value::int;
+use super::{Seen, Tally};
+use crate::domain::stream::Stream;
+
+/// How far behind its partition an unlabelled record may be (a basket's POS events, published
+/// together at its payment, span its own duration: at most 100 s).
+pub const MAX_BEHIND_MS: i64 = 120_000;
+
+/// A record's event time as published.
+fn published_time(stream: Stream, v: &Value) -> Option<i64> {
+    match stream {
+        Stream::Orders
+        | Stream::Payments
+        | Stream::Shipments
+        | Stream::CustomerInteractions
+        | Stream::InventoryChanges
+        | Stream::PriceChanges => int(v, "ts"),
+        Stream::FootTraffic => int(v, "entry_time"),
+        _ => int(v, "timestamp"),
+    }
+}
+
+pub struct Behind {
+    /// The latest unlabelled event time per (stream, partition).
+    latest: FxHashMap<(Stream, i32), i64>,
+    tally: Tally,
+}
+
+impl Default for Behind {
+    fn default() -> Self {
+        Self {
+            latest: FxHashMap::default(),
+            tally: Tally::new("no unlabelled record 2 min behind its partition"),
+        }
+    }
+}
+
+impl Behind {
+    /// One record, in its partition's offset order.
+    pub fn see(&mut self, r: &Seen<'_>) {
+        let (None, Some(v)) = (r.dq, r.value) else {
+            return;
+        };
+        let Some(t) = published_time(r.stream, v) else {
+            return;
+        };
+        let latest = self.latest.entry((r.stream, r.at.partition)).or_insert(t);
+        let behind = *latest - t;
+        self.tally.check(behind <= MAX_BEHIND_MS, r.at, || {
+            format!("unlabelled, {} s behind its partition", behind / 1_000)
+        });
+        *latest = (*latest).max(t);
+    }
+
+    pub fn finish(self) -> Tally {
+        self.tally
+    }
+}

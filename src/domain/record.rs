@@ -11,6 +11,17 @@ use crate::domain::Text;
 /// Value of the `source` header on every record.
 pub const SOURCE: &str = "retailgen";
 
+/// This instance's place in a scale-out (`shard` header, `index/count`), set once at start-up
+/// when sharded: consumers (and `retailgen verify`) tell the writers of a partition apart.
+static SHARD: std::sync::OnceLock<Box<str>> = std::sync::OnceLock::new();
+
+/// Labels every record of this process as written by shard `index` of `count` (count > 1).
+pub fn label_shard(index: u32, count: u32) {
+    if count > 1 {
+        let _ = SHARD.set(format!("{index}/{count}").into_boxed_str());
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Record {
     /// Kafka key: records of one entity share it (orders, payments, shipments: `order_id`).
@@ -70,8 +81,9 @@ impl Record {
         self.event.stream()
     }
 
-    /// Headers in a fixed order: `trace_id` (if any), `entity`, `source`, then for faulty
-    /// records `dq` (`late`, `bad:<kind>`, `duplicate`) and, for late ones, `dq_delay_ms`.
+    /// Headers in a fixed order: `trace_id` (if any), `entity`, `source`, `shard` (when
+    /// sharded), then for faulty records `dq` (`late`, `bad:<kind>`, `duplicate`) and, for late
+    /// ones, `dq_delay_ms`.
     pub fn headers(&self) -> impl Iterator<Item = (&'static str, Cow<'_, str>)> {
         let trace = self
             .trace_id
@@ -90,6 +102,7 @@ impl Record {
                 ("entity", Cow::Borrowed(self.stream().entity())),
                 ("source", Cow::Borrowed(SOURCE)),
             ])
+            .chain(SHARD.get().map(|s| ("shard", Cow::Borrowed(&**s))))
             .chain(dq)
             .chain(delay)
     }

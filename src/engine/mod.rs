@@ -219,7 +219,7 @@ impl Engine {
             }
             let record = entry.remove();
             self.publisher.publish(&record).map_err(halt)?;
-            self.count_published(&record);
+            self.count_published(&record, false);
             self.publisher.end_group().map_err(halt)?;
         }
         Ok(())
@@ -458,7 +458,7 @@ impl Engine {
                 .settle(&mut record)
                 .map_err(|e| Halt::Fail(e.into()))?;
             self.publisher.publish(&record).map_err(halt)?;
-            self.count_published(&record);
+            self.count_published(&record, true);
             self.publisher.end_group().map_err(halt)?;
         }
         Ok(())
@@ -645,9 +645,13 @@ impl Engine {
         if self.held.len() >= MAX_HELD_LATE {
             if let Some((_, early)) = self.held.pop_first() {
                 self.publisher.publish(&early).map_err(halt)?;
-                self.count_published(&early);
+                self.count_published(&early, false);
                 self.publisher.end_group().map_err(halt)?;
             }
+        }
+        // Live figures count the fault when it is drawn (its record is on its way).
+        if let Some(stats) = &self.stats {
+            stats.fault(record.stream(), "late".to_owned());
         }
         let due = record.event.ts() + delay_ms;
         self.held_seq += 1;
@@ -680,13 +684,15 @@ impl Engine {
 
     fn publish(&mut self, record: &Record) -> Result<(), Halt> {
         self.publisher.publish(record).map_err(halt)?;
-        self.count_published(record);
+        self.count_published(record, true);
         self.clock.advance(&mut self.rng);
         Ok(())
     }
 
-    /// Counts a published record in the tallies, live figures and business totals.
-    fn count_published(&mut self, record: &Record) {
+    /// Counts a published record in the tallies, live figures and business totals (its fault
+    /// in the live figures unless `fault_live` is false: a held late record's was counted
+    /// when it was drawn).
+    fn count_published(&mut self, record: &Record, fault_live: bool) {
         if record.fault.is_none() {
             self.stream_time = self.stream_time.max(record.event.ts());
         }
@@ -701,7 +707,7 @@ impl Engine {
         }
         if let Some(fault) = record.fault {
             let label = fault.to_string();
-            if let Some(stats) = &self.stats {
+            if let (Some(stats), true) = (&self.stats, fault_live) {
                 stats.fault(stream, label.clone());
             }
             *self.tally.faults.entry((stream, label)).or_default() += 1;

@@ -262,6 +262,8 @@ fn engine(
     built: world::Built,
     publisher: Box<dyn EventPublisher>,
 ) -> Engine {
+    let shard = s.shard.shard();
+    crate::domain::record::label_shard(shard.index, shard.count);
     let config = EngineConfig {
         seed,
         run,

@@ -185,6 +185,7 @@ async fn verify(s: &Settings, manifest: Option<&Path>) -> anyhow::Result<bool> {
                     stream: *stream,
                     key: &raw.key,
                     dq: raw.dq.as_deref(),
+                    shard: raw.shard.as_deref(),
                     value: value.as_ref(),
                     late_mode,
                 });
@@ -212,6 +213,7 @@ async fn verify(s: &Settings, manifest: Option<&Path>) -> anyhow::Result<bool> {
                     stream: *stream,
                     key: &raw.key,
                     dq,
+                    shard: raw.shard.as_deref(),
                     value: value.as_ref(),
                     late_mode,
                 });

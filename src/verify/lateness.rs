@@ -1,6 +1,7 @@
-//! Unlabelled lateness: where publication order is known (each partition, in offset order), no
-//! unlabelled record is more than [`MAX_BEHIND_MS`] of event time behind the latest unlabelled
-//! record before it. Late records carry `dq=late`; this finds lateness that does not.
+//! Unlabelled lateness: where publication order is known (each partition, in offset order, per
+//! writer: the `shard` header tells the instances of a scale-out apart), no unlabelled record is
+//! more than [`MAX_BEHIND_MS`] of event time behind the latest unlabelled record before it. Late
+//! records carry `dq=late`; this finds lateness that does not.
 
 use apache_avro::types::Value;
 use rustc_hash::FxHashMap;
@@ -28,8 +29,8 @@ fn published_time(stream: Stream, v: &Value) -> Option<i64> {
 }
 
 pub struct Behind {
-    /// The latest unlabelled event time per (stream, partition).
-    latest: FxHashMap<(Stream, i32), i64>,
+    /// The latest unlabelled event time per (stream, partition, writer).
+    latest: FxHashMap<(Stream, i32, Option<String>), i64>,
     tally: Tally,
 }
 
@@ -51,7 +52,11 @@ impl Behind {
         let Some(t) = published_time(r.stream, v) else {
             return;
         };
-        let latest = self.latest.entry((r.stream, r.at.partition)).or_insert(t);
+        let writer = r.shard.map(str::to_owned);
+        let latest = self
+            .latest
+            .entry((r.stream, r.at.partition, writer))
+            .or_insert(t);
         let behind = *latest - t;
         self.tally.check(behind <= MAX_BEHIND_MS, r.at, || {
             format!("unlabelled, {} s behind its partition", behind / 1_000)

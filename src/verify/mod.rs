@@ -60,6 +60,8 @@ pub struct Seen<'a> {
     pub stream: Stream,
     pub key: &'a str,
     pub dq: Option<&'a str>,
+    /// The `shard` header: which instance of a scale-out wrote it.
+    pub shard: Option<&'a str>,
     pub value: Option<&'a Value>,
     /// How late records were made: moved in time (their time is not to be checked) or delayed.
     pub late_mode: LateMode,

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use apache_avro::types::Value;
 use retailgen::domain::reference::catalog::Catalog;
+use retailgen::domain::reference::{ReferenceData, SeedCounts, StoreLayout};
 
 use crate::support::cmd::{assert_count, run};
 use crate::support::decode::{decode, decoder, dq, kafka_env, runtime, Row, POISON};
@@ -67,7 +68,21 @@ fn ecommerce_records_reach_kafka_in_wire_format_and_obey_the_data_rules() {
         "every record reached the topics, and no more"
     );
     let rows = decode(&registry, ("svc", "pa55word"), consumed);
-    check_rules(&rows, &Catalog::generate(20_000, 200, 11));
+    // The run's reference data: the defaults (users live where the ten stores are).
+    let counts = SeedCounts {
+        users: 20_000,
+        products: 200,
+        warehouses: 5,
+        suppliers: 20,
+        stores: 10,
+        terminals_per_store: 4,
+        employees_per_store: 8,
+        layout: StoreLayout::VARIED,
+    };
+    check_rules(
+        &rows,
+        &Catalog::from_reference(&ReferenceData::generate(counts, 11)).0,
+    );
 }
 
 /// A producer queue of a few records: retailgen waits for room, serving the delivery reports

@@ -243,6 +243,8 @@ pub struct Raw {
     pub key: String,
     /// The `dq` header, if any.
     pub dq: Option<String>,
+    /// The `shard` header (which instance of a scale-out wrote it), if any.
+    pub shard: Option<String>,
     pub value: Vec<u8>,
 }
 
@@ -250,15 +252,17 @@ pub struct Raw {
 /// topic does not exist. The partitions are read in parallel.
 pub fn read_raw(k: &KafkaSettings, topic: &str) -> Result<Option<Vec<Raw>>, ReplayError> {
     let parts = read_all(k, topic, Vec::new, |out: &mut Vec<Raw>, m| {
-        let dq = m
-            .headers()
-            .and_then(|h| h.iter().find(|h| h.key == "dq").and_then(|h| h.value))
-            .map(|v| String::from_utf8_lossy(v).into_owned());
+        let header = |name: &str| {
+            m.headers()
+                .and_then(|h| h.iter().find(|h| h.key == name).and_then(|h| h.value))
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+        };
         out.push(Raw {
             partition: m.partition(),
             offset: m.offset(),
             key: String::from_utf8_lossy(m.key().unwrap_or_default()).into_owned(),
-            dq,
+            dq: header("dq"),
+            shard: header("shard"),
             value: m.payload().unwrap_or_default().to_vec(),
         });
         Ok(())

@@ -48,6 +48,18 @@ pub trait EventPublisher: Send {
     fn end_group(&mut self) -> Result<(), PublishError> {
         Ok(())
     }
+
+    /// A late record is held back as `id` (unique per shard across runs) until it is due: a
+    /// sink with a durable store keeps it there with the effect it reports, so a crash loses
+    /// nothing; others need not do anything (the engine holds it in memory).
+    fn hold(&mut self, _record: &Record, _id: i64) -> Result<(), PublishError> {
+        Ok(())
+    }
+
+    /// The held record `id` comes due: it is published, and no longer held.
+    fn release(&mut self, record: &Record, _id: i64) -> Result<(), PublishError> {
+        self.publish(record)
+    }
 }
 
 /// Hands encoded messages to a broker and tells which are acknowledged (the outbox relay).

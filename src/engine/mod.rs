@@ -160,6 +160,8 @@ pub struct Engine {
     /// out once the stream's event time reaches its due time.
     held: BTreeMap<(Millis, u64), Record>,
     held_seq: u64,
+    /// This run's number: held records are numbered apart from other runs' (see `held_id`).
+    run: u32,
     /// The latest event time published of an unlabelled record.
     stream_time: Millis,
 }
@@ -201,6 +203,7 @@ impl Engine {
             totals: None,
             held: BTreeMap::new(),
             held_seq: 0,
+            run: config.run,
             stream_time: Millis::MIN,
         }
     }
@@ -217,8 +220,9 @@ impl Engine {
             if !all && entry.key().0 > self.stream_time {
                 break;
             }
+            let id = held_id(self.run, entry.key().1);
             let record = entry.remove();
-            self.publisher.publish(&record).map_err(halt)?;
+            self.publisher.release(&record, id).map_err(halt)?;
             self.count_published(&record, false);
             self.publisher.end_group().map_err(halt)?;
         }
@@ -643,8 +647,9 @@ impl Engine {
     /// the bound, the earliest due goes out first.
     fn hold_late(&mut self, record: Record, delay_ms: Millis) -> Result<(), Halt> {
         if self.held.len() >= MAX_HELD_LATE {
-            if let Some((_, early)) = self.held.pop_first() {
-                self.publisher.publish(&early).map_err(halt)?;
+            if let Some(((_, seq), early)) = self.held.pop_first() {
+                let id = held_id(self.run, seq);
+                self.publisher.release(&early, id).map_err(halt)?;
                 self.count_published(&early, false);
                 self.publisher.end_group().map_err(halt)?;
             }
@@ -655,6 +660,10 @@ impl Engine {
         }
         let due = record.event.ts() + delay_ms;
         self.held_seq += 1;
+        // Held with the group that applied its effect (a durable sink commits them together).
+        self.publisher
+            .hold(&record, held_id(self.run, self.held_seq))
+            .map_err(halt)?;
         self.held.insert((due, self.held_seq), record);
         Ok(())
     }
@@ -713,6 +722,11 @@ impl Engine {
             *self.tally.faults.entry((stream, label)).or_default() += 1;
         }
     }
+}
+
+/// The id of run `run`'s `seq`-th held late record: the run number above, the count below.
+fn held_id(run: u32, seq: u64) -> i64 {
+    (i64::from(run) << 40) | seq as i64
 }
 
 /// The random stream of shard `shard` of a run: shard 0's is the run's own, others differ.

@@ -176,8 +176,12 @@ pub async fn create_topics(s: &Settings, topics: &TopicNames, found: &Found) -> 
 
 /// Publishes what the outbox still holds, in order, and removes it once acknowledged.
 pub async fn replay_outbox(s: &Settings, pool: &Pool, topics: &TopicNames) -> anyhow::Result<u64> {
-    let client = postgres::client(pool, "reading retailgen_outbox").await?;
+    let mut client = postgres::client(pool, "reading retailgen_outbox").await?;
     let shard = s.shard.shard().index as i32;
+    let adopted = pg::adopt_held(&mut client, shard).await?;
+    if adopted > 0 {
+        eprintln!("retailgen: {adopted} late records held when the last run stopped go out now");
+    }
     let pending = pg::pending(&client, shard).await?;
     if pending.is_empty() {
         return Ok(0);

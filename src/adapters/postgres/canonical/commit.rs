@@ -61,6 +61,9 @@ const PRICE_HISTORY: &str = "INSERT INTO price_history (product_id, effective_at
 const OUTBOX: &str = "INSERT INTO retailgen_outbox (shard, seq, topic, record_key, headers, value, ts, schema_id) \
     SELECT $8, * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bytea[], $5::bytea[], $6::bigint[], $7::int[])";
 const ACKNOWLEDGED: &str = "DELETE FROM retailgen_outbox WHERE shard = $2 AND seq <= $1";
+const HELD: &str = "INSERT INTO retailgen_held (shard, id, topic, record_key, headers, value, ts, schema_id) \
+    SELECT $8, * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bytea[], $5::bytea[], $6::bigint[], $7::int[])";
+const RELEASED: &str = "DELETE FROM retailgen_held WHERE shard = $2 AND id = ANY($1)";
 
 /// Per row of one table (stores or warehouses): the level it had before the batch, and after it.
 fn per_row(stock: &[StockWrite], stores: bool) -> Vec<(&str, &str, i32, i32)> {
@@ -231,8 +234,25 @@ async fn reference(tx: &Transaction<'_>, batch: &Batch) -> Result<(), PgError> {
 }
 
 async fn outbox(tx: &Transaction<'_>, batch: &Batch, shard: i32) -> Result<(), PgError> {
-    let stored: Vec<_> = batch
-        .messages
+    rows(tx, &batch.messages, OUTBOX, "writing the outbox", shard).await?;
+    rows(tx, &batch.held, HELD, "holding late records", shard).await?;
+    if !batch.released.is_empty() {
+        tx.execute(RELEASED, &[&batch.released, &shard])
+            .await
+            .map_err(query_error("releasing held late records"))?;
+    }
+    Ok(())
+}
+
+/// Writes the messages with a sequence number as rows of `sql`'s table.
+async fn rows(
+    tx: &Transaction<'_>,
+    messages: &crate::domain::message::Packed,
+    sql: &str,
+    what: &str,
+    shard: i32,
+) -> Result<(), PgError> {
+    let stored: Vec<_> = messages
         .iter()
         .filter_map(|m| m.seq.map(|seq| (seq, m)))
         .collect();
@@ -248,11 +268,11 @@ async fn outbox(tx: &Transaction<'_>, batch: &Batch, shard: i32) -> Result<(), P
         (m.value, m.ts, id, ())
     });
     tx.execute(
-        OUTBOX,
+        sql,
         &[&seq, &topic, &key, &headers, &value, &ts, &schema, &shard],
     )
     .await
-    .map_err(query_error("writing the outbox"))?;
+    .map_err(query_error(what))?;
     Ok(())
 }
 

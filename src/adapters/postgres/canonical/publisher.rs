@@ -307,6 +307,31 @@ impl EventPublisher for CommittingPublisher {
         self.stage.end_group(BATCH_RECORDS).map_err(publish_error)
     }
 
+    /// Postgres-canonical: the held record is a `retailgen_held` row, committed with the effect
+    /// it reports (otherwise the engine's memory holds it).
+    fn hold(&mut self, record: &Record, id: i64) -> Result<(), PublishError> {
+        let (Some(encoder), Durability::Every) = (&self.encoder, self.durability) else {
+            return Ok(());
+        };
+        let stream = record.stream();
+        let topic = self.topics.of(stream);
+        self.stage.open(|b| {
+            b.held.push(Some(id), stream.index(), topic, record, |out| {
+                encoder.encode(record, out)
+            })
+        })?;
+        Ok(())
+    }
+
+    /// Its outbox row and the removal of its held row commit together.
+    fn release(&mut self, record: &Record, id: i64) -> Result<(), PublishError> {
+        self.publish(record)?;
+        if self.encoder.is_some() && self.durability == Durability::Every {
+            self.stage.open(|b| b.released.push(id));
+        }
+        Ok(())
+    }
+
     /// Commits what is staged, waits for the downstream's acknowledgements, removes their rows.
     fn flush(&mut self) -> Result<Vec<TopicReport>, PublishError> {
         self.stage.close();

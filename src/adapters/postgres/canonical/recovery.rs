@@ -7,11 +7,12 @@ use crate::adapters::postgres::{query_error, PgError};
 use crate::domain::message::Message;
 
 /// retailgen's own tables, created by migration V2; a start-up without them cannot recover.
-pub const OWN_TABLES: [&str; 4] = [
+pub const OWN_TABLES: [&str; 5] = [
     "retailgen_runs",
     "retailgen_outbox",
     "retailgen_stock_reported",
     "retailgen_mirror_offsets",
+    "retailgen_held",
 ];
 
 /// The tables of `wanted` that do not exist.
@@ -58,6 +59,29 @@ pub async fn record_run(
         .await
         .map_err(query_error(what))?;
     Ok(run)
+}
+
+/// Moves the late records `shard` still held (a crash came before they were due) into the
+/// outbox after its pending rows, in one transaction: they are published with them, still
+/// labelled late. How many there were.
+pub async fn adopt_held(client: &mut Client, shard: i32) -> Result<u64, PgError> {
+    let what = "moving held late records into retailgen_outbox";
+    let tx = client.transaction().await.map_err(query_error(what))?;
+    let moved = tx
+        .execute(
+            "INSERT INTO retailgen_outbox (shard, seq, topic, record_key, headers, value, ts, schema_id) \
+             SELECT shard, (SELECT coalesce(max(seq), 0) FROM retailgen_outbox WHERE shard = $1) \
+               + row_number() OVER (ORDER BY id), topic, record_key, headers, value, ts, schema_id \
+             FROM retailgen_held WHERE shard = $1",
+            &[&shard],
+        )
+        .await
+        .map_err(query_error(what))?;
+    tx.execute("DELETE FROM retailgen_held WHERE shard = $1", &[&shard])
+        .await
+        .map_err(query_error(what))?;
+    tx.commit().await.map_err(query_error(what))?;
+    Ok(moved)
 }
 
 /// The outbox rows of `shard` still waiting for the broker, in order.

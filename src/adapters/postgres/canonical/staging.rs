@@ -63,22 +63,28 @@ pub struct Batch {
     pub effects: Effects,
     pub messages: Packed,
     pub records: Vec<Record>,
+    /// Late records held back until due (`retailgen_held` rows, their seq the held id), and
+    /// the held ids that came due (published in this batch's outbox rows).
+    pub held: Packed,
+    pub released: Vec<i64>,
 }
 
 impl Batch {
     /// Records in the batch.
     pub fn len(&self) -> usize {
-        self.messages.len() + self.records.len()
+        self.messages.len() + self.records.len() + self.held.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.effects.is_empty() && self.len() == 0
+        self.effects.is_empty() && self.len() == 0 && self.released.is_empty()
     }
 
     fn append(&mut self, other: &mut Batch) {
         self.effects.append(&mut other.effects);
         self.messages.append(&mut other.messages);
         self.records.append(&mut other.records);
+        self.held.append(&mut other.held);
+        self.released.append(&mut other.released);
     }
 }
 

@@ -117,6 +117,8 @@ pub struct Stage {
 }
 
 /// What the worker is given: a batch, or the word that nothing more will come.
+// One Take per batch (every 50 ms at most): its size does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Take {
     Batch(Batch),
     Closed,

@@ -68,3 +68,76 @@ impl Behind {
         self.tally
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::faults::LateMode;
+    use crate::verify::At;
+
+    fn order(ts: i64) -> Value {
+        Value::Record(vec![("ts".into(), Value::Long(ts))])
+    }
+
+    /// Feeds (partition, dq, shard, ts) in order; the violations.
+    fn violations(records: &[(i32, Option<&str>, Option<&str>, i64)]) -> u64 {
+        let mut behind = Behind::default();
+        for (offset, &(partition, dq, shard, ts)) in records.iter().enumerate() {
+            let value = order(ts);
+            behind.see(&Seen {
+                at: At {
+                    topic: "orders.v1",
+                    partition,
+                    offset: offset as i64,
+                },
+                stream: Stream::Orders,
+                key: "k",
+                dq,
+                shard,
+                value: Some(&value),
+                late_mode: LateMode::Delay,
+            });
+        }
+        behind.finish().violations
+    }
+
+    #[test]
+    fn an_unlabelled_record_far_behind_its_partition_is_caught_and_a_late_one_is_not() {
+        let minute = 60_000;
+        assert_eq!(
+            violations(&[
+                (0, None, None, 10 * minute),
+                (0, None, None, 8 * minute + 1)
+            ]),
+            0
+        );
+        assert_eq!(
+            violations(&[
+                (0, None, None, 10 * minute),
+                (0, None, None, 8 * minute - 1)
+            ]),
+            1
+        );
+        assert_eq!(
+            violations(&[
+                (0, None, None, 10 * minute),
+                (0, Some("late"), None, minute)
+            ]),
+            0,
+            "labelled late"
+        );
+        assert_eq!(
+            violations(&[(0, None, None, 10 * minute), (1, None, None, minute)]),
+            0,
+            "another partition"
+        );
+        assert_eq!(
+            violations(&[
+                (0, None, Some("0/2"), 10 * minute),
+                (0, None, Some("1/2"), minute)
+            ]),
+            0,
+            "another writer of the partition"
+        );
+    }
+}

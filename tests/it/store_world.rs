@@ -88,3 +88,50 @@ fn a_simulated_day_of_the_store_world_obeys_the_rules() {
         f.unchecked_exits
     );
 }
+
+/// A run starts in a steady state: the stores that are open hold visitors (their sessions come
+/// first, entered at the start, never before it) and staffed terminals, so the first store
+/// transaction comes within seconds, not after the shortest trip of 10 minutes.
+#[test]
+fn a_run_starts_warm_with_visitors_inside_and_sales_within_seconds() {
+    let from = 1_719_849_600_000_i64; // 2024-07-01T16:00:00Z: New York, London, Berlin open
+    let out = run(
+        &[
+            "run",
+            "--seed",
+            "5",
+            "--from",
+            "2024-07-01T16:00:00Z",
+            "--to",
+            "2024-07-01T16:05:00Z",
+            "--eps",
+            "10",
+        ],
+        &[("P_LATE_EVENT", "0")],
+    );
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let records: Vec<Value> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let warm = records
+        .iter()
+        .take_while(|r| r["topic"] == "foot-traffic.v1")
+        .count();
+    assert!(warm > 50, "{warm} visitors inside at the start");
+    for r in records.iter().filter(|r| r["topic"] == "foot-traffic.v1") {
+        let entry = r["value"]["entry_time"].as_i64().unwrap();
+        assert!(entry >= from, "nobody entered before the run began: {r}");
+    }
+    let first_sale = records
+        .iter()
+        .find(|r| r["topic"] == "pos-transactions.v1")
+        .map(|r| r["value"]["timestamp"].as_i64().unwrap())
+        .expect("store transactions in the first five minutes");
+    assert!(
+        first_sale - from < 60_000,
+        "the first transaction {} s into the run",
+        (first_sale - from) / 1_000
+    );
+}

@@ -12,6 +12,8 @@ behind = []  # unlabelled records published behind the latest event time (ms)
 span = {}
 outside = 0
 stores_of_day = collections.defaultdict(set)
+order_ts, settled_ts = {}, {}
+payments, shipments = [], []
 for line in sys.stdin:
     r = json.loads(line)
     v = r["value"]
@@ -27,6 +29,15 @@ for line in sys.stdin:
         if dq is None:
             latest = ts if latest is None else max(latest, ts)
     t = r["topic"]
+    if dq is None or dq == "late":
+        if t.startswith("orders"):
+            order_ts[v["order_id"]] = v["ts"]
+        elif t.startswith("payments"):
+            payments.append((v["order_id"], v["ts"]))
+            if v["status"] == "SETTLED":
+                settled_ts[v["order_id"]] = v["ts"]
+        elif t.startswith("shipments"):
+            shipments.append((v["order_id"], v["ts"]))
     if t.startswith("foot-traffic"):
         span[v["visit_id"]] = (v["entry_time"], v["exit_time"])
         if not v["customer_id"].startswith("anon") and dq is None:
@@ -54,6 +65,9 @@ print(f"customer-days {days}, with 4+ stores {multi} ({100 * multi / max(1, days
 print(f"overlapping visits of one customer {overlaps}")
 print(f"unlabelled records behind the stream: {len(behind)}, > 2 min: {sum(1 for b in behind if b > 120_000)}, max {max(behind, default=0) / 1000:.1f} s")
 print(f"unlabelled shelf events outside their visit {outside}")
+early_pay = sum(1 for o, ts in payments if o in order_ts and ts < order_ts[o])
+early_ship = sum(1 for o, ts in shipments if o in settled_ts and ts < settled_ts[o])
+print(f"payments before their order {early_pay}, shipments before their settled payment {early_ship} (event time)")
 if first_txn is not None and first_ts is not None:
     print(f"first store transaction {(first_txn - first_ts) / 1000:.1f} s after the first record")
 else:

@@ -216,17 +216,26 @@ impl Engine {
     /// Publishes the held late records whose due time the stream has reached (all of them with
     /// `all`: a stop), in due order; each a group of its own.
     fn release_late(&mut self, all: bool) -> Result<(), Halt> {
-        while let Some(entry) = self.held.first_entry() {
-            if !all && entry.key().0 > self.stream_time {
-                break;
-            }
-            let id = held_id(self.run, entry.key().1);
-            let record = entry.remove();
-            self.publisher.release(&record, id).map_err(halt)?;
-            self.count_published(&record, false);
-            self.publisher.end_group().map_err(halt)?;
+        while self
+            .held
+            .first_key_value()
+            .is_some_and(|((due, _), _)| all || *due <= self.stream_time)
+        {
+            self.release_first()?;
         }
         Ok(())
+    }
+
+    /// Publishes the held late record due first, as a group of its own.
+    fn release_first(&mut self) -> Result<(), Halt> {
+        let Some(((_, seq), record)) = self.held.pop_first() else {
+            return Ok(());
+        };
+        self.publisher
+            .release(&record, held_id(self.run, seq))
+            .map_err(halt)?;
+        self.count_published(&record, false);
+        self.publisher.end_group().map_err(halt)
     }
 
     /// Whether a held late record is due.
@@ -647,12 +656,7 @@ impl Engine {
     /// the bound, the earliest due goes out first.
     fn hold_late(&mut self, record: Record, delay_ms: Millis) -> Result<(), Halt> {
         if self.held.len() >= MAX_HELD_LATE {
-            if let Some(((_, seq), early)) = self.held.pop_first() {
-                let id = held_id(self.run, seq);
-                self.publisher.release(&early, id).map_err(halt)?;
-                self.count_published(&early, false);
-                self.publisher.end_group().map_err(halt)?;
-            }
+            self.release_first()?;
         }
         // Live figures count the fault when it is drawn (its record is on its way).
         if let Some(stats) = &self.stats {

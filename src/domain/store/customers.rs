@@ -31,22 +31,22 @@ pub fn home_countries(stores: &[Store]) -> Vec<&'static str> {
         .collect()
 }
 
-/// A user's country: usually one of `homes` (where the stores are), else one of `others`.
+/// A user's country: usually one of `homes` (where the stores are), else one of `others` that
+/// has no store (the n-th of them found without collecting them: seeding calls this per row).
 pub fn draw_country<R: Rng>(
     r: &mut R,
     homes: &[&'static str],
     others: &[&'static str],
 ) -> &'static str {
-    let foreign: Vec<&'static str> = others
-        .iter()
-        .copied()
-        .filter(|c| !homes.contains(c))
-        .collect();
+    let foreign = || others.iter().copied().filter(|c| !homes.contains(c));
     let local = r.random_range(0..100) < P_LOCAL;
-    match (local, homes.is_empty(), foreign.is_empty()) {
+    let abroad = foreign().count();
+    match (local, homes.is_empty(), abroad == 0) {
         (_, true, _) => others[r.random_range(0..others.len())],
         (true, false, _) | (false, false, true) => homes[r.random_range(0..homes.len())],
-        (false, false, false) => foreign[r.random_range(0..foreign.len())],
+        (false, false, false) => foreign()
+            .nth(r.random_range(0..abroad))
+            .expect("within the count"),
     }
 }
 

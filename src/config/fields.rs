@@ -60,6 +60,12 @@ pub const FIELDS: &[Field] = &[
         |s, v| s.ops.metrics_addr = optional(v, "off", socket_addr)?
     ),
     field!(
+        "ops.startup_wait",
+        "STARTUP_WAIT",
+        "a duration such as 0s (fail at once) or 2m",
+        |s, v| s.ops.startup_wait = duration_or_zero(v)?
+    ),
+    field!(
         "ops.progress_interval",
         "PROGRESS_INTERVAL",
         "a duration such as 10s or 1m",
@@ -185,6 +191,12 @@ pub const FIELDS: &[Field] = &[
         "LATE_MODE",
         "delay (published later, true event time) or shift (event time moved into the past)",
         |s, v| s.faults.late_mode = LateMode::parse(v).ok_or("unknown late mode")?
+    ),
+    field!(
+        "faults.max_held_late",
+        "MAX_HELD_LATE",
+        "a whole number >= 1 (records; about 600 bytes each)",
+        |s, v| s.faults.max_held_late = positive(v)?.min(u64::from(u32::MAX)) as usize
     ),
     field!(
         "faults.p_bad_record",

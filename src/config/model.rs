@@ -162,6 +162,8 @@ pub struct OpsSettings {
     pub metrics_addr: Option<std::net::SocketAddr>,
     /// How often a progress line is logged when stderr is not a terminal.
     pub progress_interval: Duration,
+    /// How long start-up waits for Postgres, Kafka and the Schema Registry to answer.
+    pub startup_wait: Duration,
     /// Where the run manifest is written at the end of every run; `None`: not written.
     pub manifest: Option<PathBuf>,
 }
@@ -215,6 +217,7 @@ pub struct FaultSettings {
     pub p_late_event: f64,
     pub max_late_minutes: u32,
     pub late_mode: LateMode,
+    pub max_held_late: usize,
     pub p_bad_record: f64,
     pub bad_wire_share: f64,
     pub p_duplicate: f64,

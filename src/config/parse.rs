@@ -119,6 +119,11 @@ pub(super) fn duration(v: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// A duration that may be zero (a wait that may be off).
+pub(super) fn duration_or_zero(v: &str) -> Result<Duration, String> {
+    humantime::parse_duration(v.trim()).map_err(|e| e.to_string())
+}
+
 pub(super) fn socket_addr(v: &str) -> Result<std::net::SocketAddr, String> {
     v.parse()
         .map_err(|_| "not an IP address and port (a host name is not accepted here)".to_owned())

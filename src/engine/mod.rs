@@ -36,9 +36,6 @@ pub use stop::{StopReason, Stopper};
 const STOP_CHECK_EVERY: u64 = 64;
 /// Groups dropped in a row at the end of `--count` before giving up on filling the last slot.
 const MAX_DROPPED_GROUPS: u32 = 10_000;
-/// Late records held back at most; past it the earliest due goes out early (still labelled), so
-/// memory stays bounded at any rate.
-const MAX_HELD_LATE: usize = 50_000;
 
 /// Empty steps in a row after which each further one moves logical time by a record's spacing
 /// (an occasional empty step does not, so it never changes the rate).
@@ -653,9 +650,10 @@ impl Engine {
     }
 
     /// Holds a late record back until the stream's event time is `delay_ms` past its own; at
-    /// the bound, the earliest due goes out first.
+    /// the bound (`MAX_HELD_LATE`, so memory stays bounded at any rate), the earliest due goes
+    /// out first, still labelled.
     fn hold_late(&mut self, record: Record, delay_ms: Millis) -> Result<(), Halt> {
-        if self.held.len() >= MAX_HELD_LATE {
+        if self.held.len() >= self.faults.max_held {
             self.release_first()?;
         }
         // Live figures count the fault when it is drawn (its record is on its way).

@@ -200,6 +200,7 @@ fn faulty() -> FaultPolicy {
         p_late: 0.05,
         max_late_ms: 25 * 60_000,
         late_mode: crate::domain::faults::LateMode::Delay,
+        max_held: crate::domain::faults::DEFAULT_MAX_HELD,
         p_bad: 0.02,
         wire_share: 0.3,
         p_duplicate: 0.01,
@@ -870,12 +871,17 @@ fn a_stop_between_an_order_and_its_sale_still_sends_the_sale() {
 
 /// A simulated hour of order chains and interactions with 20% late records, in `mode`.
 fn late_hour(mode: crate::domain::faults::LateMode) -> Outcome {
+    late_hour_holding(mode, crate::domain::faults::DEFAULT_MAX_HELD)
+}
+
+fn late_hour_holding(mode: crate::domain::faults::LateMode, max_held: usize) -> Outcome {
     run(Setup {
         count: None,
         faults: FaultPolicy {
             p_late: 0.2,
             max_late_ms: 5 * 60_000,
             late_mode: mode,
+            max_held,
             ..FaultPolicy::none()
         },
         simulated: Some((MONDAY, Some(MONDAY + HOUR), 20.0, DiurnalCurve::flat())),
@@ -943,4 +949,50 @@ fn a_shifted_late_record_is_published_at_once_with_its_time_moved_back() {
         late > 1_000 && behind > late * 9 / 10,
         "{late} late, {behind} behind"
     );
+}
+
+#[test]
+fn at_most_max_held_late_records_are_held_and_the_earliest_due_goes_out_first() {
+    // 20 records/s, 20% late, up to 5 minutes: about 600 would be held at once.
+    let Outcome {
+        report, records, ..
+    } = late_hour_holding(crate::domain::faults::LateMode::Delay, 16);
+    // A late record is held from when the unlabelled stream passes its true time (it was drawn
+    // then) until it is published: never more than 16 at once.
+    let mut stream = Millis::MIN;
+    let prefix: Vec<Millis> = records
+        .iter()
+        .map(|r| {
+            if r.fault.is_none() {
+                stream = stream.max(r.event.ts());
+            }
+            stream
+        })
+        .collect();
+    let (mut late, mut early) = (0, 0);
+    let mut spans = Vec::new();
+    for (at, r) in records.iter().enumerate() {
+        if let Some(Fault::Late { delay_ms }) = r.fault {
+            late += 1;
+            early += usize::from(prefix[at] < r.event.ts() + delay_ms);
+            let drawn = prefix.partition_point(|s| *s <= r.event.ts());
+            spans.push((drawn.min(at), at));
+        }
+    }
+    let mut changes: Vec<(usize, i32)> =
+        spans.iter().flat_map(|&(a, b)| [(a, 1), (b, -1)]).collect();
+    changes.sort_unstable();
+    let (mut held, mut most) = (0, 0);
+    for (_, change) in changes {
+        held += change;
+        most = most.max(held);
+    }
+    assert!(most <= 16, "{most} held at once");
+    assert!(most >= 12, "the bound is reached: {most}");
+    assert!(late > 1_000, "{late} late");
+    assert!(
+        early > late / 2,
+        "most go out before their due time: {early} of {late}"
+    );
+    assert_eq!(report.records as usize, records.len());
 }

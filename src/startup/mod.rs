@@ -4,6 +4,7 @@ mod publisher;
 pub mod recovery;
 pub mod simulator;
 pub mod verify;
+pub(crate) mod waiting;
 mod world;
 
 use std::num::NonZeroUsize;
@@ -164,6 +165,7 @@ pub async fn run(
     let topics = topic_names(s);
     let kafka = s.run.sink == SinkKind::Kafka;
     let kafka_canonical = kafka && !postgres_canonical(s);
+    waiting::services(s, waiting::Needs::of_run(s)).await?;
     let pool = match s.store.kind {
         StoreKind::Postgres => Some(world::prepare_postgres(s).await?),
         StoreKind::Memory => None,
@@ -461,6 +463,7 @@ pub fn faults(s: &Settings) -> FaultPolicy {
         p_late: s.faults.p_late_event,
         max_late_ms: i64::from(s.faults.max_late_minutes) * 60_000,
         late_mode: s.faults.late_mode,
+        max_held: s.faults.max_held_late,
         p_bad: s.faults.p_bad_record,
         wire_share: s.faults.bad_wire_share,
         p_duplicate: s.faults.p_duplicate,

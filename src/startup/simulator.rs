@@ -7,6 +7,7 @@ use std::sync::Arc;
 use tokio::runtime::Handle;
 use tokio_util::sync::CancellationToken;
 
+use super::waiting::{self, Needs};
 use crate::adapters::avro::subject;
 use crate::adapters::kafka::ensure_topics;
 use crate::adapters::metrics::Role;
@@ -88,6 +89,11 @@ pub async fn run(
             s.simulator.discount_parquet.as_deref(),
         )?),
         None => {
+            let postgres_only = Needs {
+                postgres: true,
+                kafka: false,
+            };
+            waiting::services(&s, postgres_only).await?;
             let pool = postgres::connect(&s.store.pg_dsn).await?;
             let runtime = Handle::current();
             Box::new(
@@ -95,6 +101,11 @@ pub async fn run(
             )
         }
     };
+    let kafka = Needs {
+        postgres: false,
+        kafka: true,
+    };
+    waiting::services(&s, kafka).await?;
     let registry = RegistryClient::new(&s.registry)?;
     let id = registry
         .register(&subject(&cfg.pos_topic), SCHEMA_TEXT)

@@ -250,3 +250,250 @@ fn the_kubernetes_indexed_job_runs_one_pod_per_shard_with_known_settings() {
         .collect();
     assert_eq!(listed, ["configmap.yaml", "secret.yaml", "job.yaml"]);
 }
+
+/// A `depends_on` entry: the service it names and whether it is required (the long syntax's
+/// `required`, true by default; the short syntax is always required).
+fn dependencies(service: &serde_json::Value) -> Vec<(String, bool)> {
+    match &service["depends_on"] {
+        serde_json::Value::Array(names) => names
+            .iter()
+            .map(|n| (n.as_str().unwrap().to_owned(), true))
+            .collect(),
+        serde_json::Value::Object(map) => map
+            .iter()
+            .map(|(name, dep)| (name.clone(), dep["required"].as_bool().unwrap_or(true)))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The Compose Specification's profile rule for one set of active profiles: the services it
+/// enables (no `profiles`, or one of them active), and the broken dependencies (an enabled
+/// service requiring one that is disabled or absent).
+fn profile_rule(compose: &serde_json::Value, active: &[&str]) -> (Vec<String>, Vec<String>) {
+    let services = compose["services"].as_object().unwrap();
+    let enabled = |name: &str| {
+        services
+            .get(name)
+            .is_some_and(|s| match s["profiles"].as_array() {
+                None => true,
+                Some(p) => p.iter().any(|p| active.contains(&p.as_str().unwrap())),
+            })
+    };
+    let on: Vec<String> = services.keys().filter(|n| enabled(n)).cloned().collect();
+    let mut broken = Vec::new();
+    for name in &on {
+        for (dep, required) in dependencies(&services[name]) {
+            if required && !enabled(&dep) {
+                broken.push(format!("{name} requires {dep}, which {active:?} disables"));
+            }
+        }
+    }
+    (on, broken)
+}
+
+#[test]
+fn every_profile_set_a_user_runs_is_a_valid_model() {
+    let compose: serde_json::Value = serde_yaml::from_str(&read("docker-compose.yml")).unwrap();
+    let sets: [(&[&str], &[&str]); 5] = [
+        (&["core"], &["kafka", "schema-registry", "postgres"]),
+        (&["datagen"], &["retailgen", "pos-simulator"]),
+        (
+            &["core", "datagen"],
+            &["kafka", "retailgen", "pos-simulator"],
+        ),
+        (&["cdc"], &["connect", "connect-register"]),
+        (
+            &["core", "datagen", "cdc"],
+            &["postgres", "retailgen", "connect"],
+        ),
+    ];
+    for (active, expected) in sets {
+        let (on, broken) = profile_rule(&compose, active);
+        assert!(broken.is_empty(), "{active:?}: {broken:#?}");
+        for service in expected {
+            assert!(
+                on.iter().any(|s| s == service),
+                "{active:?} enables {service}"
+            );
+        }
+    }
+    // The rule can fail: a required dependency on core breaks `datagen` alone.
+    let mut strict = compose.clone();
+    strict["services"]["retailgen"]["depends_on"]["kafka"]["required"] = serde_json::json!(true);
+    let (_, broken) = profile_rule(&strict, &["datagen"]);
+    assert_eq!(
+        broken,
+        ["retailgen requires kafka, which [\"datagen\"] disables"]
+    );
+    // Every dependency still waits for health, and only where the service has a healthcheck.
+    for (name, service) in compose["services"].as_object().unwrap() {
+        for (dep, _) in dependencies(service) {
+            let condition = &service["depends_on"][&dep]["condition"];
+            if condition == "service_healthy" {
+                assert!(
+                    compose["services"][&dep]["healthcheck"].is_object(),
+                    "{name} waits for {dep} to be healthy, but {dep} has no healthcheck"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn the_two_shard_example_joins_a_running_core() {
+    let example: serde_json::Value =
+        serde_yaml::from_str(&read("deploy/compose/two-shards.yml")).unwrap();
+    let main: serde_json::Value = serde_yaml::from_str(&read("docker-compose.yml")).unwrap();
+    let mut merged = main.clone();
+    for (name, service) in example["services"].as_object().unwrap() {
+        merged["services"][name] = service.clone();
+    }
+    for active in [&["shards"][..], &["core", "shards"]] {
+        let (on, broken) = profile_rule(&merged, active);
+        assert!(broken.is_empty(), "{active:?}: {broken:#?}");
+        assert!(on.iter().any(|s| s == "retailgen-shard-1"));
+    }
+}
+
+/// Tables created by the migrations.
+fn migrated_tables() -> Vec<String> {
+    let dir = format!("{}/migrations", env!("CARGO_MANIFEST_DIR"));
+    let mut tables = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let sql = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        for line in sql.lines() {
+            if let Some(rest) = line.strip_prefix("CREATE TABLE IF NOT EXISTS ") {
+                tables.push(rest.split([' ', '(']).next().unwrap().to_owned());
+            }
+        }
+    }
+    tables
+}
+
+/// Tables a run writes to after seeding (its `INSERT INTO` and `UPDATE` statements; SQL words
+/// are upper case, table names lower), without retailgen's own bookkeeping (`retailgen_*`).
+fn tables_changed_by_a_run() -> Vec<String> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(std::fs::read_to_string(path).unwrap());
+            }
+        }
+    }
+    let mut sources = Vec::new();
+    walk(
+        std::path::Path::new(&format!(
+            "{}/src/adapters/postgres",
+            env!("CARGO_MANIFEST_DIR")
+        )),
+        &mut sources,
+    );
+    let mut tables = Vec::new();
+    for source in &sources {
+        for verb in ["INSERT INTO ", "UPDATE "] {
+            for (at, _) in source.match_indices(verb) {
+                let name: String = source[at + verb.len()..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_')
+                    .collect();
+                if !name.is_empty() && !name.starts_with("retailgen_") && !tables.contains(&name) {
+                    tables.push(name);
+                }
+            }
+        }
+    }
+    tables.sort();
+    tables
+}
+
+/// Keys of Debezium's Postgres connector (and the Kafka Connect framework's) that the shipped
+/// configuration may use.
+const DEBEZIUM_POSTGRES_KEYS: &[&str] = &[
+    "connector.class",
+    "tasks.max",
+    "plugin.name",
+    "database.hostname",
+    "database.port",
+    "database.user",
+    "database.password",
+    "database.dbname",
+    "database.sslmode",
+    "topic.prefix",
+    "slot.name",
+    "slot.drop.on.stop",
+    "publication.name",
+    "publication.autocreate.mode",
+    "schema.include.list",
+    "table.include.list",
+    "column.exclude.list",
+    "snapshot.mode",
+    "decimal.handling.mode",
+    "time.precision.mode",
+    "heartbeat.interval.ms",
+    "tombstones.on.delete",
+    "topic.creation.default.replication.factor",
+    "topic.creation.default.partitions",
+    "key.converter",
+    "value.converter",
+];
+
+#[test]
+fn the_debezium_connector_captures_every_table_a_run_changes() {
+    let config: serde_json::Value =
+        serde_json::from_str(&read("deploy/debezium/retailgen-postgres.json")).unwrap();
+    let config = config.as_object().expect("a flat connector configuration");
+    for key in config.keys() {
+        assert!(
+            DEBEZIUM_POSTGRES_KEYS.contains(&key.as_str()),
+            "{key} is no setting of Debezium's Postgres connector"
+        );
+    }
+    assert_eq!(
+        config["connector.class"],
+        "io.debezium.connector.postgresql.PostgresConnector"
+    );
+    assert_eq!(config["plugin.name"], "pgoutput", "built into Postgres 10+");
+    assert!(
+        config["database.password"]
+            .as_str()
+            .unwrap()
+            .starts_with("${env:"),
+        "the password comes from Connect's environment, not the file"
+    );
+    let listed: Vec<String> = config["table.include.list"]
+        .as_str()
+        .unwrap()
+        .split(',')
+        .map(|t| t.strip_prefix("public.").expect("schema public").to_owned())
+        .collect();
+    let migrated = migrated_tables();
+    for table in &listed {
+        assert!(migrated.contains(table), "{table} is not migrated");
+    }
+    let changed = tables_changed_by_a_run();
+    assert!(changed.len() >= 8, "{changed:?}");
+    let mut sorted = listed.clone();
+    sorted.sort();
+    assert_eq!(
+        sorted, changed,
+        "the connector captures the tables a run writes"
+    );
+    // The compose file mounts this file and registers it with Connect.
+    let compose: Value = serde_yaml::from_str(&read("docker-compose.yml")).unwrap();
+    let register = &compose["services"]["connect-register"];
+    let command = format!("{:?}", register["command"]);
+    assert!(
+        command.contains("/debezium/retailgen-postgres.json"),
+        "{command}"
+    );
+    assert_eq!(register["volumes"][0], "./deploy/debezium:/debezium:ro");
+    let connect = &compose["services"]["connect"];
+    assert_eq!(
+        connect["environment"]["CONNECT_CONFIG_PROVIDERS_ENV_CLASS"],
+        "org.apache.kafka.common.config.provider.EnvVarConfigProvider"
+    );
+}

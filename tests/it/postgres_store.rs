@@ -473,3 +473,80 @@ fn a_reader_closing_stdout_stops_a_postgres_run_quietly() {
         out.stderr
     );
 }
+
+/// Forwards every connection to `listen` to Postgres on 127.0.0.1:5432, from `after` on (before
+/// it, nothing listens there: connections are refused, as for a database still starting).
+fn postgres_appearing_at(listen: String, after: Duration) {
+    std::thread::spawn(move || {
+        std::thread::sleep(after);
+        let listener = std::net::TcpListener::bind(&listen).unwrap();
+        for client in listener.incoming() {
+            let Ok(client) = client else { continue };
+            let server = std::net::TcpStream::connect("127.0.0.1:5432").unwrap();
+            for (mut from, mut to) in [
+                (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                (server, client),
+            ] {
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut from, &mut to);
+                    let _ = to.shutdown(std::net::Shutdown::Write);
+                });
+            }
+        }
+    });
+}
+
+#[test]
+fn start_up_waits_for_a_database_that_comes_up_within_startup_wait() {
+    let db = TestDb::create();
+    let addr = crate::support::free_addr();
+    let port = addr.rsplit(':').next().unwrap().to_owned();
+    let dsn = db.dsn.replace("port=5432", &format!("port={port}"));
+    assert_ne!(dsn, db.dsn);
+    postgres_appearing_at(addr.clone(), Duration::from_secs(3));
+    let mut env = seed_env(&db);
+    env.retain(|(k, _)| *k != "PG_DSN");
+    env.extend([("PG_DSN", dsn.as_str()), ("STARTUP_WAIT", "30s")]);
+    let started = std::time::Instant::now();
+    let out = run(&["run", "--store", "postgres", "--count", "50"], &env);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(started.elapsed() >= Duration::from_secs(2), "it waited");
+    assert!(
+        out.stderr
+            .contains(&format!("waiting for postgres at 127.0.0.1:{port}")),
+        "a log line names what it waits for: {}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("STARTUP_WAIT"), "{}", out.stderr);
+    assert_count(&out.stderr, 50);
+}
+
+#[test]
+fn start_up_gives_up_after_startup_wait_naming_the_database() {
+    let dsn = "host=127.0.0.1 port=1 dbname=demo user=shop password=s3cr3tpw";
+    let started = std::time::Instant::now();
+    let out = run(
+        &["run", "--store", "postgres", "--count", "1"],
+        &[("PG_DSN", dsn), ("STARTUP_WAIT", "2s")],
+    );
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert!(started.elapsed() >= Duration::from_secs(2), "it waited");
+    assert!(
+        out.stderr
+            .contains("postgres at 127.0.0.1:1 database demo user shop (PG_DSN) did not answer within STARTUP_WAIT=2s"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("s3cr3tpw"), "{}", out.stderr);
+    // A refusal that waiting does not cure fails at once.
+    let db = TestDb::create();
+    let wrong = db.dsn.replace("dbname=", "dbname=no_such_");
+    let started = std::time::Instant::now();
+    let out = run(
+        &["run", "--store", "postgres", "--count", "1"],
+        &[("PG_DSN", wrong.as_str()), ("STARTUP_WAIT", "30s")],
+    );
+    assert_eq!(out.code, Some(1), "{out:?}");
+    assert!(started.elapsed() < Duration::from_secs(15), "no wait");
+    assert!(out.stderr.contains("no_such_"), "{}", out.stderr);
+}

@@ -123,6 +123,32 @@ pub async fn connect(dsn: &Secret) -> Result<Pool, PgError> {
     Ok(pool)
 }
 
+/// Whether the server at `dsn` takes connections now: `Ok(None)` it does; `Ok(Some(cause))` not
+/// yet (nothing listening, unreachable, starting up or shutting down); `Err` when it answers
+/// with a refusal that waiting does not cure (a wrong password, an unknown database).
+pub async fn probe(dsn: &Secret) -> Result<Option<String>, PgError> {
+    let (config, target) = parse(dsn)?;
+    let attempt = tokio::time::timeout(std::time::Duration::from_secs(5), config.connect(NoTls));
+    let error = match attempt.await {
+        Ok(Ok((_client, connection))) => {
+            drop(connection);
+            return Ok(None);
+        }
+        Ok(Err(e)) => e,
+        Err(_) => return Ok(Some("no answer within 5 s".into())),
+    };
+    match error.as_db_error() {
+        Some(db)
+            if db.code() != &tokio_postgres::error::SqlState::CANNOT_CONNECT_NOW
+                && db.code() != &tokio_postgres::error::SqlState::ADMIN_SHUTDOWN =>
+        {
+            Err(unreachable(&target)(db.to_string()))
+        }
+        Some(db) => Ok(Some(db.to_string())),
+        None => Ok(Some(error.to_string())),
+    }
+}
+
 /// Runs the embedded migrations; returns the names of those applied now.
 pub async fn migrate(dsn: &Secret) -> Result<Vec<String>, PgError> {
     let (config, target) = parse(dsn)?;

@@ -1,7 +1,7 @@
 //! Registers the schemas under `<topic>-value` in any Confluent-compatible Schema Registry.
 
 use schema_registry_converter::async_impl::schema_registry::{
-    get_schema_by_id, post_schema, SrSettings,
+    get_all_subjects, get_schema_by_id, post_schema, SrSettings,
 };
 use schema_registry_converter::error::SRCError;
 use schema_registry_converter::schema_registry_common::{RawError, SchemaType, SuppliedSchema};
@@ -58,6 +58,18 @@ impl RegistryClient {
             .map_err(|e| self.explain(subject, &e))
     }
 
+    /// Whether the registry answers now: `Ok(None)` it does, `Ok(Some(cause))` not (yet);
+    /// `Err` when it answers with a refusal that waiting does not cure (such as 401).
+    pub async fn probe(&self) -> Result<Option<String>, RegistryError> {
+        match get_all_subjects(&self.settings).await {
+            Ok(_) => Ok(None),
+            Err(e) => match self.explain("(listing subjects)", &e) {
+                RegistryError::Unavailable { cause, .. } if !refusal(&cause) => Ok(Some(cause)),
+                other => Err(other),
+            },
+        }
+    }
+
     /// The schema registered with `id`, or `None` if the registry does not know it (40403).
     pub async fn schema_by_id(&self, id: u32) -> Result<Option<String>, RegistryError> {
         match get_schema_by_id(id, &self.settings).await {
@@ -88,4 +100,9 @@ impl RegistryClient {
             },
         }
     }
+}
+
+/// An answer that names an authentication or authorization failure (HTTP 401/403).
+fn refusal(cause: &str) -> bool {
+    cause.contains("401") || cause.contains("403")
 }

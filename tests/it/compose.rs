@@ -117,20 +117,41 @@ fn the_dockerfile_is_multi_stage_and_runs_as_a_non_root_user() {
 }
 
 #[test]
-fn the_readme_documents_every_setting_and_the_two_setup_commands() {
+fn the_readme_is_a_front_door_with_the_two_setup_commands_first() {
     let readme = read("README.md");
-    for f in retailgen::config::FIELDS {
-        assert!(
-            readme.contains(&format!("`{}`", f.env)),
-            "README lacks {}",
-            f.env
-        );
-    }
-    assert!(readme.contains("scripts/test.sh"));
+    assert!(
+        readme.lines().count() <= 250,
+        "README.md is {} lines",
+        readme.lines().count()
+    );
+    let commands: Vec<&str> = readme
+        .lines()
+        .filter(|l| {
+            l.starts_with("cargo ") || l.starts_with("scripts/") || l.starts_with("retailgen ")
+        })
+        .collect();
+    assert_eq!(
+        commands[..2],
+        ["cargo run --locked -- run --count 100", "scripts/test.sh"],
+        "the two set-up commands come first"
+    );
     assert!(
         read(".ci/run").contains("scripts/test.sh"),
         ".ci/run calls the README's test command"
     );
+    // Every document it links to exists; every setting is in the configuration reference.
+    for (at, _) in readme.match_indices("](docs/") {
+        let target = &readme[at + 2..];
+        let path = &target[..target.find([')', '#']).unwrap()];
+        assert!(
+            std::path::Path::new(&format!("{}/{path}", env!("CARGO_MANIFEST_DIR"))).exists(),
+            "README links to {path}"
+        );
+    }
+    let reference = read("docs/configuration.md");
+    for f in retailgen::config::FIELDS {
+        assert!(reference.contains(&format!("`{}`", f.env)), "{}", f.env);
+    }
 }
 
 fn known_setting(name: &str) -> bool {
@@ -496,4 +517,181 @@ fn the_debezium_connector_captures_every_table_a_run_changes() {
         connect["environment"]["CONNECT_CONFIG_PROVIDERS_ENV_CLASS"],
         "org.apache.kafka.common.config.provider.EnvVarConfigProvider"
     );
+}
+
+/// A linter the test script installs (scripts/ensure-services.sh) into its virtualenv; missing,
+/// the test fails naming it.
+fn linter(name: &str) -> std::path::PathBuf {
+    let home = std::env::var("HOME").expect("HOME");
+    let path = std::path::PathBuf::from(format!("{home}/.cache/retailgen/lint-venv/bin/{name}"));
+    assert!(
+        path.exists(),
+        "{} is missing: scripts/test.sh installs it (scripts/ensure-services.sh)",
+        path.display()
+    );
+    path
+}
+
+#[test]
+fn hadolint_finds_no_problem_in_the_dockerfile() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let out = std::process::Command::new(linter("hadolint"))
+        .args(["--no-color", "--config", ".hadolint.yaml", "Dockerfile"])
+        .current_dir(root)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "hadolint: {text}");
+    // It can fail: without the ignore list it reports the unpinned apt packages.
+    let strict = std::process::Command::new(linter("hadolint"))
+        .arg("--no-color")
+        .arg(format!("{root}/Dockerfile"))
+        .current_dir(std::env::temp_dir())
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&strict.stdout).contains("DL3008"),
+        "hadolint checks the file"
+    );
+}
+
+#[test]
+fn the_kubernetes_manifests_pass_kubernetes_validate_strict() {
+    let kustomization: Value =
+        serde_yaml::from_str(&read("deploy/k8s/kustomization.yaml")).unwrap();
+    let files: Vec<String> = kustomization["resources"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|r| format!("deploy/k8s/{}", r.as_str().unwrap()))
+        .collect();
+    let root = env!("CARGO_MANIFEST_DIR");
+    let out = std::process::Command::new(linter("kubernetes-validate"))
+        .arg("--strict")
+        .args(&files)
+        .current_dir(root)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "kubernetes-validate: {text}");
+    assert_eq!(text.matches(" passed ").count(), files.len(), "{text}");
+    // It can fail: an unknown field is refused under --strict.
+    let dir = std::env::temp_dir().join(format!("retailgen-k8s-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let broken = dir.join("job.yaml");
+    std::fs::write(
+        &broken,
+        read("deploy/k8s/job.yaml").replace("completionMode:", "completionModes:"),
+    )
+    .unwrap();
+    let refused = std::process::Command::new(linter("kubernetes-validate"))
+        .arg("--strict")
+        .arg(&broken)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(!refused.status.success(), "an unknown field is refused");
+}
+
+/// Every file under `dir` (recursively) with one of `extensions`.
+fn files_under(dir: &str, extensions: &[&str]) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![std::path::PathBuf::from(format!(
+        "{}/{dir}",
+        env!("CARGO_MANIFEST_DIR")
+    ))];
+    while let Some(path) = stack.pop() {
+        if path.is_dir() {
+            stack.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        } else if path
+            .extension()
+            .is_some_and(|e| extensions.iter().any(|x| e == *x))
+        {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// Names of internal documents a user cannot know ("reference 001", "the reference generator").
+fn names_an_internal_document(text: &str) -> Option<String> {
+    let lower = text.to_lowercase();
+    for (at, _) in lower.match_indices("reference ") {
+        let rest = &lower[at + "reference ".len()..];
+        if rest.starts_with("00") || rest.starts_with("generator") {
+            return Some(text[at..(at + 24).min(text.len())].to_owned());
+        }
+    }
+    // "001's" alone names one too.
+    for number in ["000's", "001's", "002's", "003's", "004's"] {
+        if let Some(at) = text.find(number) {
+            return Some(text[at..(at + 24).min(text.len())].to_owned());
+        }
+    }
+    None
+}
+
+#[test]
+fn no_user_facing_text_names_internal_documents() {
+    assert!(names_an_internal_document("as Reference 001's simulator").is_some());
+    assert!(names_an_internal_document("the reference generator's tables").is_some());
+    assert!(names_an_internal_document("the reference data").is_none());
+    let mut files = vec![
+        std::path::PathBuf::from(format!("{}/README.md", env!("CARGO_MANIFEST_DIR"))),
+        std::path::PathBuf::from(format!("{}/docker-compose.yml", env!("CARGO_MANIFEST_DIR"))),
+        std::path::PathBuf::from(format!("{}/Dockerfile", env!("CARGO_MANIFEST_DIR"))),
+    ];
+    files.extend(files_under("docs", &["md"]));
+    files.extend(files_under("config", &["toml"]));
+    files.extend(files_under("deploy", &["yml", "yaml", "json"]));
+    // Help, log and error texts live in the sources.
+    files.extend(files_under("src", &["rs"]));
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        if let Some(found) = names_an_internal_document(&text) {
+            panic!("{} names an internal document: {found:?}", file.display());
+        }
+    }
+    let mut helps = vec![vec!["--help"]];
+    for command in [
+        "run",
+        "migrate",
+        "seed",
+        "pos-simulator",
+        "healthcheck",
+        "verify",
+    ] {
+        helps.push(vec![command, "--help"]);
+    }
+    for args in helps {
+        let out = crate::support::cmd::run(&args, &[]);
+        assert_eq!(out.code, Some(0), "{args:?}: {}", out.stderr);
+        assert!(out.stdout.len() > 100, "{args:?} prints help");
+        if let Some(found) = names_an_internal_document(&out.stdout) {
+            panic!("retailgen {args:?} names an internal document: {found:?}");
+        }
+    }
+}
+
+#[test]
+fn the_configuration_reference_is_generated_from_the_settings_table() {
+    let expected = retailgen::config::reference::markdown();
+    let path = format!("{}/docs/configuration.md", env!("CARGO_MANIFEST_DIR"));
+    if std::env::var_os("RETAILGEN_WRITE_DOCS").is_some() {
+        std::fs::write(&path, &expected).unwrap();
+    }
+    let found = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        found == expected,
+        "docs/configuration.md differs from src/config/fields.rs: regenerate it with \
+         RETAILGEN_WRITE_DOCS=1 cargo test --test it configuration_reference"
+    );
+    for f in retailgen::config::FIELDS {
+        assert!(found.contains(&format!("| `{}` |", f.env)), "{}", f.env);
+        assert!(!f.doc.is_empty(), "{} has no description", f.env);
+    }
 }

@@ -144,6 +144,50 @@ fn a_shard_index_not_below_the_count_exits_2_naming_both() {
     assert!(out.stderr.contains("SHARD_COUNT"), "{}", out.stderr);
 }
 
+#[test]
+fn a_shard_that_would_own_no_warehouse_or_store_exits_2_before_writing() {
+    // The defaults: 5 warehouses, 10 stores. Shard 7 of 8 would own no warehouse.
+    let out = run(
+        &["run", "--count", "5"],
+        &[("SHARD_COUNT", "8"), ("SHARD_INDEX", "7")],
+    );
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert!(
+        out.stderr.contains("SHARD_COUNT=8 with SEED_WAREHOUSES=5")
+            && out.stderr.contains("raise SEED_WAREHOUSES to at least 8"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stdout.is_empty(), "nothing written");
+    // Every shard is refused, not only the starving one (they share one configuration).
+    let out = run(
+        &["run", "--count", "5"],
+        &[("SHARD_COUNT", "8"), ("SHARD_INDEX", "0")],
+    );
+    assert_eq!(out.code, Some(2), "{out:?}");
+    // Stores only matter when the store world is on.
+    let stores = [
+        ("SHARD_COUNT", "12"),
+        ("SEED_WAREHOUSES", "12"),
+        ("SHARD_INDEX", "11"),
+    ];
+    let out = run(&["run", "--count", "5"], &stores);
+    assert_eq!(out.code, Some(2), "{out:?}");
+    assert!(out.stderr.contains("SEED_STORES=10"), "{}", out.stderr);
+    let mut no_store_world = stores.to_vec();
+    no_store_world.push(("WEIGHT_STORE", "0"));
+    let out = run(&["run", "--count", "5"], &no_store_world);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    // Enough of everything: it runs.
+    let raised = [
+        ("SHARD_COUNT", "8"),
+        ("SHARD_INDEX", "7"),
+        ("SEED_WAREHOUSES", "8"),
+    ];
+    let out = run(&["run", "--count", "5"], &raised);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+}
+
 /// Found by `verify` on the union above: shard 1 of this seed drops an order group at the end
 /// of `--count` (no room for it and the alert it may bring) while its payment, due moments
 /// later, filled the last slot. A dropped group's family now never goes out.

@@ -14,6 +14,7 @@ use crate::domain::stock::{Applied, StockBook, StockKey, StockLevel};
 pub struct MemoryStore {
     data: ReferenceData,
     seed: u64,
+    loaded: bool,
 }
 
 impl MemoryStore {
@@ -21,13 +22,29 @@ impl MemoryStore {
         Self {
             data: ReferenceData::generate(counts, seed),
             seed,
+            loaded: false,
         }
     }
 }
 
 impl ReferenceStore for MemoryStore {
+    /// The catalog, once: afterwards only the products (repriced) and the store assortment
+    /// (discounts) are kept, so users, segments and stock rows do not stay in memory twice.
     fn load(&mut self) -> Result<(Catalog, StockLevels), RepositoryError> {
-        Ok(Catalog::from_reference(&self.data))
+        if self.loaded {
+            return Err(RepositoryError(
+                "the memory store's reference data is loaded once per run".into(),
+            ));
+        }
+        let loaded = Catalog::from_reference(&self.data);
+        self.loaded = true;
+        let kept = ReferenceData {
+            products: std::mem::take(&mut self.data.products),
+            store_stock: std::mem::take(&mut self.data.store_stock),
+            ..ReferenceData::default()
+        };
+        self.data = kept;
+        Ok(loaded)
     }
 
     fn insert_user(&mut self, _user: &User, _segment: &Segment) -> Result<(), RepositoryError> {

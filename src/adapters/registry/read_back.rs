@@ -61,7 +61,7 @@ pub fn past_refund(v: &Value) -> Result<PastRefund, String> {
         transaction_id: as_text(field(v, "original_transaction_id"))
             .ok_or_else(|| missing("original_transaction_id"))?,
         product_id: as_text(field(v, "product_id")).ok_or_else(|| missing("product_id"))?,
-        // 004's refunds carry no quantity: one unit.
+        // the realtime-retail-pipeline producer's refunds carry no quantity: one unit.
         units: as_long(field(v, "quantity"))
             .and_then(|q| i32::try_from(q).ok())
             .unwrap_or(1),

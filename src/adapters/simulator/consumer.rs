@@ -1,4 +1,4 @@
-//! The POS simulator's Kafka loop: two consumers (one group per input, as in reference 001, both
+//! The POS simulator's Kafka loop: two consumers (one group per input, as in the pos_producer.py POS simulator, both
 //! starting from the same position), the carts in between, and a producer whose delivery reports
 //! decide what may be committed. An input record's offset is committed only once every
 //! transaction built from it is acknowledged (or it turned out to be in none): a crash at any

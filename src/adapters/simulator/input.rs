@@ -1,5 +1,5 @@
 //! What the simulator reads: foot-traffic sessions and shelf events in retailgen's Avro
-//! (Confluent wire format, the writer's schema fetched by id) or in reference 001's JSON,
+//! (Confluent wire format, the writer's schema fetched by id) or in the pos_producer.py POS simulator's JSON,
 //! recognised per record.
 
 use apache_avro::types::Value;
@@ -11,7 +11,7 @@ use crate::domain::events::Millis;
 use crate::domain::store::simulator::{SessionIn, ShelfIn};
 
 /// A record read: something for the carts, or a record of a kind the simulator has no use for
-/// (001's `entry`/`exit` and `weight_change` events).
+/// (pos_producer.py's `entry`/`exit` and `weight_change` events).
 #[derive(Debug, PartialEq, Eq)]
 pub enum Read<T> {
     Use(T),
@@ -153,7 +153,7 @@ fn session_from_json(value: &[u8]) -> Result<Read<SessionIn>, String> {
     let f: JsonFoot = json(value)?;
     match f.event_type.as_deref() {
         None | Some("foot_traffic") => {}
-        Some("entry" | "exit") => return Ok(Read::Skip("001's entry/exit event")),
+        Some("entry" | "exit") => return Ok(Read::Skip("pos_producer.py's entry/exit event")),
         Some(other) => return Err(format!("event_type {other:?}; valid: foot_traffic")),
     }
     checked_session(SessionIn {
@@ -171,7 +171,7 @@ fn shelf_from_json(value: &[u8]) -> Result<Read<ShelfIn>, String> {
     if kind == "weight_change" {
         return Ok(Read::Skip("a weight_change event"));
     }
-    // 001's item_id is the shelf id, a string; a number is taken as its text.
+    // pos_producer.py's item_id is the shelf id, a string; a number is taken as its text.
     let item_id = match required(e.item_id, "item_id")? {
         serde_json::Value::String(s) => s,
         serde_json::Value::Number(n) => n.to_string(),

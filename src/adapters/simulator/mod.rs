@@ -1,5 +1,5 @@
-//! The POS simulator, an inbound adapter (reference 001's `pos_producer`): Kafka in (foot traffic
-//! and shelf events), the domain's carts, Kafka out (transactions), priced from Postgres or 001's
+//! The POS simulator, an inbound adapter (pos_producer.py): Kafka in (foot traffic
+//! and shelf events), the domain's carts, Kafka out (transactions), priced from Postgres or pos_producer.py's
 //! parquet files.
 
 pub mod consumer;

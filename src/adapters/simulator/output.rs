@@ -1,4 +1,4 @@
-//! What the simulator writes: reference 001's `pos_transaction` as Avro in Confluent wire format
+//! What the simulator writes: the pos_producer.py POS simulator's `pos_transaction` as Avro in Confluent wire format
 //! (`avro/pos-transactions-simulated.avsc`, subject `<POS_TOPIC>-value`).
 
 use std::sync::OnceLock;

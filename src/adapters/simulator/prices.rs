@@ -1,6 +1,6 @@
 //! Where the simulator's prices come from: Postgres (the price in effect at the checkout, from
 //! `products` and `price_history`, and that ISO week's discount of the store from `discounts`),
-//! or reference 001's parquet files (`shelf_id` -> `item_price`; `shelf_id`, `week` -> `discount`).
+//! or the pos_producer.py POS simulator's parquet files (`shelf_id` -> `item_price`; `shelf_id`, `week` -> `discount`).
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -172,7 +172,7 @@ impl PriceBook for PostgresPrices {
     }
 }
 
-/// Reference 001's price tables, read once at start.
+/// The pos_producer.py POS simulator's price tables, read once at start.
 #[derive(Debug)]
 pub struct ParquetPrices {
     prices: HashMap<String, i64>,

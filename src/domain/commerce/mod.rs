@@ -1,4 +1,4 @@
-//! The e-commerce context (reference 003): orders, payments, shipments, customer interactions
+//! The e-commerce context (the Data Forge generator): orders, payments, shipments, customer interactions
 //! and price changes.
 
 use serde::Serialize;

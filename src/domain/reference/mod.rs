@@ -1,4 +1,4 @@
-//! The reference data of reference 003's eight tables, generated deterministically: every row
+//! The reference data of the Data Forge generator's eight tables, generated deterministically: every row
 //! depends only on the seed, its table and its index, so seeding again, after a crash or with a
 //! larger count, converges on exactly the rows a clean seed writes.
 
@@ -212,7 +212,7 @@ pub fn stock(seed: u64, w: usize, p: usize) -> Option<StockRow> {
 }
 
 /// All rows of all tables for `counts`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ReferenceData {
     pub users: Vec<User>,
     pub segments: Vec<Segment>,

@@ -246,7 +246,7 @@ pub fn store_stock(seed: u64, s: usize, p: usize) -> Option<StoreStockRow> {
     })
 }
 
-/// The ISO week of `t` in UTC as `YYYY-Www` (001's discount key).
+/// The ISO week of `t` in UTC as `YYYY-Www` (pos_producer.py's discount key).
 pub fn iso_week(t: Millis) -> String {
     let date = DateTime::from_timestamp_millis(t).unwrap_or_default();
     let w = date.iso_week();

@@ -1,4 +1,4 @@
-//! Restock alerts (reference 002's): fired exactly when a change takes a location's stock from
+//! Restock alerts (the retail-inventory-management generator plan's): fired exactly when a change takes a location's stock from
 //! at or above its reorder point to below it.
 
 use serde::Serialize;
@@ -14,7 +14,7 @@ pub enum Severity {
     Medium,
 }
 
-/// 002's `RestockAlert`; a warehouse's alert names it in `warehouse_id` (`store_id` is null).
+/// the retail-inventory-management plan's `RestockAlert`; a warehouse's alert names it in `warehouse_id` (`store_id` is null).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RestockAlert {
     pub alert_id: Text,
@@ -37,7 +37,7 @@ pub fn crosses_below(applied: Applied, reorder_point: i32) -> bool {
     applied.previous_qty >= reorder_point && applied.new_qty < reorder_point
 }
 
-/// 002's rule: high at 5 units or fewer, else medium.
+/// the retail-inventory-management plan's rule: high at 5 units or fewer, else medium.
 pub fn severity(current_quantity: i32) -> Severity {
     if current_quantity <= 5 {
         Severity::High

@@ -1,4 +1,4 @@
-//! Warehouse stock changes as reported on `inventory-changes.v1` (reference 003's record).
+//! Warehouse stock changes as reported on `inventory-changes.v1` (the Data Forge generator's record).
 
 use serde::Serialize;
 

@@ -1,6 +1,6 @@
-//! Store-world payloads with their references' record and field names: 000's terminal events
-//! (one record with an `event_type` and nullable fields), 001's transaction shape extended with
-//! 004's totals, 004's refund, and store stock changes.
+//! Store-world payloads with their references' record and field names: the Distributed-POS-Concept generator's terminal events
+//! (one record with an `event_type` and nullable fields), pos_producer.py's transaction shape extended with
+//! the realtime-retail-pipeline producer's totals, the realtime-retail-pipeline producer's refund, and store stock changes.
 
 use serde::Serialize;
 
@@ -88,7 +88,7 @@ impl PosEvent {
     }
 }
 
-/// A transaction line (reference 001's `PosLineItem`).
+/// A transaction line (the pos_producer.py POS simulator's `PosLineItem`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PosLineItem {
     pub item_id: Text,
@@ -99,7 +99,7 @@ pub struct PosLineItem {
     pub total_price: f64,
 }
 
-/// A completed basket: 001's `pos_transaction` plus where, who and 004's totals.
+/// A completed basket: pos_producer.py's `pos_transaction` plus where, who and the realtime-retail-pipeline producer's totals.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PosTransaction {
     pub event_type: &'static str,
@@ -150,7 +150,7 @@ impl RefundReason {
     }
 }
 
-/// Reference 004's refund, plus the units refunded.
+/// The realtime-retail-pipeline producer's refund, plus the units refunded.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Refund {
     pub refund_id: Text,

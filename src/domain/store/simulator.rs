@@ -1,4 +1,4 @@
-//! The POS simulator's carts (reference 001, without its defects): sessions and shelf events
+//! The POS simulator's carts (the pos_producer.py POS simulator, without its defects): sessions and shelf events
 //! in, one checkout per session out, decided in event time. A session checks out once the
 //! watermark (the latest event time seen minus the allowed lateness) passes its exit, or when it
 //! has been open longer than the maximum age; its cart leaves memory then, and a shelf event
@@ -20,7 +20,7 @@ pub type Tag = u64;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionIn {
     pub customer_id: String,
-    /// retailgen's `store_id` (001's sessions have none).
+    /// retailgen's `store_id` (pos_producer.py's sessions have none).
     pub store_id: Option<String>,
     pub entry: Millis,
     pub exit: Millis,
@@ -380,14 +380,14 @@ impl Carts {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Quote {
     pub unit_cents: i64,
-    /// Basis points (1/100 of a percent): 001's discounts are fractions such as 0.125.
+    /// Basis points (1/100 of a percent): pos_producer.py's discounts are fractions such as 0.125.
     pub discount_bp: i64,
 }
 
-/// 001's price of an item its price table does not list.
+/// pos_producer.py's price of an item its price table does not list.
 pub const UNLISTED_PRICE_CENTS: i64 = 500;
 
-/// A priced line, 001's shape: `total = quantity x unit x (1 - discount)` to the cent.
+/// A priced line, pos_producer.py's shape: `total = quantity x unit x (1 - discount)` to the cent.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PricedLine {
     pub item_id: String,

@@ -1,4 +1,4 @@
-//! Store visits (reference 001): a foot-traffic session and the pickups and putbacks that fill
+//! Store visits (the pos_producer.py POS simulator): a foot-traffic session and the pickups and putbacks that fill
 //! its cart, planned so every shelf event falls inside the visit, a putback only returns what
 //! was picked and not yet put back, and the net of the events is the cart that checks out.
 
@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::domain::events::Millis;
 use crate::domain::Text;
 
-/// A visit, published at entry with its planned exit (reference 001's `foot_traffic`).
+/// A visit, published at entry with its planned exit (the pos_producer.py POS simulator's `foot_traffic`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FootTraffic {
     pub event_type: &'static str,
@@ -30,7 +30,7 @@ pub enum ShelfEventType {
     Putback,
 }
 
-/// A pickup or putback (reference 001's shelf event).
+/// A pickup or putback (the pos_producer.py POS simulator's shelf event).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ShelfEvent {
     pub event_type: ShelfEventType,
@@ -45,7 +45,7 @@ pub struct ShelfEvent {
     pub event_id: Text,
 }
 
-/// Reference 001's UTC slots: (first hour, last hour, label).
+/// The pos_producer.py POS simulator's UTC slots: (first hour, last hour, label).
 const SLOTS: [(u32, u32, &str); 6] = [
     (0, 6, "00:00–06:59"),
     (7, 9, "07:00–09:59"),
@@ -68,7 +68,7 @@ fn utc(t: Millis) -> DateTime<chrono::Utc> {
     DateTime::from_timestamp_millis(t).unwrap_or_default()
 }
 
-/// The UTC slot of `t`, labelled as reference 001 does.
+/// The UTC slot of `t`, labelled as the pos_producer.py POS simulator does.
 pub fn time_slot(t: Millis) -> &'static str {
     let hour = utc(t).hour();
     SLOTS
@@ -85,7 +85,7 @@ pub fn weekday(t: Millis) -> &'static str {
 /// The mean of [`trip_minutes`]: 0.35 x 19.5 + 0.39 x 37 + 0.26 x 60.
 pub const MEAN_TRIP_MINUTES: f64 = 36.8;
 
-/// A trip's length in minutes, as reference 001 draws it: 10-29 (35%), 30-44 (39%), 45-75 (26%).
+/// A trip's length in minutes, as the pos_producer.py POS simulator draws it: 10-29 (35%), 30-44 (39%), 45-75 (26%).
 pub fn trip_minutes<R: Rng>(rng: &mut R) -> i32 {
     match rng.random_range(0..100) {
         0..35 => rng.random_range(10..=29),

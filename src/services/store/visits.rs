@@ -17,7 +17,7 @@ use crate::services::{Ctx, Emission};
 /// No visit starts in a store's last 15 minutes; every visit ends 5 minutes before closing.
 pub(super) const LAST_ENTRY_MS: Millis = 15 * 60_000;
 
-/// Chance per item of a cart that one more unit is picked up and put back later (reference 001).
+/// Chance per item of a cart that one more unit is picked up and put back later (the pos_producer.py POS simulator).
 pub(super) const P_PUTBACK: f64 = 0.15;
 
 /// Shelf events released per step at most.

@@ -446,7 +446,7 @@ pub const FIELDS: &[Field] = &[
         .shelf_events = topic(v)?),
     field!("topics.runs", "TOPIC_RUNS", "a Kafka topic name",
         "",
-        "one JSON record per run start (`run`, `seed`, `version`): the run numbers of a Kafka target (1 partition)", |s, v| s
+        "one JSON record per run start (`target`, `run`, `seed`, `version`, keyed by `target`): the run numbers of a Kafka target (1 partition); a target is its topic set, so topic sets can share one register", |s, v| s
         .topics
         .runs = topic(v)?),
     field!(

@@ -266,6 +266,31 @@ fn validate_shard_share(
     Ok(())
 }
 
+/// The id of the target a run writes to: its topic set (the 13 stream topics' names), so runs
+/// of different topic sets can share one run register (`TOPIC_RUNS`) without numbering each
+/// other's runs. 16 hex digits of an FNV-1a hash.
+pub fn target_id(s: &Settings) -> String {
+    let topics = topic_settings(s);
+    topic_set_id(topics[..topics.len() - 1].iter().map(|(_, t)| *t))
+}
+
+/// [`target_id`] of the default topic names (what run records without a target belong to).
+pub fn default_target_id() -> String {
+    let mut defaults = Settings::default();
+    apply_toml(
+        &mut defaults,
+        DEFAULT_TOML,
+        "the embedded config/default.toml",
+    )
+    .expect("the embedded defaults load");
+    target_id(&defaults)
+}
+
+fn topic_set_id<'a>(topics: impl Iterator<Item = &'a str>) -> String {
+    let bytes = topics.flat_map(|t| t.bytes().chain([0]));
+    format!("{:016x}", crate::domain::ids::fnv1a(bytes))
+}
+
 /// Each topic setting's name and value: the streams' topics in `Stream` order, then the runs topic.
 pub fn topic_settings(s: &Settings) -> [(&'static str, &str); 14] {
     [

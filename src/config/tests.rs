@@ -216,3 +216,30 @@ fn a_config_file_with_an_unknown_key_names_it_and_the_valid_keys() {
         "{e}"
     );
 }
+
+#[test]
+fn a_target_is_its_topic_set() {
+    let defaults = load(None, &env(&[]), &[]).unwrap();
+    assert_eq!(target_id(&defaults), default_target_id());
+    assert_eq!(target_id(&defaults).len(), 16);
+    let other = load(None, &env(&[("TOPIC_ORDERS", "team-b.orders")]), &[]).unwrap();
+    assert_ne!(target_id(&other), target_id(&defaults), "another topic set");
+    // The run register itself is not part of the target: runs of a topic set may move to
+    // another register and stay one target.
+    let register = load(None, &env(&[("TOPIC_RUNS", "shared-runs")]), &[]).unwrap();
+    assert_eq!(target_id(&register), target_id(&defaults));
+    // Names are separated: moving a character from one topic to the next is another set.
+    let a = load(
+        None,
+        &env(&[("TOPIC_ORDERS", "o"), ("TOPIC_PAYMENTS", "xp")]),
+        &[],
+    )
+    .unwrap();
+    let b = load(
+        None,
+        &env(&[("TOPIC_ORDERS", "ox"), ("TOPIC_PAYMENTS", "p")]),
+        &[],
+    )
+    .unwrap();
+    assert_ne!(target_id(&a), target_id(&b));
+}

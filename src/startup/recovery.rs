@@ -20,7 +20,7 @@ use crate::adapters::postgres::{self as postgres};
 use crate::adapters::registry::decoder::WireDecoder;
 use crate::adapters::registry::read_back::{past_lines, past_refund, price_change};
 use crate::adapters::registry::{RegistryClient, StockLevelReader, UNKNOWN_SCHEMA_ID};
-use crate::config::{describe_dsn, Settings};
+use crate::config::{default_target_id, describe_dsn, target_id, Settings};
 use crate::domain::events::Millis;
 use crate::domain::ports::MessageRelay;
 use crate::domain::store::refunds::{PastLine, PastRefund};
@@ -78,7 +78,9 @@ pub async fn inspect(
     if existing.contains(&s.topics.runs) {
         let k = s.kafka.clone();
         let topic = s.topics.runs.clone();
-        let on_topic = tokio::task::spawn_blocking(move || last_run(&k, &topic)).await??;
+        let (target, default) = (target_id(s), default_target_id());
+        let on_topic =
+            tokio::task::spawn_blocking(move || last_run(&k, &topic, &target, &default)).await??;
         last = last.max(on_topic);
     }
     if let Some(pool) = pool {
@@ -88,10 +90,11 @@ pub async fn inspect(
     if kafka_canonical && last.is_some() && !existing.contains(stock) {
         return Err(Unrecoverable(format!(
             "the stock topic {stock} (TOPIC_INVENTORY_CHANGES) does not exist on {}, but {} earlier runs \
-             were recorded: the Kafka-canonical ledger cannot be rebuilt; restore the topic, or point \
+             of this topic set were recorded on {}: the Kafka-canonical ledger cannot be rebuilt; restore the topic, or point \
              retailgen at a fresh target",
             s.kafka.bootstrap,
-            last.map_or(0, |r| r + 1)
+            last.map_or(0, |r| r + 1),
+            s.topics.runs
         ))
         .into());
     }
@@ -222,8 +225,8 @@ pub async fn number_run(
         run = pg::record_run(&client, seed, run, s.shard.shard().index as i32).await?;
     }
     if s.run.sink == crate::config::SinkKind::Kafka {
-        let (k, topic) = (s.kafka.clone(), s.topics.runs.clone());
-        tokio::task::spawn_blocking(move || record_run(&k, &topic, run, seed))
+        let (k, topic, target) = (s.kafka.clone(), s.topics.runs.clone(), target_id(s));
+        tokio::task::spawn_blocking(move || record_run(&k, &topic, &target, run, seed))
             .await?
             .context("recording the run on the runs topic")?;
     }

@@ -298,3 +298,42 @@ fn state_that_cannot_be_recovered_stops_start_up_with_exit_2_and_writes_nothing(
     db.query("DROP TABLE retailgen_stock_reported");
     expect_2("a missing table", &[], &["retailgen_stock_reported"]);
 }
+
+/// Two teams' topic sets on one cluster share the default run register (`retailgen-runs`): each
+/// numbers its own runs, and a first run on a new topic set is run 0 of its own target.
+#[test]
+fn two_topic_sets_sharing_one_run_register_number_their_own_runs() {
+    let target = Target::new(false);
+    let settings: Vec<String> = retailgen::config::FIELDS
+        .iter()
+        .map(|f| f.env)
+        .filter(|e| e.starts_with("TOPIC_") && *e != "TOPIC_RUNS" && *e != "TOPIC_PARTITIONS")
+        .filter(|e| *e != "TOPIC_REPLICATION_FACTOR")
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(settings.len(), crate::support::TOPICS.len());
+    let names: Vec<String> = crate::support::TOPICS
+        .iter()
+        .map(|t| format!("team-b.{t}"))
+        .collect();
+    let team_b: Vec<(&str, &str)> = settings
+        .iter()
+        .zip(&names)
+        .map(|(s, n)| (s.as_str(), n.as_str()))
+        .collect();
+    let fresh = "on a fresh target reproduces this run";
+    let a0 = target.finish_run("300", &[]);
+    assert!(a0.stderr.contains(fresh), "{}", a0.stderr);
+    // Team B's first Kafka-canonical run: its stock topic does not exist yet, and the register
+    // holds team A's run, which is not B's.
+    let b0 = target.finish_run("300", &team_b);
+    assert!(
+        b0.stderr.contains(fresh),
+        "run 0 of its own target: {}",
+        b0.stderr
+    );
+    let b1 = target.finish_run("300", &team_b);
+    assert!(b1.stderr.contains("run 1 of this target"), "{}", b1.stderr);
+    let a1 = target.finish_run("300", &[]);
+    assert!(a1.stderr.contains("run 1 of this target"), "{}", a1.stderr);
+}

@@ -340,16 +340,25 @@ pub fn read_stock_topic<R: FnMut(&[u8]) -> Result<i32, String> + Send>(
     }))
 }
 
-/// The highest run number recorded on the runs topic, if any.
-pub fn last_run(k: &KafkaSettings, topic: &str) -> Result<Option<u32>, ReplayError> {
+/// The highest run number recorded on the runs topic for `target` (its topic set, see
+/// [`crate::config::target_id`]), if any. Records written before runs named their target (no
+/// `target` field) belong to the default topic set's target, `default_target`.
+pub fn last_run(
+    k: &KafkaSettings,
+    topic: &str,
+    target: &str,
+    default_target: &str,
+) -> Result<Option<u32>, ReplayError> {
     let parts = read_all(
         k,
         topic,
         || None,
         |last: &mut Option<u32>, m| {
-            let run = m
+            let record = m
                 .payload()
-                .and_then(|p| serde_json::from_slice::<serde_json::Value>(p).ok())
+                .and_then(|p| serde_json::from_slice::<serde_json::Value>(p).ok());
+            let run = record
+                .as_ref()
                 .and_then(|v| v.get("run")?.as_u64())
                 .ok_or_else(|| {
                     ReplayError::Record(format!(
@@ -358,7 +367,13 @@ pub fn last_run(k: &KafkaSettings, topic: &str) -> Result<Option<u32>, ReplayErr
                         m.offset()
                     ))
                 })?;
-            *last = (*last).max(Some(run as u32));
+            let of = record
+                .as_ref()
+                .and_then(|v| v.get("target")?.as_str())
+                .unwrap_or(default_target);
+            if of == target {
+                *last = (*last).max(Some(run as u32));
+            }
             Ok(())
         },
     )?;
@@ -387,12 +402,19 @@ impl ProducerContext for Delivered {
 /// Appends run `run` to the runs topic and waits for the broker's acknowledgement. One record
 /// needs no idempotent producer (whose producer id can take half a second to arrive), and its
 /// delivery report is polled for in short steps (a flush polls in steps of 0.1 s).
-pub fn record_run(k: &KafkaSettings, topic: &str, run: u32, seed: u64) -> Result<(), KafkaError> {
+pub fn record_run(
+    k: &KafkaSettings,
+    topic: &str,
+    target: &str,
+    run: u32,
+    seed: u64,
+) -> Result<(), KafkaError> {
     let producer: BaseProducer<Delivered> = client_config(k)
         .set("acks", "all")
         .create_with_context(Delivered::default())
         .map_err(|e| KafkaError::Client(e.to_string()))?;
     let value = serde_json::json!({
+        "target": target,
         "run": run,
         "seed": seed,
         "version": env!("CARGO_PKG_VERSION"),
@@ -400,7 +422,7 @@ pub fn record_run(k: &KafkaSettings, topic: &str, run: u32, seed: u64) -> Result
     })
     .to_string();
     producer
-        .send(BaseRecord::to(topic).key("run").payload(&value))
+        .send(BaseRecord::to(topic).key(target).payload(&value))
         .map_err(|(e, _)| unreachable(k)(e))?;
     let started = Instant::now();
     loop {

@@ -187,6 +187,7 @@ async fn verify(s: &Settings, manifest: Option<&Path>) -> anyhow::Result<bool> {
                     dq: raw.dq.as_deref(),
                     shard: raw.shard.as_deref(),
                     value: value.as_ref(),
+                    bytes: &raw.value,
                     late_mode,
                 });
             }
@@ -215,6 +216,7 @@ async fn verify(s: &Settings, manifest: Option<&Path>) -> anyhow::Result<bool> {
                     dq,
                     shard: raw.shard.as_deref(),
                     value: value.as_ref(),
+                    bytes: &raw.value,
                     late_mode,
                 });
             }

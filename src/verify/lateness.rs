@@ -95,6 +95,7 @@ mod tests {
                 dq,
                 shard,
                 value: Some(&value),
+                bytes: &[],
                 late_mode: LateMode::Delay,
             });
         }

@@ -6,6 +6,7 @@
 mod commerce;
 mod lateness;
 pub mod manifest;
+mod resends;
 mod stock;
 mod store;
 pub mod tables;
@@ -63,6 +64,8 @@ pub struct Seen<'a> {
     /// The `shard` header: which instance of a scale-out wrote it.
     pub shard: Option<&'a str>,
     pub value: Option<&'a Value>,
+    /// The value's bytes as published (a re-send has the same).
+    pub bytes: &'a [u8],
     /// How late records were made: moved in time (their time is not to be checked) or delayed.
     pub late_mode: LateMode,
 }
@@ -127,6 +130,7 @@ pub struct Verifier {
     store: store::Store,
     tables: Option<tables::AgainstTables>,
     behind: lateness::Behind,
+    resends: resends::Resends,
 }
 
 impl Default for Verifier {
@@ -181,6 +185,7 @@ impl Verifier {
             store: store::Store::default(),
             tables: None,
             behind: lateness::Behind::default(),
+            resends: resends::Resends::default(),
         }
     }
 
@@ -217,6 +222,9 @@ impl Verifier {
             return;
         };
         self.labels.check(true, r.at, String::new);
+        if self.resends.again(r, v) {
+            return;
+        }
         let key = expected_key(r.stream, v);
         self.keys.check(key.as_deref() == Some(r.key), r.at, || {
             format!("key {:?}, expected {key:?}", r.key)
@@ -241,6 +249,7 @@ impl Verifier {
     /// The verdict of every rule.
     pub fn finish(self) -> Vec<Tally> {
         let mut all = vec![self.labels, self.keys];
+        all.extend(self.resends.finish());
         all.extend(self.commerce.finish());
         if let Some(tables) = self.tables {
             all.extend(tables.finish(self.stock.last()));

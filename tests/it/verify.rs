@@ -60,7 +60,10 @@ fn assert_all_hold(out: &Output) {
             "{rule}\n{}",
             out.stdout
         );
-        assert!(*checked > 0, "{rule} checked nothing:\n{}", out.stdout);
+        // Re-sends are counted, not checked: a run without a restart has none.
+        if !rule.starts_with("re-sends") {
+            assert!(*checked > 0, "{rule} checked nothing:\n{}", out.stdout);
+        }
     }
 }
 

@@ -1,0 +1,251 @@
+//! At-least-once delivery: a record that appears again with the same id, key and bytes is a
+//! re-send (the outbox relay's after a restart, a producer's retry), counted and checked by no
+//! rule twice; the same id with another key or other bytes is a violation (and the record is
+//! checked by every rule, as any other). State: two 64-bit hashes per
+//! distinct id (about 32 bytes with the map's overhead).
+
+use std::hash::Hasher;
+
+use apache_avro::types::Value;
+use rustc_hash::{FxHashMap, FxHasher};
+
+use super::value::text;
+use super::{Seen, Tally};
+use crate::domain::stream::Stream;
+
+/// The field holding a stream's own id.
+pub fn id_field(stream: Stream) -> &'static str {
+    match stream {
+        Stream::Orders => "order_id",
+        Stream::Payments => "payment_id",
+        Stream::Shipments => "shipment_id",
+        Stream::CustomerInteractions => "interaction_id",
+        Stream::InventoryChanges | Stream::StoreInventoryChanges => "change_id",
+        Stream::PriceChanges => "price_change_id",
+        Stream::PosEvents | Stream::ShelfEvents => "event_id",
+        Stream::PosTransactions => "transaction_id",
+        Stream::Refunds => "refund_id",
+        Stream::RestockAlerts => "alert_id",
+        Stream::FootTraffic => "visit_id",
+    }
+}
+
+fn hash(parts: &[&[u8]]) -> u64 {
+    let mut h = FxHasher::default();
+    for p in parts {
+        h.write(p);
+        h.write_u8(0xff);
+    }
+    h.finish()
+}
+
+pub struct Resends {
+    /// Hash of (stream, id) -> hash of the record's bytes.
+    ids: FxHashMap<u64, u64>,
+    tally: Tally,
+    resent: Tally,
+}
+
+impl Default for Resends {
+    fn default() -> Self {
+        Self {
+            ids: FxHashMap::default(),
+            tally: Tally::new("an id names one record"),
+            resent: Tally::new("re-sends (same id, same bytes): accepted"),
+        }
+    }
+}
+
+impl Resends {
+    /// Whether `r` is a re-send of a record seen before (then no rule checks it again).
+    /// A record that reuses an id for something else is not: it is a violation here, and the
+    /// other rules check it too.
+    pub fn again(&mut self, r: &Seen<'_>, v: &Value) -> bool {
+        let Some(id) = text(v, id_field(r.stream)) else {
+            return false;
+        };
+        let key = hash(&[&[r.stream.index() as u8], id.as_bytes()]);
+        let bytes = hash(&[r.key.as_bytes(), r.bytes]);
+        match self.ids.insert(key, bytes) {
+            None => {
+                self.tally.check(true, r.at, String::new);
+                false
+            }
+            Some(before) if before == bytes => {
+                self.resent.check(true, r.at, String::new);
+                true
+            }
+            Some(_) => {
+                self.tally.check(false, r.at, || {
+                    format!("id {id} published for two different records")
+                });
+                false
+            }
+        }
+    }
+
+    /// Ids tracked (the state this rule holds).
+    #[cfg(test)]
+    pub fn tracked(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn finish(self) -> [Tally; 2] {
+        [self.tally, self.resent]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{At, Tally, Verifier};
+    use super::*;
+    use crate::domain::faults::LateMode;
+
+    fn price_change(id: &str, old: f64, new: f64, ts: i64) -> Value {
+        Value::Record(vec![
+            ("price_change_id".into(), Value::String(id.into())),
+            ("product_id".into(), Value::String("P1".into())),
+            ("old_price".into(), Value::Double(old)),
+            ("new_price".into(), Value::Double(new)),
+            ("ts".into(), Value::Long(ts)),
+        ])
+    }
+
+    fn stock_change(id: &str, previous: i32, delta: i32, ts: i64) -> Value {
+        Value::Record(vec![
+            ("change_id".into(), Value::String(id.into())),
+            ("warehouse_id".into(), Value::String("W1".into())),
+            ("product_id".into(), Value::String("P1".into())),
+            ("previous_qty".into(), Value::Int(previous)),
+            ("quantity_delta".into(), Value::Int(delta)),
+            ("new_qty".into(), Value::Int(previous + delta)),
+            ("ts".into(), Value::Long(ts)),
+        ])
+    }
+
+    /// Feeds (value, bytes) of `stream` in offset order; every rule's verdict.
+    fn verify(stream: Stream, topic: &str, key: &str, records: &[(Value, &[u8])]) -> Vec<Tally> {
+        let mut verifier = Verifier::new();
+        for (offset, (value, bytes)) in records.iter().enumerate() {
+            verifier.see(&Seen {
+                at: At {
+                    topic,
+                    partition: 0,
+                    offset: offset as i64,
+                },
+                stream,
+                key,
+                dq: None,
+                shard: None,
+                value: Some(value),
+                bytes,
+                late_mode: LateMode::Delay,
+            });
+        }
+        verifier.finish()
+    }
+
+    fn violations(tallies: &[Tally], rule: &str) -> u64 {
+        tallies
+            .iter()
+            .find(|t| t.rule.starts_with(rule))
+            .unwrap_or_else(|| panic!("no rule {rule}"))
+            .violations
+    }
+
+    fn checked(tallies: &[Tally], rule: &str) -> u64 {
+        tallies
+            .iter()
+            .find(|t| t.rule.starts_with(rule))
+            .unwrap()
+            .checked
+    }
+
+    #[test]
+    fn a_price_change_re_sent_after_a_restart_is_accepted_and_counted() {
+        let a = price_change("pc1", 10.0, 9.0, 100);
+        let b = price_change("pc2", 9.0, 8.0, 200);
+        // The outbox relay re-sends pc1 and pc2 after a Postgres restart: same ids, same bytes.
+        let records = [
+            (a.clone(), &b"pc1"[..]),
+            (b.clone(), &b"pc2"[..]),
+            (a, &b"pc1"[..]),
+            (b, &b"pc2"[..]),
+        ];
+        let t = verify(Stream::PriceChanges, "price-changes.v1", "P1", &records);
+        assert_eq!(violations(&t, "price changes chain"), 0, "{t:?}");
+        assert_eq!(checked(&t, "price changes chain"), 2, "each change once");
+        assert_eq!(checked(&t, "re-sends"), 2);
+        assert_eq!(violations(&t, "an id names one record"), 0);
+    }
+
+    #[test]
+    fn one_id_published_for_two_different_records_is_a_violation() {
+        let a = price_change("pc1", 10.0, 9.0, 100);
+        let other = price_change("pc1", 10.0, 7.0, 100);
+        let records = [(a, &b"pc1"[..]), (other, &b"pc1 but other"[..])];
+        let t = verify(Stream::PriceChanges, "price-changes.v1", "P1", &records);
+        assert_eq!(violations(&t, "an id names one record"), 1);
+        let rule = t.iter().find(|t| t.rule.starts_with("an id")).unwrap();
+        assert!(
+            rule.examples[0].contains("id pc1 published for two different records"),
+            "{:?}",
+            rule.examples
+        );
+        // Stock changes likewise (they de-duplicated by change_id before, bytes unchecked).
+        let s = stock_change("c1", 10, -2, 100);
+        let s_other = stock_change("c1", 10, -3, 100);
+        let again = [(s.clone(), &b"c1"[..]), (s, &b"c1"[..])];
+        let t = verify(
+            Stream::InventoryChanges,
+            "inventory-changes.v1",
+            "W1:P1",
+            &again,
+        );
+        assert_eq!(violations(&t, "an id names one record"), 0);
+        assert_eq!(checked(&t, "re-sends"), 1);
+        let differ = [
+            (stock_change("c1", 10, -2, 100), &b"c1"[..]),
+            (s_other, &b"c1'"[..]),
+        ];
+        let t = verify(
+            Stream::InventoryChanges,
+            "inventory-changes.v1",
+            "W1:P1",
+            &differ,
+        );
+        assert_eq!(violations(&t, "an id names one record"), 1);
+    }
+
+    #[test]
+    fn the_state_is_two_hashes_per_distinct_id() {
+        let mut resends = Resends::default();
+        let mut seen = |id: String| {
+            let v = price_change(&id, 1.0, 2.0, 0);
+            resends.again(
+                &Seen {
+                    at: At {
+                        topic: "price-changes.v1",
+                        partition: 0,
+                        offset: 0,
+                    },
+                    stream: Stream::PriceChanges,
+                    key: "P1",
+                    dq: None,
+                    shard: None,
+                    value: Some(&v),
+                    bytes: id.as_bytes(),
+                    late_mode: LateMode::Delay,
+                },
+                &v,
+            )
+        };
+        for i in 0..1_000 {
+            assert!(!seen(format!("pc{i}")));
+        }
+        for i in 0..1_000 {
+            assert!(seen(format!("pc{i}")), "a re-send");
+        }
+        assert_eq!(resends.tracked(), 1_000, "one entry per id, not per record");
+    }
+}

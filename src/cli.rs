@@ -47,6 +47,9 @@ pub struct VerifyArgs {
     /// A run manifest (`run --manifest`): also compare its counts and totals with the topics.
     #[arg(long, value_name = "FILE")]
     pub manifest: Option<PathBuf>,
+    /// The report: text (lines for people) or json (one document on stdout, for CI).
+    #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    pub format: String,
 }
 
 /// Where the running instance serves `/healthz`.

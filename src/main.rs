@@ -63,7 +63,8 @@ fn main() -> ExitCode {
             Command::Seed(_) => startup::report(startup::seed_only(&settings).await, &settings),
             Command::PosSimulator(_) => startup::simulator::run_until_stopped(settings).await,
             Command::Verify(a) => {
-                startup::verify::run_until_done(settings, a.manifest.as_deref()).await
+                let json = a.format == "json";
+                startup::verify::run_until_done(settings, a.manifest.as_deref(), json).await
             }
             Command::Healthcheck(_) => unreachable!("answered before the runtime starts"),
         }

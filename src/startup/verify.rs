@@ -27,9 +27,9 @@ use crate::verify::{event_time, in_event_time, render, At, Seen, Verifier, ORDER
 #[error("{0}")]
 struct BadInput(String);
 
-pub async fn run_until_done(settings: Settings, manifest: Option<&Path>) -> ExitCode {
+pub async fn run_until_done(settings: Settings, manifest: Option<&Path>, json: bool) -> ExitCode {
     let secrets = settings.secrets();
-    match verify(&settings, manifest).await {
+    match verify(&settings, manifest, json).await {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(e) => {
@@ -120,7 +120,7 @@ async fn tables(s: &Settings) -> anyhow::Result<Tables> {
     Ok(t)
 }
 
-async fn verify(s: &Settings, manifest: Option<&Path>) -> anyhow::Result<bool> {
+async fn verify(s: &Settings, manifest: Option<&Path>, json: bool) -> anyhow::Result<bool> {
     let against = match manifest {
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|e| {
@@ -159,6 +159,11 @@ async fn verify(s: &Settings, manifest: Option<&Path>) -> anyhow::Result<bool> {
     })
     .await??;
     let read = started.elapsed();
+    let per_topic: Vec<(String, usize)> = ORDER
+        .iter()
+        .zip(&topics)
+        .map(|(st, raws)| (names.of(*st).to_owned(), raws.len()))
+        .collect();
     let registry = RegistryClient::new(&s.registry).map_err(|e| BadInput(e.to_string()))?;
     let schemas = schemas(&registry, &topics).await?;
     let late_mode = s.faults.late_mode;
@@ -226,9 +231,27 @@ async fn verify(s: &Settings, manifest: Option<&Path>) -> anyhow::Result<bool> {
         (tallies, records)
     })
     .await?;
-    print!("{}", render(&tallies));
     let violations: u64 = tallies.iter().map(|t| t.violations).sum();
     let secs = started.elapsed().as_secs_f64();
+    if json {
+        let topics: serde_json::Map<String, serde_json::Value> = per_topic
+            .into_iter()
+            .map(|(t, n)| (t, serde_json::json!({ "records": n })))
+            .collect();
+        let report = serde_json::json!({
+            "ok": violations == 0,
+            "records": records,
+            "violations": violations,
+            "elapsed_s": secs,
+            "reading_s": read.as_secs_f64(),
+            "manifest": manifest.map(|p| p.display().to_string()),
+            "topics": topics,
+            "rules": crate::verify::rules_json(&tallies),
+        });
+        println!("{report}");
+        return Ok(violations == 0);
+    }
+    print!("{}", render(&tallies));
     println!(
         "verify: {records} records in {secs:.2} s ({:.0} records/s; reading {:.2} s); {}",
         records as f64 / secs,

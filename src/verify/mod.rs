@@ -99,6 +99,8 @@ pub struct Tally {
     pub checked: u64,
     pub violations: u64,
     pub examples: Vec<String>,
+    /// The same first offenders, as (topic, partition, offset, reason).
+    pub offenders: Vec<(String, i32, i64, String)>,
 }
 
 impl Tally {
@@ -115,7 +117,10 @@ impl Tally {
         if !ok {
             self.violations += 1;
             if self.examples.len() < EXAMPLES {
-                self.examples.push(format!("{at}: {}", why()));
+                let reason = why();
+                self.examples.push(format!("{at}: {reason}"));
+                self.offenders
+                    .push((at.topic.to_owned(), at.partition, at.offset, reason));
             }
         }
     }
@@ -259,6 +264,31 @@ impl Verifier {
         all.push(self.behind.finish());
         all
     }
+}
+
+/// Every rule as JSON: its name, checked, violations and first offenders.
+pub fn rules_json(tallies: &[Tally]) -> serde_json::Value {
+    serde_json::Value::Array(
+        tallies
+            .iter()
+            .map(|t| {
+                serde_json::json!({
+                    "rule": t.rule,
+                    "ok": t.violations == 0,
+                    "checked": t.checked,
+                    "violations": t.violations,
+                    "offenders": t.offenders.iter().map(|(topic, partition, offset, reason)| {
+                        serde_json::json!({
+                            "topic": topic,
+                            "partition": partition,
+                            "offset": offset,
+                            "reason": reason,
+                        })
+                    }).collect::<Vec<_>>(),
+                })
+            })
+            .collect(),
+    )
 }
 
 /// One line per rule: checked, violations, and the first offenders.

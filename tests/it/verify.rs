@@ -87,6 +87,30 @@ fn every_rule_holds_on_a_kafka_canonical_run_and_its_manifest_adds_up() {
         "{}",
         out.stdout
     );
+    // The same verdict as one JSON document, for CI.
+    let json = verify(
+        &target,
+        &["--manifest", manifest.to_str().unwrap(), "--format", "json"],
+    );
+    assert_eq!(json.code, Some(0), "{}\n{}", json.stdout, json.stderr);
+    let report: serde_json::Value = serde_json::from_str(&json.stdout).expect("one JSON document");
+    assert_eq!(report["ok"], true);
+    assert_eq!(report["violations"], 0);
+    let text_rules = rules(&out);
+    let json_rules = report["rules"].as_array().unwrap();
+    assert_eq!(json_rules.len(), text_rules.len(), "every rule");
+    for ((rule, _, checked, _), j) in text_rules.iter().zip(json_rules) {
+        assert_eq!(j["rule"].as_str(), Some(rule.as_str()));
+        assert_eq!(j["checked"].as_u64(), Some(*checked), "{rule}");
+    }
+    let per_topic: u64 = report["topics"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|t| t["records"].as_u64().unwrap())
+        .sum();
+    assert_eq!(Some(per_topic), report["records"].as_u64());
+    assert_eq!(report["topics"].as_object().unwrap().len(), 13);
 }
 
 #[test]
@@ -221,6 +245,28 @@ fn a_tampered_topic_is_caught_naming_the_offending_record() {
 
     let out = verify(&target, &[]);
     assert_eq!(out.code, Some(1), "{}\n{}", out.stdout, out.stderr);
+    // In JSON: the same exit code, each offender with its topic, partition, offset and reason.
+    let json = verify(&target, &["--format", "json"]);
+    assert_eq!(json.code, Some(1), "{}", json.stderr);
+    let report: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(report["ok"], false);
+    let labels = report["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["rule"] == "labelled faults only")
+        .unwrap();
+    assert_eq!(labels["violations"], 1);
+    let offender = &labels["offenders"][0];
+    assert_eq!(offender["topic"], "orders.v1");
+    assert!(offender["offset"].as_i64().is_some() && offender["partition"].as_i64().is_some());
+    assert!(
+        offender["reason"]
+            .as_str()
+            .unwrap()
+            .contains("does not decode and is not labelled bad"),
+        "{offender}"
+    );
     let rules = rules(&out);
     let violated = |name: &str| {
         rules

@@ -14,8 +14,9 @@ use crate::domain::reference::stores::Store;
 const P_LOCAL: u32 = 85;
 /// Share of identified visits made by a traveller: a customer of another city.
 pub const P_TRAVELLER: f64 = 0.03;
-/// Locals kept per store at most (sign-ups beyond it stay online customers: bounds memory).
-const MAX_LOCALS_PER_STORE: usize = 100_000;
+/// Locals kept per store at most (sign-ups beyond it stay online customers: bounds memory, 8
+/// bytes each, to 2 MB for ten stores; an unthrottled run signs up ~7,000 customers a second).
+const MAX_LOCALS_PER_STORE: usize = 25_000;
 /// The shortest trip between two different stores; verify checks it.
 pub const MIN_TRIP_MS: Millis = 3_600_000;
 const HOUR: Millis = 3_600_000;

@@ -123,24 +123,36 @@ mod tests {
         ])
     }
 
+    /// A record of `stream` as read at `offset`.
+    fn seen<'a>(
+        stream: Stream,
+        topic: &'a str,
+        key: &'a str,
+        offset: usize,
+        value: &'a Value,
+        bytes: &'a [u8],
+    ) -> Seen<'a> {
+        Seen {
+            at: At {
+                topic,
+                partition: 0,
+                offset: offset as i64,
+            },
+            stream,
+            key,
+            dq: None,
+            shard: None,
+            value: Some(value),
+            bytes,
+            late_mode: LateMode::Delay,
+        }
+    }
+
     /// Feeds (value, bytes) of `stream` in offset order; every rule's verdict.
     fn verify(stream: Stream, topic: &str, key: &str, records: &[(Value, &[u8])]) -> Vec<Tally> {
         let mut verifier = Verifier::new();
         for (offset, (value, bytes)) in records.iter().enumerate() {
-            verifier.see(&Seen {
-                at: At {
-                    topic,
-                    partition: 0,
-                    offset: offset as i64,
-                },
-                stream,
-                key,
-                dq: None,
-                shard: None,
-                value: Some(value),
-                bytes,
-                late_mode: LateMode::Delay,
-            });
+            verifier.see(&seen(stream, topic, key, offset, value, bytes));
         }
         verifier.finish()
     }
@@ -220,31 +232,23 @@ mod tests {
     #[test]
     fn the_state_is_two_hashes_per_distinct_id() {
         let mut resends = Resends::default();
-        let mut seen = |id: String| {
+        let mut again = |id: String| {
             let v = price_change(&id, 1.0, 2.0, 0);
-            resends.again(
-                &Seen {
-                    at: At {
-                        topic: "price-changes.v1",
-                        partition: 0,
-                        offset: 0,
-                    },
-                    stream: Stream::PriceChanges,
-                    key: "P1",
-                    dq: None,
-                    shard: None,
-                    value: Some(&v),
-                    bytes: id.as_bytes(),
-                    late_mode: LateMode::Delay,
-                },
+            let r = seen(
+                Stream::PriceChanges,
+                "price-changes.v1",
+                "P1",
+                0,
                 &v,
-            )
+                id.as_bytes(),
+            );
+            resends.again(&r, &v)
         };
         for i in 0..1_000 {
-            assert!(!seen(format!("pc{i}")));
+            assert!(!again(format!("pc{i}")));
         }
         for i in 0..1_000 {
-            assert!(seen(format!("pc{i}")), "a re-send");
+            assert!(again(format!("pc{i}")), "a re-send");
         }
         assert_eq!(resends.tracked(), 1_000, "one entry per id, not per record");
     }

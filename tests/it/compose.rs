@@ -395,24 +395,10 @@ fn migrated_tables() -> Vec<String> {
 /// Tables a run writes to after seeding (its `INSERT INTO` and `UPDATE` statements; SQL words
 /// are upper case, table names lower), without retailgen's own bookkeeping (`retailgen_*`).
 fn tables_changed_by_a_run() -> Vec<String> {
-    fn walk(dir: &std::path::Path, out: &mut Vec<String>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                walk(&path, out);
-            } else if path.extension().is_some_and(|e| e == "rs") {
-                out.push(std::fs::read_to_string(path).unwrap());
-            }
-        }
-    }
-    let mut sources = Vec::new();
-    walk(
-        std::path::Path::new(&format!(
-            "{}/src/adapters/postgres",
-            env!("CARGO_MANIFEST_DIR")
-        )),
-        &mut sources,
-    );
+    let sources: Vec<String> = files_under("src/adapters/postgres", &["rs"])
+        .into_iter()
+        .map(|path| std::fs::read_to_string(path).unwrap())
+        .collect();
     let mut tables = Vec::new();
     for source in &sources {
         for verb in ["INSERT INTO ", "UPDATE "] {

@@ -50,6 +50,10 @@ pub struct VerifyArgs {
     /// The report: text (lines for people) or json (one document on stdout, for CI).
     #[arg(long, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
     pub format: String,
+    /// Only read and decode every record, checking no rule: how fast the topics can be read,
+    /// the figure verify's own speed compares with.
+    #[arg(long)]
+    pub read_only: bool,
 }
 
 /// Where the running instance serves `/healthz`.

@@ -64,7 +64,11 @@ fn main() -> ExitCode {
             Command::PosSimulator(_) => startup::simulator::run_until_stopped(settings).await,
             Command::Verify(a) => {
                 let json = a.format == "json";
-                startup::verify::run_until_done(settings, a.manifest.as_deref(), json).await
+                let mode = match a.read_only {
+                    true => startup::verify::Mode::ReadOnly,
+                    false => startup::verify::Mode::Check,
+                };
+                startup::verify::run_until_done(settings, a.manifest.as_deref(), json, mode).await
             }
             Command::Healthcheck(_) => unreachable!("answered before the runtime starts"),
         }

@@ -107,6 +107,49 @@ fn base36(n: u64) -> [u8; DIGITS] {
     digits
 }
 
+/// The position an id was drawn at, as a number: `counter ^ salt` of the [`IdGen`] that drew it
+/// (`None` for text that is not `<prefix>_` and 13 base-36 digits). The ids of one run's draws
+/// are a dense range of counters, so their positions fill aligned blocks: what lets a reader keep
+/// "which ids were seen" in a few bits each.
+pub fn position(id: &str) -> Option<u64> {
+    let digits = id.as_bytes().get(id.len().checked_sub(DIGITS + 1)?..)?;
+    let (sep, digits) = digits.split_first()?;
+    if *sep != b'_' {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &d in digits {
+        let v = match d {
+            b'0'..=b'9' => d - b'0',
+            b'a'..=b'z' => d - b'a' + 10,
+            _ => return None,
+        };
+        n = n.checked_mul(36)?.checked_add(u64::from(v))?;
+    }
+    Some(unmix(n))
+}
+
+/// The inverse of `m` modulo 2^64 (`m` odd), by Newton's iteration.
+const fn inverse(m: u64) -> u64 {
+    let mut x = m;
+    let mut i = 0;
+    while i < 5 {
+        x = x.wrapping_mul(2u64.wrapping_sub(m.wrapping_mul(x)));
+        i += 1;
+    }
+    x
+}
+
+/// The inverse of [`mix`].
+fn unmix(mut z: u64) -> u64 {
+    z ^= (z >> 31) ^ (z >> 62);
+    z = z.wrapping_mul(inverse(0x94d0_49bb_1331_11eb));
+    z ^= (z >> 27) ^ (z >> 54);
+    z = z.wrapping_mul(inverse(0xbf58_476d_1ce4_e5b9));
+    z ^= (z >> 30) ^ (z >> 60);
+    z.wrapping_sub(0x9e37_79b9_7f4a_7c15)
+}
+
 /// splitmix64's finaliser: a bijection on u64 that scatters consecutive inputs.
 fn mix(mut z: u64) -> u64 {
     z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
@@ -148,6 +191,32 @@ mod tests {
         let drawn = (0..100_000u64).map(|i| mix(i ^ 0x05ee_d1d5));
         for n in edges.into_iter().chain(drawn) {
             assert_eq!(base36(n), base36_by_division(n), "{n}");
+        }
+    }
+
+    #[test]
+    fn an_ids_position_is_its_counter_and_consecutive_ids_fill_one_block() {
+        let mut g = IdGen::for_run(9, 3);
+        let salt = g.salt;
+        let first = g.counter + 1;
+        let positions: Vec<u64> = (0..70_000)
+            .map(|_| position(&g.next("ord")).expect("an id"))
+            .collect();
+        assert_eq!(positions[0], first ^ salt);
+        assert_eq!(
+            positions.iter().map(|p| p ^ salt).max(),
+            Some(first + 69_999)
+        );
+        let blocks: HashSet<u64> = positions.iter().map(|p| p >> 16).collect();
+        assert!(blocks.len() <= 3, "{} blocks", blocks.len());
+        for bad in [
+            "ord",
+            "ord_",
+            "ord_0123456789abC",
+            "ord-0123456789abc",
+            "x_zzzzzzzzzzzzz",
+        ] {
+            assert_eq!(position(bad), None, "{bad}");
         }
     }
 

@@ -1,24 +1,32 @@
 //! Wiring of `retailgen verify`: read every topic back from the beginning, decode through the
-//! registry, check the rules (and a manifest's figures), print one line per rule. Exit 0 when
-//! all hold, 1 on a violation, 2 on bad input (broker or registry unreachable, unknown topic,
-//! unreadable manifest).
+//! registry, check the rules (and a manifest's figures), print one line per rule. Records are
+//! checked as they are read (each partition's reader decodes on its own thread and hands
+//! batches on through a bounded channel), so memory holds the rules' state, not the records.
+//! Exit 0 when all hold, 1 on a violation, 2 on bad input (broker or registry unreachable,
+//! unknown topic, unreadable manifest).
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use apache_avro::types::Value;
 use apache_avro::Schema;
+use tokio::runtime::Handle;
 
-use crate::adapters::kafka::replay::{read_raw, Raw, ReplayError};
+use crate::adapters::kafka::replay::{read_stream, Polled, Prefetch, ReplayError};
 use crate::adapters::kafka::KafkaError;
 use crate::adapters::postgres;
 use crate::adapters::registry::decoder::{read_body, split_wire};
 use crate::adapters::registry::RegistryClient;
-use crate::config::{describe_dsn, Settings, StoreKind};
+use crate::config::{describe_dsn, KafkaSettings, Settings, StoreKind};
 use crate::domain::faults::LateMode;
+use crate::domain::stream::Stream;
 use crate::verify::manifest::AgainstManifest;
+use crate::verify::reorder::Reorder;
+use crate::verify::resends::digest;
 use crate::verify::tables::Tables;
 use crate::verify::{event_time, in_event_time, render, At, Seen, Verifier, ORDER};
 
@@ -27,9 +35,23 @@ use crate::verify::{event_time, in_event_time, render, At, Seen, Verifier, ORDER
 #[error("{0}")]
 struct BadInput(String);
 
-pub async fn run_until_done(settings: Settings, manifest: Option<&Path>, json: bool) -> ExitCode {
+/// What to do with the records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Check every rule.
+    Check,
+    /// Read and decode only: how fast the topics can be read (what checking is compared with).
+    ReadOnly,
+}
+
+pub async fn run_until_done(
+    settings: Settings,
+    manifest: Option<&Path>,
+    json: bool,
+    mode: Mode,
+) -> ExitCode {
     let secrets = settings.secrets();
-    match verify(&settings, manifest, json).await {
+    match verify(&settings, manifest, json, mode).await {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(e) => {
@@ -39,40 +61,146 @@ pub async fn run_until_done(settings: Settings, manifest: Option<&Path>, json: b
     }
 }
 
-/// The writers' schemas of every id the records name, from the registry; an id it does not know
-/// maps to `None` (those records do not decode).
-async fn schemas(
-    registry: &RegistryClient,
-    topics: &[Vec<Raw>],
-) -> anyhow::Result<HashMap<u32, Option<Schema>>> {
-    let mut out = HashMap::new();
-    for raw in topics.iter().flatten() {
-        let Ok((id, _)) = split_wire(&raw.value) else {
-            continue;
-        };
-        if out.contains_key(&id) {
-            continue;
+/// The writers' schemas, fetched from the registry the first time a reader meets their id; an
+/// id the registry does not know is `None` (those records do not decode).
+struct Schemas {
+    registry: RegistryClient,
+    runtime: Handle,
+    known: Mutex<HashMap<u32, Option<Arc<Schema>>>>,
+}
+
+impl Schemas {
+    /// Call from outside the runtime (a reader's thread).
+    fn get(&self, id: u32) -> Result<Option<Arc<Schema>>, String> {
+        if let Some(known) = self.known.lock().expect("schemas").get(&id) {
+            return Ok(known.clone());
         }
-        let text = registry
-            .schema_by_id(id)
-            .await
-            .map_err(|e| BadInput(format!("the schema registry: {e}")))?;
+        let text = self
+            .runtime
+            .block_on(self.registry.schema_by_id(id))
+            .map_err(|e| format!("the schema registry: {e}"))?;
         let schema = text
             .map(|t| Schema::parse_str(&t))
             .transpose()
-            .map_err(|e| BadInput(format!("the registry's schema {id} does not parse: {e}")))?;
-        out.insert(id, schema);
+            .map_err(|e| format!("the registry's schema {id} does not parse: {e}"))?
+            .map(Arc::new);
+        self.known
+            .lock()
+            .expect("schemas")
+            .insert(id, schema.clone());
+        Ok(schema)
     }
-    Ok(out)
 }
 
-fn decode(schemas: &HashMap<u32, Option<Schema>>, value: &[u8]) -> Option<Value> {
-    let (id, body) = split_wire(value).ok()?;
-    let schema = schemas.get(&id)?.as_ref()?;
-    let mut body = body;
-    let value = read_body(schema, &mut body).ok()?;
-    // A value must use its body whole (a truncated one fails above, a padded one here).
-    body.is_empty().then_some(value)
+/// A record as the rules get it: decoded by its partition's reader.
+struct Record {
+    partition: i32,
+    offset: i64,
+    key: String,
+    dq: Option<String>,
+    shard: Option<String>,
+    value: Option<Value>,
+    digest: u64,
+}
+
+/// Records handed on together (one channel message).
+const BATCH: usize = 256;
+/// Batches in flight between the readers and the rules.
+const IN_FLIGHT: usize = 64;
+
+/// A partition reader's state: the schemas it has met, the batch it is filling.
+struct PartitionReader<'a> {
+    to_rules: SyncSender<Vec<Record>>,
+    schemas: &'a Schemas,
+    mine: HashMap<u32, Option<Arc<Schema>>>,
+    batch: Vec<Record>,
+}
+
+impl PartitionReader<'_> {
+    fn decode(&mut self, value: &[u8]) -> Result<Option<Value>, String> {
+        let Ok((id, body)) = split_wire(value) else {
+            return Ok(None);
+        };
+        let schema = match self.mine.get(&id) {
+            Some(s) => s.clone(),
+            None => {
+                let s = self.schemas.get(id)?;
+                self.mine.insert(id, s.clone());
+                s
+            }
+        };
+        let Some(schema) = schema else {
+            return Ok(None);
+        };
+        let mut body = body;
+        let value = read_body(&schema, &mut body).ok();
+        // A value must use its body whole (a truncated one fails above, a padded one here).
+        Ok(value.filter(|_| body.is_empty()))
+    }
+
+    fn add(&mut self, m: Polled<'_>) -> Result<(), ReplayError> {
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        let value = self.decode(m.value).map_err(ReplayError::Record)?;
+        self.batch.push(Record {
+            partition: m.partition,
+            offset: m.offset,
+            key: text(m.key),
+            dq: m.dq.map(text),
+            shard: m.shard.map(text),
+            value,
+            digest: digest(m.key, m.value),
+        });
+        if self.batch.len() >= BATCH {
+            self.send()?;
+        }
+        Ok(())
+    }
+
+    fn send(&mut self) -> Result<(), ReplayError> {
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+        self.to_rules
+            .send(batch)
+            .map_err(|_| ReplayError::Record("the rules stopped reading".into()))
+    }
+}
+
+/// Reads `topic` on threads of its own, sending its records in batches (each partition's in
+/// offset order) until the returned receiver runs dry; the handle says how the read ended.
+fn read_topic(
+    k: KafkaSettings,
+    topic: String,
+    schemas: Arc<Schemas>,
+) -> (
+    Receiver<Vec<Record>>,
+    std::thread::JoinHandle<Result<(), BadInput>>,
+) {
+    let (to_rules, from_readers) = sync_channel(IN_FLIGHT);
+    let reader = std::thread::spawn(move || {
+        let init = || PartitionReader {
+            to_rules: to_rules.clone(),
+            schemas: &schemas,
+            mine: HashMap::new(),
+            batch: Vec::with_capacity(BATCH),
+        };
+        let read = read_stream(&k, Prefetch::Bounded, &topic, init, |r, m| r.add(m));
+        let bad = |e: ReplayError| match e {
+            ReplayError::Kafka(e @ KafkaError::Unreachable { .. }) => BadInput(e.to_string()),
+            e => BadInput(e.to_string()),
+        };
+        match read.map_err(bad)? {
+            Some(parts) => {
+                for mut part in parts {
+                    part.send().map_err(bad)?;
+                }
+                Ok(())
+            }
+            None => Err(BadInput(format!(
+                "topic {topic} does not exist at {} (KAFKA_BOOTSTRAP); valid: the topics a run wrote (TOPIC_*)",
+                k.bootstrap
+            ))),
+        }
+    });
+    (from_readers, reader)
 }
 
 /// What the Postgres tables hold (with `STORE=postgres`).
@@ -120,7 +248,12 @@ async fn tables(s: &Settings) -> anyhow::Result<Tables> {
     Ok(t)
 }
 
-async fn verify(s: &Settings, manifest: Option<&Path>, json: bool) -> anyhow::Result<bool> {
+async fn verify(
+    s: &Settings,
+    manifest: Option<&Path>,
+    json: bool,
+    mode: Mode,
+) -> anyhow::Result<bool> {
     let against = match manifest {
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|e| {
@@ -139,98 +272,74 @@ async fn verify(s: &Settings, manifest: Option<&Path>, json: bool) -> anyhow::Re
     };
     let names = super::topic_names(s);
     let started = Instant::now();
-    let k = s.kafka.clone();
-    let wanted: Vec<String> = ORDER.iter().map(|st| names.of(*st).to_owned()).collect();
-    let topics = tokio::task::spawn_blocking(move || {
-        wanted
-            .iter()
-            .map(|t| match read_raw(&k, t) {
-                Ok(Some(records)) => Ok(records),
-                Ok(None) => Err(BadInput(format!(
-                    "topic {t} does not exist at {} (KAFKA_BOOTSTRAP); valid: the topics a run wrote (TOPIC_*)",
-                    k.bootstrap
-                ))),
-                Err(ReplayError::Kafka(e @ KafkaError::Unreachable { .. })) => {
-                    Err(BadInput(e.to_string()))
-                }
-                Err(e) => Err(BadInput(e.to_string())),
-            })
-            .collect::<Result<Vec<_>, _>>()
-    })
-    .await??;
-    let read = started.elapsed();
-    let per_topic: Vec<(String, usize)> = ORDER
-        .iter()
-        .zip(&topics)
-        .map(|(st, raws)| (names.of(*st).to_owned(), raws.len()))
-        .collect();
     let registry = RegistryClient::new(&s.registry).map_err(|e| BadInput(e.to_string()))?;
-    let schemas = schemas(&registry, &topics).await?;
+    let schemas = Arc::new(Schemas {
+        registry,
+        runtime: Handle::current(),
+        known: Mutex::new(HashMap::new()),
+    });
     let late_mode = s.faults.late_mode;
-    let (tallies, records) = tokio::task::spawn_blocking(move || {
+    // A delayed late record comes up to MAX_LATE_MINUTES after its time, an unlabelled one
+    // up to 2 minutes behind: what the event-time topics are re-ordered within.
+    let window = (i64::from(s.faults.max_late_minutes) + 3) * 60_000;
+    let k = s.kafka.clone();
+    let checked = tokio::task::spawn_blocking(move || -> Result<_, BadInput> {
         let mut verifier = Verifier::new();
         if let Some(tables) = tables {
             verifier = verifier.with_tables(tables);
         }
         let mut against = against;
+        let mut per_topic = Vec::new();
         let mut records = 0u64;
-        for (stream, raws) in ORDER.iter().zip(&topics) {
-            let topic = names.of(*stream);
-            let mut values: Vec<Option<Value>> = raws
-                .iter()
-                .map(|raw| decode(&schemas, &raw.value))
-                .collect();
-            for (raw, value) in raws.iter().zip(&values) {
-                verifier.published(&Seen {
-                    at: At {
-                        topic,
-                        partition: raw.partition,
-                        offset: raw.offset,
-                    },
-                    stream: *stream,
-                    key: &raw.key,
-                    dq: raw.dq.as_deref(),
-                    shard: raw.shard.as_deref(),
-                    value: value.as_ref(),
-                    bytes: &raw.value,
-                    late_mode,
-                });
-            }
-            let mut order: Vec<usize> = (0..raws.len()).collect();
-            if late_mode == LateMode::Delay && in_event_time(*stream) {
-                // Delayed late records in their place in time (stable: ties keep their order).
-                order.sort_by_key(|&i| values[i].as_ref().and_then(|v| event_time(*stream, v)));
-            }
-            for i in order {
-                let raw = &raws[i];
-                records += 1;
-                let value = values[i].take();
-                let at = At {
-                    topic,
-                    partition: raw.partition,
-                    offset: raw.offset,
-                };
-                let dq = raw.dq.as_deref();
-                if let Some(m) = against.as_mut().filter(|m| m.holds(at)) {
-                    m.see(at, *stream, dq, value.as_ref());
+        for stream in ORDER {
+            let topic = names.of(stream).to_owned();
+            let (batches, reader) = read_topic(k.clone(), topic.clone(), schemas.clone());
+            let mut count = 0u64;
+            let reorder = late_mode == LateMode::Delay && in_event_time(stream);
+            let mut held = Reorder::new(window);
+            for batch in batches {
+                count += batch.len() as u64;
+                if mode == Mode::ReadOnly {
+                    continue;
                 }
-                verifier.see(&Seen {
-                    at,
-                    stream: *stream,
-                    key: &raw.key,
-                    dq,
-                    shard: raw.shard.as_deref(),
-                    value: value.as_ref(),
-                    bytes: &raw.value,
-                    late_mode,
-                });
+                for r in batch {
+                    let at = At {
+                        topic: &topic,
+                        partition: r.partition,
+                        offset: r.offset,
+                    };
+                    verifier.published(&seen(stream, at, &r, late_mode));
+                    let mut check = |r: Record| {
+                        check(&mut verifier, &mut against, &topic, stream, late_mode, &r)
+                    };
+                    if reorder {
+                        // A record labelled bad may say any time: it is checked by the labels
+                        // rule only, and moves no window.
+                        let labelled_out =
+                            r.dq.as_deref()
+                                .is_some_and(|dq| dq.starts_with("bad:") || dq == "duplicate");
+                        let time = match labelled_out {
+                            true => None,
+                            false => r.value.as_ref().and_then(|v| event_time(stream, v)),
+                        };
+                        held.push(r.partition, time, r, &mut check);
+                    } else {
+                        check(r);
+                    }
+                }
             }
+            held.flush(|r| check(&mut verifier, &mut against, &topic, stream, late_mode, &r));
+            reader.join().expect("a topic reader panicked")?;
+            verifier.done(stream);
+            records += count;
+            per_topic.push((topic, count));
         }
         let mut tallies = verifier.finish();
         tallies.extend(against.map(AgainstManifest::finish));
-        (tallies, records)
+        Ok((tallies, records, per_topic))
     })
     .await?;
+    let (tallies, records, per_topic) = checked?;
     let violations: u64 = tallies.iter().map(|t| t.violations).sum();
     let secs = started.elapsed().as_secs_f64();
     if json {
@@ -243,7 +352,6 @@ async fn verify(s: &Settings, manifest: Option<&Path>, json: bool) -> anyhow::Re
             "records": records,
             "violations": violations,
             "elapsed_s": secs,
-            "reading_s": read.as_secs_f64(),
             "manifest": manifest.map(|p| p.display().to_string()),
             "topics": topics,
             "rules": crate::verify::rules_json(&tallies),
@@ -253,13 +361,47 @@ async fn verify(s: &Settings, manifest: Option<&Path>, json: bool) -> anyhow::Re
     }
     print!("{}", render(&tallies));
     println!(
-        "verify: {records} records in {secs:.2} s ({:.0} records/s; reading {:.2} s); {}",
+        "verify: {records} records in {secs:.2} s ({:.0} records/s); {}",
         records as f64 / secs,
-        read.as_secs_f64(),
-        match violations {
-            0 => "every rule holds".to_owned(),
-            n => format!("{n} violations"),
+        match (mode, violations) {
+            (Mode::ReadOnly, _) => "read only, no rule checked".to_owned(),
+            (_, 0) => "every rule holds".to_owned(),
+            (_, n) => format!("{n} violations"),
         }
     );
     Ok(violations == 0)
+}
+
+/// One record in its turn: every rule, and the manifest's figures if it is of the run.
+fn check(
+    verifier: &mut Verifier,
+    against: &mut Option<AgainstManifest>,
+    topic: &str,
+    stream: Stream,
+    late_mode: LateMode,
+    r: &Record,
+) {
+    let at = At {
+        topic,
+        partition: r.partition,
+        offset: r.offset,
+    };
+    if let Some(m) = against.as_mut().filter(|m| m.holds(at)) {
+        m.see(at, stream, r.dq.as_deref(), r.value.as_ref());
+    }
+    verifier.see(&seen(stream, at, r, late_mode));
+}
+
+/// A record as the rules see it.
+fn seen<'a>(stream: Stream, at: At<'a>, r: &'a Record, late_mode: LateMode) -> Seen<'a> {
+    Seen {
+        at,
+        stream,
+        key: &r.key,
+        dq: r.dq.as_deref(),
+        shard: r.shard.as_deref(),
+        value: r.value.as_ref(),
+        digest: r.digest,
+        late_mode,
+    }
 }

@@ -1,11 +1,12 @@
 //! E-commerce rules: prices in effect (the price-change chain, orders and store lines at the
 //! price of their moment), order arithmetic, and payments and shipments naming their order.
-
-use std::collections::HashMap;
+//! State: each product's price changes (32 bytes each), and each order's amount and times (24
+//! bytes and a map slot, keyed by its id's position) until the topics naming orders are read.
 
 use apache_avro::types::Value;
 use rustc_hash::FxHashMap;
 
+use super::ids::key;
 use super::value::{cents, int, text};
 use super::{At, Seen, Tally};
 use crate::domain::events::Millis;
@@ -81,17 +82,28 @@ impl Prices {
     }
 }
 
+/// No time known (a shifted late record's was moved).
+const UNKNOWN: Millis = Millis::MIN;
+/// Not settled.
+const UNSETTLED: Millis = Millis::MIN + 1;
+
+/// An order as the payments and shipments need it.
 #[derive(Debug, Clone, Copy)]
 struct OrderSeen {
     amount: i64,
-    /// Its event time, and its settled payment's (unless moved: a shifted late record).
-    ts: Option<Millis>,
-    settled: Option<Option<Millis>>,
+    /// Its event time ([`UNKNOWN`] unless known).
+    ts: Millis,
+    /// Its settled payment's time ([`UNSETTLED`], [`UNKNOWN`] or the time).
+    settled: Millis,
+}
+
+fn known(t: Millis) -> Option<Millis> {
+    (t != UNKNOWN && t != UNSETTLED).then_some(t)
 }
 
 pub struct Commerce {
     pub prices: Prices,
-    orders: HashMap<String, OrderSeen>,
+    orders: FxHashMap<u64, OrderSeen>,
     chain: Tally,
     in_effect: Tally,
     arithmetic: Tally,
@@ -104,7 +116,7 @@ impl Default for Commerce {
     fn default() -> Self {
         Self {
             prices: Prices::default(),
-            orders: HashMap::new(),
+            orders: FxHashMap::default(),
             chain: Tally::new("price changes chain (old = last new)"),
             in_effect: Tally::new("prices in effect (orders, store lines)"),
             arithmetic: Tally::new("order arithmetic (amount = qty x price)"),
@@ -150,7 +162,7 @@ impl Commerce {
                 self.prices.add(product, ts, old, new);
             }
             Stream::Orders => {
-                let id = text(v, "order_id").unwrap_or_default().to_owned();
+                let id = key(text(v, "order_id").unwrap_or_default());
                 let (amount, qty, unit) = (
                     cents(v, "amount").unwrap_or(i64::MIN),
                     int(v, "quantity").unwrap_or(0),
@@ -172,14 +184,14 @@ impl Commerce {
                     id,
                     OrderSeen {
                         amount,
-                        ts,
-                        settled: None,
+                        ts: ts.unwrap_or(UNKNOWN),
+                        settled: UNSETTLED,
                     },
                 );
             }
             Stream::Payments => {
                 let order = text(v, "order_id").unwrap_or_default();
-                let found = self.orders.get_mut(order);
+                let found = self.orders.get_mut(&key(order));
                 self.references.check(found.is_some(), at, || {
                     format!("a payment of order {order}, which is not on the orders topic")
                 });
@@ -190,24 +202,28 @@ impl Commerce {
                         format!("payment of {amount:?} cents for an order of {expected}")
                     });
                     let ts = (!r.late()).then(|| int(v, "ts")).flatten();
-                    if let (Some(paid), Some(ordered)) = (ts, o.ts) {
+                    if let (Some(paid), Some(ordered)) = (ts, known(o.ts)) {
                         self.causality.check(paid >= ordered, at, || {
                             format!("a payment at {paid}, before its order at {ordered}")
                         });
                     }
                     if text(v, "status") == Some("SETTLED") {
-                        o.settled = Some(ts);
+                        o.settled = ts.unwrap_or(UNKNOWN);
                     }
                 }
             }
             Stream::Shipments => {
                 let order = text(v, "order_id").unwrap_or_default();
-                let settled = self.orders.get(order).and_then(|o| o.settled);
+                let settled = self
+                    .orders
+                    .get(&key(order))
+                    .map(|o| o.settled)
+                    .filter(|s| *s != UNSETTLED);
                 self.references.check(settled.is_some(), at, || {
                     format!("a shipment of order {order}, which has no settled payment")
                 });
                 let ts = (!r.late()).then(|| int(v, "ts")).flatten();
-                if let (Some(shipped), Some(Some(paid))) = (ts, settled) {
+                if let (Some(shipped), Some(paid)) = (ts, settled.and_then(known)) {
                     self.causality.check(shipped >= paid, at, || {
                         format!("a shipment at {shipped}, before its settled payment at {paid}")
                     });
@@ -215,6 +231,25 @@ impl Commerce {
             }
             _ => {}
         }
+    }
+
+    /// Every record of `stream` has been seen: what only its readers needed can go.
+    pub fn done(&mut self, stream: Stream) {
+        match stream {
+            // Only shipments name orders now, and only settled ones.
+            Stream::Payments => self.orders.retain(|_, o| o.settled != UNSETTLED),
+            Stream::Shipments => self.orders = FxHashMap::default(),
+            _ => {}
+        }
+    }
+
+    /// Entries held, and their heap bytes (about).
+    pub fn state(&self) -> (u64, usize) {
+        let changes: usize = self.prices.by_product.values().map(Vec::len).sum();
+        (
+            (self.orders.len() + changes) as u64,
+            self.orders.capacity() * 33 + changes * 32 + self.prices.by_product.len() * 64,
+        )
     }
 
     pub fn finish(self) -> Vec<Tally> {

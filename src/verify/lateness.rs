@@ -95,7 +95,7 @@ mod tests {
                 dq,
                 shard,
                 value: Some(&value),
-                bytes: &[],
+                digest: 0,
                 late_mode: LateMode::Delay,
             });
         }

@@ -1,17 +1,24 @@
 //! At-least-once delivery: a record that appears again with the same id, key and bytes is a
 //! re-send (the outbox relay's after a restart, a producer's retry), counted and checked by no
 //! rule twice; the same id with another key or other bytes is a violation (and the record is
-//! checked by every rule, as any other). State: two 64-bit hashes per
-//! distinct id (about 32 bytes with the map's overhead).
+//! checked by every rule, as any other). State: per topic, the ids seen (an [`IdSet`]: a few
+//! bits to two bytes per id) and a digest of the last [`RECENT`] records, within which a re-send
+//! is compared byte for byte; an id seen again further back than that is a violation (a re-send
+//! comes soon after its first: from what was not yet acknowledged).
 
+use std::collections::VecDeque;
 use std::hash::Hasher;
 
 use apache_avro::types::Value;
 use rustc_hash::{FxHashMap, FxHasher};
 
+use super::ids::{key, IdSet};
 use super::value::text;
 use super::{Seen, Tally};
 use crate::domain::stream::Stream;
+
+/// Records per topic within which a re-send is recognised by its bytes.
+pub const RECENT: usize = 32_768;
 
 /// The field holding a stream's own id.
 pub fn id_field(stream: Stream) -> &'static str {
@@ -30,18 +37,37 @@ pub fn id_field(stream: Stream) -> &'static str {
     }
 }
 
-fn hash(parts: &[&[u8]]) -> u64 {
+/// What tells two records with one id apart: a hash of the key and the value's bytes.
+pub fn digest(key: &[u8], bytes: &[u8]) -> u64 {
     let mut h = FxHasher::default();
-    for p in parts {
-        h.write(p);
-        h.write_u8(0xff);
-    }
+    h.write(key);
+    h.write_u8(0xff);
+    h.write(bytes);
     h.finish()
 }
 
+/// A topic's ids: all seen, and the digests of the recent ones.
+#[derive(Default)]
+struct Topic {
+    seen: IdSet,
+    order: VecDeque<u64>,
+    digests: FxHashMap<u64, u64>,
+}
+
+impl Topic {
+    fn remember(&mut self, k: u64, digest: u64) {
+        if self.order.len() == RECENT {
+            if let Some(old) = self.order.pop_front() {
+                self.digests.remove(&old);
+            }
+        }
+        self.order.push_back(k);
+        self.digests.insert(k, digest);
+    }
+}
+
 pub struct Resends {
-    /// Hash of (stream, id) -> hash of the record's bytes.
-    ids: FxHashMap<u64, u64>,
+    topics: Vec<Topic>,
     tally: Tally,
     resent: Tally,
 }
@@ -49,7 +75,7 @@ pub struct Resends {
 impl Default for Resends {
     fn default() -> Self {
         Self {
-            ids: FxHashMap::default(),
+            topics: Stream::ALL.iter().map(|_| Topic::default()).collect(),
             tally: Tally::new("an id names one record"),
             resent: Tally::new("re-sends (same id, same bytes): accepted"),
         }
@@ -64,14 +90,15 @@ impl Resends {
         let Some(id) = text(v, id_field(r.stream)) else {
             return false;
         };
-        let key = hash(&[&[r.stream.index() as u8], id.as_bytes()]);
-        let bytes = hash(&[r.key.as_bytes(), r.bytes]);
-        match self.ids.insert(key, bytes) {
-            None => {
-                self.tally.check(true, r.at, String::new);
-                false
-            }
-            Some(before) if before == bytes => {
+        let topic = &mut self.topics[r.stream.index()];
+        let k = key(id);
+        if topic.seen.insert(id) {
+            topic.remember(k, r.digest);
+            self.tally.check(true, r.at, String::new);
+            return false;
+        }
+        match topic.digests.get(&k) {
+            Some(&before) if before == r.digest => {
                 self.resent.check(true, r.at, String::new);
                 true
             }
@@ -81,13 +108,27 @@ impl Resends {
                 });
                 false
             }
+            None => {
+                self.tally.check(false, r.at, || {
+                    format!(
+                        "id {id} published again more than {RECENT} records after its first \
+                         (a re-send comes sooner)"
+                    )
+                });
+                false
+            }
         }
     }
 
-    /// Ids tracked (the state this rule holds).
-    #[cfg(test)]
-    pub fn tracked(&self) -> usize {
-        self.ids.len()
+    /// Ids tracked, and the heap bytes the rule holds (about).
+    pub fn state(&self) -> (u64, usize) {
+        let ids = self.topics.iter().map(|t| t.seen.len()).sum();
+        let bytes = self
+            .topics
+            .iter()
+            .map(|t| t.seen.bytes() + t.order.capacity() * 8 + t.digests.capacity() * 17)
+            .sum();
+        (ids, bytes)
     }
 
     pub fn finish(self) -> [Tally; 2] {
@@ -143,7 +184,7 @@ mod tests {
             dq: None,
             shard: None,
             value: Some(value),
-            bytes,
+            digest: digest(key.as_bytes(), bytes),
             late_mode: LateMode::Delay,
         }
     }
@@ -230,7 +271,20 @@ mod tests {
     }
 
     #[test]
-    fn the_state_is_two_hashes_per_distinct_id() {
+    fn a_re_send_too_far_back_to_compare_is_a_violation() {
+        let first = price_change("pc0", 1.0, 2.0, 0);
+        let mut records = vec![(first.clone(), &b"pc0"[..])];
+        for i in 1..=RECENT {
+            records.push((price_change(&format!("pc{i}"), 1.0, 2.0, 0), &b"x"[..]));
+        }
+        records.push((first, &b"pc0"[..]));
+        let t = verify(Stream::PriceChanges, "price-changes.v1", "P1", &records);
+        assert_eq!(violations(&t, "an id names one record"), 1);
+        assert_eq!(checked(&t, "re-sends"), 0);
+    }
+
+    #[test]
+    fn the_state_is_a_few_bytes_per_distinct_id() {
         let mut resends = Resends::default();
         let mut again = |id: String| {
             let v = price_change(&id, 1.0, 2.0, 0);
@@ -250,6 +304,8 @@ mod tests {
         for i in 0..1_000 {
             assert!(again(format!("pc{i}")), "a re-send");
         }
-        assert_eq!(resends.tracked(), 1_000, "one entry per id, not per record");
+        let (ids, bytes) = resends.state();
+        assert_eq!(ids, 1_000, "one entry per id, not per record");
+        assert!(bytes < 1_000 * 100, "{bytes} bytes");
     }
 }

@@ -5,13 +5,20 @@
 //! checkout's lines the net of its shelf events), and people (no customer in two visits at once
 //! or back in another store sooner than a trip allows; a store's identified customers mostly
 //! its locals).
+//!
+//! State, keyed by ids' positions and numbered names: per terminal its session; per basket a
+//! digest of what its POS events said (16 bytes and a slot, until its transaction); per
+//! transaction its store, time and what is left to refund per line (about 40 bytes and 20 per
+//! item); per visit its store, span and net cart (about 56 bytes and 8 per item); per identified
+//! customer where they were last and how often they visited each store.
 
-use std::collections::HashMap;
+use std::hash::Hasher;
 
 use apache_avro::types::Value;
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHasher};
 
 use super::commerce::Commerce;
+use super::ids::{key, Names};
 use super::value::{cents, int, items, number, text};
 use super::{At, Seen, Tally};
 use crate::domain::store::customers::MIN_TRIP_MS;
@@ -22,45 +29,72 @@ use crate::domain::stream::Stream;
 const MAX_AWAY_SHARE: f64 = 0.2;
 const LOCALS_MIN_VISITS: u64 = 20;
 
-/// What a basket's POS events said: (item, qty, line total cents) per line, subtotal, tax, paid.
-#[derive(Debug, Default, Clone)]
+/// What an open basket's POS events said so far: its lines (item, qty, line total cents) as a
+/// running hash, its subtotal and tax.
+#[derive(Default, Clone)]
 struct Said {
-    lines: Vec<(String, i64, i64)>,
+    lines: FxHasher,
     subtotal: Option<i64>,
     tax: Option<i64>,
-    paid: Option<i64>,
+}
+
+impl Said {
+    fn line(&mut self, item: &str, qty: i64, total: i64) {
+        self.lines.write(item.as_bytes());
+        self.lines.write_u8(0xff);
+        self.lines.write_i64(qty);
+        self.lines.write_i64(total);
+    }
+
+    /// The whole basket as one digest, with what was paid.
+    fn digest(&self, paid: Option<i64>) -> u64 {
+        let mut h = self.lines.clone();
+        for part in [self.subtotal, self.tax, paid] {
+            h.write_u8(u8::from(part.is_some()));
+            h.write_i64(part.unwrap_or(0));
+        }
+        h.finish()
+    }
 }
 
 #[derive(Debug, Default)]
 struct Terminal {
     logged_in: bool,
-    basket: Option<String>,
+    basket: Option<u64>,
 }
 
-/// A visit: its store, when (unless late), and its net cart by item.
+/// A visit: its store, when (unless late), and its net cart (item, units).
 #[derive(Debug, Default)]
 struct Visit {
-    store: String,
+    store: u32,
     span: Option<(i64, i64)>,
-    cart: HashMap<String, i64>,
+    cart: Vec<(u32, i32)>,
 }
 
 /// A transaction's store, time (unless moved) and, per item, the (units, cents) paid and not
 /// yet refunded.
-type Paid = (String, Option<i64>, HashMap<String, (i64, i64)>);
+struct Paid {
+    store: u32,
+    ts: Option<i64>,
+    lines: Box<[(u32, i64, i64)]>,
+}
 
 pub struct Store {
     terminals: FxHashMap<String, Terminal>,
-    said: FxHashMap<String, Said>,
-    paid: FxHashMap<String, Paid>,
-    visits: FxHashMap<String, Visit>,
+    /// Open baskets, and the digests of those paid (until their transaction).
+    open: FxHashMap<u64, Said>,
+    said: FxHashMap<u64, u64>,
+    paid: FxHashMap<u64, Paid>,
+    visits: FxHashMap<u64, Visit>,
+    stores: Names,
+    items: Names,
     sequences: Tally,
     transactions: Tally,
     refunds: Tally,
     visits_rule: Tally,
     /// Each identified customer's latest visit (exit, store) and visits per store.
-    whereabouts: FxHashMap<String, (i64, String)>,
-    stores_of: FxHashMap<String, FxHashMap<String, u64>>,
+    whereabouts: FxHashMap<u64, (i64, u32)>,
+    stores_of: FxHashMap<u64, Vec<(u32, u32)>>,
     one_place: Tally,
 }
 
@@ -68,9 +102,12 @@ impl Default for Store {
     fn default() -> Self {
         Self {
             terminals: FxHashMap::default(),
+            open: FxHashMap::default(),
             said: FxHashMap::default(),
             paid: FxHashMap::default(),
             visits: FxHashMap::default(),
+            stores: Names::default(),
+            items: Names::default(),
             sequences: Tally::new("POS sequences (login, one basket, logout)"),
             transactions: Tally::new("transactions = their POS events"),
             refunds: Tally::new("refunds name a line, within what was paid"),
@@ -101,6 +138,7 @@ impl Store {
             .or_default();
         let kind = text(v, "event_type").unwrap_or_default();
         let basket = text(v, "basket_id");
+        let basket_key = basket.map(key);
         let (ok, why) = match kind {
             // A login at a terminal still logged in starts a new run's session (the run before
             // stopped without logging out); never with a basket open.
@@ -114,7 +152,7 @@ impl Store {
                 "a basket started while logged out or with another open",
             ),
             _ => (
-                terminal.logged_in && terminal.basket.as_deref() == basket && basket.is_some(),
+                terminal.logged_in && terminal.basket == basket_key && basket.is_some(),
                 "an event of a basket that is not the open one",
             ),
         };
@@ -124,28 +162,44 @@ impl Store {
             "employee_login" => terminal.logged_in = true,
             "employee_logout" => terminal.logged_in = false,
             "basket_started" => {
-                terminal.basket = basket.map(str::to_owned);
-                if let Some(b) = basket {
-                    self.said.insert(b.to_owned(), Said::default());
+                // A basket left open (a violation above) says what it said, unpaid.
+                if let Some(left) = terminal
+                    .basket
+                    .take()
+                    .and_then(|b| self.open.remove_entry(&b))
+                {
+                    self.said.insert(left.0, left.1.digest(None));
+                }
+                terminal.basket = basket_key;
+                if let Some(b) = basket_key {
+                    self.open.insert(b, Said::default());
                 }
             }
             _ => {}
         }
-        let Some(said) = basket.and_then(|b| self.said.get_mut(b)) else {
+        let Some(b) = basket_key else {
             return;
         };
         match kind {
-            "item_added" => said.lines.push((
-                text(v, "item_id").unwrap_or_default().to_owned(),
-                int(v, "quantity").unwrap_or(0),
-                cents(v, "line_total").unwrap_or(0),
-            )),
+            "item_added" => {
+                if let Some(said) = self.open.get_mut(&b) {
+                    said.line(
+                        text(v, "item_id").unwrap_or_default(),
+                        int(v, "quantity").unwrap_or(0),
+                        cents(v, "line_total").unwrap_or(0),
+                    );
+                }
+            }
             "subtotal_calculated" => {
-                said.subtotal = cents(v, "subtotal");
-                said.tax = cents(v, "tax");
+                if let Some(said) = self.open.get_mut(&b) {
+                    said.subtotal = cents(v, "subtotal");
+                    said.tax = cents(v, "tax");
+                }
             }
             "payment_completed" => {
-                said.paid = cents(v, "amount");
+                if let Some(said) = self.open.remove(&b) {
+                    self.said.insert(b, said.digest(cents(v, "amount")));
+                }
                 terminal.basket = None;
             }
             _ => {}
@@ -154,16 +208,21 @@ impl Store {
 
     fn transaction(&mut self, r: &Seen<'_>, v: &Value, commerce: &mut Commerce) {
         let basket = text(v, "basket_id").unwrap_or_default();
-        let said = self.said.get(basket).cloned();
+        let basket_key = key(basket);
+        let said = self
+            .said
+            .remove(&basket_key)
+            .or_else(|| self.open.remove(&basket_key).map(|open| open.digest(None)));
         self.transactions.check(said.is_some(), r.at, || {
             format!("basket {basket} has no POS events")
         });
-        let mut lines = Vec::new();
-        let mut paid = HashMap::new();
+        let mut lines = Said::default();
+        let mut bought: Vec<(u32, i64)> = Vec::new();
+        let mut paid: Vec<(u32, i64, i64)> = Vec::new();
         let mut sum = 0;
         for line in items(v, "items") {
             let (item, qty) = (
-                text(line, "item_id").unwrap_or_default().to_owned(),
+                text(line, "item_id").unwrap_or_default(),
                 int(line, "quantity").unwrap_or(0),
             );
             let (unit, discount, total) = (
@@ -179,13 +238,17 @@ impl Store {
                 });
             if !r.late() {
                 if let Some(t) = int(v, "timestamp") {
-                    commerce.check_price(r.at, &item, t, unit);
+                    commerce.check_price(r.at, item, t, unit);
                 }
             }
             sum += total;
-            let e = paid.entry(item.clone()).or_insert((0, 0));
-            *e = (e.0 + qty, e.1 + total);
-            lines.push((item, qty, total));
+            lines.line(item, qty, total);
+            let n = self.items.number(item);
+            match paid.iter_mut().find(|(i, _, _)| *i == n) {
+                Some(e) => *e = (n, e.1 + qty, e.2 + total),
+                None => paid.push((n, qty, total)),
+            }
+            bought.push((n, qty));
         }
         let (subtotal, tax, amount) = (
             cents(v, "subtotal").unwrap_or(i64::MIN),
@@ -197,44 +260,60 @@ impl Store {
                 format!("subtotal {subtotal} (lines {sum}) + tax {tax} is not {amount}")
             });
         if let Some(said) = said {
-            let same = said.lines == lines
-                && said.subtotal == Some(subtotal)
-                && said.tax == Some(tax)
-                && said.paid == Some(amount);
+            lines.subtotal = Some(subtotal);
+            lines.tax = Some(tax);
+            let same = said == lines.digest(Some(amount));
             self.transactions.check(same, r.at, || {
                 format!("basket {basket}: the transaction is not what its POS events said")
             });
         }
+        let store = self.stores.number(text(v, "store_id").unwrap_or_default());
         if let Some(visit_id) = text(v, "visit_id") {
-            self.checkout(r, v, visit_id, &lines);
+            self.checkout(r, visit_id, store, bought);
         }
-        let store = text(v, "store_id").unwrap_or_default().to_owned();
-        let id = text(v, "transaction_id").unwrap_or_default().to_owned();
+        let id = key(text(v, "transaction_id").unwrap_or_default());
         let ts = (!r.late()).then(|| int(v, "timestamp")).flatten();
-        self.paid.insert(id, (store, ts, paid));
+        self.paid.insert(
+            id,
+            Paid {
+                store,
+                ts,
+                lines: paid.into_boxed_slice(),
+            },
+        );
     }
 
-    fn checkout(&mut self, r: &Seen<'_>, v: &Value, visit_id: &str, lines: &[(String, i64, i64)]) {
-        let Some(visit) = self.visits.get(visit_id) else {
+    fn checkout(&mut self, r: &Seen<'_>, visit_id: &str, store: u32, mut bought: Vec<(u32, i64)>) {
+        let Some(visit) = self.visits.remove(&key(visit_id)) else {
             return self.visits_rule.check(false, r.at, || {
                 format!("a checkout of visit {visit_id}, which is not on the foot-traffic topic")
             });
         };
-        let mut bought: Vec<(&str, i64)> = lines.iter().map(|(i, q, _)| (i.as_str(), *q)).collect();
         bought.sort_unstable();
-        let mut cart: Vec<(&str, i64)> = visit
+        let mut cart: Vec<(u32, i64)> = visit
             .cart
             .iter()
-            .filter(|(_, q)| **q > 0)
-            .map(|(i, q)| (i.as_str(), *q))
+            .filter(|(_, q)| *q > 0)
+            .map(|&(i, q)| (i, i64::from(q)))
             .collect();
         cart.sort_unstable();
-        let store = text(v, "store_id").unwrap_or_default();
+        let (items, stores) = (&self.items, &self.stores);
+        let named = |lines: &[(u32, i64)]| -> Vec<(String, i64)> {
+            let mut named: Vec<_> = lines
+                .iter()
+                .map(|&(i, q)| (items.name(i).to_owned(), q))
+                .collect();
+            named.sort_unstable();
+            named
+        };
         self.visits_rule
             .check(bought == cart && store == visit.store, r.at, || {
                 format!(
-                    "visit {visit_id}: bought {bought:?} at {store}, its cart was {cart:?} at {}",
-                    visit.store
+                    "visit {visit_id}: bought {:?} at {}, its cart was {:?} at {}",
+                    named(&bought),
+                    stores.name(store),
+                    named(&cart),
+                    stores.name(visit.store)
                 )
             });
     }
@@ -243,12 +322,13 @@ impl Store {
         let transaction = text(v, "original_transaction_id").unwrap_or_default();
         let product = text(v, "product_id").unwrap_or_default();
         let store = text(v, "store_id").unwrap_or_default();
-        let line = self
+        let (store_n, item_n) = (self.stores.number(store), self.items.number(product));
+        let sale = self
             .paid
-            .get_mut(transaction)
-            .filter(|(s, _, _)| s == store);
-        let sold_at = line.as_ref().and_then(|(_, ts, _)| *ts);
-        let line = line.and_then(|(_, _, lines)| lines.get_mut(product));
+            .get_mut(&key(transaction))
+            .filter(|p| p.store == store_n);
+        let sold_at = sale.as_ref().and_then(|p| p.ts);
+        let line = sale.and_then(|p| p.lines.iter_mut().find(|(i, _, _)| *i == item_n));
         let refunded_at = (!r.late()).then(|| int(v, "timestamp")).flatten();
         if let (Some(sold), Some(back)) = (sold_at, refunded_at) {
             commerce.causality.check(back >= sold, r.at, || {
@@ -264,9 +344,9 @@ impl Store {
             int(v, "quantity").unwrap_or(i64::MAX),
             cents(v, "refund_amount").unwrap_or(i64::MAX),
         );
-        left.0 -= qty;
-        left.1 -= amount;
-        let within = left.0 >= 0 && left.1 >= 0;
+        left.1 = left.1.saturating_sub(qty);
+        left.2 = left.2.saturating_sub(amount);
+        let within = left.1 >= 0 && left.2 >= 0;
         self.refunds.check(within, r.at, || {
             format!("{transaction}/{product}: refunded beyond what was paid")
         });
@@ -283,56 +363,52 @@ impl Store {
             });
         }
         let customer = text(v, "customer_id").unwrap_or_default();
-        let store = text(v, "store_id").unwrap_or_default();
+        let store = self.stores.number(text(v, "store_id").unwrap_or_default());
         if !customer.starts_with("anon") {
             self.whereabouts_of(r.at, customer, store, span);
         }
         self.visits.insert(
-            text(v, "visit_id").unwrap_or_default().to_owned(),
+            key(text(v, "visit_id").unwrap_or_default()),
             Visit {
-                store: text(v, "store_id").unwrap_or_default().to_owned(),
+                store,
                 span,
-                cart: HashMap::new(),
+                cart: Vec::new(),
             },
         );
     }
 
     /// An identified customer's visit to `store` over `span` (unknown for a late record, whose
     /// time was moved): after their last visit, and a trip later if that was another store.
-    fn whereabouts_of(
-        &mut self,
-        at: At<'_>,
-        customer: &str,
-        store: &str,
-        span: Option<(i64, i64)>,
-    ) {
-        *self
-            .stores_of
-            .entry(customer.to_owned())
-            .or_default()
-            .entry(store.to_owned())
-            .or_default() += 1;
+    fn whereabouts_of(&mut self, at: At<'_>, customer: &str, store: u32, span: Option<(i64, i64)>) {
+        let who = key(customer);
+        let visited = self.stores_of.entry(who).or_default();
+        match visited.iter_mut().find(|(s, _)| *s == store) {
+            Some(e) => e.1 += 1,
+            None => visited.push((store, 1)),
+        }
         let Some((entry, exit)) = span else {
             return;
         };
         // A first visit is where the customer was, so far.
         let (last_exit, last_store) = self
             .whereabouts
-            .get(customer)
-            .map_or((i64::MIN, store), |(exit, s)| (*exit, s.as_str()));
+            .get(&who)
+            .copied()
+            .unwrap_or((i64::MIN, store));
         let trip = if last_store == store { 0 } else { MIN_TRIP_MS };
         let ok = entry >= last_exit.saturating_add(trip);
+        let stores = &self.stores;
         self.one_place.check(ok, at, || {
             format!(
-                "{customer} enters {store} at {entry}, {} ms after leaving {last_store} \
+                "{customer} enters {} at {entry}, {} ms after leaving {} \
                  (at least {trip} ms)",
-                entry.saturating_sub(last_exit)
+                stores.name(store),
+                entry.saturating_sub(last_exit),
+                stores.name(last_store)
             )
         });
-        let latest = self.whereabouts.get(customer).map_or(i64::MIN, |l| l.0);
-        if exit > latest {
-            self.whereabouts
-                .insert(customer.to_owned(), (exit, store.to_owned()));
+        if exit > last_exit {
+            self.whereabouts.insert(who, (exit, store));
         }
     }
 
@@ -340,16 +416,18 @@ impl Store {
     fn locals(&self) -> Tally {
         let mut tally = Tally::new("a store's identified customers are mostly its locals");
         let mut by_store: FxHashMap<&str, (u64, u64)> = FxHashMap::default();
-        for stores in self.stores_of.values() {
-            let home = stores
+        for visited in self.stores_of.values() {
+            let home = visited
                 .iter()
-                .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
-                .map(|(s, _)| s.as_str());
-            for (store, n) in stores {
-                let e = by_store.entry(store).or_default();
-                e.0 += n;
-                if Some(store.as_str()) != home {
-                    e.1 += n;
+                .map(|&(s, n)| (self.stores.name(s), n))
+                .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(a.0)))
+                .map(|(s, _)| s);
+            for &(store, n) in visited {
+                let name = self.stores.name(store);
+                let e = by_store.entry(name).or_default();
+                e.0 += u64::from(n);
+                if Some(name) != home {
+                    e.1 += u64::from(n);
                 }
             }
         }
@@ -374,7 +452,7 @@ impl Store {
 
     fn shelf_event(&mut self, r: &Seen<'_>, v: &Value) {
         let visit_id = text(v, "visit_id").unwrap_or_default();
-        let Some(visit) = self.visits.get_mut(visit_id) else {
+        let Some(visit) = self.visits.get_mut(&key(visit_id)) else {
             return self.visits_rule.check(false, r.at, || {
                 format!("a shelf event of visit {visit_id}, which is not on the foot-traffic topic")
             });
@@ -385,16 +463,21 @@ impl Store {
                     format!("a shelf event at {t}, outside its visit {entry}..{exit}")
                 });
         }
-        let held = visit
-            .cart
-            .entry(text(v, "item_id").unwrap_or_default().to_owned())
-            .or_default();
-        let qty = int(v, "quantity").unwrap_or(0);
+        let item = self.items.number(text(v, "item_id").unwrap_or_default());
+        let at = match visit.cart.iter().position(|(i, _)| *i == item) {
+            Some(at) => at,
+            None => {
+                visit.cart.push((item, 0));
+                visit.cart.len() - 1
+            }
+        };
+        let held = &mut visit.cart[at].1;
+        let qty = i32::try_from(int(v, "quantity").unwrap_or(0)).unwrap_or(i32::MAX);
         match text(v, "event_type") {
-            Some("pickup") => *held += qty,
+            Some("pickup") => *held = held.saturating_add(qty),
             Some("putback") => {
                 let ok = *held >= qty;
-                *held -= qty;
+                *held = held.saturating_sub(qty);
                 self.visits_rule.check(ok, r.at, || {
                     format!("a putback of {qty} while {} were held", *held + qty)
                 });
@@ -403,6 +486,43 @@ impl Store {
                 format!("an unknown shelf event type {other:?}")
             }),
         }
+    }
+
+    /// Every record of `stream` has been seen: what only its readers needed can go.
+    pub fn done(&mut self, stream: Stream) {
+        match stream {
+            // Checkouts (on the transactions topic) were the last to look at visits.
+            Stream::PosTransactions => {
+                self.visits = FxHashMap::default();
+                self.said = FxHashMap::default();
+                self.open = FxHashMap::default();
+            }
+            Stream::Refunds => self.paid = FxHashMap::default(),
+            _ => {}
+        }
+    }
+
+    /// Entries held, and their heap bytes (about).
+    pub fn state(&self) -> (u64, usize) {
+        let cart_items: usize = self.visits.values().map(|v| v.cart.capacity()).sum();
+        let paid_lines: usize = self.paid.values().map(|p| p.lines.len()).sum();
+        let entries = self.open.len()
+            + self.said.len()
+            + self.paid.len()
+            + self.visits.len()
+            + self.whereabouts.len()
+            + self.stores_of.len()
+            + self.terminals.len();
+        let bytes = self.open.capacity() * 33
+            + self.said.capacity() * 17
+            + self.paid.capacity() * 49
+            + paid_lines * 24
+            + self.visits.capacity() * 57
+            + cart_items * 8
+            + self.whereabouts.capacity() * 25
+            + self.stores_of.capacity() * 33
+            + self.terminals.capacity() * 48;
+        (entries as u64, bytes)
     }
 
     pub fn finish(self) -> Vec<Tally> {

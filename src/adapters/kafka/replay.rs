@@ -1,7 +1,7 @@
 //! Reading topics back at start-up, each partition from its beginning to the end the broker
 //! reports with its fetches (partition EOF; ListOffsets is not trusted): the last stock level of
 //! every location on the stock topic, the values of a topic (store sales), and the last run
-//! recorded on the runs topic.
+//! recorded on the runs topic; and every record of a topic, streamed (verify).
 
 use std::time::{Duration, Instant};
 
@@ -84,7 +84,26 @@ fn read_all<S: Send>(
     init: impl Fn() -> S + Sync,
     each: impl Fn(&mut S, &BorrowedMessage<'_>) -> Result<(), ReplayError> + Sync,
 ) -> Result<Option<Vec<PartitionRead<S>>>, ReplayError> {
-    let asking = reader(k)?;
+    read_all_with(k, Prefetch::Ample, topic, init, each)
+}
+
+/// How much a partition's reader fetches ahead of what it has handed on.
+#[derive(Debug, Clone, Copy)]
+pub enum Prefetch {
+    /// Up to 256 MB: for reads that keep up (start-up recovery).
+    Ample,
+    /// Up to 16 MB: for reads whose consumer may be slower than the broker (verify).
+    Bounded,
+}
+
+fn read_all_with<S: Send>(
+    k: &KafkaSettings,
+    prefetch: Prefetch,
+    topic: &str,
+    init: impl Fn() -> S + Sync,
+    each: impl Fn(&mut S, &BorrowedMessage<'_>) -> Result<(), ReplayError> + Sync,
+) -> Result<Option<Vec<PartitionRead<S>>>, ReplayError> {
+    let asking = reader(k, prefetch)?;
     let count = partitions(k, &asking, topic);
     dispose(asking);
     let Some(count) = count? else {
@@ -94,7 +113,7 @@ fn read_all<S: Send>(
         let readers: Vec<_> = (0..count)
             .map(|p| {
                 let (init, each) = (&init, &each);
-                scope.spawn(move || read_partition(k, topic, p, init(), each))
+                scope.spawn(move || read_partition(k, prefetch, topic, p, init(), each))
             })
             .collect();
         readers
@@ -105,8 +124,18 @@ fn read_all<S: Send>(
     Ok(Some(reads))
 }
 
-fn reader(k: &KafkaSettings) -> Result<BaseConsumer<EndIsExpected>, KafkaError> {
-    reader_config(k)
+fn reader(
+    k: &KafkaSettings,
+    prefetch: Prefetch,
+) -> Result<BaseConsumer<EndIsExpected>, KafkaError> {
+    let mut config = reader_config(k);
+    if let Prefetch::Bounded = prefetch {
+        config
+            .set("queued.max.messages.kbytes", "16384")
+            .set("queued.min.messages", "20000")
+            .set("max.partition.fetch.bytes", "4194304");
+    }
+    config
         .create_with_context(EndIsExpected)
         .map_err(|e| KafkaError::Client(e.to_string()))
 }
@@ -114,12 +143,13 @@ fn reader(k: &KafkaSettings) -> Result<BaseConsumer<EndIsExpected>, KafkaError> 
 /// One partition to its end (EOF), on a reader of its own.
 fn read_partition<S>(
     k: &KafkaSettings,
+    prefetch: Prefetch,
     topic: &str,
     partition: i32,
     state: S,
     each: impl Fn(&mut S, &BorrowedMessage<'_>) -> Result<(), ReplayError>,
 ) -> Result<PartitionRead<S>, ReplayError> {
-    let consumer = reader(k)?;
+    let consumer = reader(k, prefetch)?;
     let read = read_to_end(k, &consumer, topic, partition, state, each);
     dispose(consumer);
     read
@@ -235,42 +265,47 @@ pub fn read_values<S: Send>(
     Ok(parts.map(|parts| parts.into_iter().map(|read| read.state).collect()))
 }
 
-/// A record as it is on the topic.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Raw {
+/// A record as it is on the topic, borrowed from the reader's buffer.
+pub struct Polled<'a> {
     pub partition: i32,
     pub offset: i64,
-    pub key: String,
+    pub key: &'a [u8],
     /// The `dq` header, if any.
-    pub dq: Option<String>,
+    pub dq: Option<&'a [u8]>,
     /// The `shard` header (which instance of a scale-out wrote it), if any.
-    pub shard: Option<String>,
-    pub value: Vec<u8>,
+    pub shard: Option<&'a [u8]>,
+    pub value: &'a [u8],
 }
 
-/// Every record of `topic`, partition after partition, each in offset order; `None` if the
-/// topic does not exist. The partitions are read in parallel.
-pub fn read_raw(k: &KafkaSettings, topic: &str) -> Result<Option<Vec<Raw>>, ReplayError> {
-    let parts = read_all(k, topic, Vec::new, |out: &mut Vec<Raw>, m| {
+/// Reads every partition of `topic` from its beginning to its end in parallel, each partition
+/// with its own state (`init`) and in offset order, fetching ahead no more than [`Prefetch`]
+/// says; `each` sees every record where it lies (nothing is kept). `None` if the topic does
+/// not exist.
+pub fn read_stream<S: Send>(
+    k: &KafkaSettings,
+    prefetch: Prefetch,
+    topic: &str,
+    init: impl Fn() -> S + Sync,
+    each: impl Fn(&mut S, Polled<'_>) -> Result<(), ReplayError> + Sync,
+) -> Result<Option<Vec<S>>, ReplayError> {
+    let parts = read_all_with(k, prefetch, topic, init, |state, m| {
         let header = |name: &str| {
             m.headers()
                 .and_then(|h| h.iter().find(|h| h.key == name).and_then(|h| h.value))
-                .map(|v| String::from_utf8_lossy(v).into_owned())
         };
-        out.push(Raw {
-            partition: m.partition(),
-            offset: m.offset(),
-            key: String::from_utf8_lossy(m.key().unwrap_or_default()).into_owned(),
-            dq: header("dq"),
-            shard: header("shard"),
-            value: m.payload().unwrap_or_default().to_vec(),
-        });
-        Ok(())
+        each(
+            state,
+            Polled {
+                partition: m.partition(),
+                offset: m.offset(),
+                key: m.key().unwrap_or_default(),
+                dq: header("dq"),
+                shard: header("shard"),
+                value: m.payload().unwrap_or_default(),
+            },
+        )
     })?;
-    Ok(parts.map(|mut parts| {
-        parts.sort_by_key(|p| p.partition);
-        parts.into_iter().flat_map(|p| p.state).collect()
-    }))
+    Ok(parts.map(|parts| parts.into_iter().map(|read| read.state).collect()))
 }
 
 /// What the stock topic says.

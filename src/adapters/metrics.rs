@@ -139,6 +139,18 @@ impl Figures {
             "Outbox rows committed in Postgres and not yet acknowledged by Kafka",
             s.outbox_backlog(),
         )?;
+        counter(
+            e,
+            "retailgen_store_outages",
+            "Lost connections to the canonical store ridden through since the run started",
+            s.store_outages(),
+        )?;
+        gauge(
+            e,
+            "retailgen_store_degraded",
+            "1 while the canonical store is away and the run waits for it (PG_RECONNECT_TIMEOUT)",
+            i64::from(s.degraded().is_some()),
+        )?;
         let latency = s.commit_latency();
         latency.encode(e.encode_descriptor(
             "retailgen_commit_latency_seconds",
@@ -254,7 +266,11 @@ pub fn serve(
 
 fn health(stats: &RunStats) -> impl IntoResponse {
     match stats.unhealthy() {
-        None => (StatusCode::OK, "ok\n".to_owned()),
+        // Still running: waiting for what it rides through.
+        None => match stats.degraded() {
+            None => (StatusCode::OK, "ok\n".to_owned()),
+            Some(why) => (StatusCode::OK, format!("degraded: {why}\n")),
+        },
         Some(why) => (
             StatusCode::SERVICE_UNAVAILABLE,
             format!("unhealthy: {why}\n"),

@@ -289,6 +289,8 @@ pub struct StoreSettings {
     pub pg_dsn: Secret,
     pub canon_inventory: CanonInventory,
     pub mirror_inventory_to_db: bool,
+    /// How long a lost connection to the canonical store is ridden through.
+    pub pg_reconnect_timeout: std::time::Duration,
 }
 
 #[derive(Debug, Clone, Default)]

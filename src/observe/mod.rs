@@ -64,6 +64,9 @@ pub struct RunStats {
     /// Kept only for the run manifest (a lock per delivery report otherwise spared).
     offsets: Option<Mutex<BTreeMap<(Stream, i32), OffsetRange>>>,
     failure: Mutex<Option<String>>,
+    /// Why the canonical store is away now (a lost connection being ridden through), if it is.
+    degraded: Mutex<Option<String>>,
+    store_outages: AtomicU64,
     closing: Mutex<Option<Closing>>,
     /// The run's number on its target, once numbered (-1 before).
     run_number: AtomicI64,
@@ -101,6 +104,8 @@ impl RunStats {
             commit_latency: Histogram::new(COMMIT_LATENCY_BUCKETS),
             offsets: offsets.then(Mutex::default),
             failure: Mutex::default(),
+            degraded: Mutex::default(),
+            store_outages: AtomicU64::new(0),
             closing: Mutex::default(),
             run_number: AtomicI64::new(-1),
             simulator: SimulatorStats::default(),
@@ -181,6 +186,17 @@ impl RunStats {
     /// The sink or the store failed for good: the run is no longer healthy.
     pub fn fail(&self, why: &str) {
         lock(&self.failure).get_or_insert_with(|| why.to_owned());
+    }
+
+    /// The canonical store went away (the run waits and retries): degraded, one outage more.
+    pub fn store_away(&self, why: &str) {
+        self.store_outages.fetch_add(1, Ordering::Relaxed);
+        *lock(&self.degraded) = Some(why.to_owned());
+    }
+
+    /// The canonical store is back.
+    pub fn store_back(&self) {
+        *lock(&self.degraded) = None;
     }
 
     pub fn numbered(&self, run: u32) {
@@ -264,6 +280,16 @@ impl RunStats {
     }
 
     /// Why the run is unhealthy: a failure of the sink or the store, or lost deliveries.
+    /// Outages of the canonical store ridden through (or being ridden through) so far.
+    pub fn store_outages(&self) -> u64 {
+        self.store_outages.load(Ordering::Relaxed)
+    }
+
+    /// Why the run is degraded now (still running, waiting for something), if it is.
+    pub fn degraded(&self) -> Option<String> {
+        lock(&self.degraded).clone()
+    }
+
     pub fn unhealthy(&self) -> Option<String> {
         if let Some(why) = lock(&self.failure).clone() {
             return Some(why);

@@ -88,7 +88,7 @@ pub async fn build_publisher(
     };
     Ok(Box::new(CommittingPublisher::start(
         stage,
-        client,
+        (client, pool.clone(), s.store.pg_reconnect_timeout),
         Handle::current(),
         match canonical {
             true => StockMode::Canonical,

@@ -1,7 +1,7 @@
 //! Wiring of `retailgen verify`: read every topic back from the beginning, decode through the
 //! registry, check the rules (and a manifest's figures), print one line per rule. Records are
-//! checked as they are read (each partition's reader decodes on its own thread and hands
-//! batches on through a bounded channel), so memory holds the rules' state, not the records.
+//! checked as they are read (each partition's reader hands batches on through a bounded channel;
+//! the rules' thread decodes and checks them), so memory holds the rules' state, not the records.
 //! Exit 0 when all hold, 1 on a violation, 2 on bad input (broker or registry unreachable,
 //! unknown topic, unreadable manifest).
 
@@ -9,9 +9,9 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use apache_avro::reader::datum::GenericDatumReader;
 use apache_avro::types::Value;
 use apache_avro::Schema;
 use tokio::runtime::Handle;
@@ -19,7 +19,7 @@ use tokio::runtime::Handle;
 use crate::adapters::kafka::replay::{read_stream, Polled, Prefetch, ReplayError};
 use crate::adapters::kafka::KafkaError;
 use crate::adapters::postgres;
-use crate::adapters::registry::decoder::{read_body, split_wire};
+use crate::adapters::registry::decoder::split_wire;
 use crate::adapters::registry::RegistryClient;
 use crate::config::{describe_dsn, KafkaSettings, Settings, StoreKind};
 use crate::domain::faults::LateMode;
@@ -61,93 +61,87 @@ pub async fn run_until_done(
     }
 }
 
-/// The writers' schemas, fetched from the registry the first time a reader meets their id; an
-/// id the registry does not know is `None` (those records do not decode).
-struct Schemas {
+/// Decodes values with their writers' schemas, fetched from the registry the first time their
+/// id comes (an id the registry does not know: those records do not decode). Runs where the rules
+/// run, so a value is made and dropped on one thread (cheaper than handing it across).
+struct Decoder {
     registry: RegistryClient,
     runtime: Handle,
-    known: Mutex<HashMap<u32, Option<Arc<Schema>>>>,
+    readers: HashMap<u32, Option<GenericDatumReader<'static>>>,
 }
 
-impl Schemas {
-    /// Call from outside the runtime (a reader's thread).
-    fn get(&self, id: u32) -> Result<Option<Arc<Schema>>, String> {
-        if let Some(known) = self.known.lock().expect("schemas").get(&id) {
-            return Ok(known.clone());
+impl Decoder {
+    /// Call from outside the runtime (it may look a schema up).
+    fn decode(&mut self, value: &[u8]) -> Result<Option<Value>, BadInput> {
+        let Ok((id, mut body)) = split_wire(value) else {
+            return Ok(None);
+        };
+        if !self.readers.contains_key(&id) {
+            let reader = self.reader(id)?;
+            self.readers.insert(id, reader);
         }
+        let Some(reader) = self.readers.get(&id).and_then(Option::as_ref) else {
+            return Ok(None);
+        };
+        let value = reader.read_value(&mut body).ok();
+        // A value must use its body whole (a truncated one fails above, a padded one here).
+        Ok(value.filter(|_| body.is_empty()))
+    }
+
+    fn reader(&self, id: u32) -> Result<Option<GenericDatumReader<'static>>, BadInput> {
         let text = self
             .runtime
             .block_on(self.registry.schema_by_id(id))
-            .map_err(|e| format!("the schema registry: {e}"))?;
-        let schema = text
-            .map(|t| Schema::parse_str(&t))
-            .transpose()
-            .map_err(|e| format!("the registry's schema {id} does not parse: {e}"))?
-            .map(Arc::new);
-        self.known
-            .lock()
-            .expect("schemas")
-            .insert(id, schema.clone());
-        Ok(schema)
+            .map_err(|e| BadInput(format!("the schema registry: {e}")))?;
+        let Some(text) = text else {
+            return Ok(None);
+        };
+        let schema = Schema::parse_str(&text)
+            .map_err(|e| BadInput(format!("the registry's schema {id} does not parse: {e}")))?;
+        // A run names a handful of schemas; verify keeps them to its end.
+        let schema: &'static Schema = Box::leak(Box::new(schema));
+        GenericDatumReader::builder(schema)
+            .build()
+            .map(Some)
+            .map_err(|e| BadInput(format!("the registry's schema {id}: {e}")))
     }
 }
 
-/// A record as the rules get it: decoded by its partition's reader.
+/// A record as the rules get it: as read, then decoded.
 struct Record {
     partition: i32,
     offset: i64,
     key: String,
     dq: Option<String>,
     shard: Option<String>,
+    /// The value's bytes, until decoded.
+    bytes: Vec<u8>,
     value: Option<Value>,
     digest: u64,
 }
 
 /// Records handed on together (one channel message).
-const BATCH: usize = 256;
+const BATCH: usize = 512;
 /// Batches in flight between the readers and the rules.
-const IN_FLIGHT: usize = 64;
+const IN_FLIGHT: usize = 32;
 
-/// A partition reader's state: the schemas it has met, the batch it is filling.
-struct PartitionReader<'a> {
+/// A partition reader's state: the batch it is filling.
+struct PartitionReader {
     to_rules: SyncSender<Vec<Record>>,
-    schemas: &'a Schemas,
-    mine: HashMap<u32, Option<Arc<Schema>>>,
     batch: Vec<Record>,
 }
 
-impl PartitionReader<'_> {
-    fn decode(&mut self, value: &[u8]) -> Result<Option<Value>, String> {
-        let Ok((id, body)) = split_wire(value) else {
-            return Ok(None);
-        };
-        let schema = match self.mine.get(&id) {
-            Some(s) => s.clone(),
-            None => {
-                let s = self.schemas.get(id)?;
-                self.mine.insert(id, s.clone());
-                s
-            }
-        };
-        let Some(schema) = schema else {
-            return Ok(None);
-        };
-        let mut body = body;
-        let value = read_body(&schema, &mut body).ok();
-        // A value must use its body whole (a truncated one fails above, a padded one here).
-        Ok(value.filter(|_| body.is_empty()))
-    }
-
+impl PartitionReader {
     fn add(&mut self, m: Polled<'_>) -> Result<(), ReplayError> {
         let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-        let value = self.decode(m.value).map_err(ReplayError::Record)?;
         self.batch.push(Record {
             partition: m.partition,
             offset: m.offset,
             key: text(m.key),
             dq: m.dq.map(text),
             shard: m.shard.map(text),
-            value,
+            bytes: m.value.to_vec(),
+            value: None,
             digest: digest(m.key, m.value),
         });
         if self.batch.len() >= BATCH {
@@ -169,7 +163,6 @@ impl PartitionReader<'_> {
 fn read_topic(
     k: KafkaSettings,
     topic: String,
-    schemas: Arc<Schemas>,
 ) -> (
     Receiver<Vec<Record>>,
     std::thread::JoinHandle<Result<(), BadInput>>,
@@ -178,8 +171,6 @@ fn read_topic(
     let reader = std::thread::spawn(move || {
         let init = || PartitionReader {
             to_rules: to_rules.clone(),
-            schemas: &schemas,
-            mine: HashMap::new(),
             batch: Vec::with_capacity(BATCH),
         };
         let read = read_stream(&k, Prefetch::Bounded, &topic, init, |r, m| r.add(m));
@@ -273,11 +264,11 @@ async fn verify(
     let names = super::topic_names(s);
     let started = Instant::now();
     let registry = RegistryClient::new(&s.registry).map_err(|e| BadInput(e.to_string()))?;
-    let schemas = Arc::new(Schemas {
+    let mut decoder = Decoder {
         registry,
         runtime: Handle::current(),
-        known: Mutex::new(HashMap::new()),
-    });
+        readers: HashMap::new(),
+    };
     let late_mode = s.faults.late_mode;
     // A delayed late record comes up to MAX_LATE_MINUTES after its time, an unlabelled one
     // up to 2 minutes behind: what the event-time topics are re-ordered within.
@@ -293,16 +284,18 @@ async fn verify(
         let mut records = 0u64;
         for stream in ORDER {
             let topic = names.of(stream).to_owned();
-            let (batches, reader) = read_topic(k.clone(), topic.clone(), schemas.clone());
+            let (batches, reader) = read_topic(k.clone(), topic.clone());
             let mut count = 0u64;
             let reorder = late_mode == LateMode::Delay && in_event_time(stream);
             let mut held = Reorder::new(window);
             for batch in batches {
                 count += batch.len() as u64;
-                if mode == Mode::ReadOnly {
-                    continue;
-                }
-                for r in batch {
+                for mut r in batch {
+                    r.value = decoder.decode(&r.bytes)?;
+                    r.bytes = Vec::new();
+                    if mode == Mode::ReadOnly {
+                        continue;
+                    }
                     let at = At {
                         topic: &topic,
                         partition: r.partition,

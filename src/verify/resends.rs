@@ -270,6 +270,26 @@ mod tests {
         assert_eq!(violations(&t, "an id names one record"), 1);
     }
 
+    /// Every topic's records de-duplicate by their own id: an outbox re-send (same id, same
+    /// bytes) is accepted and counted, the same id with other bytes is refused.
+    #[test]
+    fn every_topic_accepts_a_re_send_and_refuses_one_id_for_two_records() {
+        for stream in Stream::ALL {
+            let mut verifier = Verifier::new();
+            let mut feed = |id: &str, bytes: &[u8], offset: usize| {
+                let v = Value::Record(vec![(id_field(stream).into(), Value::String(id.into()))]);
+                verifier.see(&seen(stream, "t", "k", offset, &v, bytes));
+            };
+            feed("id_1", b"first", 0);
+            feed("id_1", b"first", 1);
+            feed("id_2", b"second", 2);
+            feed("id_2", b"second, changed", 3);
+            let t = verifier.finish();
+            assert_eq!(checked(&t, "re-sends"), 1, "{stream:?}");
+            assert_eq!(violations(&t, "an id names one record"), 1, "{stream:?}");
+        }
+    }
+
     #[test]
     fn a_re_send_too_far_back_to_compare_is_a_violation() {
         let first = price_change("pc0", 1.0, 2.0, 0);

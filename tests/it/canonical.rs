@@ -132,7 +132,8 @@ fn postgres_going_away_mid_run_fails_naming_pg_dsn_and_loses_nothing() {
     let target = Target::new(true);
     let db = target.db();
     let dsn = format!("{} password=s3cr3tpw", db.dsn);
-    let env = target.env(&[("PG_DSN", dsn.as_str())]);
+    // Riding through is off: the first lost connection ends the run.
+    let env = target.env(&[("PG_DSN", dsn.as_str()), ("PG_RECONNECT_TIMEOUT", "0s")]);
     let child = command(&["run"], &env).spawn().unwrap();
     wait_for("a busy run", || {
         let migrated = !db
@@ -149,6 +150,52 @@ fn postgres_going_away_mid_run_fails_naming_pg_dsn_and_loses_nothing() {
     assert!(out.stderr.contains("PG_DSN"), "{}", out.stderr);
     assert!(!out.stderr.contains("s3cr3tpw"), "{}", out.stderr);
     target.finish_run("1000", &[]);
+    topics_and_tables_agree(&target);
+}
+
+/// The database refuses connections for 3 s and every connection to it is terminated (what a
+/// restart or a failover looks like from retailgen): the run waits, commits the group again and
+/// goes on; topics and tables agree afterwards.
+#[test]
+fn a_postgres_outage_mid_run_is_ridden_through_and_the_run_goes_on() {
+    let target = Target::new(true);
+    let db = target.db();
+    let env = target.env(&[("TARGET_EPS", "3000"), ("METRICS_ADDR", "off")]);
+    let child = command(&["run"], &env).spawn().unwrap();
+    wait_for("a busy run", || {
+        let migrated = !db
+            .query("SELECT 1 FROM pg_tables WHERE tablename = 'retailgen_runs'")
+            .is_empty();
+        migrated && db.count("retailgen_runs") == 1 && db.count("users") > 300
+    });
+    db.admin(&format!(
+        "ALTER DATABASE {0} ALLOW_CONNECTIONS false; \
+         SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{0}'",
+        db.name
+    ));
+    std::thread::sleep(Duration::from_secs(3));
+    db.admin(&format!(
+        "ALTER DATABASE {} ALLOW_CONNECTIONS true",
+        db.name
+    ));
+    let before = db.count("users");
+    let started = Instant::now();
+    while db.count("users") <= before + 20 && started.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let after = db.count("users");
+    let out = crate::support::cmd::terminate(child);
+    assert!(
+        after > before + 20,
+        "sign-ups go on after the outage: {}",
+        out.stderr
+    );
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("is away") && out.stderr.contains("is back after"),
+        "{}",
+        out.stderr
+    );
     topics_and_tables_agree(&target);
 }
 

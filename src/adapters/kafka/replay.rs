@@ -92,7 +92,7 @@ fn read_all<S: Send>(
 pub enum Prefetch {
     /// Up to 256 MB: for reads that keep up (start-up recovery).
     Ample,
-    /// Up to 16 MB: for reads whose consumer may be slower than the broker (verify).
+    /// About 8 MB: for reads whose consumer may be slower than the broker (verify).
     Bounded,
 }
 
@@ -131,9 +131,10 @@ fn reader(
     let mut config = reader_config(k);
     if let Prefetch::Bounded = prefetch {
         config
-            .set("queued.max.messages.kbytes", "16384")
+            .set("queued.max.messages.kbytes", "8192")
             .set("queued.min.messages", "20000")
-            .set("max.partition.fetch.bytes", "4194304");
+            .set("fetch.max.bytes", "8388608")
+            .set("max.partition.fetch.bytes", "2097152");
     }
     config
         .create_with_context(EndIsExpected)

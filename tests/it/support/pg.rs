@@ -82,6 +82,15 @@ impl TestDb {
         Held { db: self, client }
     }
 
+    /// Runs `sql` on the admin connection (the `postgres` database): for what must work while
+    /// this database refuses connections.
+    pub fn admin(&self, sql: &str) {
+        let client = connect(&self.runtime, &admin());
+        self.runtime
+            .block_on(client.batch_execute(sql))
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
     /// Rows of `sql` as text.
     pub fn query(&self, sql: &str) -> Vec<Vec<String>> {
         self.try_query(sql).unwrap_or_else(|e| panic!("{sql}: {e}"))

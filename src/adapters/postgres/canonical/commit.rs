@@ -299,6 +299,24 @@ pub async fn commit(
     tx.commit().await.map_err(query_error(what))
 }
 
+/// Whether outbox row `seq` of `shard` is there: a group whose commit's answer was lost with its
+/// connection committed if its last row is (rows are removed only once the broker acknowledged
+/// them, after they were sent, so never before this check).
+pub async fn committed(
+    client: &tokio_postgres::Client,
+    shard: i32,
+    seq: i64,
+) -> Result<bool, PgError> {
+    let row = client
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM retailgen_outbox WHERE shard = $1 AND seq = $2)",
+            &[&shard, &seq],
+        )
+        .await
+        .map_err(query_error("looking for a group's outbox row"))?;
+    Ok(row.get(0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use deadpool_postgres::Object;
+use deadpool_postgres::{Object, Pool};
 use tokio::runtime::Handle;
 
-use super::commit::{commit, StockMode};
+use super::commit::{commit, committed, StockMode};
 use super::staging::{Batch, Failure, Stage, Take};
 use crate::adapters::crash::{crash_if, crash_point};
 use crate::domain::ports::{
@@ -58,6 +58,9 @@ enum Sender {
 struct Worker {
     stage: Stage,
     client: Object,
+    /// Where a lost connection is replaced from, and for how long that is tried.
+    pool: Pool,
+    reconnect_timeout: Duration,
     runtime: Handle,
     mode: StockMode,
     sender: Sender,
@@ -152,30 +155,112 @@ impl Worker {
             .then_some(self.acknowledged)
             .flatten();
         let started = Instant::now();
-        self.runtime
-            .block_on(commit(
+        let last_seq = batch.messages.iter().filter_map(|m| m.seq).max();
+        // Since when the store is away, and the next pause before trying again.
+        let mut away: Option<Instant> = None;
+        let mut pause = Duration::from_millis(100);
+        loop {
+            let tried = self.runtime.block_on(commit(
                 &mut self.client,
                 batch,
                 self.mode,
                 removing,
                 self.shard,
-            ))
-            .map_err(|e| {
-                Failure::Failed(format!(
-                    "the canonical store at {} (PG_DSN) failed: {e}; the {} records of the batch \
-                     were not published and its changes were rolled back; what was committed before \
-                     is kept in retailgen_outbox and published at the next start",
+            ));
+            let e = match tried {
+                Ok(()) => break,
+                Err(e) => e,
+            };
+            // A query the server refused on a live connection is not an outage: fail at once.
+            let lost = self.client.is_closed() || {
+                // The connection's task may take a moment to see its end.
+                std::thread::sleep(Duration::from_millis(50));
+                self.client.is_closed()
+            };
+            let first = away.is_none();
+            let since = *away.get_or_insert_with(Instant::now);
+            if !lost || since.elapsed() >= self.reconnect_timeout {
+                let waited = match away.map(|a| a.elapsed()) {
+                    Some(w) if lost && !self.reconnect_timeout.is_zero() => format!(
+                        " (the connection was lost and not back within PG_RECONNECT_TIMEOUT = {:?}, after {:.1} s)",
+                        self.reconnect_timeout,
+                        w.as_secs_f64()
+                    ),
+                    _ => String::new(),
+                };
+                return Err(Failure::Failed(format!(
+                    "the canonical store at {} (PG_DSN) failed: {e}{waited}; the {} records of the \
+                     batch were not published and its changes were rolled back; what was committed \
+                     before is kept in retailgen_outbox and published at the next start",
                     self.target,
                     batch.len()
-                ))
-            })?;
+                )));
+            }
+            if first {
+                let why = format!("the canonical store at {} is away: {e}", self.target);
+                tracing::warn!(
+                    "{why}; generation waits and the group of {} records is retried for up to {:?} (PG_RECONNECT_TIMEOUT)",
+                    batch.len(),
+                    self.reconnect_timeout
+                );
+                self.stats.store_away(&why);
+            }
+            match self.reconnect(since, &mut pause, last_seq) {
+                Some(true) => break,
+                _ => continue,
+            }
+        }
+        if let Some(since) = away {
+            self.stats.store_back();
+            tracing::warn!(
+                "the canonical store at {} is back after {:.1} s; the run goes on",
+                self.target,
+                since.elapsed().as_secs_f64()
+            );
+        }
         self.stats.observe_commit(started.elapsed().as_secs_f64());
         self.removed = self.acknowledged;
-        if let Some(last) = batch.messages.iter().filter_map(|m| m.seq).max() {
+        if let Some(last) = last_seq {
             self.committed = Some(last);
         }
         self.report_backlog();
         Ok(())
+    }
+
+    /// After a pause (doubling up to 2 s, never past the deadline), a new connection from the
+    /// pool: `None` if none could be had yet; `Some(true)` if the group it replaces had in fact
+    /// committed (its last outbox row is there: the connection was lost after the commit and
+    /// before its answer), `Some(false)` to commit it again.
+    fn reconnect(
+        &mut self,
+        since: Instant,
+        pause: &mut Duration,
+        last_seq: Option<i64>,
+    ) -> Option<bool> {
+        let left = self.reconnect_timeout.saturating_sub(since.elapsed());
+        std::thread::sleep((*pause).min(left));
+        *pause = (*pause * 2).min(Duration::from_secs(2));
+        let pool = &self.pool;
+        let connecting = async {
+            let client = crate::adapters::postgres::client(pool, "reconnecting");
+            tokio::time::timeout(Duration::from_secs(5), client).await
+        };
+        let client = self
+            .runtime
+            .block_on(connecting)
+            .map_err(|_| tracing::debug!("the canonical store is still away: no answer in 5 s"))
+            .ok()?
+            .map_err(|e| tracing::debug!("the canonical store is still away: {e}"))
+            .ok()?;
+        self.client = client;
+        match last_seq {
+            Some(seq) => self
+                .runtime
+                .block_on(committed(&self.client, self.shard, seq))
+                .map_err(|e| tracing::debug!("the canonical store is still away: {e}"))
+                .ok(),
+            None => Some(false),
+        }
     }
 
     fn send(&mut self, batch: Batch) -> Result<(), Failure> {
@@ -212,12 +297,13 @@ pub struct CommittingPublisher {
 }
 
 impl CommittingPublisher {
-    /// Starts the worker on its own thread; `client` is its connection, `runtime` runs its queries,
+    /// Starts the worker on its own thread; `client` is its connection (replaced from `pool` when
+    /// lost, for up to `reconnect_timeout`), `runtime` runs its queries,
     /// `stats` gets its commit latencies, outbox backlog and failure.
     #[allow(clippy::too_many_arguments)]
     pub fn start(
         stage: Stage,
-        client: Object,
+        (client, pool, reconnect_timeout): (Object, Pool, Duration),
         runtime: Handle,
         mode: StockMode,
         downstream: Downstream,
@@ -244,6 +330,8 @@ impl CommittingPublisher {
         let worker = Worker {
             stage: stage.clone(),
             client,
+            pool,
+            reconnect_timeout,
             runtime,
             mode,
             sender,

@@ -318,6 +318,38 @@ mod tests {
     }
 
     #[test]
+    fn a_store_away_is_degraded_not_unhealthy_and_counted() {
+        let s = stats();
+        s.store_away("the canonical store is away");
+        let (status, body) = {
+            let r = health(&s).into_response();
+            (r.status(), s.degraded())
+        };
+        assert_eq!(status, StatusCode::OK, "still running");
+        assert_eq!(body.as_deref(), Some("the canonical store is away"));
+        let text = render(&s, Role::Generator);
+        for line in [
+            "retailgen_store_outages_total 1",
+            "retailgen_store_degraded 1",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "no line {line:?} in\n{text}"
+            );
+        }
+        s.store_back();
+        let text = render(&s, Role::Generator);
+        assert!(
+            text.lines().any(|l| l == "retailgen_store_degraded 0"),
+            "{text}"
+        );
+        assert!(
+            text.lines().any(|l| l == "retailgen_store_outages_total 1"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn the_figures_are_rendered_per_topic_and_fault_kind() {
         let s = stats();
         s.produced(Stream::Orders);

@@ -8,6 +8,7 @@ use rustc_hash::FxHashMap;
 
 use super::value::int;
 use super::{Seen, Tally};
+use crate::domain::ids::fnv1a;
 use crate::domain::stream::Stream;
 
 /// How far behind its partition an unlabelled record may be (a basket's POS events, published
@@ -29,8 +30,9 @@ fn published_time(stream: Stream, v: &Value) -> Option<i64> {
 }
 
 pub struct Behind {
-    /// The latest unlabelled event time per (stream, partition, writer).
-    latest: FxHashMap<(Stream, i32, Option<String>), i64>,
+    /// The latest unlabelled event time per (stream, partition, writer: a hash of its `shard`
+    /// header, 0 without one).
+    latest: FxHashMap<(Stream, i32, u64), i64>,
     tally: Tally,
 }
 
@@ -52,7 +54,7 @@ impl Behind {
         let Some(t) = published_time(r.stream, v) else {
             return;
         };
-        let writer = r.shard.map(str::to_owned);
+        let writer = r.shard.map_or(0, |s| fnv1a(s.bytes()) | 1);
         let latest = self
             .latest
             .entry((r.stream, r.at.partition, writer))

@@ -165,21 +165,33 @@ pub fn stock_key(stream: Stream, v: &Value) -> Option<String> {
     Some(location_key(location?, text(v, "product_id")?).into())
 }
 
-/// The field a stream's key is made of.
-fn expected_key(stream: Stream, v: &Value) -> Option<String> {
-    use value::text;
-    let one = |name| text(v, name).map(str::to_owned);
+/// The field a stream's key is made of (`None`: the stock streams, keyed `location:product`).
+fn key_field(stream: Stream) -> Option<&'static str> {
     match stream {
-        Stream::Orders | Stream::Payments | Stream::Shipments => one("order_id"),
-        Stream::CustomerInteractions => one("session_id"),
-        Stream::InventoryChanges | Stream::StoreInventoryChanges | Stream::RestockAlerts => {
-            stock_key(stream, v)
-        }
-        Stream::PriceChanges => one("product_id"),
-        Stream::PosEvents => one("terminal_id"),
-        Stream::PosTransactions => one("transaction_id"),
-        Stream::Refunds => one("original_transaction_id"),
-        Stream::FootTraffic | Stream::ShelfEvents => one("customer_id"),
+        Stream::Orders | Stream::Payments | Stream::Shipments => Some("order_id"),
+        Stream::CustomerInteractions => Some("session_id"),
+        Stream::InventoryChanges | Stream::StoreInventoryChanges | Stream::RestockAlerts => None,
+        Stream::PriceChanges => Some("product_id"),
+        Stream::PosEvents => Some("terminal_id"),
+        Stream::PosTransactions => Some("transaction_id"),
+        Stream::Refunds => Some("original_transaction_id"),
+        Stream::FootTraffic | Stream::ShelfEvents => Some("customer_id"),
+    }
+}
+
+/// The key a record should have.
+fn expected_key(stream: Stream, v: &Value) -> Option<String> {
+    match key_field(stream) {
+        Some(field) => value::text(v, field).map(str::to_owned),
+        None => stock_key(stream, v),
+    }
+}
+
+/// Whether `key` is the one [`expected_key`] makes (without making it, where it is one field).
+fn names_its_key(stream: Stream, v: &Value, key: &str) -> bool {
+    match key_field(stream) {
+        Some(field) => value::text(v, field) == Some(key),
+        None => stock_key(stream, v).as_deref() == Some(key),
     }
 }
 
@@ -233,9 +245,9 @@ impl Verifier {
         if self.resends.again(r, v) {
             return;
         }
-        let key = expected_key(r.stream, v);
-        self.keys.check(key.as_deref() == Some(r.key), r.at, || {
-            format!("key {:?}, expected {key:?}", r.key)
+        let named = names_its_key(r.stream, v, r.key);
+        self.keys.check(named, r.at, || {
+            format!("key {:?}, expected {:?}", r.key, expected_key(r.stream, v))
         });
         if let Some(tables) = &mut self.tables {
             tables.see(r, v);

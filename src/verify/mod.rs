@@ -348,6 +348,7 @@ pub fn render(tallies: &[Tally]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::resends::tests::seen;
     use super::*;
     use crate::domain::ids::IdGen;
 
@@ -356,20 +357,15 @@ mod tests {
     }
 
     fn feed(verifier: &mut Verifier, stream: Stream, offset: usize, key: &str, v: &Value) {
-        verifier.see(&Seen {
-            at: At {
-                topic: stream.entity(),
-                partition: 0,
-                offset: offset as i64,
-            },
+        let bytes = offset.to_string();
+        verifier.see(&seen(
             stream,
+            stream.entity(),
             key,
-            dq: None,
-            shard: None,
-            value: Some(v),
-            digest: offset as u64,
-            late_mode: LateMode::Delay,
-        });
+            offset,
+            v,
+            bytes.as_bytes(),
+        ));
     }
 
     /// A million stock changes of 1,000 keys: the rules keep each key's level and a few bits

@@ -137,7 +137,7 @@ impl Resends {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::super::{At, Tally, Verifier};
     use super::*;
     use crate::domain::faults::LateMode;
@@ -165,7 +165,7 @@ mod tests {
     }
 
     /// A record of `stream` as read at `offset`.
-    fn seen<'a>(
+    pub(in crate::verify) fn seen<'a>(
         stream: Stream,
         topic: &'a str,
         key: &'a str,

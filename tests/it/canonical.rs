@@ -127,6 +127,16 @@ fn late_records_held_by_a_postgres_canonical_run_survive_a_sigkill() {
     topics_and_tables_agree(&target);
 }
 
+/// Waits until a Postgres-canonical run has migrated, numbered itself and signed customers up.
+fn wait_for_a_busy_run(db: &crate::support::pg::TestDb) {
+    wait_for("a busy run", || {
+        let migrated = !db
+            .query("SELECT 1 FROM pg_tables WHERE tablename = 'retailgen_runs'")
+            .is_empty();
+        migrated && db.count("retailgen_runs") == 1 && db.count("users") > 300
+    });
+}
+
 #[test]
 fn postgres_going_away_mid_run_fails_naming_pg_dsn_and_loses_nothing() {
     let target = Target::new(true);
@@ -135,12 +145,7 @@ fn postgres_going_away_mid_run_fails_naming_pg_dsn_and_loses_nothing() {
     // Riding through is off: the first lost connection ends the run.
     let env = target.env(&[("PG_DSN", dsn.as_str()), ("PG_RECONNECT_TIMEOUT", "0s")]);
     let child = command(&["run"], &env).spawn().unwrap();
-    wait_for("a busy run", || {
-        let migrated = !db
-            .query("SELECT 1 FROM pg_tables WHERE tablename = 'retailgen_runs'")
-            .is_empty();
-        migrated && db.count("retailgen_runs") == 1 && db.count("users") > 300
-    });
+    wait_for_a_busy_run(db);
     db.query(&format!(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{}' AND pid <> pg_backend_pid()",
         db.name
@@ -162,12 +167,7 @@ fn a_postgres_outage_mid_run_is_ridden_through_and_the_run_goes_on() {
     let db = target.db();
     let env = target.env(&[("TARGET_EPS", "3000"), ("METRICS_ADDR", "off")]);
     let child = command(&["run"], &env).spawn().unwrap();
-    wait_for("a busy run", || {
-        let migrated = !db
-            .query("SELECT 1 FROM pg_tables WHERE tablename = 'retailgen_runs'")
-            .is_empty();
-        migrated && db.count("retailgen_runs") == 1 && db.count("users") > 300
-    });
+    wait_for_a_busy_run(db);
     db.admin(&format!(
         "ALTER DATABASE {0} ALLOW_CONNECTIONS false; \
          SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{0}'",

@@ -5,21 +5,17 @@
 //! Exit 0 when all hold, 1 on a violation, 2 on bad input (broker or registry unreachable,
 //! unknown topic, unreadable manifest).
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::time::Instant;
 
-use apache_avro::reader::datum::GenericDatumReader;
 use apache_avro::types::Value;
-use apache_avro::Schema;
 use tokio::runtime::Handle;
 
 use crate::adapters::kafka::replay::{read_stream, Polled, Prefetch, ReplayError};
-use crate::adapters::kafka::KafkaError;
 use crate::adapters::postgres;
-use crate::adapters::registry::decoder::split_wire;
+use crate::adapters::registry::decoder::{split_wire, WireDecoder};
 use crate::adapters::registry::RegistryClient;
 use crate::config::{describe_dsn, KafkaSettings, Settings, StoreKind};
 use crate::domain::faults::LateMode;
@@ -61,14 +57,10 @@ pub async fn run_until_done(
     }
 }
 
-/// Decodes values with their writers' schemas, fetched from the registry the first time their
-/// id comes (an id the registry does not know: those records do not decode). Runs where the rules
-/// run, so a value is made and dropped on one thread (cheaper than handing it across).
-struct Decoder {
-    registry: RegistryClient,
-    runtime: Handle,
-    readers: HashMap<u32, Option<GenericDatumReader<'static>>>,
-}
+/// Decodes values with their writers' schemas (an id the registry does not know: those records
+/// do not decode, a rule's finding). Runs where the rules run, so a value is made and dropped on
+/// one thread (cheaper than handing it across).
+struct Decoder(WireDecoder);
 
 impl Decoder {
     /// Call from outside the runtime (it may look a schema up).
@@ -76,34 +68,16 @@ impl Decoder {
         let Ok((id, mut body)) = split_wire(value) else {
             return Ok(None);
         };
-        if !self.readers.contains_key(&id) {
-            let reader = self.reader(id)?;
-            self.readers.insert(id, reader);
-        }
-        let Some(reader) = self.readers.get(&id).and_then(Option::as_ref) else {
+        let reader = self
+            .0
+            .reader(id)
+            .map_err(|e| BadInput(format!("the schema registry: {e}")))?;
+        let Some(reader) = reader else {
             return Ok(None);
         };
         let value = reader.read_value(&mut body).ok();
         // A value must use its body whole (a truncated one fails above, a padded one here).
         Ok(value.filter(|_| body.is_empty()))
-    }
-
-    fn reader(&self, id: u32) -> Result<Option<GenericDatumReader<'static>>, BadInput> {
-        let text = self
-            .runtime
-            .block_on(self.registry.schema_by_id(id))
-            .map_err(|e| BadInput(format!("the schema registry: {e}")))?;
-        let Some(text) = text else {
-            return Ok(None);
-        };
-        let schema = Schema::parse_str(&text)
-            .map_err(|e| BadInput(format!("the registry's schema {id} does not parse: {e}")))?;
-        // A run names a handful of schemas; verify keeps them to its end.
-        let schema: &'static Schema = Box::leak(Box::new(schema));
-        GenericDatumReader::builder(schema)
-            .build()
-            .map(Some)
-            .map_err(|e| BadInput(format!("the registry's schema {id}: {e}")))
     }
 }
 
@@ -174,10 +148,7 @@ fn read_topic(
             batch: Vec::with_capacity(BATCH),
         };
         let read = read_stream(&k, Prefetch::Bounded, &topic, init, |r, m| r.add(m));
-        let bad = |e: ReplayError| match e {
-            ReplayError::Kafka(e @ KafkaError::Unreachable { .. }) => BadInput(e.to_string()),
-            e => BadInput(e.to_string()),
-        };
+        let bad = |e: ReplayError| BadInput(e.to_string());
         match read.map_err(bad)? {
             Some(parts) => {
                 for mut part in parts {
@@ -264,11 +235,11 @@ async fn verify(
     let names = super::topic_names(s);
     let started = Instant::now();
     let registry = RegistryClient::new(&s.registry).map_err(|e| BadInput(e.to_string()))?;
-    let mut decoder = Decoder {
+    let mut decoder = Decoder(WireDecoder::new(
         registry,
-        runtime: Handle::current(),
-        readers: HashMap::new(),
-    };
+        Handle::current(),
+        s.registry.url.clone(),
+    ));
     let late_mode = s.faults.late_mode;
     // A delayed late record comes up to MAX_LATE_MINUTES after its time, an unlabelled one
     // up to 2 minutes behind: what the event-time topics are re-ordered within.

@@ -13,7 +13,9 @@ pub struct WireDecoder {
     client: RegistryClient,
     runtime: Handle,
     url: String,
-    writers: FxHashMap<u32, Schema>,
+    /// Per schema id met so far: a reader of its writer's schema (built once: building one
+    /// resolves the schema's names), or `None` if the registry does not know the id.
+    readers: FxHashMap<u32, Option<GenericDatumReader<'static>>>,
 }
 
 /// The schema id and body of a value in Confluent wire format.
@@ -26,20 +28,13 @@ pub fn split_wire(value: &[u8]) -> Result<(u32, &[u8]), String> {
     }
 }
 
-/// A body read with the schema that wrote it; `body` is left at what the value did not use.
-pub fn read_body(schema: &Schema, body: &mut &[u8]) -> Result<Value, apache_avro::Error> {
-    GenericDatumReader::builder(schema)
-        .build()
-        .and_then(|r| r.read_value(body))
-}
-
 impl WireDecoder {
     pub fn new(client: RegistryClient, runtime: Handle, url: String) -> Self {
         Self {
             client,
             runtime,
             url,
-            writers: FxHashMap::default(),
+            readers: FxHashMap::default(),
         }
     }
 
@@ -52,28 +47,44 @@ impl WireDecoder {
 
     /// A body written with schema `id`.
     pub fn decode_body(&mut self, id: u32, body: &[u8]) -> Result<Value, String> {
-        let schema = self.writer(id)?;
-        read_body(schema, &mut &body[..])
-            .map_err(|e| format!("a value that does not decode with its schema (id {id}): {e}"))
+        match self.reader(id)? {
+            Some(reader) => reader.read_value(&mut &body[..]).map_err(|e| {
+                format!("a value that does not decode with its schema (id {id}): {e}")
+            }),
+            None => Err(format!(
+                "schema id {id} is unknown to the schema registry at {} (SCHEMA_REGISTRY_URL): \
+                 point retailgen at the registry that wrote the topic",
+                self.url
+            )),
+        }
     }
 
-    fn writer(&mut self, id: u32) -> Result<&Schema, String> {
-        if !self.writers.contains_key(&id) {
+    /// The reader of schema `id`, looked up in the registry the first time; `Ok(None)` if the
+    /// registry does not know the id, `Err` if it cannot be asked or its schema does not parse.
+    /// Call from outside the runtime.
+    pub fn reader(&mut self, id: u32) -> Result<Option<&GenericDatumReader<'static>>, String> {
+        if !self.readers.contains_key(&id) {
             let text = self
                 .runtime
                 .block_on(self.client.schema_by_id(id))
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| {
-                    format!(
-                        "schema id {id} is unknown to the schema registry at {} (SCHEMA_REGISTRY_URL): \
-                         point retailgen at the registry that wrote the topic",
-                        self.url
-                    )
-                })?;
-            let schema = Schema::parse_str(&text).map_err(|e| format!("schema id {id}: {e}"))?;
-            self.writers.insert(id, schema);
+                .map_err(|e| e.to_string())?;
+            let reader = match text {
+                None => None,
+                Some(text) => {
+                    let schema =
+                        Schema::parse_str(&text).map_err(|e| format!("schema id {id}: {e}"))?;
+                    // Kept for the process (a reader borrows its schema): one per schema id a
+                    // decoder meets, a handful per run.
+                    let schema: &'static Schema = Box::leak(Box::new(schema));
+                    let reader = GenericDatumReader::builder(schema)
+                        .build()
+                        .map_err(|e| format!("schema id {id}: {e}"))?;
+                    Some(reader)
+                }
+            };
+            self.readers.insert(id, reader);
         }
-        Ok(&self.writers[&id])
+        Ok(self.readers[&id].as_ref())
     }
 }
 

@@ -325,7 +325,7 @@ pub const FIELDS: &[Field] = &[
         .canon_inventory = CanonInventory::parse(v).ok_or("unknown inventory canon")?),
     field!("store.pg_reconnect_timeout", "PG_RECONNECT_TIMEOUT", "a duration such as 60s or 5m, or 0s (fail at once)",
         "",
-        "how long a run rides through a lost Postgres connection (a restart, a failover, a terminated backend, refused connections): the group being committed is retried with backoff while generation waits, `/healthz` says `degraded`; past it the run exits 1. `0s` fails at once", |s, v| s
+        "how long a run rides through a lost Postgres connection (a restart, a failover, a terminated backend, refused connections): the group being committed is retried with backoff while generation waits (the POS simulator asks its price query again while checkouts wait), `/healthz` says `degraded`; past it the run exits 1. `0s` fails at once", |s, v| s
         .store
         .pg_reconnect_timeout = duration_or_zero(v)?),
     field!("store.mirror_inventory_to_db", "MIRROR_INVENTORY_TO_DB", "true or false",

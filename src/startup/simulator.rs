@@ -16,7 +16,7 @@ use crate::adapters::registry::decoder::WireDecoder;
 use crate::adapters::registry::RegistryClient;
 use crate::adapters::simulator::output::{TransactionEncoder, SCHEMA_TEXT};
 use crate::adapters::simulator::{
-    ParquetError, ParquetPrices, PostgresPrices, SimReport, Simulator, SimulatorConfig,
+    ParquetError, ParquetPrices, PostgresPrices, RideThrough, SimReport, Simulator, SimulatorConfig,
 };
 use crate::config::Settings;
 use crate::domain::ports::PriceBook;
@@ -96,8 +96,13 @@ pub async fn run(
             waiting::services(&s, postgres_only).await?;
             let pool = postgres::connect(&s.store.pg_dsn).await?;
             let runtime = Handle::current();
+            let ride = RideThrough {
+                timeout: s.store.pg_reconnect_timeout,
+                stats: stats.clone(),
+            };
             Box::new(
-                tokio::task::spawn_blocking(move || PostgresPrices::load(pool, runtime)).await??,
+                tokio::task::spawn_blocking(move || PostgresPrices::load(pool, runtime, ride))
+                    .await??,
             )
         }
     };

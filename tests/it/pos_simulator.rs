@@ -16,7 +16,9 @@ use crate::support::cmd::{command, finish_or_kill, run, terminate};
 use crate::support::decode::{decode, kafka_env, Row};
 use crate::support::kafka::{consume_all, create_topics};
 use crate::support::parquet::write_parquet;
+use crate::support::pg::TestDb;
 use crate::support::registry::Registry;
+use crate::support::stock::SEED_ENV;
 use crate::support::tansu::Tansu;
 use crate::support::target::{good_once, Target};
 
@@ -167,9 +169,6 @@ fn the_simulator_checks_out_every_visit_as_the_store_world_did_and_loses_nothing
 
     let env: Vec<(&str, &str)> = target
         .env(&[
-            // The store world's shortfall putbacks (stamped just before the exit) go out when
-            // the visitor pays, after queueing at a till: up to 52 minutes later in this run.
-            ("WATERMARK_LATENESS", "90m"),
             ("COMMIT_INTERVAL", "100ms"),
             ("RUST_LOG", "info"),
         ])
@@ -299,6 +298,68 @@ fn the_simulator_checks_out_every_visit_as_the_store_world_did_and_loses_nothing
     assert!(
         store.values().any(|r| items(r).iter().any(|l| l.3 > 0.0)),
         "some lines were discounted"
+    );
+}
+
+/// The simulator rides through an outage of its price source (terminated backends, then refused
+/// connections for 8 s, while the store world goes on feeding it): it asks again while
+/// checkouts wait, says so, and goes on checking out.
+#[test]
+fn the_simulator_rides_through_an_outage_of_its_price_source() {
+    let target = Target::new(false);
+    let prices = TestDb::create();
+    let seeded = run(
+        &["seed", "--seed", "3"],
+        &[SEED_ENV.as_slice(), &[("PG_DSN", prices.dsn.as_str())]].concat(),
+    );
+    assert_eq!(seeded.code, Some(0), "{}", seeded.stderr);
+    let store_world = target.env(&[
+        ("WEIGHT_STORE", "3"),
+        ("SIM_FROM", "2024-03-01T16:00:00Z"),
+        ("TARGET_EPS", "200"),
+        ("METRICS_ADDR", "off"),
+    ]);
+    let generator = command(&["run"], &store_world).spawn().unwrap();
+    let mut env = target.env(&[
+        ("PG_DSN", prices.dsn.as_str()),
+        ("COMMIT_INTERVAL", "200ms"),
+    ]);
+    env.retain(|(k, _)| *k != "STORE");
+    let simulator = command(&["pos-simulator"], &env).spawn().unwrap();
+    let before = match simulated(
+        &target.broker,
+        &target.registry,
+        20,
+        Duration::from_secs(60),
+    ) {
+        Ok(rows) => rows.len(),
+        Err(e) => panic!("{e}: {}", terminate(simulator).stderr),
+    };
+    prices.admin(&format!(
+        "ALTER DATABASE {0} ALLOW_CONNECTIONS false; \
+         SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{0}'",
+        prices.name
+    ));
+    std::thread::sleep(Duration::from_secs(8));
+    prices.admin(&format!(
+        "ALTER DATABASE {} ALLOW_CONNECTIONS true",
+        prices.name
+    ));
+    let after = simulated(
+        &target.broker,
+        &target.registry,
+        before + 50,
+        Duration::from_secs(60),
+    );
+    let stopped = terminate(simulator);
+    let generated = terminate(generator);
+    assert_eq!(generated.code, Some(0), "{}", generated.stderr);
+    after.unwrap_or_else(|e| panic!("{e}: {}", stopped.stderr));
+    assert_eq!(stopped.code, Some(0), "{}", stopped.stderr);
+    assert!(
+        stopped.stderr.contains("price source is away") && stopped.stderr.contains("is back after"),
+        "{}",
+        stopped.stderr
     );
 }
 

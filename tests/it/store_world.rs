@@ -1,7 +1,9 @@
 //! The store world, read back from a simulated day and a half (JSON lines on stdout): terminal
 //! sequences, arithmetic to the cent, transactions equal to their events, refunds within the
 //! line, stores silent while closed, alerts exactly at crossings and followed by replenishment
-//! (the rules in `support::store_rules`), plus the statistical shape of baskets and refunds.
+//! (the rules in `support::store_rules`), plus the statistical shape of baskets and refunds;
+//! and, on a busy day with queues at the tills, no unlabelled record published more than two
+//! minutes of event time behind the stream.
 
 use retailgen::domain::reference::{SeedCounts, StoreLayout};
 use serde_json::Value;
@@ -87,6 +89,7 @@ fn a_simulated_day_of_the_store_world_obeys_the_rules() {
         "visits left unchecked well before the end: {:?}",
         f.unchecked_exits
     );
+    assert_eq!(behind_the_stream(&out.stdout), vec![]);
 }
 
 /// A run starts in a steady state: the stores that are open hold visitors (their sessions come
@@ -133,5 +136,68 @@ fn a_run_starts_warm_with_visitors_inside_and_sales_within_seconds() {
         first_sale - from < 60_000,
         "the first transaction {} s into the run",
         (first_sale - from) / 1_000
+    );
+}
+
+/// How far an unlabelled record may be published behind the latest event time before it.
+const MAX_BEHIND_MS: i64 = 120_000;
+
+/// The unlabelled records of a run's stdout (in publication order) published more than
+/// [`MAX_BEHIND_MS`] of event time behind the latest record before them: (topic, what, ms behind).
+fn behind_the_stream(stdout: &str) -> Vec<(String, String, i64)> {
+    let mut latest: Option<i64> = None;
+    let mut behind = Vec::new();
+    for line in stdout.lines() {
+        let r: Value = serde_json::from_str(line).unwrap();
+        let v = &r["value"];
+        let Some(t) = v["timestamp"].as_i64().or_else(|| v["entry_time"].as_i64()) else {
+            continue;
+        };
+        if r["headers"].get("dq").is_some() {
+            continue;
+        }
+        let last = *latest.get_or_insert(t);
+        if last - t > MAX_BEHIND_MS {
+            let what = v["event_type"].as_str().unwrap_or_default().to_owned();
+            behind.push((r["topic"].as_str().unwrap().to_owned(), what, last - t));
+        }
+        latest = Some(last.max(t));
+    }
+    behind
+}
+
+/// A day at 2 records/s with most of them the store world's: its tills have queues, shelves run
+/// short while visitors shop, and stores close on a queue. What ran out is put back at the
+/// visitor's exit and published then (not after their wait at a till), a store serves the queue
+/// it closes on, and nothing unlabelled goes out more than two minutes behind the stream.
+#[test]
+fn a_busy_day_publishes_nothing_unlabelled_two_minutes_behind_the_stream() {
+    let out = run(
+        &[
+            "run",
+            "--seed",
+            "12",
+            "--from",
+            "2026-03-02",
+            "--to",
+            "2026-03-03",
+            "--eps",
+            "2",
+        ],
+        &[("WEIGHT_STORE", "0.6")],
+    );
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let putbacks = out
+        .stdout
+        .lines()
+        .filter(|l| l.contains("\"event_type\":\"putback\""))
+        .count();
+    assert!(putbacks > 500, "a day of putbacks: {putbacks}");
+    let behind = behind_the_stream(&out.stdout);
+    assert!(
+        behind.is_empty(),
+        "{} unlabelled records 2+ min behind the stream, e.g. {:?}",
+        behind.len(),
+        &behind[..behind.len().min(5)]
     );
 }

@@ -8,4 +8,4 @@ pub mod output;
 pub mod prices;
 
 pub use consumer::{SimReport, Simulator, SimulatorConfig};
-pub use prices::{ParquetError, ParquetPrices, PostgresPrices};
+pub use prices::{ParquetError, ParquetPrices, PostgresPrices, RideThrough};

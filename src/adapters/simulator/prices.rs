@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use deadpool_postgres::Pool;
@@ -19,6 +20,7 @@ use crate::domain::events::Millis;
 use crate::domain::ports::{PriceBook, RepositoryError};
 use crate::domain::reference::stores::iso_week;
 use crate::domain::store::simulator::Quote;
+use crate::observe::RunStats;
 
 /// How often new price changes are read while running.
 const REFRESH_EVERY: Duration = Duration::from_secs(5);
@@ -26,10 +28,18 @@ const REFRESH_EVERY: Duration = Duration::from_secs(5);
 /// A product's price changes: (effective at, old cents, new cents), in the order they happened.
 type History = Vec<(Millis, i64, i64)>;
 
+/// How the price source rides through a Postgres outage: a lost connection is retried for up
+/// to `timeout` (PG_RECONNECT_TIMEOUT; zero fails at once), the outage shown on `stats`.
+pub struct RideThrough {
+    pub timeout: Duration,
+    pub stats: Arc<RunStats>,
+}
+
 /// Prices and discounts as the generator left them in Postgres.
 pub struct PostgresPrices {
     pool: Pool,
     runtime: Handle,
+    ride: RideThrough,
     base: HashMap<String, i64>,
     history: HashMap<String, History>,
     last_change: i64,
@@ -42,10 +52,11 @@ pub struct PostgresPrices {
 
 impl PostgresPrices {
     /// Reads the prices and every change so far. Call from outside the runtime.
-    pub fn load(pool: Pool, runtime: Handle) -> Result<Self, PgError> {
+    pub fn load(pool: Pool, runtime: Handle, ride: RideThrough) -> Result<Self, PgError> {
         let mut p = Self {
             pool,
             runtime,
+            ride,
             base: HashMap::new(),
             history: HashMap::new(),
             last_change: 0,
@@ -63,17 +74,61 @@ impl PostgresPrices {
         Ok(p)
     }
 
-    /// One query on a pooled connection, from outside the runtime.
+    /// One query on a pooled connection, from outside the runtime. The queries only read, so
+    /// one lost with its connection (a restart, a failover, a terminated backend) is asked again
+    /// on a new one, with backoff (0.1 s doubling to 2 s) for up to PG_RECONNECT_TIMEOUT; checkouts
+    /// wait meanwhile. A query the server refuses on a live connection fails at once.
     fn query(
         &self,
         what: &str,
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<Row>, PgError> {
-        self.runtime.block_on(async {
-            let c = client(&self.pool, what).await?;
-            c.query(sql, params).await.map_err(query_error(what))
-        })
+        let mut away: Option<Instant> = None;
+        let mut pause = Duration::from_millis(100);
+        loop {
+            let tried = self.runtime.block_on(async {
+                let c = client(&self.pool, what).await.map_err(|e| (true, e))?;
+                c.query(sql, params)
+                    .await
+                    .map_err(|e| (lost(&e) || c.is_closed(), query_error(what)(e)))
+            });
+            let (lost, e) = match tried {
+                Ok(rows) => {
+                    if let Some(since) = away {
+                        self.ride.stats.store_back();
+                        tracing::warn!(
+                            "Postgres (PG_DSN) is back after {:.1} s; the POS simulator goes on",
+                            since.elapsed().as_secs_f64()
+                        );
+                    }
+                    return Ok(rows);
+                }
+                Err(failed) => failed,
+            };
+            let first = away.is_none();
+            let since = *away.get_or_insert_with(Instant::now);
+            let timeout = self.ride.timeout;
+            if !lost || since.elapsed() >= timeout {
+                return Err(match e {
+                    PgError::Query { what, cause } if lost && !timeout.is_zero() => PgError::Query {
+                        what,
+                        cause: format!(
+                            "{cause} (the connection was lost and not back within PG_RECONNECT_TIMEOUT = {timeout:?}, after {:.1} s)",
+                            since.elapsed().as_secs_f64()
+                        ),
+                    },
+                    e => e,
+                });
+            }
+            if first {
+                let why = format!("the POS simulator's price source is away: {e}");
+                tracing::warn!("{why}; checkouts wait and it is asked again for up to {timeout:?} (PG_RECONNECT_TIMEOUT)");
+                self.ride.stats.store_away(&why);
+            }
+            std::thread::sleep(pause.min(timeout.saturating_sub(since.elapsed())));
+            pause = (pause * 2).min(Duration::from_secs(2));
+        }
     }
 
     fn read_changes(&mut self) -> Result<(), PgError> {
@@ -145,6 +200,23 @@ impl PostgresPrices {
             .map(|r| ((r.get(0), r.get(1)), r.get(2)))
             .collect())
     }
+}
+
+/// Whether a query failed with its connection (closed, or the server ending the session),
+/// not on a refusal a live connection would repeat.
+fn lost(e: &tokio_postgres::Error) -> bool {
+    use std::error::Error;
+    use tokio_postgres::error::SqlState;
+    let ended = [
+        SqlState::ADMIN_SHUTDOWN,
+        SqlState::CRASH_SHUTDOWN,
+        SqlState::CANNOT_CONNECT_NOW,
+    ];
+    e.is_closed()
+        || match e.as_db_error() {
+            Some(db) => ended.contains(db.code()),
+            None => e.source().is_some_and(|s| s.is::<std::io::Error>()),
+        }
 }
 
 impl PriceBook for PostgresPrices {

@@ -1,6 +1,8 @@
-//! Checkout: a visit past its exit is served at a free terminal of its store (queueing while
-//! all are busy): the basket's POS events at the times they happened, its transaction and one
-//! SALE per line, published as one group at the payment.
+//! Checkout: a visit past its exit settles its cart with the shelf, then is served at a free
+//! terminal of its store (queueing while all are busy): the basket's POS events at the times
+//! they happened, its transaction and one SALE per line, published as one group at the payment.
+
+use std::ops::Bound;
 
 use rand::Rng;
 
@@ -26,6 +28,9 @@ const TENDERS: [(TenderType, u32); 4] = [
 
 /// Visits checked out per step at most (the rest wait for the next step).
 const CHECKOUTS_PER_STEP: usize = 8;
+
+/// Visits settled at their exit per step and store at most.
+const SETTLED_PER_STEP: usize = 32;
 
 /// A basket's POS events (published together at its payment) span at most this: no record
 /// is published more than 2 minutes of event time behind the stream.
@@ -78,6 +83,43 @@ impl StoreService {
         Ok((lines, short))
     }
 
+    /// Visits past their exit (once their last shelf events are out) settle in exit order: a
+    /// cart line the shelf no longer holds (another visitor's checkout took it while they
+    /// shopped) is put back now, just before the exit, and the rest is theirs while they queue.
+    fn settle_due(&mut self, ctx: &mut Ctx<'_>, store: usize, now: Millis, out: &mut Emission) {
+        let from = (Bound::Excluded(self.settled[store]), Bound::Unbounded);
+        let due: Vec<(Millis, u64)> = self.visits[store]
+            .range(from)
+            .take_while(|(k, v)| k.0 <= now && v.next == v.actions.len())
+            .take(SETTLED_PER_STEP)
+            .map(|(k, _)| *k)
+            .collect();
+        for key in due {
+            let Some(visit) = self.visits[store].get_mut(&key) else {
+                continue;
+            };
+            let mut cart = std::mem::take(&mut visit.cart);
+            let mut short = Vec::new();
+            for line in &mut cart {
+                let kept = line.1.min(self.on_shelf(ctx, line.0));
+                if kept < line.1 {
+                    short.push((line.0, line.1 - kept));
+                    line.1 = kept;
+                }
+            }
+            cart.retain(|l| l.1 > 0);
+            self.hold(&cart, 1);
+            self.settled[store] = key;
+            let Some(visit) = self.visits[store].get_mut(&key) else {
+                continue;
+            };
+            visit.cart = cart;
+            if !short.is_empty() {
+                out.group_now(put_back(ctx, visit, &short, key.0));
+            }
+        }
+    }
+
     /// Visits past their exit check out at a free terminal of their store, each store's in exit
     /// order (a few per step); one whose store has closed without serving it leaves its goods
     /// behind.
@@ -91,25 +133,28 @@ impl StoreService {
             if self.next_exit[store] > now {
                 continue;
             }
+            self.settle_due(ctx, store, now, out);
             for _ in 0..CHECKOUTS_PER_STEP {
-                let Some((key, visit)) = self.visits[store].first_key_value() else {
+                let Some((key, _)) = self.visits[store].first_key_value() else {
                     break;
                 };
-                // In exit order; the earliest waits for its last shelf events to go out.
-                if key.0 > now || visit.next < visit.actions.len() {
+                // In exit order, once settled.
+                if *key > self.settled[store] {
                     break;
                 }
                 let tills = &self.tills;
-                let terminal = self.terminals_of[store]
+                let staffed = self.terminals_of[store]
                     .iter()
-                    .copied()
-                    .find(|&t| tills[t].employee.is_some() && tills[t].free_at <= now);
-                if terminal.is_none() && self.open[store] {
+                    .filter(|&&t| tills[t].employee.is_some());
+                let terminal = staffed.clone().copied().find(|&t| tills[t].free_at <= now);
+                // The queue waits for a till; after closing, while a cashier still serves it.
+                if terminal.is_none() && (self.open[store] || staffed.count() > 0) {
                     break;
                 }
                 let Some(((exit, _), visit)) = self.visits[store].pop_first() else {
                     break;
                 };
+                self.hold(&visit.cart, -1);
                 self.next_exit[store] = self.visits[store]
                     .first_key_value()
                     .map_or(Millis::MAX, |(k, _)| k.0);
@@ -125,8 +170,9 @@ impl StoreService {
         Ok(())
     }
 
-    /// A visit's checkout at `terminal`: its cart priced now, what is no longer on hand put
-    /// back on the shelf just before the exit (so the shelf events still net to the basket).
+    /// A visit's checkout at `terminal`: its settled cart priced now (what is no longer on hand,
+    /// which only someone else's change of the stock can cause, put back just before the exit,
+    /// so the shelf events still net to the basket).
     fn check_out(
         &mut self,
         ctx: &mut Ctx<'_>,
@@ -162,7 +208,9 @@ impl StoreService {
             &mut group,
         )?;
         out.group_now(group);
-        if ctx.rng.random_bool(self.config.refund_probability) {
+        // The service desk takes refunds while the store is open (not while it serves its
+        // closing queue).
+        if ctx.rng.random_bool(self.config.refund_probability) && self.open[visit.store] {
             self.refund(ctx, visit.store, now, out);
         }
         Ok(())

@@ -14,6 +14,7 @@ mod warm;
 use std::collections::{BTreeMap, BTreeSet};
 
 use rand::Rng;
+use rustc_hash::FxHashMap;
 
 use super::{weighted, Ctx, Emission, Service};
 use crate::domain::events::{Event, Millis, StoreInventoryChange};
@@ -78,6 +79,12 @@ pub struct StoreService {
     /// Each store's visits, by (planned exit, sequence), and the earliest exit among them.
     visits: Vec<BTreeMap<(Millis, u64), Visit>>,
     next_exit: Vec<Millis>,
+    /// Each store's last visit settled at its exit (its cart checked against the shelf, what
+    /// ran out put back then): visits up to it are queueing for a till.
+    settled: Vec<(Millis, u64)>,
+    /// Units in the carts of visitors queueing for a till: theirs already, so neither a later
+    /// visitor nor shelf damage takes them.
+    queued: FxHashMap<StockKey, i32>,
     visit_seq: u64,
     /// The next shelf event of each visit: (its time, the visit's sequence, exit and store).
     shelf: BTreeSet<(Millis, u64, Millis, usize)>,
@@ -116,6 +123,8 @@ impl StoreService {
             next_shift_end: Millis::MAX,
             visits: (0..catalog.stores.len()).map(|_| BTreeMap::new()).collect(),
             next_exit: vec![Millis::MAX; catalog.stores.len()],
+            settled: vec![(Millis::MIN, 0); catalog.stores.len()],
+            queued: FxHashMap::default(),
             visit_seq: 0,
             shelf: BTreeSet::new(),
             whereabouts: Whereabouts::default(),
@@ -180,7 +189,7 @@ impl Service for StoreService {
             return Ok(());
         };
         if ctx.rng.random_bool(P_SHELF_CHANGE) {
-            Self::shelf_change(ctx, store, now, out);
+            self.shelf_change(ctx, store, now, out);
             return Ok(());
         }
         let tills = &self.tills;
@@ -215,6 +224,23 @@ impl Service for StoreService {
 }
 
 impl StoreService {
+    /// Units of `key` on the shelf: available, less what queueing visitors hold.
+    fn on_shelf(&self, ctx: &Ctx<'_>, key: StockKey) -> i32 {
+        let available = ctx.world.ledger.level(key).map_or(0, |l| l.available());
+        (available - self.queued.get(&key).copied().unwrap_or(0)).max(0)
+    }
+
+    /// Adds `units` of `cart` (negative: removes them) to what queueing visitors hold.
+    fn hold(&mut self, cart: &[(StockKey, i32)], units: i32) {
+        for &(key, q) in cart {
+            let held = self.queued.entry(key).or_default();
+            *held += q * units;
+            if *held <= 0 {
+                self.queued.remove(&key);
+            }
+        }
+    }
+
     /// Each store's open state and pick weight in the minute of `now` (opening hours are
     /// whole minutes; the curve moves slowly).
     fn refresh_minute(&mut self, ctx: &Ctx<'_>, now: Millis) {

@@ -10,8 +10,15 @@ use crate::domain::store::events::StoreChangeType;
 use crate::services::{Ctx, Emission};
 
 impl StoreService {
-    /// Shelf damage or a stock-take at an open store.
-    pub(super) fn shelf_change(ctx: &mut Ctx<'_>, store: usize, now: Millis, out: &mut Emission) {
+    /// Shelf damage or a stock-take at an open store; neither takes what is in a queueing
+    /// visitor's cart.
+    pub(super) fn shelf_change(
+        &self,
+        ctx: &mut Ctx<'_>,
+        store: usize,
+        now: Millis,
+        out: &mut Emission,
+    ) {
         let products = &ctx.world.catalog.store_products[store];
         if products.is_empty() {
             return;
@@ -33,6 +40,10 @@ impl StoreService {
                 "stock-take",
             )
         };
+        let requested = requested.max(-self.on_shelf(ctx, key));
+        if requested == 0 && kind == StoreChangeType::Damage {
+            return;
+        }
         let record = store_change(ctx, key, kind, Effect::Stock { key, requested });
         let mut record = with_change(record, |c| c.reason = Some(reason.into()));
         record.at = Some(now);

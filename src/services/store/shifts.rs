@@ -31,14 +31,16 @@ pub(super) fn with_pos(mut record: Record, edit: impl FnOnce(&mut PosEvent)) -> 
 }
 
 impl StoreService {
-    /// Logs out every employee whose shift is over, at the shift's end.
+    /// Logs out every employee whose shift is over, at the shift's end; at closing, once the
+    /// store's queue is served (visitors who reached the tills before closing still pay).
     pub(super) fn end_shifts(&mut self, ctx: &mut Ctx<'_>, now: Millis, out: &mut Emission) {
         if now < self.next_shift_end {
             return;
         }
         for terminal in 0..self.tills.len() {
             let till = self.tills[terminal];
-            if till.employee.is_some() && till.shift_end <= now {
+            let store = ctx.world.catalog.terminals[terminal].store;
+            if till.employee.is_some() && till.shift_end <= now && !self.queueing(store, now) {
                 self.log_out(ctx, terminal, till.shift_end, out);
             }
         }
@@ -49,6 +51,11 @@ impl StoreService {
             .map(|t| t.shift_end)
             .min()
             .unwrap_or(Millis::MAX);
+    }
+
+    /// Whether visitors of a closed `store` are past their exit, waiting for a till.
+    fn queueing(&self, store: usize, now: Millis) -> bool {
+        !self.open[store] && self.next_exit[store] <= now
     }
 
     /// The terminal's employee logs out at `at` (after the terminal's last event).

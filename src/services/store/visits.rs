@@ -93,7 +93,8 @@ fn shelf_event(ctx: &mut Ctx<'_>, visit: &Visit, action: visits::ShelfAction) ->
     record
 }
 
-/// Putbacks, just before the exit, of what a visitor's cart holds but will not buy.
+/// Putbacks, just before the exit, of what a visitor's cart holds but will not buy (what ran
+/// out while they shopped, found at their exit: published then, not after their queue).
 pub(super) fn put_back(
     ctx: &mut Ctx<'_>,
     visit: &Visit,
@@ -138,8 +139,7 @@ impl StoreService {
             if cart.iter().any(|(k, _)| *k == key) {
                 continue;
             }
-            let available = ctx.world.ledger.level(key).map_or(0, |l| l.available());
-            let quantity = drawn.min(available);
+            let quantity = drawn.min(self.on_shelf(ctx, key));
             if quantity > 0 {
                 cart.push((key, quantity));
             }

@@ -46,8 +46,10 @@ pub enum Effect {
     Stock { key: StockKey, requested: i32 },
     /// The inbound leg of a transfer: move stock of `key` by what the previous record moved out.
     StockInbound { key: StockKey },
-    /// Set a product's price (catalog index, cents).
-    Price { product: u32, cents: i64 },
+    /// Move a product's price (catalog index) by `percent` (e.g. -3 or 5) of the price it has
+    /// when the record is published; the record's old and new price get what it went through
+    /// (two changes of one product decided in one step chain, the second from the first's).
+    Price { product: u32, percent: i8 },
     /// Report a level someone else changed since it was last reported as `reported`.
     Restate { key: StockKey, reported: i32 },
     /// The record is a paid store transaction (of store index `store`): its lines become

@@ -291,11 +291,15 @@ impl World {
                 self.watch(key, applied);
                 fill(record, applied);
             }
-            Some(Effect::Price { product, cents }) => {
+            Some(Effect::Price { product, percent }) => {
                 let p = &mut self.catalog.products[product as usize];
+                let (old, cents) = (p.price_cents, super::prices::moved(p.price_cents, percent));
                 self.store
                     .update_price(&p.product_id, cents, record.event.ts())?;
                 p.price_cents = cents;
+                if let Event::Price(change) = &mut record.event {
+                    super::prices::fill(change, old, cents);
+                }
             }
             Some(Effect::Sale { store }) => {
                 if let Event::Transaction(t) = &record.event {

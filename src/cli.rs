@@ -52,8 +52,31 @@ pub struct VerifyArgs {
     pub format: String,
     /// Only read and decode every record, checking no rule: how fast the topics can be read,
     /// the figure verify's own speed compares with.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "follow")]
     pub read_only: bool,
+    /// Keep reading as records arrive (a live run, a compose stack), checking them as they come:
+    /// a summary on stderr every --interval, the figures on METRICS_ADDR (records checked,
+    /// violations per rule, lag behind the topics' ends); SIGTERM ends it with the report.
+    /// The Postgres tables are not compared (they change under a live run).
+    #[arg(long)]
+    pub follow: bool,
+    /// How often --follow reads what came and reports, e.g. 10s, 1m.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = interval, requires = "follow")]
+    pub interval: std::time::Duration,
+    /// With --follow: once no topic has had a new record for this long (the run stopped or
+    /// paused), everything read is checked at once instead of a window behind the topics'
+    /// latest time (nothing it may name is still coming), e.g. 1m, 5s.
+    #[arg(long, value_name = "DURATION", default_value = "1m", value_parser = interval, requires = "follow")]
+    pub quiet_after: std::time::Duration,
+}
+
+/// A `--interval`: a duration above zero.
+fn interval(text: &str) -> Result<std::time::Duration, String> {
+    match humantime::parse_duration(text) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        Ok(_) => Err("must be above zero; valid: a duration such as 10s or 1m".into()),
+        Err(e) => Err(format!("{e}; valid: a duration such as 10s or 1m")),
+    }
 }
 
 /// Where the running instance serves `/healthz`.

@@ -68,7 +68,9 @@ fn main() -> ExitCode {
                     true => startup::verify::Mode::ReadOnly,
                     false => startup::verify::Mode::Check,
                 };
-                startup::verify::run_until_done(settings, a.manifest.as_deref(), json, mode).await
+                let follow = a.follow.then_some((a.interval, a.quiet_after));
+                startup::verify::run_until_done(settings, a.manifest.as_deref(), json, mode, follow)
+                    .await
             }
             Command::Healthcheck(_) => unreachable!("answered before the runtime starts"),
         }

@@ -23,11 +23,12 @@ use crate::observe::RunStats;
 
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
-/// Which process is being observed: the generator or the POS simulator.
+/// Which process is being observed: the generator, the POS simulator or `verify --follow`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
     Generator,
     Simulator,
+    Verifier,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -198,6 +199,41 @@ impl Figures {
     }
 }
 
+impl Figures {
+    fn verifier(&self, e: &mut DescriptorEncoder) -> Fmt {
+        let v = &self.stats.verify;
+        let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+        counter(
+            e,
+            "retailgen_verify_records_checked",
+            "Records read and checked since verify started",
+            load(&v.checked),
+        )?;
+        counter(
+            e,
+            "retailgen_verify_rounds",
+            "Rounds of reading the topics' new records",
+            load(&v.rounds),
+        )?;
+        gauge(
+            e,
+            "retailgen_verify_lag",
+            "Records on the topics not yet read, as of the last round's start",
+            v.lag.load(std::sync::atomic::Ordering::Relaxed),
+        )?;
+        let mut family = e.encode_descriptor(
+            "retailgen_verify_violations",
+            "Violations found so far, per rule",
+            None,
+            MetricType::Counter,
+        )?;
+        for (rule, n) in v.violations() {
+            ConstCounter::new(n).encode(family.encode_family(&[("rule", rule)])?)?;
+        }
+        Ok(())
+    }
+}
+
 impl Collector for Figures {
     fn encode(&self, mut e: DescriptorEncoder) -> Fmt {
         gauge(
@@ -209,6 +245,7 @@ impl Collector for Figures {
         match self.role {
             Role::Generator => self.generator(&mut e),
             Role::Simulator => self.simulator(&mut e),
+            Role::Verifier => self.verifier(&mut e),
         }
     }
 }

@@ -34,6 +34,23 @@ pub struct Closing {
     pub stock: BTreeMap<String, i64>,
 }
 
+/// `verify --follow`'s figures (only its process has them).
+#[derive(Debug, Default)]
+pub struct VerifyStats {
+    pub checked: AtomicU64,
+    pub rounds: AtomicU64,
+    /// Records on the topics not yet read, as of the last round's start.
+    pub lag: AtomicI64,
+    /// Violations so far per rule, in the report's order.
+    pub violations: Mutex<Vec<(&'static str, u64)>>,
+}
+
+impl VerifyStats {
+    pub fn violations(&self) -> Vec<(&'static str, u64)> {
+        lock(&self.violations).clone()
+    }
+}
+
 /// The POS simulator's figures (only its process has them).
 #[derive(Debug, Default)]
 pub struct SimulatorStats {
@@ -71,6 +88,7 @@ pub struct RunStats {
     /// The run's number on its target, once numbered (-1 before).
     run_number: AtomicI64,
     pub simulator: SimulatorStats,
+    pub verify: VerifyStats,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -109,6 +127,7 @@ impl RunStats {
             closing: Mutex::default(),
             run_number: AtomicI64::new(-1),
             simulator: SimulatorStats::default(),
+            verify: VerifyStats::default(),
         })
     }
 

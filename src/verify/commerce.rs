@@ -252,6 +252,17 @@ impl Commerce {
         )
     }
 
+    /// The rules' tallies so far.
+    pub fn tallies(&self) -> Vec<&Tally> {
+        vec![
+            &self.chain,
+            &self.in_effect,
+            &self.arithmetic,
+            &self.references,
+            &self.causality,
+        ]
+    }
+
     pub fn finish(self) -> Vec<Tally> {
         vec![
             self.chain,

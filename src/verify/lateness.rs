@@ -66,6 +66,11 @@ impl Behind {
         *latest = (*latest).max(t);
     }
 
+    /// The rule's tally so far.
+    pub fn tally(&self) -> &Tally {
+        &self.tally
+    }
+
     pub fn finish(self) -> Tally {
         self.tally
     }

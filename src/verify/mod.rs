@@ -87,12 +87,24 @@ pub fn in_event_time(stream: Stream) -> bool {
     matches!(stream, Stream::PosEvents | Stream::ShelfEvents)
 }
 
-/// A record's event time, where the rules need one.
+/// A record's event time (a visit's: its entry, when it is published).
 pub fn event_time(stream: Stream, v: &Value) -> Option<i64> {
-    match stream {
-        Stream::PosEvents | Stream::ShelfEvents => value::int(v, "timestamp"),
-        _ => value::int(v, "ts"),
-    }
+    let field = match stream {
+        Stream::Orders
+        | Stream::Payments
+        | Stream::Shipments
+        | Stream::CustomerInteractions
+        | Stream::InventoryChanges
+        | Stream::PriceChanges => "ts",
+        Stream::FootTraffic => "entry_time",
+        Stream::ShelfEvents
+        | Stream::PosEvents
+        | Stream::PosTransactions
+        | Stream::Refunds
+        | Stream::StoreInventoryChanges
+        | Stream::RestockAlerts => "timestamp",
+    };
+    value::int(v, field)
 }
 
 /// One rule's verdict.
@@ -286,6 +298,21 @@ impl Verifier {
             .fold((0, 0), |(n, b), (pn, pb)| (n + pn, b + pb))
     }
 
+    /// Every rule's tally so far (the rules decided only at the end are left out), for a live
+    /// summary.
+    pub fn so_far(&self) -> Vec<&Tally> {
+        let mut all = vec![&self.labels, &self.keys];
+        all.extend(self.resends.tallies());
+        all.extend(self.commerce.tallies());
+        if let Some(tables) = &self.tables {
+            all.extend(tables.tallies());
+        }
+        all.extend(self.stock.tallies());
+        all.extend(self.store.tallies());
+        all.push(self.behind.tally());
+        all
+    }
+
     /// The verdict of every rule.
     pub fn finish(self) -> Vec<Tally> {
         let mut all = vec![self.labels, self.keys];
@@ -354,6 +381,25 @@ mod tests {
 
     fn record(fields: Vec<(&str, Value)>) -> Value {
         Value::Record(fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+    }
+
+    #[test]
+    fn every_stream_has_an_event_time_its_schema_writes() {
+        for stream in Stream::ALL {
+            let schema: serde_json::Value =
+                serde_json::from_str(crate::adapters::avro::schema_text(stream)).unwrap();
+            let fields: Vec<&str> = schema["fields"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f["name"].as_str().unwrap())
+                .collect();
+            let found = fields.iter().find(|name| {
+                let v = record(vec![(name, Value::TimestampMillis(7))]);
+                event_time(stream, &v) == Some(7)
+            });
+            assert!(found.is_some(), "{stream:?}: none of {fields:?}");
+        }
     }
 
     fn feed(verifier: &mut Verifier, stream: Stream, offset: usize, key: &str, v: &Value) {

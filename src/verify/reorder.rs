@@ -5,7 +5,7 @@
 //! partition, never a whole topic (unless the topic spans less than a window of event time).
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, VecDeque};
 
 use rustc_hash::FxHashMap;
 
@@ -86,15 +86,132 @@ impl<T> Reorder<T> {
         }
     }
 
+    /// Holds a record without releasing anything (a live read releases by [`Self::release_until`]).
+    pub fn hold(&mut self, partition: i32, time: Option<i64>, item: T) {
+        self.seq += 1;
+        let p = self.partitions.entry(partition).or_insert(Partition {
+            heap: BinaryHeap::new(),
+            latest: i64::MIN,
+        });
+        let time = time.unwrap_or(i64::MIN);
+        p.latest = p.latest.max(time);
+        p.heap.push(Reverse(Held {
+            time,
+            seq: self.seq,
+            item,
+        }));
+    }
+
+    /// Releases what is at `due` or before, partition by partition, each in event-time order.
+    pub fn release_until(&mut self, due: i64, mut out: impl FnMut(T)) {
+        let mut partitions: Vec<_> = self.partitions.iter_mut().collect();
+        partitions.sort_unstable_by_key(|(p, _)| **p);
+        for (_, p) in partitions {
+            while p.heap.peek().is_some_and(|h| h.0.time <= due) {
+                if let Some(Reverse(h)) = p.heap.pop() {
+                    out(h.item);
+                }
+            }
+        }
+    }
+
     /// Records held now.
     pub fn held(&self) -> usize {
         self.partitions.values().map(|p| p.heap.len()).sum()
+    }
+
+    /// The window of event time records are held within.
+    pub fn window(&self) -> i64 {
+        self.window
+    }
+}
+
+/// Arrival order, released up to an event time: a record comes out once everything that came
+/// before it did and its own time is due, never before a record that came earlier.
+/// `verify --follow` holds every topic's records this way (and the event-time topics in a
+/// [`Reorder`]), releasing them topic by topic a window behind the latest time read, so what a
+/// record names (a late order, say) has come first.
+pub struct DelayLine<T> {
+    queue: VecDeque<(i64, T)>,
+}
+
+impl<T> Default for DelayLine<T> {
+    fn default() -> Self {
+        Self {
+            queue: VecDeque::new(),
+        }
+    }
+}
+
+impl<T> DelayLine<T> {
+    /// One record at event `time` (`None`: as the one before it).
+    pub fn hold(&mut self, time: Option<i64>, item: T) {
+        let time = time.unwrap_or_else(|| self.queue.back().map_or(i64::MIN, |b| b.0));
+        self.queue.push_back((time, item));
+    }
+
+    /// Releases, in arrival order, the records at `due` or before up to the first that is not.
+    pub fn release_until(&mut self, due: i64, mut out: impl FnMut(T)) {
+        while self.queue.front().is_some_and(|f| f.0 <= due) {
+            if let Some((_, item)) = self.queue.pop_front() {
+                out(item);
+            }
+        }
+    }
+
+    /// Everything still held, in arrival order.
+    pub fn flush(&mut self, out: impl FnMut(T)) {
+        self.queue.drain(..).map(|(_, item)| item).for_each(out);
+    }
+
+    /// Records held now.
+    pub fn held(&self) -> usize {
+        self.queue.len()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_delay_line_keeps_arrival_order_up_to_what_is_due() {
+        let mut d = DelayLine::default();
+        let mut out = Vec::new();
+        for (t, name) in [(100, "a"), (150, "b"), (170, "c"), (50, "late"), (260, "d")] {
+            d.hold(Some(t), name);
+        }
+        // Due up to 160: "late" (50) waits for "c" (170), which came before it.
+        d.release_until(160, |x| out.push(x));
+        assert_eq!(out, ["a", "b"]);
+        d.release_until(200, |x| out.push(x));
+        assert_eq!(out, ["a", "b", "c", "late"]);
+        assert_eq!(d.held(), 1);
+        d.hold(None, "untimed");
+        d.flush(|x| out.push(x));
+        assert_eq!(out, ["a", "b", "c", "late", "d", "untimed"]);
+    }
+
+    #[test]
+    fn a_held_reorder_releases_in_event_time_up_to_what_is_due() {
+        let mut r = Reorder::new(1_000);
+        for (p, t, name) in [
+            (0, 300, "c"),
+            (0, 100, "a"),
+            (1, 200, "b"),
+            (1, 900, "late-ish"),
+        ] {
+            r.hold(p, Some(t), name);
+        }
+        let mut out = Vec::new();
+        r.release_until(300, |x| out.push(x));
+        assert_eq!(
+            out,
+            ["a", "c", "b"],
+            "partition by partition, each in event time"
+        );
+        assert_eq!(r.held(), 1);
+    }
 
     #[test]
     fn records_come_out_in_event_time_holding_one_window() {

@@ -131,6 +131,11 @@ impl Resends {
         (ids, bytes)
     }
 
+    /// The rules' tallies so far.
+    pub fn tallies(&self) -> [&Tally; 2] {
+        [&self.tally, &self.resent]
+    }
+
     pub fn finish(self) -> [Tally; 2] {
         [self.tally, self.resent]
     }

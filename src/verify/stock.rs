@@ -60,6 +60,11 @@ impl Chains {
         (self.last.len() as u64, self.last.capacity() * 33 + text)
     }
 
+    /// The rules' tallies so far.
+    pub fn tallies(&self) -> Vec<&Tally> {
+        vec![&self.arithmetic, &self.chained]
+    }
+
     pub fn finish(self) -> Vec<Tally> {
         vec![self.arithmetic, self.chained]
     }

@@ -525,6 +525,17 @@ impl Store {
         (entries as u64, bytes)
     }
 
+    /// The rules' tallies so far (the locals rule is decided at the end).
+    pub fn tallies(&self) -> Vec<&Tally> {
+        vec![
+            &self.sequences,
+            &self.transactions,
+            &self.refunds,
+            &self.visits_rule,
+            &self.one_place,
+        ]
+    }
+
     pub fn finish(self) -> Vec<Tally> {
         let locals = self.locals();
         vec![

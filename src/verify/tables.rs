@@ -82,6 +82,11 @@ impl AgainstTables {
 
     /// With the topics read: in Postgres-canonical mode, every key's last reported level is its
     /// table's level.
+    /// The rules' tallies so far (the stock tables are compared at the end).
+    pub fn tallies(&self) -> Vec<&Tally> {
+        vec![&self.references, &self.tax]
+    }
+
     pub fn finish(self, last: &FxHashMap<String, i64>) -> Vec<Tally> {
         let mut all = vec![self.references, self.tax];
         if self.tables.canonical {

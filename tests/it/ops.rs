@@ -39,14 +39,28 @@ pub fn sample(text: &str, series: &str) -> Option<f64> {
 
 /// Scrapes until `ready` holds for the scrape (or panics after `within`).
 pub fn scrape_until(addr: &str, within: Duration, ready: impl Fn(&str) -> bool) -> String {
+    scrape_within(addr, within, ready)
+        .unwrap_or_else(|last| panic!("no such scrape at {addr}: {last}"))
+}
+
+/// Scrapes until `ready` holds for the scrape; after `within`, the last scrape as the error.
+pub fn scrape_within(
+    addr: &str,
+    within: Duration,
+    ready: impl Fn(&str) -> bool,
+) -> Result<String, String> {
     let started = Instant::now();
+    let mut last = String::from("(nothing served)");
     loop {
         if let Some((200, text)) = get(addr, "/metrics") {
             if ready(&text) {
-                return text;
+                return Ok(text);
             }
+            last = text;
         }
-        assert!(started.elapsed() < within, "no such scrape at {addr}");
+        if started.elapsed() >= within {
+            return Err(last);
+        }
         std::thread::sleep(Duration::from_millis(100));
     }
 }

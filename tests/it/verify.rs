@@ -3,13 +3,14 @@
 //! position, and bad input exits 2.
 
 use std::collections::HashMap;
+use std::process::Child;
 use std::time::Duration;
 
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::ClientConfig;
 
-use crate::support::cmd::{run, Output};
+use crate::support::cmd::{command, finish, run, terminate, Output};
 use crate::support::decode::{kafka_env, Row};
 use crate::support::kafka::{consume_all, Consumed};
 use crate::support::target::{Target, SELLING_STORES};
@@ -319,6 +320,123 @@ fn an_unreachable_broker_or_registry_or_an_unknown_topic_exits_2() {
     assert!(
         out.stdout.is_empty(),
         "no verdict without schemas: {}",
+        out.stdout
+    );
+}
+
+/// A scrape of `verify --follow`'s figures for which `ready` holds (within a minute), else its
+/// stopped output in the panic.
+fn scraped(metrics: &str, follower: Child, ready: impl Fn(&str) -> bool) -> (String, Child) {
+    match crate::ops::scrape_within(metrics, Duration::from_secs(60), ready) {
+        Ok(text) => (text, follower),
+        Err(last) => {
+            let out = terminate(follower);
+            panic!(
+                "last scrape:\n{last}\nverify --follow:\n{}\n{}",
+                out.stdout, out.stderr
+            )
+        }
+    }
+}
+
+#[test]
+fn verify_follow_checks_a_live_run_as_it_comes_serves_its_figures_and_reports_on_sigterm() {
+    let target = Target::new(false);
+    let metrics = crate::support::free_addr();
+    let mut env = kafka_env(&target.broker, &target.registry);
+    env.push(("METRICS_ADDR", metrics.as_str()));
+    // Started before the run: its topics do not exist yet.
+    let follower = command(
+        &[
+            "verify",
+            "--follow",
+            "--interval",
+            "1s",
+            "--quiet-after",
+            "3s",
+        ],
+        &env,
+    )
+    .spawn()
+    .unwrap();
+    let run = command(
+        &["run", "--duration", "12s"],
+        &target.env(&[("TARGET_EPS", "300")]),
+    )
+    .spawn()
+    .unwrap();
+    // Records are checked while the run still writes them.
+    let (live, follower) = scraped(&metrics, follower, |t| {
+        crate::ops::sample(t, "retailgen_verify_records_checked_total").unwrap_or(0.0) > 500.0
+    });
+    assert_eq!(
+        crate::ops::sample(&live, "retailgen_healthy"),
+        Some(1.0),
+        "{live}"
+    );
+    let generated = finish(run);
+    assert_eq!(generated.code, Some(0), "{}", generated.stderr);
+    let on_topics = consume_all(
+        &target.broker.bootstrap,
+        &crate::support::TOPICS,
+        Duration::from_secs(30),
+    )
+    .len();
+    // What a one-off verify finds on the same topics (every rule holds), the live one finds too.
+    let once = verify(&target, &[]);
+    assert_eq!(once.code, Some(0), "{}", once.stdout);
+    // Caught up: every record read, none found wrong.
+    let (caught_up, follower) = scraped(&metrics, follower, |t| {
+        crate::ops::sample(t, "retailgen_verify_records_checked_total") == Some(on_topics as f64)
+            && crate::ops::sample(t, "retailgen_verify_lag") == Some(0.0)
+    });
+    let violations: Vec<&str> = caught_up
+        .lines()
+        .filter(|l| l.starts_with("retailgen_verify_violations_total{") && !l.ends_with(" 0"))
+        .collect();
+    assert!(violations.is_empty(), "{violations:?}\n{caught_up}");
+    assert!(
+        caught_up.contains("retailgen_verify_violations_total{rule=\"labelled faults only\"} 0"),
+        "{caught_up}"
+    );
+
+    // A poison pill arrives: the live figures name its rule, and the report on SIGTERM too.
+    let consumed = consume_all(
+        &target.broker.bootstrap,
+        &["orders.v1"],
+        Duration::from_secs(30),
+    );
+    let order = consumed
+        .iter()
+        .find(|c| !c.headers.contains_key("dq"))
+        .unwrap();
+    send(
+        &producer(&target.broker.bootstrap),
+        order,
+        &order.key,
+        &order.payload[..order.payload.len() - 3],
+    );
+    crate::ops::scrape_until(&metrics, Duration::from_secs(30), |t| {
+        crate::ops::sample(
+            t,
+            "retailgen_verify_violations_total{rule=\"labelled faults only\"}",
+        ) == Some(1.0)
+    });
+    let out = terminate(follower);
+    assert_eq!(out.code, Some(1), "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("verify --follow: ") && out.stderr.contains("lag 0"),
+        "a summary per round: {}",
+        out.stderr
+    );
+    assert!(
+        out.stdout
+            .contains(&format!("orders.v1/{}/", order.partition))
+            && out.stdout.contains("does not decode")
+            && out
+                .stdout
+                .contains(&format!("verify: {} records", on_topics + 1)),
+        "the final report: {}",
         out.stdout
     );
 }

@@ -266,6 +266,112 @@ pub fn read_values<S: Send>(
     Ok(parts.map(|parts| parts.into_iter().map(|read| read.state).collect()))
 }
 
+/// One topic read as it grows (`verify --follow`): one reader for all its partitions, from
+/// their beginning, kept between rounds so each fetch goes on where the last ended (tansu 0.6
+/// answers a fetch from inside a record batch with the batches after it, so a reader that
+/// started again at an offset could miss the rest of a batch).
+pub struct TopicFollower {
+    consumer: BaseConsumer<EndIsExpected>,
+    topic: String,
+    next: Vec<i64>,
+    /// Where each partition's fetches last said its end was.
+    end: Vec<Option<i64>>,
+}
+
+impl TopicFollower {
+    /// A follower of `topic` from its beginning, or `None` if it does not exist (yet).
+    pub fn open(k: &KafkaSettings, topic: &str) -> Result<Option<Self>, KafkaError> {
+        let consumer = reader(k, Prefetch::Bounded)?;
+        let Some(count) = partitions(k, &consumer, topic)? else {
+            dispose(consumer);
+            return Ok(None);
+        };
+        let mut tpl = TopicPartitionList::new();
+        for p in 0..count {
+            tpl.add_partition_offset(topic, p, Offset::Beginning)
+                .map_err(|e| KafkaError::Client(e.to_string()))?;
+        }
+        consumer.assign(&tpl).map_err(unreachable(k))?;
+        Ok(Some(Self {
+            consumer,
+            topic: topic.to_owned(),
+            next: vec![0; count as usize],
+            end: vec![None; count as usize],
+        }))
+    }
+
+    /// Each partition's end now (its high watermark).
+    pub fn ends(&self, k: &KafkaSettings) -> Result<Vec<i64>, KafkaError> {
+        (0..self.next.len() as i32)
+            .map(|p| {
+                self.consumer
+                    .fetch_watermarks(&self.topic, p, Duration::from_secs(10))
+                    .map(|(_, high)| high)
+                    .map_err(unreachable(k))
+            })
+            .collect()
+    }
+
+    /// The offset each partition goes on from.
+    pub fn next(&self) -> &[i64] {
+        &self.next
+    }
+
+    /// Reads until every partition is at its end (as the fetches say: tansu 0.6's listed ends
+    /// can lag behind what a fetch returns) or `budget` has passed, handing each record to
+    /// `each` in its partition's offset order.
+    pub fn read_on(
+        &mut self,
+        k: &KafkaSettings,
+        budget: Duration,
+        mut each: impl FnMut(Polled<'_>) -> Result<(), ReplayError>,
+    ) -> Result<(), ReplayError> {
+        let started = Instant::now();
+        let at_end = |s: &Self| s.end.iter().zip(&s.next).all(|(e, n)| *e == Some(*n));
+        while started.elapsed() < budget {
+            // What came since the last round shows within a short poll.
+            let wait = match at_end(self) {
+                true => Duration::from_millis(20),
+                false => Duration::from_millis(100),
+            };
+            match self.consumer.poll(wait) {
+                Some(Ok(m)) => {
+                    if let Some(n) = self.next.get_mut(m.partition() as usize) {
+                        *n = m.offset() + 1;
+                    }
+                    each(polled(&m))?;
+                }
+                Some(Err(RdKafkaError::PartitionEOF(p))) => {
+                    if let Some(e) = self.end.get_mut(p as usize) {
+                        *e = self.next.get(p as usize).copied();
+                    }
+                }
+                Some(Err(RdKafkaError::MessageConsumption(code))) if reconnects(code) => {}
+                Some(Err(e)) => return Err(unreachable(k)(e).into()),
+                None if at_end(self) => break,
+                None => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A record as [`Polled`], with its headers looked up.
+fn polled<'a>(m: &'a BorrowedMessage<'_>) -> Polled<'a> {
+    let header = |name: &str| {
+        m.headers()
+            .and_then(|h| h.iter().find(|h| h.key == name).and_then(|h| h.value))
+    };
+    Polled {
+        partition: m.partition(),
+        offset: m.offset(),
+        key: m.key().unwrap_or_default(),
+        dq: header("dq"),
+        shard: header("shard"),
+        value: m.payload().unwrap_or_default(),
+    }
+}
+
 /// A record as it is on the topic, borrowed from the reader's buffer.
 pub struct Polled<'a> {
     pub partition: i32,
@@ -289,23 +395,7 @@ pub fn read_stream<S: Send>(
     init: impl Fn() -> S + Sync,
     each: impl Fn(&mut S, Polled<'_>) -> Result<(), ReplayError> + Sync,
 ) -> Result<Option<Vec<S>>, ReplayError> {
-    let parts = read_all_with(k, prefetch, topic, init, |state, m| {
-        let header = |name: &str| {
-            m.headers()
-                .and_then(|h| h.iter().find(|h| h.key == name).and_then(|h| h.value))
-        };
-        each(
-            state,
-            Polled {
-                partition: m.partition(),
-                offset: m.offset(),
-                key: m.key().unwrap_or_default(),
-                dq: header("dq"),
-                shard: header("shard"),
-                value: m.payload().unwrap_or_default(),
-            },
-        )
-    })?;
+    let parts = read_all_with(k, prefetch, topic, init, |state, m| each(state, polled(m)))?;
     Ok(parts.map(|parts| parts.into_iter().map(|read| read.state).collect()))
 }
 

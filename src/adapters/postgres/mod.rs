@@ -101,9 +101,10 @@ pub async fn client(pool: &Pool, what: &str) -> Result<deadpool_postgres::Object
         // The server's own words ("database ... is not currently accepting connections"),
         // not only the pool's "db error".
         cause: match &e {
-            deadpool_postgres::PoolError::Backend(b) => b
-                .as_db_error()
-                .map_or_else(|| b.to_string(), |db| format!("a new connection failed: {db}")),
+            deadpool_postgres::PoolError::Backend(b) => b.as_db_error().map_or_else(
+                || b.to_string(),
+                |db| format!("a new connection failed: {db}"),
+            ),
             _ => e.to_string(),
         },
     })

@@ -146,6 +146,8 @@ pub struct Engine {
     tally: Tally,
     dropped_groups: u32,
     idle_steps: u32,
+    /// The logical time (ms) before which [`Engine::tick`] does not look again.
+    next_tick_ms: Millis,
     /// Emitted once, before the first step.
     initial: Vec<Box<dyn Service>>,
     restocker: Restocker,
@@ -194,6 +196,7 @@ impl Engine {
             families: 0,
             dropped_families: Vec::new(),
             idle_steps: 0,
+            next_tick_ms: Millis::MIN,
             initial: generators.initial,
             restocker: generators.restocker,
             stats: None,
@@ -331,6 +334,13 @@ impl Engine {
                         }
                     }
                 }
+            }
+            if let Err(e) = self.tick(&mut emission) {
+                let _ = self.publisher.flush();
+                return Err(EngineError {
+                    records: self.tally.records,
+                    source: e.into(),
+                });
             }
             let next = match self.schedule.pop_due(self.clock.logical_ns()) {
                 Some((family, mut group)) => {
@@ -492,6 +502,31 @@ impl Engine {
         self.families
     }
 
+    /// What the services have due at their own times (a visitor's shelf event, a checkout) joins
+    /// the schedule between groups, not only when its service is picked: a step publishing many
+    /// records moves time on by each of them, and what fell due meanwhile goes out then. Looked
+    /// at once per logical second at most.
+    fn tick(&mut self, emission: &mut Emission) -> Result<(), RepositoryError> {
+        let logical_ms = self.clock.logical_ns() / 1_000_000;
+        if logical_ms < self.next_tick_ms {
+            return Ok(());
+        }
+        self.next_tick_ms = logical_ms + 1_000;
+        let now_ms = self.clock.stamp();
+        if self.services.next_due() > now_ms {
+            return Ok(());
+        }
+        let mut ctx = Ctx {
+            rng: &mut self.rng,
+            ids: &mut self.ids,
+            world: &mut self.world,
+            now_ms,
+        };
+        self.services.due(&mut ctx, emission)?;
+        self.schedule_groups(self.clock.logical_ns(), emission);
+        Ok(())
+    }
+
     /// One service pick, then the background mutations each of its records may trigger;
     /// their groups join the schedule at their due times.
     /// Steps that keep emitting nothing (every store closed, nothing in stock) move logical time
@@ -640,10 +675,11 @@ impl Engine {
             alert.event.set_ts(at);
             self.send_faulted(&mut alert, stopper, reserved)?;
             if let Some((delay_ms, group)) = reaction.replenishment {
-                let now = self.clock.logical_ns();
+                // Due after the lead time from the crossing's own time (which may be behind the
+                // clock: a checkout's stock change), so it goes out at the time it says.
+                let due = ((at + delay_ms) * 1_000_000).max(self.clock.logical_ns());
                 let family = self.new_family();
-                self.schedule
-                    .push(now + delay_ms * 1_000_000, (family, group));
+                self.schedule.push(due, (family, group));
             }
         }
         Ok(())

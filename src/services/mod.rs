@@ -103,6 +103,20 @@ pub trait Service: Send {
     /// The run stops cleanly: what closes the service's open state (a terminal's logout).
     fn close(&mut self, _ctx: &mut Ctx<'_>, _out: &mut Emission) {}
 
+    /// When the service next has something due that happens at its own time (a visitor's shelf
+    /// event, a checkout), whether or not it is picked: [`Service::due`] then emits it.
+    fn next_due(&self) -> Millis {
+        Millis::MAX
+    }
+
+    /// Emits what is due by `ctx.now_ms` (see [`Service::next_due`]), and nothing else.
+    ///
+    /// # Errors
+    /// [`RepositoryError`] when a port it needs fails.
+    fn due(&mut self, _ctx: &mut Ctx<'_>, _out: &mut Emission) -> Result<(), RepositoryError> {
+        Ok(())
+    }
+
     /// The run starts: the state the world would be in had it been running (a store's
     /// visitors and staffed terminals), before anything else is emitted.
     ///
@@ -162,6 +176,27 @@ impl ServiceTable {
         self.services
             .iter_mut()
             .try_for_each(|s| s.warm_up(ctx, out))
+    }
+
+    /// The earliest [`Service::next_due`] of the services.
+    pub fn next_due(&self) -> Millis {
+        self.services
+            .iter()
+            .map(|s| s.next_due())
+            .min()
+            .unwrap_or(Millis::MAX)
+    }
+
+    /// The services with something due by `ctx.now_ms` emit it (see [`Service::due`]).
+    ///
+    /// # Errors
+    /// The first [`RepositoryError`] of a service.
+    pub fn due(&mut self, ctx: &mut Ctx<'_>, out: &mut Emission) -> Result<(), RepositoryError> {
+        let now = ctx.now_ms;
+        self.services
+            .iter_mut()
+            .filter(|s| s.next_due() <= now)
+            .try_for_each(|s| s.due(ctx, out))
     }
 
     /// Every service closes its open state (see [`Service::close`]).

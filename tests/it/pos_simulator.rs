@@ -241,7 +241,33 @@ fn the_simulator_checks_out_every_visit_as_the_store_world_did_and_loses_nothing
             .unwrap_or_else(|| panic!("visit {visit} with cart {cart:?} was not checked out"));
         let lines = items(got[0]);
         let quantities: Vec<(String, i64)> = lines.iter().map(|l| (l.0.clone(), l.1)).collect();
-        assert_eq!(&quantities, cart, "visit {visit}: lines are the net cart");
+        if &quantities != cart {
+            let customer = opt_str(got[0], "customer_id").unwrap_or_default();
+            let told: Vec<String> = rows
+                .iter()
+                .filter(|r| {
+                    matches!(
+                        r.kafka.topic.as_str(),
+                        "shelf-events.v1" | "foot-traffic.v1"
+                    ) && opt_str(r, "customer_id") == Some(customer)
+                })
+                .map(|r| {
+                    format!(
+                        "{}/{}/{} dq={:?} {:?}",
+                        r.kafka.topic,
+                        r.kafka.partition,
+                        r.kafka.offset,
+                        r.header("dq"),
+                        r.fields
+                    )
+                })
+                .collect();
+            panic!(
+                "visit {visit}: lines {quantities:?} are not the net cart {cart:?}; the customer's records:\n{}\nthe last simulator:\n{}",
+                told.join("\n"),
+                stopped.stderr
+            );
+        }
         for l in &lines {
             // qty x unit x (1 - discount), rounded half up on the exact cents (floats are not).
             let (unit, pct) = ((l.2 * 100.0).round() as i64, (l.3 * 100.0).round() as i64);

@@ -201,3 +201,35 @@ fn a_busy_day_publishes_nothing_unlabelled_two_minutes_behind_the_stream() {
         &behind[..behind.len().min(5)]
     );
 }
+
+/// A day at 0.4 records/s, nearly all of them the store world's: a step that checks out several
+/// baskets publishes dozens of records and moves the simulated clock on by minutes, yet what a
+/// visitor does on the shelves goes out when it happens, not at the store's next turn.
+#[test]
+fn a_slow_day_publishes_shelf_events_when_they_happen() {
+    let out = run(
+        &[
+            "run",
+            "--seed",
+            "3",
+            "--from",
+            "2024-07-01T00:00:00Z",
+            "--to",
+            "2024-07-02T00:00:00Z",
+            "--eps",
+            "0.4",
+        ],
+        &[("WEIGHT_STORE", "3"), ("P_LATE_EVENT", "0")],
+    );
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let behind: Vec<_> = behind_the_stream(&out.stdout)
+        .into_iter()
+        .filter(|(topic, _, _)| topic == "shelf-events.v1")
+        .collect();
+    assert!(
+        behind.is_empty(),
+        "{} shelf events 2+ min behind the stream, e.g. {:?}",
+        behind.len(),
+        &behind[..behind.len().min(5)]
+    );
+}

@@ -181,10 +181,7 @@ impl Service for StoreService {
 
     fn emit(&mut self, ctx: &mut Ctx<'_>, out: &mut Emission) -> Result<(), RepositoryError> {
         let now = ctx.now_ms;
-        self.refresh_minute(ctx, now);
-        self.end_shifts(ctx, now, out);
-        self.release_shelf(ctx, now, out);
-        self.check_out_due(ctx, now, out)?;
+        self.due(ctx, out)?;
         let Some(store) = self.pick_store(ctx) else {
             return Ok(());
         };
@@ -204,6 +201,22 @@ impl Service for StoreService {
             _ => self.start_visit(ctx, store, now, out)?,
         }
         Ok(())
+    }
+
+    /// The next shelf event, exit or shift end.
+    fn next_due(&self) -> Millis {
+        let shelf = self.shelf.first().map_or(Millis::MAX, |s| s.0);
+        let exit = self.next_exit.iter().copied().min().unwrap_or(Millis::MAX);
+        shelf.min(exit).min(self.next_shift_end)
+    }
+
+    /// Shifts that end, shelf events and checkouts that are due.
+    fn due(&mut self, ctx: &mut Ctx<'_>, out: &mut Emission) -> Result<(), RepositoryError> {
+        let now = ctx.now_ms;
+        self.refresh_minute(ctx, now);
+        self.end_shifts(ctx, now, out);
+        self.release_shelf(ctx, now, out);
+        self.check_out_due(ctx, now, out)
     }
 
     fn warm_up(&mut self, ctx: &mut Ctx<'_>, out: &mut Emission) -> Result<(), RepositoryError> {

@@ -523,7 +523,14 @@ impl Engine {
             now_ms,
         };
         self.services.due(&mut ctx, emission)?;
-        self.schedule_groups(self.clock.logical_ns(), emission);
+        // In due order with what else is due (not ahead of it, as a step's groups go: a step
+        // runs only when nothing is due), so a backlog drains oldest first.
+        let now_ns = self.clock.logical_ns();
+        let family = self.new_family();
+        for (delay_ms, group) in emission.groups.drain(..) {
+            self.schedule
+                .push(now_ns + delay_ms * 1_000_000, (family, group));
+        }
         Ok(())
     }
 

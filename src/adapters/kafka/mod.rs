@@ -7,7 +7,9 @@ mod relay;
 pub mod replay;
 
 pub use admin::{create_missing, ensure_topics, existing_topics};
-pub use client_config::{client_config, connected_producer, producer_config};
+pub use client_config::{
+    client_config, connected_producer, dispose, producer_config, reader_config,
+};
 pub use producer::{owned_headers, send, Connecting, KafkaPublisher, Poller};
 pub use relay::KafkaRelay;
 

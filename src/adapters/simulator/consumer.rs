@@ -176,6 +176,46 @@ struct Reader {
     at_end: HashMap<i32, bool>,
     group: String,
     start: &'static str,
+    /// Per partition, the committed offset this run starts at: records before it (the start
+    /// of the batch it lies in) were done with by an earlier run.
+    skip_below: HashMap<i32, i64>,
+}
+
+/// Probes per partition before reading it from its beginning.
+const PROBES: [i64; 6] = [1, 16, 256, 4_096, 65_536, 1_048_576];
+
+/// An offset at or before `committed` that a fetch returns records from, starting at or before
+/// `committed`: found by fetching from further and further back (a fetch from inside a batch on
+/// tansu 0.6 skips that batch), 0 at worst.
+fn batch_start(k: &KafkaSettings, topic: &str, p: i32, committed: i64) -> Result<i64, KafkaError> {
+    let probe: BaseConsumer<EndIsExpected> = crate::adapters::kafka::reader_config(k)
+        .create_with_context(EndIsExpected)
+        .map_err(|e| KafkaError::Client(e.to_string()))?;
+    let mut found = 0;
+    for back in PROBES {
+        let from = (committed - back).max(0);
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition_offset(topic, p, Offset::Offset(from))
+            .map_err(|e| KafkaError::Client(e.to_string()))?;
+        probe
+            .assign(&tpl)
+            .map_err(|e| KafkaError::Client(e.to_string()))?;
+        let asked = Instant::now();
+        let first = loop {
+            match probe.poll(Duration::from_millis(100)) {
+                Some(Ok(m)) => break Some(m.offset()),
+                Some(Err(RdKafkaError::PartitionEOF(_))) => break None,
+                _ if asked.elapsed() > Duration::from_secs(3) => break None,
+                _ => {}
+            }
+        };
+        if first.is_some_and(|o| o <= committed) || from == 0 {
+            found = from;
+            break;
+        }
+    }
+    crate::adapters::kafka::dispose(probe);
+    Ok(found)
 }
 
 impl Reader {
@@ -202,15 +242,35 @@ impl Reader {
         })?;
         let partitions: Vec<i32> = (0..count).collect();
         // Assigned, not subscribed: no group membership to rebalance (a crashed member would
-        // linger in it), the group only keeps the committed offsets.
+        // linger in it), the group only keeps the committed offsets. A committed offset is
+        // fetched from a record batch's start at or before it, and what comes before it is
+        // skipped: tansu 0.6 answers a fetch from inside a batch with the batches after it (a
+        // restart would miss the rest of the batch it stopped in; Kafka returns the batch).
         let mut tpl = TopicPartitionList::new();
+        let client = |e: rdkafka::error::KafkaError| KafkaError::Client(e.to_string());
         for p in &partitions {
-            tpl.add_partition_offset(topic, *p, Offset::Stored)
-                .map_err(|e| KafkaError::Client(e.to_string()))?;
+            tpl.add_partition(topic, *p);
         }
-        consumer
-            .assign(&tpl)
-            .map_err(|e| KafkaError::Client(e.to_string()))?;
+        let committed = consumer
+            .committed_offsets(tpl, Duration::from_secs(10))
+            .map_err(|e| KafkaError::Client(format!("reading committed offsets: {e}")))?;
+        let mut assigned = TopicPartitionList::new();
+        let mut skip_below = HashMap::new();
+        for e in committed.elements() {
+            let p = e.partition();
+            let from = match e.offset() {
+                Offset::Offset(o) if o > 0 => {
+                    skip_below.insert(p, o);
+                    Offset::Offset(batch_start(k, topic, p, o)?)
+                }
+                Offset::Offset(o) => Offset::Offset(o),
+                _ => Offset::Stored,
+            };
+            assigned
+                .add_partition_offset(topic, p, from)
+                .map_err(client)?;
+        }
+        consumer.assign(&assigned).map_err(client)?;
         Ok(Self {
             topic: topic.to_owned(),
             consumer,
@@ -218,6 +278,7 @@ impl Reader {
             group: group.to_owned(),
             start: start.as_str(),
             partitions,
+            skip_below,
         })
     }
 
@@ -488,6 +549,13 @@ impl Simulator {
             };
             reader.at_end.insert(msg.partition(), false);
             let (partition, offset) = (msg.partition(), msg.offset());
+            if reader
+                .skip_below
+                .get(&partition)
+                .is_some_and(|o| offset < *o)
+            {
+                continue;
+            }
             let entry = core.progress.entry((input, partition)).or_default();
             entry.open.insert(offset);
             entry.next = Some(offset + 1);

@@ -176,8 +176,10 @@ struct Reader {
     at_end: HashMap<i32, bool>,
     group: String,
     start: &'static str,
-    /// Per partition, the committed offset this run starts at: records before it (the start
-    /// of the batch it lies in) were done with by an earlier run.
+    /// Per partition, the offset after the last record read (at first the committed offset):
+    /// records before it were done with by an earlier run or are in this one's carts already,
+    /// and are skipped if a fetch brings them again (from a batch's start, or after the
+    /// broker's answer made the client reset to an earlier offset).
     skip_below: HashMap<i32, i64>,
 }
 
@@ -549,6 +551,8 @@ impl Simulator {
             };
             reader.at_end.insert(msg.partition(), false);
             let (partition, offset) = (msg.partition(), msg.offset());
+            // Read before (an earlier run's, or this one's again after the broker's answer made
+            // the client reset to an earlier offset): done with, or already in a cart.
             if reader
                 .skip_below
                 .get(&partition)
@@ -556,6 +560,7 @@ impl Simulator {
             {
                 continue;
             }
+            reader.skip_below.insert(partition, offset + 1);
             let entry = core.progress.entry((input, partition)).or_default();
             entry.open.insert(offset);
             entry.next = Some(offset + 1);

@@ -258,8 +258,6 @@ struct Checker {
     latest: i64,
     /// Records read per stream.
     read: [u64; Stream::COUNT],
-    /// Rounds of `--follow` so far.
-    rounds: u64,
 }
 
 impl Checker {
@@ -288,7 +286,6 @@ impl Checker {
             delayed: None,
             latest: i64::MIN,
             read: [0; Stream::COUNT],
-            rounds: 0,
         })
     }
 
@@ -354,11 +351,13 @@ impl Checker {
             verifier,
             against,
             held,
+            delayed,
             ..
         } = self;
-        held[stream.index()].flush(|r| check(verifier, against, topic, stream, late_mode, &r));
-        if let Some(lines) = &mut self.delayed {
-            lines[stream.index()].flush(|r| check(verifier, against, topic, stream, late_mode, &r));
+        let mut check = |r: Record| check(verifier, against, topic, stream, late_mode, &r);
+        held[stream.index()].flush(&mut check);
+        if let Some(lines) = delayed {
+            lines[stream.index()].flush(&mut check);
         }
     }
 
@@ -458,9 +457,8 @@ async fn verify(
     )
 }
 
-/// `--follow`: rounds of reading what came since the last (each topic up to where it ended when
-/// the round began, the topics that name others marked first, so what they name is read too),
-/// a summary per round on stderr and the figures on METRICS_ADDR, until SIGTERM; then a last
+/// `--follow`: rounds of reading what came since the last (each topic until its fetches reach
+/// its end, then released topic by topic in [`ORDER`]), a summary per round on stderr and the figures on METRICS_ADDR, until SIGTERM; then a last
 /// round and the report. What names other records is checked a window behind the topics'
 /// latest time, or at once when no topic has had a new record for `quiet_after`. The Postgres
 /// tables are not compared (they change under a live run).
@@ -483,29 +481,24 @@ async fn follow(
         let mut followers: Vec<Option<TopicFollower>> = ORDER.iter().map(|_| None).collect();
         let kafka = |e: KafkaError| BadInput(e.to_string());
         let mut last_new = Instant::now();
+        let mut rounds: u64 = 0;
         loop {
             let last = stop.is_cancelled();
             let before = checker.records();
-            // Where each topic ends now, those that name others first.
-            let mut marks: Vec<Option<Vec<i64>>> = vec![None; ORDER.len()];
-            for i in (0..ORDER.len()).rev() {
-                let topic = names.of(ORDER[i]);
+            // Open the topics that exist by now; what is left to read, as the broker lists it.
+            let mut lag = 0;
+            for (i, stream) in ORDER.into_iter().enumerate() {
+                let topic = names.of(stream);
                 if followers[i].is_none() {
                     followers[i] = TopicFollower::open(&k, topic).map_err(kafka)?;
-                    if followers[i].is_none() && before == 0 && checker.rounds == 0 {
+                    if followers[i].is_none() && rounds == 0 {
                         tracing::warn!("verify --follow: topic {topic} does not exist yet; read once it does");
                     }
                 }
                 if let Some(f) = &followers[i] {
-                    marks[i] = Some(f.ends(&k).map_err(kafka)?);
+                    lag += f.lag(&k).map_err(kafka)?;
                 }
             }
-            let lag: i64 = followers
-                .iter()
-                .zip(&marks)
-                .filter_map(|(f, m)| Some((f.as_ref()?, m.as_ref()?)))
-                .map(|(f, m)| f.next().iter().zip(m).map(|(n, e)| (e - n).max(0)).sum::<i64>())
-                .sum();
             stats.verify.lag.store(lag, Ordering::Relaxed);
             for (i, stream) in ORDER.into_iter().enumerate() {
                 let Some(f) = &mut followers[i] else {
@@ -527,7 +520,7 @@ async fn follow(
             for stream in ORDER {
                 checker.release(stream, names.of(stream));
             }
-            checker.rounds += 1;
+            rounds += 1;
             if checker.records() > before {
                 last_new = Instant::now();
             } else if last_new.elapsed() >= quiet_after {

@@ -189,10 +189,12 @@ const PROBES: [i64; 6] = [1, 16, 256, 4_096, 65_536, 1_048_576];
 /// An offset at or before `committed` that a fetch returns records from, starting at or before
 /// `committed`: found by fetching from further and further back (a fetch from inside a batch on
 /// tansu 0.6 skips that batch), 0 at worst.
-fn batch_start(k: &KafkaSettings, topic: &str, p: i32, committed: i64) -> Result<i64, KafkaError> {
-    let probe: BaseConsumer<EndIsExpected> = crate::adapters::kafka::reader_config(k)
-        .create_with_context(EndIsExpected)
-        .map_err(|e| KafkaError::Client(e.to_string()))?;
+fn batch_start(
+    probe: &BaseConsumer<EndIsExpected>,
+    topic: &str,
+    p: i32,
+    committed: i64,
+) -> Result<i64, KafkaError> {
     let mut found = 0;
     for back in PROBES {
         let from = (committed - back).max(0);
@@ -216,7 +218,6 @@ fn batch_start(k: &KafkaSettings, topic: &str, p: i32, committed: i64) -> Result
             break;
         }
     }
-    crate::adapters::kafka::dispose(probe);
     Ok(found)
 }
 
@@ -258,12 +259,23 @@ impl Reader {
             .map_err(|e| KafkaError::Client(format!("reading committed offsets: {e}")))?;
         let mut assigned = TopicPartitionList::new();
         let mut skip_below = HashMap::new();
+        let mut probe = None;
         for e in committed.elements() {
             let p = e.partition();
             let from = match e.offset() {
                 Offset::Offset(o) if o > 0 => {
                     skip_below.insert(p, o);
-                    Offset::Offset(batch_start(k, topic, p, o)?)
+                    let probe = match &mut probe {
+                        Some(probe) => probe,
+                        None => probe.insert(
+                            crate::adapters::kafka::reader_config(k)
+                                .create_with_context::<_, BaseConsumer<EndIsExpected>>(
+                                    EndIsExpected,
+                                )
+                                .map_err(|e| KafkaError::Client(e.to_string()))?,
+                        ),
+                    };
+                    Offset::Offset(batch_start(probe, topic, p, o)?)
                 }
                 Offset::Offset(o) => Offset::Offset(o),
                 _ => Offset::Stored,
@@ -273,6 +285,9 @@ impl Reader {
                 .map_err(client)?;
         }
         consumer.assign(&assigned).map_err(client)?;
+        if let Some(probe) = probe {
+            crate::adapters::kafka::dispose(probe);
+        }
         Ok(Self {
             topic: topic.to_owned(),
             consumer,

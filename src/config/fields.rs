@@ -1,7 +1,7 @@
 //! The one table of settings: TOML key, environment variable, valid values and how to apply each.
 
 use super::model::{
-    CanonInventory, LateMode, PacingKind, Settings, SinkKind, StartFrom, StoreKind,
+    CanonInventory, LateMode, PacingKind, Settings, SinkKind, StartFrom, StoreKind, Transactions,
 };
 use super::parse::*;
 use super::secret::Secret;
@@ -630,6 +630,14 @@ pub const FIELDS: &[Field] = &[
         "",
         "how long the final flush waits for acknowledgements",
         |s, v| s.kafka.flush_timeout = duration(v)?
+    ),
+    field!(
+        "kafka.transactions",
+        "KAFKA_TRANSACTIONS",
+        "auto, on or off",
+        "",
+        "Kafka-canonical crash consistency: `on` commits each ~100 ms of groups in a Kafka transaction (the cluster must support them), `off` holds each record back until what it names is acknowledged (a barrier), `auto` uses transactions where the cluster offers them, else the barrier",
+        |s, v| s.kafka.transactions = Transactions::parse(v).ok_or("unknown transactions mode")?
     ),
     field!(
         "registry.url",

@@ -322,8 +322,35 @@ pub struct KafkaSettings {
     pub sasl_username: String,
     pub sasl_password: Secret,
     pub flush_timeout: Duration,
+    /// Whether groups are committed in Kafka transactions (`KAFKA_TRANSACTIONS`).
+    pub transactions: Transactions,
     /// librdkafka properties passed through as they are.
     pub properties: BTreeMap<String, String>,
+}
+
+/// How a Kafka-canonical run keeps the topics consistent through a crash: in Kafka transactions
+/// (groups committed atomically, seen whole by `read_committed` consumers), or behind an
+/// acknowledgement barrier (a record goes out once what it names is acknowledged).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Transactions {
+    /// Transactions where the cluster supports them, else the barrier.
+    #[default]
+    Auto,
+    /// Transactions; a cluster without them fails start-up.
+    On,
+    /// The barrier.
+    Off,
+}
+
+impl Transactions {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "auto" => Some(Self::Auto),
+            "on" => Some(Self::On),
+            "off" => Some(Self::Off),
+            _ => None,
+        }
+    }
 }
 
 /// Whether a librdkafka property holds a secret and must never be printed.
@@ -349,6 +376,7 @@ impl fmt::Debug for KafkaSettings {
             .field("sasl_username", &self.sasl_username)
             .field("sasl_password", &self.sasl_password)
             .field("flush_timeout", &self.flush_timeout)
+            .field("transactions", &self.transactions)
             .field("properties", &props)
             .finish()
     }

@@ -46,6 +46,30 @@ impl Stream {
         )
     }
 
+    /// The other streams whose earlier records a record of this one may name or depend on: an
+    /// order is at the price a price change set, a payment names its order, a SALE its order, a
+    /// transaction its POS events, visit and shelf events, a refund its transaction, an alert the
+    /// stock change that caused it. Records a stream names of its own are on the same key (a
+    /// basket's events, a visit's shelf events, a key's stock chain), so partition order keeps
+    /// them; these are the references a crash could break (see the Kafka publisher's barrier).
+    pub fn names(self) -> &'static [Stream] {
+        use Stream::*;
+        match self {
+            Orders => &[PriceChanges],
+            Payments => &[Orders],
+            Shipments => &[Orders, Payments],
+            CustomerInteractions | PriceChanges => &[],
+            InventoryChanges => &[Orders],
+            PosEvents => &[PriceChanges, FootTraffic],
+            PosTransactions => &[PosEvents, PriceChanges, FootTraffic, ShelfEvents],
+            Refunds => &[PosTransactions],
+            StoreInventoryChanges => &[PosTransactions, Refunds, InventoryChanges],
+            RestockAlerts => &[InventoryChanges, StoreInventoryChanges],
+            FootTraffic => &[ShelfEvents, PosTransactions],
+            ShelfEvents => &[FootTraffic],
+        }
+    }
+
     /// Dense index, for per-stream arrays.
     pub fn index(self) -> usize {
         self as usize

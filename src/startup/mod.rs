@@ -177,13 +177,19 @@ pub async fn run(
     };
     phase("schemas registered");
     // Without a store the records go straight to a producer: it connects meanwhile.
-    let connecting = (kafka && pool.is_none()).then(|| Connecting::start(&s.kafka, stats.clone()));
+    let connecting = (kafka && pool.is_none())
+        .then(|| Connecting::start(&s.kafka, stats.clone(), Some(recovery::transactional_id(s))));
     let found = recovery::inspect(s, pool.as_ref(), kafka_canonical).await?;
     phase("earlier runs inspected");
+    // Without a database, held late records wait on the pending topic.
+    let pending = (kafka && pool.is_none()).then(|| recovery::pending_topic(s));
     if kafka {
-        recovery::create_topics(s, &topics, &found).await?;
+        recovery::create_topics(s, &topics, &found, pending.as_ref()).await?;
     }
     phase("topics ready");
+    if let Some(pending) = &pending {
+        recovery::replay_pending(s, pending).await?;
+    }
     if let (Some(pool), true) = (&pool, kafka) {
         recovery::replay_outbox(s, pool, &topics).await?;
     }

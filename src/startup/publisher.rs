@@ -45,9 +45,13 @@ fn direct(
             FileSink::create(&s.run.out_dir, topics.clone(), seed)?.observed_by(stats.clone()),
         ),
         (SinkKind::Kafka, Some(ids)) => Box::new(KafkaPublisher::new(
-            connecting.unwrap_or_else(|| Connecting::start(&s.kafka, stats.clone())),
+            connecting.unwrap_or_else(|| {
+                let id = super::recovery::transactional_id(s);
+                Connecting::start(&s.kafka, stats.clone(), Some(id))
+            }),
             &s.kafka,
             topics.clone(),
+            Some(super::recovery::pending_topic(s)),
             Box::new(WireEncoder::new(ids)),
         )?),
         (SinkKind::Kafka, None) => anyhow::bail!("the kafka sink needs its schema ids"),

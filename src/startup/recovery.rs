@@ -11,10 +11,11 @@ use deadpool_postgres::Pool;
 use tokio::runtime::Handle;
 
 use crate::adapters::avro::subject;
+use crate::adapters::kafka::pending::{entries, republish};
 use crate::adapters::kafka::replay::{
     last_run, read_stock_topic, read_values, record_run, ReplayError, StockTopic,
 };
-use crate::adapters::kafka::{create_missing, existing_topics, KafkaRelay};
+use crate::adapters::kafka::{create_missing, existing_topics, Cleanup, KafkaRelay, PendingTopic};
 use crate::adapters::postgres::canonical::recovery::{self as pg, OWN_TABLES};
 use crate::adapters::postgres::{self as postgres};
 use crate::adapters::registry::decoder::WireDecoder;
@@ -156,12 +157,35 @@ pub async fn register_schemas(
     Ok(ids)
 }
 
-/// Creates the topics `found` did not see on the cluster (the runs topic with one partition).
-pub async fn create_topics(s: &Settings, topics: &TopicNames, found: &Found) -> anyhow::Result<()> {
-    let wanted: Vec<(&str, i32)> = topics
+/// Where a Kafka-canonical run without a database keeps its held late records: the runs topic's
+/// `.pending` companion, shared by the targets and shards of a cluster (keys tell them apart).
+pub fn pending_topic(s: &Settings) -> PendingTopic {
+    PendingTopic {
+        topic: format!("{}.pending", s.topics.runs),
+        target: target_id(s),
+        shard: s.shard.shard().index,
+    }
+}
+
+/// The transactional id of a Kafka-canonical run's producer: one per target and shard, so a
+/// restart fences the run it replaces (its open transaction is aborted).
+pub fn transactional_id(s: &Settings) -> String {
+    format!("retailgen-{}-{}", target_id(s), s.shard.shard().index)
+}
+
+/// Creates the topics `found` did not see on the cluster: the runs topic with one partition,
+/// and with `pending` its compacted companion.
+pub async fn create_topics(
+    s: &Settings,
+    topics: &TopicNames,
+    found: &Found,
+    pending: Option<&PendingTopic>,
+) -> anyhow::Result<()> {
+    let wanted: Vec<(&str, i32, Cleanup)> = topics
         .iter()
-        .map(|(_, t)| (t, s.topics.partitions))
-        .chain([(s.topics.runs.as_str(), 1)])
+        .map(|(_, t)| (t, s.topics.partitions, Cleanup::Delete))
+        .chain([(s.topics.runs.as_str(), 1, Cleanup::Delete)])
+        .chain(pending.map(|p| (p.topic.as_str(), 1, Cleanup::Compact)))
         .collect();
     let created = create_missing(
         &s.kafka,
@@ -209,6 +233,28 @@ pub async fn replay_outbox(s: &Settings, pool: &Pool, topics: &TopicNames) -> an
         "retailgen: published {n} records an earlier run had committed but not yet published (retailgen_outbox), in {:.1} s",
         started.elapsed().as_secs_f64()
     );
+    Ok(n)
+}
+
+/// Publishes the late records an earlier run held on the pending topic and had not yet
+/// published (a crash, or a stop that could not flush), then settles their entries.
+pub async fn replay_pending(s: &Settings, pending: &PendingTopic) -> anyhow::Result<usize> {
+    let (k, pending) = (s.kafka.clone(), pending.clone());
+    let (n, took) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        let left = entries(&k, &pending)
+            .with_context(|| format!("reading the held late records on {}", pending.topic))?;
+        if left.is_empty() {
+            return Ok((0, std::time::Duration::ZERO));
+        }
+        Ok((left.len(), republish(&k, &pending, &left)?))
+    })
+    .await??;
+    if n > 0 {
+        eprintln!(
+            "retailgen: published {n} late records an earlier run held but had not yet published, in {:.1} s",
+            took.as_secs_f64()
+        );
+    }
     Ok(n)
 }
 

@@ -49,22 +49,39 @@ pub async fn ensure_topics(
     replication: i32,
 ) -> Result<Vec<String>, KafkaError> {
     let existing = existing_topics(k).await?;
-    let wanted: Vec<(&str, i32)> = topics.iter().map(|t| (t.as_str(), partitions)).collect();
+    let wanted: Vec<(&str, i32, Cleanup)> = topics
+        .iter()
+        .map(|t| (t.as_str(), partitions, Cleanup::Delete))
+        .collect();
     create_missing(k, &wanted, &existing, replication).await
 }
 
-/// Creates, in one request, each of `wanted` (name, partitions) that is not among `existing`
+/// How a created topic's log is cleaned: by age (the broker's default), or compacted to the last
+/// record of each key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cleanup {
+    Delete,
+    Compact,
+}
+
+/// Creates, in one request, each of `wanted` (name, partitions, cleanup) that is not among `existing`
 /// (the cluster's topics, as [`existing_topics`] found them). Returns the topics it created.
 pub async fn create_missing(
     k: &KafkaSettings,
-    wanted: &[(&str, i32)],
+    wanted: &[(&str, i32, Cleanup)],
     existing: &[String],
     replication: i32,
 ) -> Result<Vec<String>, KafkaError> {
     let missing: Vec<NewTopic<'_>> = wanted
         .iter()
-        .filter(|(t, _)| !existing.iter().any(|e| e == t))
-        .map(|&(t, partitions)| NewTopic::new(t, partitions, TopicReplication::Fixed(replication)))
+        .filter(|(t, ..)| !existing.iter().any(|e| e == t))
+        .map(|&(t, partitions, cleanup)| {
+            let topic = NewTopic::new(t, partitions, TopicReplication::Fixed(replication));
+            match cleanup {
+                Cleanup::Delete => topic,
+                Cleanup::Compact => topic.set("cleanup.policy", "compact"),
+            }
+        })
         .collect();
     if missing.is_empty() {
         return Ok(vec![]);
@@ -88,8 +105,8 @@ pub async fn create_missing(
             Err((topic, code)) => {
                 let partitions = wanted
                     .iter()
-                    .find(|(t, _)| *t == topic)
-                    .map_or(0, |&(_, p)| p);
+                    .find(|(t, ..)| *t == topic)
+                    .map_or(0, |&(_, p, _)| p);
                 return Err(KafkaError::CreateTopic {
                     topic,
                     partitions,

@@ -67,6 +67,8 @@ pub fn producer_config(k: &KafkaSettings) -> ClientConfig {
 pub fn reader_config(k: &KafkaSettings) -> ClientConfig {
     let mut c = connection(k);
     c.set("group.id", "retailgen-recovery")
+        // Records of an aborted (or still open) transaction never happened.
+        .set("isolation.level", "read_committed")
         .set("enable.auto.commit", "false")
         .set("enable.partition.eof", "true")
         .set("auto.offset.reset", "earliest")

@@ -1,16 +1,22 @@
 //! Kafka through rdkafka (bundled librdkafka): client settings, topic creation, the producer.
 
 mod admin;
+mod barrier;
 mod client_config;
+mod features;
+pub mod pending;
 mod producer;
 mod relay;
 pub mod replay;
 
-pub use admin::{create_missing, ensure_topics, existing_topics};
+pub use admin::{create_missing, ensure_topics, existing_topics, Cleanup};
 pub use client_config::{
     client_config, connected_producer, dispose, producer_config, reader_config,
 };
-pub use producer::{owned_headers, send, Connecting, KafkaPublisher, Poller};
+pub use producer::{
+    owned_headers, send, Connecting, KafkaPublisher, PendingTopic, Poller, PENDING_KEY_HEADER,
+    PENDING_TOPIC_HEADER,
+};
 pub use relay::KafkaRelay;
 
 #[derive(Debug, thiserror::Error)]

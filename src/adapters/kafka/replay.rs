@@ -68,9 +68,9 @@ pub fn partitions(
 }
 
 /// What one partition's reader found: its state, and the offset after its last record.
-struct PartitionRead<S> {
+pub(super) struct PartitionRead<S> {
     partition: i32,
-    state: S,
+    pub(super) state: S,
     next: i64,
 }
 
@@ -78,7 +78,7 @@ struct PartitionRead<S> {
 /// on its own thread (librdkafka decodes and decompresses a client's fetches on one thread) and
 /// its own state (`init`), calling `each` with every record in partition order. Returns the
 /// states with each partition's next offset, or `None` if the topic does not exist.
-fn read_all<S: Send>(
+pub(super) fn read_all<S: Send>(
     k: &KafkaSettings,
     topic: &str,
     init: impl Fn() -> S + Sync,

@@ -391,3 +391,32 @@ fn labelled_faults_reach_kafka_and_poison_pills_fail_to_decode() {
         );
     }
 }
+
+/// tansu 0.6 starts a transactional producer but has no EndTxn: `auto` (the default) says so and
+/// uses the barrier, `on` refuses to run, naming the setting and what is valid.
+#[test]
+fn kafka_transactions_are_used_only_where_the_cluster_offers_them() {
+    let broker = Tansu::start();
+    let registry = Registry::start();
+    let mut env = kafka_env(&broker, &registry);
+    env.push(("RUST_LOG", "info"));
+    let args = ["run", "--sink", "kafka", "--count", "200", "--eps", "0"];
+    let auto = run(&args, &env);
+    assert_eq!(auto.code, Some(0), "{}", auto.stderr);
+    assert!(
+        auto.stderr.contains("no Kafka transactions")
+            && auto
+                .stderr
+                .contains("waits until what it names is acknowledged"),
+        "{}",
+        auto.stderr
+    );
+    env.push(("KAFKA_TRANSACTIONS", "on"));
+    let on = run(&args, &env);
+    assert_eq!(on.code, Some(1), "{}", on.stderr);
+    assert!(
+        on.stderr.contains("KAFKA_TRANSACTIONS=on") && on.stderr.contains("EndTxn"),
+        "{}",
+        on.stderr
+    );
+}

@@ -71,6 +71,21 @@ impl Record {
         }
     }
 
+    /// The keys by which it names records of [`Stream::names_by_key`]: the price changes of an
+    /// order's product, the order (and payment) of a payment or shipment, a SALE's order.
+    pub fn named_keys(&self) -> [Option<(Stream, &str)>; 2] {
+        match &self.event {
+            Event::Order(o) => [Some((Stream::PriceChanges, o.product_id.as_str())), None],
+            Event::Payment(_) => [Some((Stream::Orders, self.key.as_str())), None],
+            Event::Shipment(_) => [
+                Some((Stream::Orders, self.key.as_str())),
+                Some((Stream::Payments, self.key.as_str())),
+            ],
+            Event::Inventory(c) => [c.order_id.as_deref().map(|id| (Stream::Orders, id)), None],
+            _ => [None, None],
+        }
+    }
+
     /// Whether applying its effect may take stock below a reorder point (and so bring an alert).
     pub fn may_cross(&self) -> bool {
         matches!(

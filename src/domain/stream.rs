@@ -70,6 +70,38 @@ impl Stream {
         }
     }
 
+    /// The streams of [`Stream::names`] whose records a record of this one names by a key it
+    /// carries, the named record's own key: an order the price changes of its product, a
+    /// payment and a shipment their order (and a shipment its payment) by the order id they
+    /// share, a SALE its order. Only that key's earlier records matter, not the whole stream's.
+    pub fn names_by_key(self) -> &'static [Stream] {
+        use Stream::*;
+        match self {
+            Orders => &[PriceChanges],
+            Payments => &[Orders],
+            Shipments => &[Orders, Payments],
+            InventoryChanges => &[Orders],
+            _ => &[],
+        }
+    }
+
+    /// The rest of [`Stream::names`]: streams whose every earlier record may be named.
+    pub fn names_whole(self) -> &'static [Stream] {
+        use Stream::*;
+        match self {
+            Orders | Payments | Shipments | InventoryChanges => &[],
+            other => other.names(),
+        }
+    }
+
+    /// Whether records of some stream name this one's by key.
+    pub fn named_by_key(self) -> bool {
+        matches!(
+            self,
+            Stream::Orders | Stream::Payments | Stream::PriceChanges
+        )
+    }
+
     /// Dense index, for per-stream arrays.
     pub fn index(self) -> usize {
         self as usize
@@ -96,6 +128,24 @@ impl Stream {
 }
 
 /// The topic each stream is written to (configurable).
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_a_stream_names_is_by_key_or_whole_and_by_key_only_of_streams_named_so() {
+        for s in Stream::ALL {
+            let mut split: Vec<Stream> = s.names_by_key().to_vec();
+            split.extend(s.names_whole());
+            split.sort();
+            let mut all = s.names().to_vec();
+            all.sort();
+            assert_eq!(split, all, "{s:?}");
+            assert!(s.names_by_key().iter().all(|n| n.named_by_key()), "{s:?}");
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TopicNames(pub [String; Stream::COUNT]);
 

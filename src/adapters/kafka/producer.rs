@@ -12,7 +12,7 @@ use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, Prod
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::ClientContext;
 
-use super::barrier::{Barrier, Ticket};
+use super::barrier::{Barrier, KeyHash, Ticket};
 use super::client_config::{connected_producer, producer_config};
 use super::features::offers_transactions;
 use super::KafkaError;
@@ -53,11 +53,22 @@ impl Default for Poller {
     }
 }
 
+/// While records wait at the barrier for acknowledgements, reports are served at least this often
+/// (the clock is read at every record then), so a waiting record is not held by a slow rate.
+const DRAIN_WAITING_EVERY: Duration = Duration::from_millis(2);
+
 impl Poller {
     /// After each send: serves the ready reports when it is time to. True when it did.
     pub fn sent<C: ProducerContext>(&mut self, producer: &BaseProducer<C>) -> bool {
+        self.put(producer, false)
+    }
+
+    /// After each record: serves the ready reports when it is time to, soon when some record
+    /// waits for them (`waiting`). True when it did.
+    fn put<C: ProducerContext>(&mut self, producer: &BaseProducer<C>, waiting: bool) -> bool {
         self.sent += 1;
         let due = self.sent % POLL_EVERY == 0
+            || (waiting && self.drained.elapsed() >= DRAIN_WAITING_EVERY)
             || (self.sent % CLOCK_EVERY == 0 && self.drained.elapsed() >= DRAIN_EVERY);
         if due {
             serve_ready(producer);
@@ -115,6 +126,9 @@ impl StreamCounts {
 pub struct DeliveryCounter {
     counts: StreamCounts,
     barrier: Mutex<Barrier<Parked>>,
+    /// Whether the barrier heard of an acknowledgement since the publisher last looked (so it
+    /// need not lock the barrier to find nothing new).
+    progress: AtomicBool,
     /// Whether a delivery failure was already logged (the first one is, the rest are counted).
     failure_logged: AtomicBool,
 }
@@ -124,6 +138,7 @@ impl DeliveryCounter {
         Self {
             counts: StreamCounts(stats),
             barrier: Mutex::new(Barrier::default()),
+            progress: AtomicBool::new(false),
             failure_logged: AtomicBool::new(false),
         }
     }
@@ -153,6 +168,7 @@ impl ProducerContext for DeliveryCounter {
         }
         if let Some(ticket) = of.ticket {
             self.barrier().answered(of.stream, ticket);
+            self.progress.store(true, Ordering::Release);
         }
     }
 }
@@ -188,7 +204,7 @@ impl Opaque {
 pub struct Parked {
     /// Its key on the pending topic, if it is held there.
     pending: Option<String>,
-    key: String,
+    key: crate::domain::Text,
     payload: Vec<u8>,
     headers: OwnedHeaders,
     ts: i64,
@@ -239,6 +255,15 @@ fn message_headers(topics: &TopicNames, record: &Record, pending: bool) -> Owned
             }),
     }
 }
+
+/// A key as the barrier knows it.
+fn key_hash(key: &str) -> KeyHash {
+    use std::hash::BuildHasher;
+    rustc_hash::FxBuildHasher.hash_one(key)
+}
+
+/// Buffers of sent parked records kept for reuse.
+const SPARE_BUFFERS: usize = 4_096;
 
 /// Records waiting at the barrier beyond which generation waits for acknowledgements.
 const MAX_WAITING: usize = 20_000;
@@ -381,6 +406,8 @@ pub struct KafkaPublisher {
     produced: [u64; Stream::COUNT],
     flush_timeout: Duration,
     buf: Vec<u8>,
+    /// Buffers of parked records already sent, for the next records that wait.
+    spare: Vec<Vec<u8>>,
 }
 
 /// A transaction is committed at the end of the first group after it has been open this long.
@@ -416,6 +443,7 @@ impl KafkaPublisher {
             poller: Poller::default(),
             flush_timeout: k.flush_timeout,
             buf: Vec::with_capacity(512),
+            spare: Vec::new(),
         })
     }
 
@@ -436,18 +464,24 @@ impl KafkaPublisher {
         }
         let headers = |topics: &TopicNames| message_headers(topics, record, pending.is_some());
         // In a transaction a group is seen whole or not at all: nothing needs to wait.
-        let (ticket, settles) = match self.transaction {
-            Some(_) => (Some(None), settles),
+        let (ticket, settles, waiting) = match self.transaction {
+            Some(_) => (Some(None), settles, 0),
             None => {
+                // A parked record takes the encoded buffer along; the next record gets a spare.
                 let parked = || Parked {
                     pending: pending.clone(),
-                    key: record.key.to_string(),
-                    payload: self.buf.clone(),
+                    key: record.key.clone(),
+                    payload: std::mem::replace(&mut self.buf, self.spare.pop().unwrap_or_default()),
                     headers: headers(&self.topics),
                     ts: record.event.ts(),
                 };
-                let barrier = &mut self.producer.context().barrier();
-                (barrier.admit(stream, settles, parked).map(Some), None)
+                let names = record
+                    .named_keys()
+                    .map(|n| n.map(|(s, k)| (s, key_hash(k))));
+                let key = key_hash(record.key.as_str());
+                let mut barrier = self.producer.context().barrier();
+                let ticket = barrier.admit(stream, key, record.event.ts(), names, settles, parked);
+                (ticket.map(Some), None, barrier.waiting())
             }
         };
         if let Some(ticket) = ticket {
@@ -463,12 +497,12 @@ impl KafkaPublisher {
                 .headers(headers(&self.topics))
                 .timestamp(record.event.ts());
             send(&self.producer, message, topic)?;
-            self.sent();
         }
+        self.sent(waiting > 0);
         // A release in a transaction settles its entry in the same transaction.
         self.tombstone(settles.into_iter())?;
         self.release_ready()?;
-        if self.producer.context().barrier().waiting() >= MAX_WAITING {
+        if waiting >= MAX_WAITING {
             self.wait_below(MAX_WAITING / 2)?;
         }
         Ok(())
@@ -506,8 +540,9 @@ impl KafkaPublisher {
         }
     }
 
-    fn sent(&mut self) {
-        if self.poller.sent(&self.producer) {
+    /// After each record: serves delivery reports when due (soon while records `waiting`).
+    fn sent(&mut self, waiting: bool) {
+        if self.poller.put(&self.producer, waiting) {
             let stats = &self.producer.context().counts.0;
             stats.set_queue_depth(self.producer.in_flight_count().max(0) as u64);
         }
@@ -516,11 +551,19 @@ impl KafkaPublisher {
     /// Sends the parked records the barrier now lets through, and the tombstones of the pending
     /// entries whose records are acknowledged.
     fn release_ready(&mut self) -> Result<(), PublishError> {
-        loop {
-            let next = self.producer.context().barrier().next_ready();
-            let Some((stream, ticket, parked)) = next else {
-                break;
-            };
+        if !self
+            .producer
+            .context()
+            .progress
+            .swap(false, Ordering::Acquire)
+        {
+            return Ok(());
+        }
+        let (ready, settled) = {
+            let mut barrier = self.producer.context().barrier();
+            (barrier.release(), barrier.take_settled())
+        };
+        for (stream, ticket, parked) in ready {
             let of = Opaque {
                 stream,
                 ticket: Some(ticket),
@@ -533,9 +576,12 @@ impl KafkaPublisher {
                 .headers(parked.headers)
                 .timestamp(parked.ts);
             send(&self.producer, message, topic)?;
-            self.sent();
+            if self.spare.len() < SPARE_BUFFERS {
+                let mut payload = parked.payload;
+                payload.clear();
+                self.spare.push(payload);
+            }
         }
-        let settled = self.producer.context().barrier().take_settled();
         self.tombstone(settled.into_iter())
     }
 

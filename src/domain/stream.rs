@@ -46,34 +46,13 @@ impl Stream {
         )
     }
 
-    /// The other streams whose earlier records a record of this one may name or depend on: an
-    /// order is at the price a price change set, a payment names its order, a SALE its order, a
-    /// transaction its POS events, visit and shelf events, a refund its transaction, an alert the
-    /// stock change that caused it. Records a stream names of its own are on the same key (a
-    /// basket's events, a visit's shelf events, a key's stock chain), so partition order keeps
-    /// them; these are the references a crash could break (see the Kafka publisher's barrier).
-    pub fn names(self) -> &'static [Stream] {
-        use Stream::*;
-        match self {
-            Orders => &[PriceChanges],
-            Payments => &[Orders],
-            Shipments => &[Orders, Payments],
-            CustomerInteractions | PriceChanges => &[],
-            InventoryChanges => &[Orders],
-            PosEvents => &[PriceChanges, FootTraffic],
-            PosTransactions => &[PosEvents, PriceChanges, FootTraffic, ShelfEvents],
-            Refunds => &[PosTransactions],
-            StoreInventoryChanges => &[PosTransactions, Refunds, InventoryChanges],
-            RestockAlerts => &[InventoryChanges, StoreInventoryChanges],
-            FootTraffic => &[ShelfEvents, PosTransactions],
-            ShelfEvents => &[FootTraffic],
-        }
-    }
-
-    /// The streams of [`Stream::names`] whose records a record of this one names by a key it
-    /// carries, the named record's own key: an order the price changes of its product, a
-    /// payment and a shipment their order (and a shipment its payment) by the order id they
-    /// share, a SALE its order. Only that key's earlier records matter, not the whole stream's.
+    /// The other streams whose earlier records a record of this one names by a key it carries,
+    /// the named record's own key: an order the price changes of its product, a payment and a
+    /// shipment their order (and a shipment its payment) by the order id they share, a SALE its
+    /// order. Only that key's earlier records matter. These, with [`Stream::names_whole`], are
+    /// the references a crash could break (see the Kafka publisher's barrier); records a stream
+    /// names of its own are on the same key (a basket's events, a visit's shelf events, a key's
+    /// stock chain), so partition order keeps them.
     pub fn names_by_key(self) -> &'static [Stream] {
         use Stream::*;
         match self {
@@ -85,12 +64,22 @@ impl Stream {
         }
     }
 
-    /// The rest of [`Stream::names`]: streams whose every earlier record may be named.
+    /// The other streams whose every earlier record a record of this one may name or depend on:
+    /// a transaction its POS events, visit and shelf events, a POS event the prices and visits, a
+    /// refund its transaction, a store's stock change the transactions, refunds and transfers out,
+    /// an alert the stock change that caused it.
     pub fn names_whole(self) -> &'static [Stream] {
         use Stream::*;
         match self {
-            Orders | Payments | Shipments | InventoryChanges => &[],
-            other => other.names(),
+            Orders | Payments | Shipments | InventoryChanges | CustomerInteractions
+            | PriceChanges => &[],
+            PosEvents => &[PriceChanges, FootTraffic],
+            PosTransactions => &[PosEvents, PriceChanges, FootTraffic, ShelfEvents],
+            Refunds => &[PosTransactions],
+            StoreInventoryChanges => &[PosTransactions, Refunds, InventoryChanges],
+            RestockAlerts => &[InventoryChanges, StoreInventoryChanges],
+            FootTraffic => &[ShelfEvents, PosTransactions],
+            ShelfEvents => &[FootTraffic],
         }
     }
 
@@ -128,24 +117,6 @@ impl Stream {
 }
 
 /// The topic each stream is written to (configurable).
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn what_a_stream_names_is_by_key_or_whole_and_by_key_only_of_streams_named_so() {
-        for s in Stream::ALL {
-            let mut split: Vec<Stream> = s.names_by_key().to_vec();
-            split.extend(s.names_whole());
-            split.sort();
-            let mut all = s.names().to_vec();
-            all.sort();
-            assert_eq!(split, all, "{s:?}");
-            assert!(s.names_by_key().iter().all(|n| n.named_by_key()), "{s:?}");
-        }
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TopicNames(pub [String; Stream::COUNT]);
 
@@ -156,5 +127,22 @@ impl TopicNames {
 
     pub fn iter(&self) -> impl Iterator<Item = (Stream, &str)> {
         Stream::ALL.into_iter().map(|s| (s, self.of(s)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stream_is_named_by_key_or_whole_never_both_and_never_by_itself() {
+        for s in Stream::ALL {
+            let (by_key, whole) = (s.names_by_key(), s.names_whole());
+            assert!(by_key.iter().all(|n| n.named_by_key()), "{s:?}");
+            assert!(by_key.iter().all(|n| !whole.contains(n)), "{s:?}");
+            assert!(!by_key.contains(&s) && !whole.contains(&s), "{s:?}");
+        }
+        let mut named_by_key = Stream::ALL.iter().filter(|s| s.named_by_key());
+        assert!(named_by_key.all(|n| Stream::ALL.iter().any(|s| s.names_by_key().contains(n))));
     }
 }

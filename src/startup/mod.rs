@@ -176,13 +176,14 @@ pub async fn run(
         false => None,
     };
     phase("schemas registered");
-    // Without a store the records go straight to a producer: it connects meanwhile.
-    let connecting = (kafka && pool.is_none())
-        .then(|| Connecting::start(&s.kafka, stats.clone(), Some(recovery::transactional_id(s))));
+    // Without a database: records go straight to a producer, which connects meanwhile, and held
+    // late records wait on the pending topic.
+    let direct_kafka = kafka && pool.is_none();
+    let connecting = direct_kafka
+        .then(|| Connecting::start(&s.kafka, stats.clone(), recovery::transactional_id(s)));
     let found = recovery::inspect(s, pool.as_ref(), kafka_canonical).await?;
     phase("earlier runs inspected");
-    // Without a database, held late records wait on the pending topic.
-    let pending = (kafka && pool.is_none()).then(|| recovery::pending_topic(s));
+    let pending = direct_kafka.then(|| recovery::pending_topic(s));
     if kafka {
         recovery::create_topics(s, &topics, &found, pending.as_ref()).await?;
     }

@@ -47,7 +47,7 @@ fn direct(
         (SinkKind::Kafka, Some(ids)) => Box::new(KafkaPublisher::new(
             connecting.unwrap_or_else(|| {
                 let id = super::recovery::transactional_id(s);
-                Connecting::start(&s.kafka, stats.clone(), Some(id))
+                Connecting::start(&s.kafka, stats.clone(), id)
             }),
             &s.kafka,
             topics.clone(),

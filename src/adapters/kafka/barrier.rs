@@ -1,6 +1,7 @@
 //! The acknowledgement barrier of Kafka-canonical runs: a record is handed to the producer only
 //! once the earlier records it may name are acknowledged (of the streams it names whole, every
-//! earlier one; of those it names by key, the key's: [`Stream::names`]), so whatever a crash
+//! earlier one; of those it names by key, the key's: [`Stream::names_whole`],
+//! [`Stream::names_by_key`]), so whatever a crash
 //! leaves on the topics never names a record that is not on them. (librdkafka sends each
 //! partition when its own batch is due: without the barrier a payment could be acknowledged
 //! while its order still waited in the producer's queue.)
@@ -26,6 +27,7 @@ struct Flight {
     seq: u64,
     key: KeyHash,
     acked: bool,
+    settles: Option<Box<str>>,
 }
 
 /// How far in event time a record may overtake a waiting record of another key: far less than
@@ -50,8 +52,6 @@ struct Lane<T> {
     base: u64,
     /// Handed, in the order handed, until acknowledged.
     flying: VecDeque<Flight>,
-    /// What each handed record settles once acknowledged, by ticket (from `base`).
-    settles: VecDeque<Option<Box<str>>>,
     waiting: VecDeque<Waiting<T>>,
     /// Whether its records may overtake waiting records of other keys: a stream no other
     /// names whole (records of a key still keep their order). Others are handed in the order
@@ -68,7 +68,6 @@ impl<T> Lane<T> {
         Self {
             base: 0,
             flying: VecDeque::new(),
-            settles: VecDeque::new(),
             waiting: VecDeque::new(),
             overtaking: !Stream::ALL
                 .iter()
@@ -92,8 +91,8 @@ impl<T> Lane<T> {
             seq,
             key,
             acked: false,
+            settles,
         });
-        self.settles.push_back(settles);
         ticket
     }
 
@@ -265,7 +264,7 @@ impl<T> Barrier<T> {
         }
         self.progress = true;
         let (seq, key) = (flight.seq, flight.key);
-        self.settled.extend(lane.settles[at].take());
+        self.settled.extend(flight.settles.take());
         if stream.named_by_key() {
             lane.unacked.remove(&seq);
             // No later record of its key since: nothing can wait for the key.
@@ -275,7 +274,6 @@ impl<T> Barrier<T> {
         }
         while lane.flying.front().is_some_and(|f| f.acked) {
             lane.flying.pop_front();
-            lane.settles.pop_front();
             lane.base += 1;
         }
     }

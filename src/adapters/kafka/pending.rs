@@ -79,22 +79,17 @@ pub fn entries(k: &KafkaSettings, pending: &PendingTopic) -> Result<Vec<Entry>, 
     Ok(live(parts.into_iter().flatten().flat_map(|p| p.state)))
 }
 
-/// What a log of entries and tombstones leaves, in the order the entries were written.
+/// What a log of entries and tombstones leaves, in the order the entries were last written.
 fn live(log: impl IntoIterator<Item = (String, Option<Entry>)>) -> Vec<Entry> {
-    let mut last = std::collections::HashMap::new();
-    let mut order = Vec::new();
-    for (at, (key, entry)) in log.into_iter().enumerate() {
-        order.push(key.clone());
-        last.insert(key, (at, entry));
+    let mut slot = std::collections::HashMap::new();
+    let mut kept: Vec<Option<Entry>> = Vec::new();
+    for (key, entry) in log {
+        if let Some(earlier) = slot.insert(key, kept.len()) {
+            kept[earlier] = None;
+        }
+        kept.push(entry);
     }
-    order
-        .into_iter()
-        .enumerate()
-        .filter_map(|(at, key)| match last.get(&key) {
-            Some((last_at, Some(entry))) if *last_at == at => Some(entry.clone()),
-            _ => None,
-        })
-        .collect()
+    kept.into_iter().flatten().collect()
 }
 
 /// The first failure a republishing producer saw.

@@ -322,17 +322,15 @@ type ConnectingThread =
 const TRANSACTIONS_PROBE: Duration = Duration::from_secs(5);
 
 impl Connecting {
-    /// Delivery reports go to `stats`. With `transactional_id` (and `KAFKA_TRANSACTIONS` auto or
-    /// on) the producer commits in Kafka transactions under that id, which a restart fences.
-    pub fn start(
-        k: &KafkaSettings,
-        stats: Arc<RunStats>,
-        transactional_id: Option<String>,
-    ) -> Self {
+    /// Delivery reports go to `stats`. With `KAFKA_TRANSACTIONS` auto or on, the producer may
+    /// commit in Kafka transactions under `transactional_id`, which a restart fences.
+    pub fn start(k: &KafkaSettings, stats: Arc<RunStats>, transactional_id: String) -> Self {
         let k = k.clone();
-        Self(std::thread::spawn(move || match transactional_id {
-            Some(id) if k.transactions != Transactions::Off => transactional(&k, &id, stats),
-            _ => connected_producer(&k, DeliveryCounter::new(stats)).map(|p| (p, false)),
+        Self(std::thread::spawn(move || match k.transactions {
+            Transactions::Off => {
+                connected_producer(&k, DeliveryCounter::new(stats)).map(|p| (p, false))
+            }
+            _ => transactional(&k, &transactional_id, stats),
         }))
     }
 
@@ -490,13 +488,9 @@ impl KafkaPublisher {
                 ticket,
                 pending: pending.is_some(),
             };
-            let topic = self.destination(stream, of.pending);
-            let message = BaseRecord::with_opaque_to(topic, of.encode())
-                .key(pending.as_deref().unwrap_or(record.key.as_str()))
-                .payload(self.buf.as_slice())
-                .headers(headers(&self.topics))
-                .timestamp(record.event.ts());
-            send(&self.producer, message, topic)?;
+            let key = pending.as_deref().unwrap_or(record.key.as_str());
+            let headers = headers(&self.topics);
+            self.send_as(of, key, &self.buf, headers, record.event.ts())?;
         }
         self.sent(waiting > 0);
         // A release in a transaction settles its entry in the same transaction.
@@ -533,11 +527,25 @@ impl KafkaPublisher {
             })
     }
 
-    fn destination(&self, stream: Stream, pending: bool) -> &str {
-        match (pending, &self.pending) {
+    /// Hands the record `of` names to the producer: to its topic, or to the pending topic.
+    fn send_as(
+        &self,
+        of: Opaque,
+        key: &str,
+        payload: &[u8],
+        headers: OwnedHeaders,
+        ts: i64,
+    ) -> Result<(), PublishError> {
+        let topic = match (of.pending, &self.pending) {
             (true, Some(p)) => &p.topic,
-            _ => self.topics.of(stream),
-        }
+            _ => self.topics.of(of.stream),
+        };
+        let message = BaseRecord::with_opaque_to(topic, of.encode())
+            .key(key)
+            .payload(payload)
+            .headers(headers)
+            .timestamp(ts);
+        send(&self.producer, message, topic)
     }
 
     /// After each record: serves delivery reports when due (soon while records `waiting`).
@@ -569,13 +577,8 @@ impl KafkaPublisher {
                 ticket: Some(ticket),
                 pending: parked.pending.is_some(),
             };
-            let topic = self.destination(stream, of.pending);
-            let message = BaseRecord::with_opaque_to(topic, of.encode())
-                .key(parked.pending.as_deref().unwrap_or(&parked.key))
-                .payload(parked.payload.as_slice())
-                .headers(parked.headers)
-                .timestamp(parked.ts);
-            send(&self.producer, message, topic)?;
+            let key = parked.pending.as_deref().unwrap_or(&parked.key);
+            self.send_as(of, key, &parked.payload, parked.headers, parked.ts)?;
             if self.spare.len() < SPARE_BUFFERS {
                 let mut payload = parked.payload;
                 payload.clear();
